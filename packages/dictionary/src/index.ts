@@ -1,0 +1,10 @@
+export {
+  Dictionary,
+  DictionaryFormatError,
+  type DictionaryOptions,
+  type EncodeLineOptions,
+  type FinalizeOptions,
+  type StringOptions,
+} from "./dictionary.js";
+export { postProcess, type PostProcess } from "./post-process.js";
+export { compareCodePoints, normalizeSpace, pyRstrip, pyStrip, splitLines, tokenizeLine } from "./text.js";
