@@ -1,0 +1,98 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { registerGradients } from "./gradients.js";
+import { registerKernelFixes } from "./kernels/index.js";
+
+/** tfjs backends fairseq-ts can run on, fastest first. `tensorflow` is tfjs-node's native backend. */
+export type BackendName = "tensorflow" | "wasm" | "cpu";
+
+export interface InitBackendOptions {
+  /** Force a backend (CLI `--backend`); default: env `FAIRSEQ_TS_BACKEND`, else `auto`. */
+  backend?: BackendName | "auto";
+  /** Intra-op threads for tfjs-node (its share of the cores). Ignored by wasm in Node (single-threaded). */
+  threads?: number;
+  /** Where to print the one-line choice; default `console.error`. Pass `null` for silence. */
+  log?: ((line: string) => void) | null;
+}
+
+export interface BackendInfo {
+  name: BackendName;
+  /** Why faster backends were not used, one entry per backend tried. */
+  skipped: string[];
+  /** Kernel fixes registered for this backend. */
+  kernels: string[];
+}
+
+const TFJS_NODE_HINT =
+  "install it with `pnpm add @tensorflow/tfjs-node` where its libtensorflow download is reachable";
+
+/** Parse a backend name from a flag or env var; throws naming the source on an unknown value. */
+export function parseBackendName(value: string, source = "--backend"): BackendName | "auto" {
+  const v = value.trim().toLowerCase();
+  if (v === "auto" || v === "tensorflow" || v === "wasm" || v === "cpu") return v;
+  if (v === "node" || v === "tfjs-node") return "tensorflow";
+  throw new Error(`${source}: unknown backend '${value}' (expected auto, tensorflow, wasm or cpu)`);
+}
+
+async function loadTfjsNode(threads: number | undefined): Promise<void> {
+  if (threads && !process.env.TF_NUM_INTRAOP_THREADS) process.env.TF_NUM_INTRAOP_THREADS = String(threads);
+  // tfjs-node is not a dependency (its install needs a download that is often unreachable): resolve it
+  // from this package first, then from the application's working directory.
+  try {
+    await import("@tensorflow/tfjs-node" as string);
+  } catch (first) {
+    const { createRequire } = await import("node:module");
+    const req = createRequire(`${process.cwd()}/`);
+    try {
+      req("@tensorflow/tfjs-node");
+    } catch {
+      throw first;
+    }
+  }
+}
+
+async function trySet(name: BackendName, options: InitBackendOptions): Promise<void> {
+  if (name === "tensorflow") await loadTfjsNode(options.threads);
+  else if (name === "wasm") await import("@tensorflow/tfjs-backend-wasm");
+  else await import("@tensorflow/tfjs-backend-cpu");
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new Error(`tf.setBackend('${name}') failed`);
+  await tf.ready();
+}
+
+/**
+ * Choose and initialise the tensor backend: tfjs-node when installed and loadable, else wasm
+ * (SIMD), else cpu; or the forced one. Registers gradients and kernel fixes. Logs the choice once.
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
+  const requested =
+    options.backend ??
+    (process.env.FAIRSEQ_TS_BACKEND ? parseBackendName(process.env.FAIRSEQ_TS_BACKEND, "FAIRSEQ_TS_BACKEND") : "auto");
+  const order: BackendName[] = requested === "auto" ? ["tensorflow", "wasm", "cpu"] : [requested];
+  const skipped: string[] = [];
+  let chosen: BackendName | undefined;
+  for (const name of order) {
+    try {
+      await trySet(name, options);
+      chosen = name;
+      break;
+    } catch (err) {
+      const why = err instanceof Error ? err.message.split("\n")[0] : String(err);
+      skipped.push(name === "tensorflow" ? `tensorflow: not available (${why}); ${TFJS_NODE_HINT}` : `${name}: ${why}`);
+    }
+  }
+  if (!chosen) throw new Error(`no tensorflow.js backend could be initialised:\n  ${skipped.join("\n  ")}`);
+  await registerGradients();
+  const kernels = registerKernelFixes(chosen);
+  // The cpu backend prints a banner suggesting tfjs-node on first use; the log line below says it once.
+  const be = tf.backend() as unknown as { firstUse?: boolean };
+  if ("firstUse" in be) be.firstUse = false;
+  const log = options.log === undefined ? (l: string) => console.error(l) : options.log;
+  if (log) {
+    const tfNode = skipped.find((s) => s.startsWith("tensorflow:"));
+    log(
+      `backend: ${chosen}${kernels.length ? ` (kernel fixes: ${kernels.join(", ")})` : ""}` +
+        (tfNode && chosen !== "tensorflow" ? `; tfjs-node not installed (${TFJS_NODE_HINT})` : ""),
+    );
+  }
+  return { name: chosen, skipped, kernels };
+}

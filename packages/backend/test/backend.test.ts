@@ -1,0 +1,92 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { describe, expect, it } from "vitest";
+import { initBackend, parseBackendName, registerKernelFixes } from "../src/index.js";
+
+/** Run `f` on a backend and return the values of its result. */
+async function on(name: "cpu" | "wasm", f: () => tf.Tensor): Promise<Float32Array> {
+  await initBackend({ backend: name, log: null });
+  expect(tf.getBackend()).toBe(name);
+  return tf.tidy(f).data() as Promise<Float32Array>;
+}
+
+function rand(shape: number[], seed: number): tf.Tensor {
+  return tf.randomUniform(shape, -1, 1, "float32", seed);
+}
+
+describe("backend", () => {
+  it("parses backend names and rejects unknown ones naming the source", () => {
+    expect(parseBackendName("WASM")).toBe("wasm");
+    expect(parseBackendName("tfjs-node")).toBe("tensorflow");
+    expect(() => parseBackendName("gpu", "--backend")).toThrow(/--backend: unknown backend 'gpu'/);
+  });
+
+  it("auto falls back from tfjs-node (not installed here) to wasm and says why", async () => {
+    const lines: string[] = [];
+    const info = await initBackend({ log: (l) => lines.push(l) });
+    expect(info.name).toBe("wasm");
+    expect(info.skipped[0]).toMatch(/^tensorflow: not available/);
+    expect(lines.join("\n")).toMatch(/backend: wasm .*tfjs-node not installed/);
+  });
+
+  it("forcing tfjs-node when it is missing is an error that says how to enable it", async () => {
+    await expect(initBackend({ backend: "tensorflow", log: null })).rejects.toThrow(/pnpm add @tensorflow\/tfjs-node/);
+  });
+
+  it("registers gradients (tfjs-core's Node build has none)", async () => {
+    await initBackend({ backend: "cpu", log: null });
+    const x = tf.variable(tf.tensor1d([1, 2, 3]));
+    const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(x)) as tf.Scalar, [x]);
+    // d/dx mean(x^2) = 2x/3
+    expect(Array.from(await grads[x.name]!.data())).toEqual([2 / 3, 4 / 3, 2].map(Math.fround));
+    tf.dispose([value, grads[x.name]!, x]);
+  });
+
+  it("UnsortedSegmentSum: exact sums on wasm and cpu, out-of-range ids dropped", async () => {
+    const x = [[1, 2], [3, 4], [5, 6], [7, 8]];
+    const ids = [2, 0, 2, 5];
+    const want = [3, 4, 0, 0, 6, 8]; // segment 0: row 1; segment 2: rows 0+2; id 5 dropped
+    for (const name of ["wasm", "cpu"] as const) {
+      const got = await on(name, () => tf.unsortedSegmentSum(tf.tensor2d(x), tf.tensor1d(ids, "int32"), 3));
+      expect(Array.from(got)).toEqual(want);
+    }
+  });
+
+  it("embedding gradient (gather) trains on wasm and matches cpu", async () => {
+    const grad = () => {
+      const e = tf.variable(rand([50, 8], 1));
+      const idx = tf.tensor2d([[1, 2, 2], [49, 0, 1]], [2, 3], "int32");
+      const { grads, value } = tf.variableGrads(() => tf.sum(tf.mul(tf.gather(e, idx), rand([2, 3, 8], 2))) as tf.Scalar, [e]);
+      value.dispose();
+      e.dispose();
+      return grads[e.name]!;
+    };
+    const w = await on("wasm", grad);
+    const c = await on("cpu", grad);
+    expect(w.length).toBe(400);
+    for (let i = 0; i < w.length; i++) expect(w[i]).toBeCloseTo(c[i]!, 5);
+  });
+
+  it("BatchMatMul with transpose flags on wasm equals cpu", async () => {
+    for (const [ta, tb] of [[false, true], [true, false], [true, true]] as const) {
+      const f = () => tf.matMul(rand([3, ta ? 7 : 5, ta ? 5 : 7], 3), rand([3, tb ? 4 : 7, tb ? 7 : 4], 4), ta, tb);
+      const w = await on("wasm", f);
+      const c = await on("cpu", f);
+      expect(w.length).toBe(3 * 5 * 4);
+      for (let i = 0; i < w.length; i++) expect(w[i]).toBeCloseTo(c[i]!, 5);
+    }
+  });
+
+  it("kernel fixes do not leak tensors and register once", async () => {
+    await initBackend({ backend: "wasm", log: null });
+    expect(registerKernelFixes("wasm")).toEqual([]);
+    const a = rand([4, 6], 5);
+    const b = rand([4, 6], 6);
+    const before = tf.memory().numTensors;
+    const dataIds = tf.engine().backend.numDataIds();
+    for (let i = 0; i < 5; i++) tf.matMul(a, b, false, true).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    // The transposed copies made inside the kernel are freed too.
+    expect(tf.engine().backend.numDataIds()).toBe(dataIds);
+    tf.dispose([a, b]);
+  });
+});
