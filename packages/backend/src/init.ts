@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { registerGradients } from "./gradients.js";
 import { registerKernelFixes } from "./kernels/index.js";
+import { registerNativeKernels, unregisterNativeKernels } from "@fairseq-ts/kernels-native";
 
 /** tfjs backends fairseq-ts can run on, fastest first. `tensorflow` is tfjs-node's native backend. */
 export type BackendName = "tensorflow" | "wasm" | "cpu";
@@ -8,8 +9,16 @@ export type BackendName = "tensorflow" | "wasm" | "cpu";
 export interface InitBackendOptions {
   /** Force a backend (CLI `--backend`); default: env `FAIRSEQ_TS_BACKEND`, else `auto`. */
   backend?: BackendName | "auto";
-  /** Intra-op threads for tfjs-node (its share of the cores). Ignored by wasm in Node (single-threaded). */
+  /**
+   * This process's share of the cores: tfjs-node's intra-op threads and the native BLAS threads
+   * (wasm itself is single-threaded in Node). Default: tfjs-node's / OpenBLAS's own default (all cores).
+   */
   threads?: number;
+  /**
+   * Use the optional native (OpenBLAS) kernels over wasm/cpu when they were built at install.
+   * Default: true unless env `FAIRSEQ_TS_NATIVE=0`.
+   */
+  native?: boolean;
   /** Where to print the one-line choice; default `console.error`. Pass `null` for silence. */
   log?: ((line: string) => void) | null;
 }
@@ -20,6 +29,8 @@ export interface BackendInfo {
   skipped: string[];
   /** Kernel fixes registered for this backend. */
   kernels: string[];
+  /** Native kernels in use (e.g. ["BatchMatMul"]), with their BLAS threads; or why not. */
+  native: { kernels: string[]; threads: number } | { kernels: []; reason: string };
 }
 
 const TFJS_NODE_HINT =
@@ -83,16 +94,32 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   if (!chosen) throw new Error(`no tensorflow.js backend could be initialised:\n  ${skipped.join("\n  ")}`);
   await registerGradients();
   const kernels = registerKernelFixes(chosen);
+  const useNative = options.native ?? process.env.FAIRSEQ_TS_NATIVE !== "0";
+  let native: BackendInfo["native"] = { kernels: [], reason: "disabled (native: false / FAIRSEQ_TS_NATIVE=0)" };
+  if (useNative && chosen !== "tensorflow") {
+    const r = await registerNativeKernels(chosen, { threads: options.threads });
+    native = r.active ? { kernels: r.kernels, threads: r.threads } : { kernels: [], reason: r.reason ?? "unavailable" };
+  } else if (!useNative) {
+    unregisterNativeKernels(chosen);
+  } else if (chosen === "tensorflow") {
+    native = { kernels: [], reason: "not needed with tfjs-node" };
+  }
   // The cpu backend prints a banner suggesting tfjs-node on first use; the log line below says it once.
   const be = tf.backend() as unknown as { firstUse?: boolean };
   if ("firstUse" in be) be.firstUse = false;
   const log = options.log === undefined ? (l: string) => console.error(l) : options.log;
   if (log) {
     const tfNode = skipped.find((s) => s.startsWith("tensorflow:"));
+    const nat =
+      "threads" in native
+        ? `; native OpenBLAS ${native.kernels.join(", ")} (${native.threads} thread${native.threads === 1 ? "" : "s"})`
+        : chosen !== "tensorflow" && useNative
+          ? `; native kernels unavailable (${native.reason})`
+          : "";
     log(
-      `backend: ${chosen}${kernels.length ? ` (kernel fixes: ${kernels.join(", ")})` : ""}` +
+      `backend: ${chosen}${kernels.length ? ` (kernel fixes: ${kernels.join(", ")})` : ""}${nat}` +
         (tfNode && chosen !== "tensorflow" ? `; tfjs-node not installed (${TFJS_NODE_HINT})` : ""),
     );
   }
-  return { name: chosen, skipped, kernels };
+  return { name: chosen, skipped, kernels, native };
 }

@@ -90,3 +90,38 @@ describe("backend", () => {
     tf.dispose([a, b]);
   });
 });
+
+describe("native kernels through initBackend", () => {
+  // A float64 reference for the gradients of L = sum((XW)^2): dL/dX = 2 Y Wᵀ, dL/dW = 2 Xᵀ Y.
+  function ref(x: number[][], w: number[][]) {
+    const mm = (a: number[][], b: number[][]) => a.map((r) => b[0]!.map((_, j) => r.reduce((s, v, p) => s + v * b[p]![j]!, 0)));
+    const t = (a: number[][]) => a[0]!.map((_, j) => a.map((r) => r[j]!));
+    const y2 = mm(x, w).map((r) => r.map((v) => 2 * v));
+    return { dx: mm(y2, t(w)).flat(), dw: mm(t(x), y2).flat() };
+  }
+
+  for (const native of [true, false]) {
+    it(`wasm ${native ? "with" : "without"} native BLAS: matMul gradients equal the float64 formulas`, async () => {
+      const info = await initBackend({ backend: "wasm", native, log: null });
+      if (native) expect(info.native).toMatchObject({ kernels: ["BatchMatMul"] });
+      else expect(info.native.kernels).toEqual([]);
+      const xs = [[0.5, -1, 2], [1.5, 0.25, -0.75]];
+      const ws = [[1, 2], [-0.5, 0.5], [0.25, -1]];
+      const x = tf.variable(tf.tensor2d(xs));
+      const w = tf.variable(tf.tensor2d(ws));
+      const { grads, value } = tf.variableGrads(() => tf.sum(tf.square(tf.matMul(x, w))) as tf.Scalar, [x, w]);
+      const want = ref(xs, ws);
+      const gx = Array.from(await grads[x.name]!.data());
+      const gw = Array.from(await grads[w.name]!.data());
+      gx.forEach((v, i) => expect(v).toBeCloseTo(want.dx[i]!, 5));
+      gw.forEach((v, i) => expect(v).toBeCloseTo(want.dw[i]!, 5));
+      tf.dispose([x, w, value, grads[x.name]!, grads[w.name]!]);
+    });
+  }
+
+  it("logs which path runs", async () => {
+    const lines: string[] = [];
+    await initBackend({ backend: "wasm", log: (l) => lines.push(l) });
+    expect(lines[0]).toMatch(/native OpenBLAS BatchMatMul/);
+  });
+});

@@ -1,0 +1,37 @@
+/** The compiled addon's functions (see native/kernels.c). */
+export interface NativeBinding {
+  sgemmBatched(
+    bufA: ArrayBuffer | Float32Array, offA: number, strideA: number,
+    bufB: ArrayBuffer | Float32Array, offB: number, strideB: number,
+    bufC: ArrayBuffer | Float32Array, offC: number,
+    batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean,
+  ): void;
+  setThreads(n: number): void;
+  getThreads(): number;
+}
+
+export type LoadResult = { ok: true; binding: NativeBinding; path: string } | { ok: false; reason: string };
+
+let cached: LoadResult | undefined;
+
+/** Load the addon built at install time (build/fairseq_ts_kernels.node). Never throws. */
+export async function loadNativeBinding(): Promise<LoadResult> {
+  if (cached) return cached;
+  try {
+    const { createRequire } = await import("node:module");
+    const { fileURLToPath } = await import("node:url");
+    const { dirname, join } = await import("node:path");
+    const { existsSync } = await import("node:fs");
+    const here = typeof __dirname === "string" ? __dirname : dirname(fileURLToPath(import.meta.url));
+    const path = join(here, "..", "build", "fairseq_ts_kernels.node");
+    if (!existsSync(path)) {
+      cached = { ok: false, reason: `${path} was not built at install (no C compiler or OpenBLAS; see the install log)` };
+      return cached;
+    }
+    const req = createRequire(join(here, "x.js"));
+    cached = { ok: true, binding: req(path) as NativeBinding, path };
+  } catch (err) {
+    cached = { ok: false, reason: err instanceof Error ? err.message : String(err) };
+  }
+  return cached;
+}

@@ -1,0 +1,51 @@
+import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from "@tensorflow/tfjs-core";
+import { nativeBatchMatMulConfig } from "./batch-matmul.js";
+import { loadNativeBinding } from "./binding.js";
+
+export { loadNativeBinding, type LoadResult, type NativeBinding } from "./binding.js";
+
+export interface NativeKernelsInfo {
+  /** Whether native kernels are registered. */
+  active: boolean;
+  /** Kernels replaced, e.g. ["BatchMatMul"]. */
+  kernels: string[];
+  /** BLAS threads in use. */
+  threads: number;
+  /** Why native kernels are not active. */
+  reason?: string;
+}
+
+/**
+ * Register native (OpenBLAS) kernels over a tfjs backend ("wasm" or "cpu"), replacing whatever kernel
+ * is registered now (so call it after other fixes). `threads` is this process's share of the cores.
+ * Returns what happened; never throws when the addon is missing.
+ */
+export async function registerNativeKernels(backendName: string, options: { threads?: number } = {}): Promise<NativeKernelsInfo> {
+  if (backendName !== "wasm" && backendName !== "cpu") {
+    return { active: false, kernels: [], threads: 0, reason: `no native kernels for backend ${backendName}` };
+  }
+  const loaded = await loadNativeBinding();
+  if (!loaded.ok) return { active: false, kernels: [], threads: 0, reason: loaded.reason };
+  const native = loaded.binding;
+  if (options.threads && options.threads > 0) native.setThreads(options.threads);
+  if (!replaced.has(backendName)) {
+    const config = nativeBatchMatMulConfig(backendName, native);
+    const original = getKernel(config.kernelName, backendName)!;
+    unregisterKernel(config.kernelName, backendName);
+    registerKernel(config);
+    replaced.set(backendName, original);
+  }
+  return { active: true, kernels: ["BatchMatMul"], threads: native.getThreads() };
+}
+
+/** Kernels replaced per backend, to restore them. */
+const replaced = new Map<string, KernelConfig>();
+
+/** Put back the kernels that `registerNativeKernels` replaced on this backend. */
+export function unregisterNativeKernels(backendName: string): void {
+  const original = replaced.get(backendName);
+  if (!original) return;
+  unregisterKernel(original.kernelName, backendName);
+  registerKernel(original);
+  replaced.delete(backendName);
+}
