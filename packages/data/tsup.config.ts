@@ -1,10 +1,11 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts"],
+  // The worker is its own entry: preprocess starts it with new Worker(new URL(...)).
+  entry: ["src/index.ts", "src/preprocess-worker.ts"],
   format: ["esm", "cjs"],
-  dts: true,
+  dts: { entry: "src/index.ts" },
   clean: true,
-  sourcemap: false,
+  shims: true,
   target: "node20",
 });

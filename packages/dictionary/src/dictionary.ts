@@ -1,3 +1,4 @@
+import { writeFileAtomic } from "./atomic.js";
 import { postProcess, type PostProcess } from "./post-process.js";
 import { compareCodePoints, pyRstrip, splitLines, tokenizeLine } from "./text.js";
 
@@ -340,7 +341,6 @@ export class Dictionary {
 
   /** Write dict.txt atomically: a temporary file, fsync, then rename (Node only). */
   async save(path: string): Promise<void> {
-    const { writeFileAtomic } = await import("./atomic.js");
     await writeFileAtomic(path, this.format());
   }
 }

@@ -159,3 +159,12 @@ export function pyFloatRepr(x: number): string {
   }
   return `${neg}0.${"0".repeat(-exp - 1)}${digits}`;
 }
+
+/**
+ * Python's `"{:.Pf}"`-less precision format `"{:.P}".format(x)` (e.g. fairseq's `{:.3}%`): like
+ * `{:.Pg}`, but fixed-point output keeps at least one digit after the point ("1.0", "0.0").
+ */
+export function formatPrecision(x: number, precision: number): string {
+  const g = formatG(x, precision);
+  return /^-?\d+$/.test(g) ? `${g}.0` : g;
+}

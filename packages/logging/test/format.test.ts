@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatFixed, formatG, pyFloatRepr, pyRound } from "../src/index.js";
+import { formatFixed, formatG, formatPrecision, pyFloatRepr, pyRound } from "../src/index.js";
 
 // Expected strings are what CPython 3 prints (hand-checked against Python's documented rules:
 // exact binary value, round-half-even; repr switches to exponent form below 1e-4 and from 1e16).
@@ -57,5 +57,15 @@ describe("Python float formatting", () => {
     expect(pyFloatRepr(1.5e300)).toBe("1.5e+300");
     expect(pyFloatRepr(Math.fround(-2.0689778))).toBe("-2.0689778327941895");
     expect(pyFloatRepr(0.877)).toBe("0.877");
+  });
+
+  it("'{:.3}' (precision without a type) keeps one fractional digit in fixed form", () => {
+    expect(formatPrecision((100 * 10873) / 389706, 3)).toBe("2.79");
+    expect(formatPrecision(0, 3)).toBe("0.0");
+    expect(formatPrecision(12, 3)).toBe("12.0");
+    expect(formatPrecision(100, 3)).toBe("100.0"); // CPython: 'g' plus Py_DTSF_ADD_DOT_0
+    expect(formatPrecision(100, 2)).toBe("1e+02");
+    expect(formatPrecision(12.345, 3)).toBe("12.3");
+    expect(formatPrecision(0.00001234, 3)).toBe("1.23e-05");
   });
 });
