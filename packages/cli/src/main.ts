@@ -1,0 +1,37 @@
+import { Command, CommanderError } from "commander";
+import { registerPreprocess } from "./commands/preprocess.js";
+
+/** Every subcommand, named after fairseq's console scripts. */
+const COMMANDS: ((program: Command) => void)[] = [registerPreprocess];
+
+/** Build the `fairseq-ts` program (exported for tests and embedding). */
+export function buildProgram(): Command {
+  const program = new Command("fairseq-ts")
+    .description("fairseq's command line on TensorFlow.js: same flags, same file formats")
+    .showHelpAfterError("(add --help for usage)")
+    .exitOverride();
+  for (const register of COMMANDS) register(program);
+  for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError("(add --help for usage)");
+  return program;
+}
+
+/**
+ * Run the CLI. Returns the exit code: 0 on success, 2 for usage errors (unknown flags, bad values:
+ * commander names the flag), 1 for run-time errors (bad input files: the error names the file).
+ */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander already printed the message (and help for --help, exit code 0).
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    const e = err as Error;
+    process.stderr.write(`fairseq-ts: error: ${e.message}\n`);
+    if (process.env.FAIRSEQ_TS_DEBUG) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+}
