@@ -15,3 +15,20 @@ export {
 } from "./indexed/mmap-indexed-dataset.js";
 export { TextInputError, binarize, countWords, findOffsets, readLines, type BinarizeStats, type ReadLinesOptions } from "./binarizer.js";
 export { PreprocessError, preprocess, type PreprocessOptions, type PreprocessResult } from "./preprocess.js";
+
+// Ordering, batching and epoch iteration (fairseq's data_utils, iterators, numpy's RandomState).
+export { RandomState, type RandomStateSnapshot } from "./rng/mt19937.js";
+export { fairseqNumpySeed, pythonIntHash, pythonTupleHash } from "./rng/python-hash.js";
+export { argsortDescending, argsortStable, collateTokens, selectRows, type IntMatrix } from "./datasets/collate.js";
+export type { Sample } from "./datasets/sample.js";
+export { InvalidSizeError, LanguagePairDataset, type LanguagePairDatasetOptions, type PairItem } from "./datasets/language-pair-dataset.js";
+export { BatchSizeError, batchBySize, type BatchBySizeOptions } from "./batching/batch-by-size.js";
+export {
+  CountingIterator,
+  EpochBatchIterator,
+  EpochIterator,
+  shardBatches,
+  type CollatableDataset,
+  type EpochBatchIteratorOptions,
+  type EpochBatchIteratorState,
+} from "./iterators/epoch-batch-iterator.js";

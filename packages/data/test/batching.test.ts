@@ -1,0 +1,164 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { Dictionary } from "@fairseq-ts/dictionary";
+import {
+  EpochBatchIterator,
+  LanguagePairDataset,
+  MMapIndexedDataset,
+  RandomState,
+  batchBySize,
+  collateTokens,
+  fairseqNumpySeed,
+  pythonTupleHash,
+  type Sample,
+} from "../src/index.js";
+import { pyRound } from "@fairseq-ts/logging";
+import { REF_BIN, SHARED } from "./shared.js";
+
+describe("numpy RandomState (legacy MT19937)", () => {
+  it("matches numpy's published outputs", () => {
+    // np.random.seed(0); np.random.rand(3)
+    const r0 = new RandomState(0);
+    expect([r0.random(), r0.random(), r0.random()]).toEqual([0.5488135039273248, 0.7151893663724195, 0.6027633760716439]);
+    expect(new RandomState(1).random()).toBe(0.417022004702574); // np.random.seed(1); rand()
+    expect(Array.from(new RandomState(42).permutation(10))).toEqual([8, 1, 5, 0, 7, 2, 9, 4, 3, 6]);
+    expect(Array.from(new RandomState(0).permutation(10))).toEqual([2, 8, 4, 9, 1, 6, 7, 3, 0, 5]);
+    // MT19937's reference first output for seed 5489.
+    expect(new RandomState(5489).nextUint32()).toBe(3499211612);
+  });
+
+  it("state save/restore continues the same stream", () => {
+    const a = new RandomState(7);
+    a.permutation(100);
+    const s = a.getState();
+    const x = a.permutation(50);
+    const b = new RandomState(0);
+    b.setState(s);
+    expect(Array.from(b.permutation(50))).toEqual(Array.from(x));
+  });
+
+  it("CPython tuple hashes and fairseq's numpy_seed", () => {
+    expect(pythonTupleHash([1, 2])).toBe(-3550055125485641917n);
+    expect(pythonTupleHash([])).toBe(5740354900026072187n); // hash(())
+    expect(fairseqNumpySeed(5)).toBe(5);
+    // int(hash((1, 2)) % 1e6): the hash is rounded to a double first, as Python does.
+    const x = Number(-3550055125485641917n);
+    expect(fairseqNumpySeed(1, 2)).toBe(Math.trunc(((x % 1e6) + 1e6) % 1e6));
+  });
+});
+
+describe("batchBySize (fairseq's batch_by_size_fast)", () => {
+  it("cuts batches by padded token count and rounds to the batch-size multiple (hand-traced)", () => {
+    const sizes = [2, 2, 3, 3, 3, 5, 5, 9];
+    // max_tokens 12, bsz_mult 2: [0,1,2,3] = 4*3 = 12 fits; adding 4 makes 5*3 = 15 > 12 -> cut 4 (multiple of 2)
+    // then [4] + 5 (len 5): 2*5 = 10 fits; + 6: 3*5 = 15 > 12 -> cut max(2*1, 2%2=0) = 2 -> [4,5]; then [6] + 7: 2*9 = 18 > 12 -> cut 1 -> [6]; [7]
+    expect(batchBySize([0, 1, 2, 3, 4, 5, 6, 7], (i) => sizes[i]!, { maxTokens: 12, requiredBatchSizeMultiple: 2 }).map((b) => Array.from(b))).toEqual([
+      [0, 1, 2, 3],
+      [4, 5],
+      [6],
+      [7],
+    ]);
+    expect(batchBySize([0, 1, 2, 3, 4], () => 1, { maxSentences: 2 }).map((b) => Array.from(b))).toEqual([[0, 1], [2, 3], [4]]);
+    expect(() => batchBySize([0], () => 100, { maxTokens: 50 })).toThrow(/exceeds max_tokens limit of 50/);
+  });
+});
+
+describe("collate (fairseq's collate_tokens / LanguagePairDataset.collater)", () => {
+  it("left-pads the source, right-pads the target, moves eos first, sorts by source length", () => {
+    const m = collateTokens([Int32Array.from([5, 6, 2]), Int32Array.from([7, 2])], 1, { leftPad: true });
+    expect(Array.from(m.data)).toEqual([5, 6, 2, 1, 7, 2]);
+    const p = collateTokens([Int32Array.from([5, 6, 2]), Int32Array.from([7, 2])], 1, { eosIdx: 2, moveEosToBeginning: true });
+    expect(Array.from(p.data)).toEqual([2, 5, 6, 2, 7, 1]);
+    expect(collateTokens([Int32Array.from([5, 6, 2])], 1, { padToMultiple: 8 }).cols).toBe(8);
+
+    const d = new Dictionary();
+    const seq = (xs: number[]) => ({ length: xs.length, sizes: Int32Array.from(xs), get: (i: number) => [Int32Array.from([4, 2]), Int32Array.from([4, 5, 6, 2])][i]! });
+    const src = seq([2, 4]);
+    const tgt = { length: 2, sizes: Int32Array.from([3, 2]), get: (i: number) => [Int32Array.from([7, 8, 2]), Int32Array.from([9, 2])][i]! };
+    const ds = new LanguagePairDataset(src, d, tgt, d);
+    const s = ds.collater([ds.get(0), ds.get(1)])!;
+    expect(Array.from(s.id)).toEqual([1, 0]); // the longer source first
+    expect(Array.from(s.netInput.srcLengths)).toEqual([4, 2]);
+    expect(Array.from(s.netInput.srcTokens.data)).toEqual([4, 5, 6, 2, 1, 1, 4, 2]);
+    expect(Array.from(s.target!.data)).toEqual([9, 2, 1, 7, 8, 2]);
+    expect(Array.from(s.netInput.prevOutputTokens!.data)).toEqual([2, 9, 1, 2, 7, 8]);
+    expect(s.ntokens).toBe(5);
+    expect(s.nsentences).toBe(2);
+  });
+});
+
+describe("the reference training run's batches (fairseq train.log, --max-tokens 4096, seed 1)", () => {
+  const load = async () => {
+    const srcDict = await Dictionary.load(join(REF_BIN, "dict.de.txt"));
+    const tgtDict = await Dictionary.load(join(REF_BIN, "dict.en.txt"));
+    const ds = new LanguagePairDataset(
+      MMapIndexedDataset.open(join(REF_BIN, "train.de-en.de")),
+      srcDict,
+      MMapIndexedDataset.open(join(REF_BIN, "train.de-en.en")),
+      tgtDict,
+    );
+    const indices = ds.filterIndicesBySize(ds.orderedIndices(new RandomState(fairseqNumpySeed(1))), [1024, 1024]).indices;
+    const batches = batchBySize(indices, (i) => ds.numTokens(i), { maxTokens: 4096, requiredBatchSizeMultiple: 8 });
+    return { ds, batches };
+  };
+
+  it("114 batches per epoch, every example exactly once", async () => {
+    const { ds, batches } = await load();
+    expect(batches.length).toBe(114);
+    const seen = new Int32Array(ds.length);
+    for (const b of batches) for (const i of b) seen[i]!++;
+    expect(seen.every((c) => c === 1)).toBe(true);
+  });
+
+  it("per-epoch shuffles reproduce the wpb/bsz averages of every train_inner line and the partial last epoch", async () => {
+    const { ds, batches } = await load();
+    const itr = new EpochBatchIterator<ReturnType<typeof ds.get>, Sample>(ds, batches, { seed: 1 });
+    // ntokens/nsentences of each update, in training order, for 14 epochs
+    const perUpdate: [number, number][] = [];
+    for (let epoch = 1; epoch <= 14; epoch++) {
+      for (const b of itr.epochBatches(epoch, true)) {
+        let nt = 0;
+        for (const i of b) nt += ds.tgtSizes![i]!;
+        perUpdate.push([nt, b.length]);
+      }
+    }
+    const log = readFileSync(join(SHARED, "reference/fairseq/multi30k-de-en/train.log"), "utf8");
+    const inner = [...log.matchAll(/\| train_inner \| (\{.*\})/g)].map((m) => JSON.parse(m[1]!) as Record<string, string>);
+    expect(inner.length).toBe(15);
+    for (const line of inner) {
+      const upto = Number(line.num_updates);
+      const span = perUpdate.slice(upto - 100, upto);
+      const wpb = span.reduce((s, [t]) => s + t, 0) / span.length;
+      const bsz = span.reduce((s, [, n]) => s + n, 0) / span.length;
+      // fairseq rounds with Python's round(x, 1) (half to even on the exact value)
+      expect(pyRound(wpb, 1)).toBe(Number(line.wpb));
+      expect(pyRound(bsz, 1)).toBe(Number(line.bsz));
+    }
+    // The run stopped at update 1500, 18 updates into epoch 14: its epoch line averages those.
+    const last = perUpdate.slice(13 * 114, 1500);
+    expect(pyRound(last.reduce((s, [t]) => s + t, 0) / last.length, 1)).toBe(3616.4);
+    expect(pyRound(last.reduce((s, [, n]) => s + n, 0) / last.length, 1)).toBe(251.6);
+  });
+
+  it("resuming mid-epoch from a saved state gives the identical rest of the epoch; shards are disjoint and complete", async () => {
+    const { ds, batches } = await load();
+    const a = new EpochBatchIterator<ReturnType<typeof ds.get>, Sample>(ds, batches, { seed: 1, epoch: 3 });
+    const it1 = a.nextEpochItr();
+    for (let k = 0; k < 40; k++) it1.next();
+    const state = a.stateDict();
+    expect(state).toEqual({ version: 2, epoch: 3, iterationsInEpoch: 40, shuffle: true });
+    const rest = [...it1].map((s) => Array.from(s!.id).sort((x, y) => x - y).join(","));
+    const b = new EpochBatchIterator<ReturnType<typeof ds.get>, Sample>(ds, batches, { seed: 1 });
+    b.loadStateDict(JSON.parse(JSON.stringify(state)));
+    const it2 = b.nextEpochItr();
+    expect(it2.n).toBe(40);
+    expect([...it2].map((s) => Array.from(s!.id).sort((x, y) => x - y).join(","))).toEqual(rest);
+    expect(b.stateDict()).toEqual({ version: 2, epoch: 4, iterationsInEpoch: 0, shuffle: true });
+
+    const shards = [0, 1, 2].map((k) => new EpochBatchIterator(ds, batches, { seed: 1, numShards: 3, shardId: k }).epochBatches(1, true));
+    expect(shards.map((s) => s.length)).toEqual([38, 38, 38]);
+    const all = shards.flat().filter((b) => b.length > 0);
+    expect(all.length).toBe(114);
+  });
+});
