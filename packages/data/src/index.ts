@@ -32,3 +32,5 @@ export {
   type EpochBatchIteratorOptions,
   type EpochBatchIteratorState,
 } from "./iterators/epoch-batch-iterator.js";
+export { TokenBlockDataset, blockToDatasetIndex, sliceIndices, type BreakMode, type TokenBlock } from "./datasets/token-block-dataset.js";
+export { MonolingualDataset, type MonolingualItem } from "./datasets/monolingual-dataset.js";
