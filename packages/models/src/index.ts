@@ -10,3 +10,21 @@ export {
   type IncrementalState,
   type LanguageModel,
 } from "./interfaces.js";
+export { BaseModel } from "./base-model.js";
+export { makePositions, sinusoidalTable, ParamStore, SeededRandom, type ActivationFn } from "./modules.js";
+export { MultiheadAttention } from "./multihead-attention.js";
+export { TransformerDecoder, TransformerEncoder, TransformerLanguageModel, TransformerModel, type TransformerArgs } from "./transformer.js";
+export {
+  applyArchitecture,
+  buildModel,
+  listArchitectures,
+  registerArchitecture,
+  registerModel,
+  transformerBase,
+  transformerLmBase,
+  type ArchitecturePreset,
+  type ModelArgs,
+  type ModelSpec,
+  type ModelVocab,
+} from "./registry.js";
+export { CheckpointError, importFairseqCheckpoint, importFairseqCheckpointBytes, loadFairseqCheckpoint, type ImportVocab, type ImportedModel } from "./fairseq-import.js";

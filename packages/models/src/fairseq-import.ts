@@ -1,0 +1,91 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { PyNamespace, TorchTensor, loadTorchCheckpoint, readTorchCheckpoint, type TorchCheckpoint } from "@fairseq-ts/torch-load";
+import type { EncoderDecoderModel, LanguageModel } from "./interfaces.js";
+import { buildModel, type ModelArgs } from "./registry.js";
+
+export class CheckpointError extends Error {
+  override name = "CheckpointError";
+}
+
+export interface ImportedModel {
+  model: EncoderDecoderModel | LanguageModel;
+  /** The training args stored in the checkpoint (fairseq's Namespace, snake_case). */
+  args: ModelArgs;
+}
+
+/** Vocabulary sizes the model must match (the dictionaries it will be used with). */
+export interface ImportVocab {
+  srcVocabSize?: number;
+  tgtVocabSize?: number;
+  vocabSize?: number;
+  padIdx?: number;
+}
+
+function namespaceToArgs(ns: unknown): ModelArgs {
+  if (!(ns instanceof PyNamespace)) throw new CheckpointError("checkpoint has no fairseq args (argparse.Namespace)");
+  const args: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(ns)) args[k] = v;
+  if (typeof args.arch !== "string") throw new CheckpointError("checkpoint args have no arch");
+  return args as ModelArgs;
+}
+
+/**
+ * Rebuild a fairseq model from a `.pt` checkpoint (read safely, nothing executed) and load its weights.
+ * Vocabulary sizes are checked against `vocab` when given.
+ */
+export function importFairseqCheckpoint(ckpt: TorchCheckpoint, vocab: ImportVocab = {}): ImportedModel {
+  const root = ckpt.root;
+  if (!(root instanceof Map)) throw new CheckpointError("not a fairseq checkpoint (top level is not a dict)");
+  const args = namespaceToArgs(root.get("args") ?? (root.get("cfg") instanceof Map ? (root.get("cfg") as Map<string, unknown>).get("model") : undefined));
+  const state = root.get("model");
+  if (!(state instanceof Map)) throw new CheckpointError("checkpoint has no model state dict");
+  const tensors = new Map<string, TorchTensor>();
+  for (const [k, v] of state) if (typeof k === "string" && v instanceof TorchTensor) tensors.set(k, v);
+
+  const rows = (name: string) => tensors.get(name)?.shape[0];
+  const isLm = !tensors.has("encoder.embed_tokens.weight");
+  const padIdx = vocab.padIdx ?? 1;
+  const sizes = isLm
+    ? { vocabSize: rows("decoder.embed_tokens.weight") }
+    : { srcVocabSize: rows("encoder.embed_tokens.weight"), tgtVocabSize: rows("decoder.embed_tokens.weight") ?? rows("decoder.output_projection.weight") };
+  for (const [k, expected] of Object.entries(vocab)) {
+    if (k === "padIdx" || expected === undefined) continue;
+    const got = (sizes as Record<string, number | undefined>)[k];
+    if (got !== undefined && got !== expected) {
+      throw new CheckpointError(
+        `vocabulary size mismatch: the checkpoint's ${k.replace("VocabSize", "").replace("vocabSize", "") || ""} embedding has ${got} rows but the dictionary has ${expected} symbols (wrong dict.txt for this model?)`,
+      );
+    }
+  }
+  const model = buildModel({ ...args }, { ...sizes, padIdx } as never);
+  const values = new Map<string, tf.Tensor>();
+  try {
+    for (const [k, t] of tensors) {
+      if (t.dtype !== "float32" && t.dtype !== "float16" && t.dtype !== "bfloat16" && t.dtype !== "float64") continue;
+      const data = ckpt.tensorData(t);
+      values.set(k, tf.tensor(data instanceof Float64Array ? Float32Array.from(data) : (data as Float32Array), t.shape, "float32"));
+    }
+    model.loadStateDict(values);
+  } catch (err) {
+    model.dispose();
+    throw err instanceof CheckpointError ? err : new CheckpointError((err as Error).message);
+  } finally {
+    for (const v of values.values()) v.dispose();
+  }
+  return { model, args };
+}
+
+/** Read and import a fairseq `.pt` file (Node). Errors name the file. */
+export async function loadFairseqCheckpoint(path: string, vocab: ImportVocab = {}): Promise<ImportedModel> {
+  const ckpt = await readTorchCheckpoint(path);
+  try {
+    return importFairseqCheckpoint(ckpt, vocab);
+  } catch (err) {
+    throw new CheckpointError(`${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Import from bytes (browser or Node). */
+export function importFairseqCheckpointBytes(bytes: Uint8Array, vocab: ImportVocab = {}): ImportedModel {
+  return importFairseqCheckpoint(loadTorchCheckpoint(bytes), vocab);
+}

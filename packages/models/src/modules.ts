@@ -1,0 +1,184 @@
+import * as tf from "@tensorflow/tfjs-core";
+
+/**
+ * Where a model's parameters live: fairseq state_dict names → variables. Modules register their
+ * parameters under a prefix (`encoder.layers.0.self_attn.`), so names match fairseq one to one.
+ */
+export class ParamStore {
+  readonly params = new Map<string, tf.Variable>();
+  /** Names that are stored in fairseq's state_dict as copies of another parameter (tied weights). */
+  readonly aliases = new Map<string, string>();
+
+  add(name: string, init: tf.Tensor): tf.Variable {
+    if (this.params.has(name)) throw new Error(`duplicate parameter ${name}`);
+    const v = tf.variable(init, true, `${name}#${ParamStore.uid++}`);
+    init.dispose();
+    this.params.set(name, v);
+    return v;
+  }
+  alias(name: string, target: string): void {
+    this.aliases.set(name, target);
+  }
+  static uid = 0;
+}
+
+/** Seeded randomness for initialisation and dropout (tfjs ops take explicit seeds). */
+export class SeededRandom {
+  private counter = 0;
+  constructor(public seed: number) {}
+  /** Restart the stream (the trainer does this every update: fairseq seeds each step with seed + updates). */
+  reset(seed: number): void {
+    this.seed = seed;
+    this.counter = 0;
+  }
+  next(): number {
+    return this.seed * 1_000_003 + this.counter++;
+  }
+}
+
+/** What every module needs while building and running. */
+export interface ModuleContext {
+  store: ParamStore;
+  rng: SeededRandom;
+  /** True in training mode (dropout on). */
+  training(): boolean;
+}
+
+export function xavierUniform(shape: [number, number], rng: SeededRandom, gain = 1): tf.Tensor {
+  const [out, inp] = shape;
+  const a = gain * Math.sqrt(6 / (inp + out));
+  return tf.randomUniform(shape, -a, a, "float32", rng.next());
+}
+
+/** PyTorch's default nn.Linear init: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias. */
+export function torchDefaultUniform(shape: number[], fanIn: number, rng: SeededRandom): tf.Tensor {
+  const b = 1 / Math.sqrt(fanIn);
+  return tf.randomUniform(shape, -b, b, "float32", rng.next());
+}
+
+export type Init = "xavier" | "torch-default" | "xavier-gain-1/sqrt2";
+
+/** A linear layer with PyTorch's weight layout [out, in] (so weights map 1:1 to fairseq). */
+export class Linear {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | null;
+  constructor(ctx: ModuleContext, name: string, inFeatures: number, outFeatures: number, options: { bias?: boolean; init?: Init } = {}) {
+    const init = options.init ?? "xavier";
+    const w =
+      init === "xavier"
+        ? xavierUniform([outFeatures, inFeatures], ctx.rng)
+        : init === "xavier-gain-1/sqrt2"
+          ? xavierUniform([outFeatures, inFeatures], ctx.rng, 1 / Math.sqrt(2))
+          : torchDefaultUniform([outFeatures, inFeatures], inFeatures, ctx.rng);
+    this.weight = ctx.store.add(`${name}.weight`, w);
+    this.bias =
+      options.bias === false
+        ? null
+        : ctx.store.add(`${name}.bias`, init === "xavier" ? tf.zeros([outFeatures]) : torchDefaultUniform([outFeatures], inFeatures, ctx.rng));
+  }
+  /** x [..., in] -> [..., out] */
+  apply(x: tf.Tensor): tf.Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}
+
+export function linear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
+  const shape = x.shape;
+  const inF = shape[shape.length - 1]!;
+  const x2 = tf.reshape(x, [-1, inF]) as tf.Tensor2D;
+  let y = tf.matMul(x2, weight, false, true);
+  if (bias) y = tf.add(y, bias);
+  return tf.reshape(y, [...shape.slice(0, -1), weight.shape[0]!]);
+}
+
+export class LayerNorm {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  constructor(ctx: ModuleContext, name: string, dim: number, readonly eps = 1e-5) {
+    this.weight = ctx.store.add(`${name}.weight`, tf.ones([dim]));
+    this.bias = ctx.store.add(`${name}.bias`, tf.zeros([dim]));
+  }
+  apply(x: tf.Tensor): tf.Tensor {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps))), this.weight), this.bias);
+  }
+}
+
+export class Embedding {
+  readonly weight: tf.Variable;
+  constructor(ctx: ModuleContext, name: string, num: number, dim: number, readonly paddingIdx: number | null) {
+    // fairseq's Embedding: N(0, dim^-0.5), padding row zero.
+    let w = tf.randomNormal([num, dim], 0, dim ** -0.5, "float32", ctx.rng.next());
+    if (paddingIdx !== null) {
+      const mask = tf.reshape(tf.oneHot(tf.tensor1d([paddingIdx], "int32"), num), [num, 1]);
+      const masked = tf.mul(w, tf.sub(1, mask));
+      w.dispose();
+      mask.dispose();
+      w = masked;
+    }
+    this.weight = ctx.store.add(`${name}.weight`, w);
+  }
+  apply(tokens: tf.Tensor): tf.Tensor {
+    return tf.gather(this.weight, tokens.dtype === "int32" ? tokens : tf.cast(tokens, "int32"));
+  }
+}
+
+export type ActivationFn = "relu" | "gelu" | "gelu_accurate" | "tanh" | "linear";
+
+export function activation(name: ActivationFn, x: tf.Tensor): tf.Tensor {
+  switch (name) {
+    case "relu":
+      return tf.relu(x);
+    case "gelu": {
+      // x * 0.5 * (1 + erf(x / sqrt(2)))
+      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2))));
+    }
+    case "gelu_accurate": {
+      const c = Math.sqrt(2 / Math.PI);
+      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(c, tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))));
+    }
+    case "tanh":
+      return tf.tanh(x);
+    case "linear":
+      return x;
+    default:
+      throw new Error(`unknown activation ${name as string}`);
+  }
+}
+
+export function dropout(ctx: ModuleContext, x: tf.Tensor, p: number): tf.Tensor {
+  if (!ctx.training() || p <= 0) return x;
+  return tf.dropout(x, p, undefined, ctx.rng.next());
+}
+
+/**
+ * fairseq's sinusoidal table (SinusoidalPositionalEmbedding.get_embedding), in float32 like PyTorch:
+ * row p = [sin(p·f_0..f_{h-1}), cos(p·f_0..f_{h-1})], f_k = exp(-k·ln(10000)/(h-1)), padding row zero.
+ */
+export function sinusoidalTable(numEmbeddings: number, dim: number, paddingIdx: number | null): Float32Array {
+  const half = Math.floor(dim / 2);
+  const step = Math.fround(-Math.log(10000) / (half - 1));
+  const freqs = new Float32Array(half);
+  for (let k = 0; k < half; k++) freqs[k] = Math.exp(Math.fround(k * step));
+  const out = new Float32Array(numEmbeddings * dim);
+  for (let p = 0; p < numEmbeddings; p++) {
+    if (p === paddingIdx) continue;
+    for (let k = 0; k < half; k++) {
+      const a = Math.fround(p * freqs[k]!);
+      out[p * dim + k] = Math.sin(a);
+      out[p * dim + half + k] = Math.cos(a);
+    }
+  }
+  return out;
+}
+
+/**
+ * fairseq's `make_positions`: padding positions get `paddingIdx`, the others count from
+ * `paddingIdx + 1` along the row (so left padding shifts nothing).
+ */
+export function makePositions(tokens: tf.Tensor2D, paddingIdx: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const mask = tf.cast(tf.notEqual(tokens, paddingIdx), "int32");
+    return tf.add(tf.mul(tf.cumsum(mask, 1), mask), tf.scalar(paddingIdx, "int32")) as tf.Tensor2D;
+  });
+}

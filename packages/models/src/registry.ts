@@ -1,0 +1,180 @@
+import type { EncoderDecoderModel, LanguageModel } from "./interfaces.js";
+import { TransformerLanguageModel, TransformerModel, type TransformerArgs } from "./transformer.js";
+
+/** fairseq-style args: snake_case names as in fairseq's argparse Namespace (`encoder_embed_dim`, …). */
+export type ModelArgs = Record<string, unknown> & { arch: string };
+
+/** What a model needs from the task: vocabulary sizes and the padding id. */
+export interface ModelVocab {
+  srcVocabSize?: number;
+  tgtVocabSize?: number;
+  /** Language models. */
+  vocabSize?: number;
+  padIdx: number;
+}
+
+export interface ModelSpec {
+  /** Build from complete args (the architecture preset has filled the defaults). */
+  build(args: ModelArgs, vocab: ModelVocab, seed: number): EncoderDecoderModel | LanguageModel;
+}
+
+/** A preset fills missing args with the architecture's defaults (fairseq's `getattr(args, k, default)`). */
+export type ArchitecturePreset = (args: ModelArgs) => void;
+
+const models = new Map<string, ModelSpec>();
+const architectures = new Map<string, { model: string; preset: ArchitecturePreset }>();
+
+export function registerModel(name: string, spec: ModelSpec): void {
+  if (models.has(name)) throw new Error(`model ${name} is already registered`);
+  models.set(name, spec);
+}
+
+export function registerArchitecture(modelName: string, archName: string, preset: ArchitecturePreset): void {
+  if (architectures.has(archName)) throw new Error(`architecture ${archName} is already registered`);
+  architectures.set(archName, { model: modelName, preset });
+}
+
+/** Registered architecture names (fairseq's ARCH_MODEL_REGISTRY keys). */
+export function listArchitectures(): string[] {
+  ensureBuiltins();
+  return [...architectures.keys()];
+}
+
+/** Fill defaults for `args.arch` (mutates and returns args) and say which model it belongs to. */
+export function applyArchitecture(args: ModelArgs): { model: string; args: ModelArgs } {
+  ensureBuiltins();
+  const a = architectures.get(args.arch);
+  if (!a) throw new Error(`--arch: unknown architecture '${args.arch}' (known: ${[...architectures.keys()].join(", ")})`);
+  a.preset(args);
+  return { model: a.model, args };
+}
+
+/** Build a model by architecture name, fairseq's `ARCH_MODEL_REGISTRY[args.arch].build_model`. */
+export function buildModel(args: ModelArgs, vocab: ModelVocab, options: { seed?: number } = {}): EncoderDecoderModel | LanguageModel {
+  const { model } = applyArchitecture(args);
+  const spec = models.get(model)!;
+  return spec.build(args, vocab, options.seed ?? 1);
+}
+
+const def = (args: ModelArgs, key: string, value: unknown) => {
+  if (args[key] === undefined || args[key] === null) args[key] = value;
+};
+
+/** fairseq's transformer `base_architecture`. */
+export function transformerBase(a: ModelArgs): void {
+  def(a, "encoder_embed_dim", 512);
+  def(a, "encoder_ffn_embed_dim", 2048);
+  def(a, "encoder_layers", 6);
+  def(a, "encoder_attention_heads", 8);
+  def(a, "encoder_normalize_before", false);
+  def(a, "encoder_learned_pos", false);
+  def(a, "decoder_embed_dim", a.encoder_embed_dim);
+  def(a, "decoder_ffn_embed_dim", a.encoder_ffn_embed_dim);
+  def(a, "decoder_layers", 6);
+  def(a, "decoder_attention_heads", 8);
+  def(a, "decoder_normalize_before", false);
+  def(a, "decoder_learned_pos", false);
+  def(a, "attention_dropout", 0.0);
+  def(a, "activation_dropout", 0.0);
+  def(a, "activation_fn", "relu");
+  def(a, "dropout", 0.1);
+  def(a, "share_decoder_input_output_embed", false);
+  def(a, "share_all_embeddings", false);
+  def(a, "no_token_positional_embeddings", false);
+  def(a, "no_cross_attention", false);
+  def(a, "decoder_output_dim", a.decoder_embed_dim);
+  def(a, "decoder_input_dim", a.decoder_embed_dim);
+  def(a, "no_scale_embedding", false);
+  def(a, "layernorm_embedding", false);
+  def(a, "max_source_positions", 1024);
+  def(a, "max_target_positions", 1024);
+}
+
+function vaswaniBig(a: ModelArgs): void {
+  def(a, "encoder_embed_dim", 1024);
+  def(a, "encoder_ffn_embed_dim", 4096);
+  def(a, "encoder_attention_heads", 16);
+  def(a, "encoder_normalize_before", false);
+  def(a, "decoder_embed_dim", 1024);
+  def(a, "decoder_ffn_embed_dim", 4096);
+  def(a, "decoder_attention_heads", 16);
+  def(a, "dropout", 0.3);
+  transformerBase(a);
+}
+
+/** fairseq's `base_lm_architecture` (decoder_normalize_before is forced on, as fairseq does). */
+export function transformerLmBase(a: ModelArgs): void {
+  if (a.decoder_final_norm !== undefined) a.no_decoder_final_norm = !a.decoder_final_norm;
+  def(a, "dropout", 0.1);
+  def(a, "attention_dropout", 0.0);
+  def(a, "decoder_embed_dim", 512);
+  def(a, "decoder_ffn_embed_dim", 2048);
+  def(a, "decoder_layers", 6);
+  def(a, "decoder_attention_heads", 8);
+  def(a, "decoder_learned_pos", false);
+  def(a, "activation_fn", "relu");
+  def(a, "activation_dropout", 0.0);
+  def(a, "add_bos_token", false);
+  def(a, "no_token_positional_embeddings", false);
+  def(a, "share_decoder_input_output_embed", false);
+  def(a, "decoder_output_dim", a.decoder_embed_dim);
+  def(a, "decoder_input_dim", a.decoder_embed_dim);
+  a.decoder_normalize_before = true;
+  def(a, "no_decoder_final_norm", false);
+  def(a, "no_scale_embedding", false);
+  def(a, "layernorm_embedding", false);
+  def(a, "tokens_per_sample", 1024);
+  def(a, "max_target_positions", a.tokens_per_sample);
+}
+
+let builtinsRegistered = false;
+
+/** Register fairseq's built-in models and architectures (done on first use, not at import). */
+export function ensureBuiltins(): void {
+  if (builtinsRegistered) return;
+  builtinsRegistered = true;
+  registerModel("transformer", {
+    build: (args, vocab, seed) =>
+      new TransformerModel(args as unknown as TransformerArgs, { srcVocabSize: vocab.srcVocabSize!, tgtVocabSize: vocab.tgtVocabSize!, padIdx: vocab.padIdx }, seed),
+  });
+  registerArchitecture("transformer", "transformer", transformerBase);
+  registerArchitecture("transformer", "transformer_iwslt_de_en", (a) => {
+    def(a, "encoder_embed_dim", 512);
+    def(a, "encoder_ffn_embed_dim", 1024);
+    def(a, "encoder_attention_heads", 4);
+    def(a, "encoder_layers", 6);
+    def(a, "decoder_embed_dim", 512);
+    def(a, "decoder_ffn_embed_dim", 1024);
+    def(a, "decoder_attention_heads", 4);
+    def(a, "decoder_layers", 6);
+    transformerBase(a);
+  });
+  registerArchitecture("transformer", "transformer_wmt_en_de", transformerBase);
+  registerArchitecture("transformer", "transformer_vaswani_wmt_en_de_big", vaswaniBig);
+  registerArchitecture("transformer", "transformer_vaswani_wmt_en_fr_big", (a) => {
+    def(a, "dropout", 0.1);
+    vaswaniBig(a);
+  });
+  registerArchitecture("transformer", "transformer_wmt_en_de_big", (a) => {
+    def(a, "attention_dropout", 0.1);
+    vaswaniBig(a);
+  });
+  registerArchitecture("transformer", "transformer_wmt_en_de_big_t2t", (a) => {
+    def(a, "encoder_normalize_before", true);
+    def(a, "decoder_normalize_before", true);
+    def(a, "attention_dropout", 0.1);
+    def(a, "activation_dropout", 0.1);
+    vaswaniBig(a);
+  });
+  registerModel("transformer_lm", {
+    build: (args, vocab, seed) => new TransformerLanguageModel(args as unknown as TransformerArgs, vocab.vocabSize!, vocab.padIdx, seed),
+  });
+  registerArchitecture("transformer_lm", "transformer_lm", transformerLmBase);
+  registerArchitecture("transformer_lm", "transformer_lm_big", (a) => {
+    def(a, "decoder_layers", 12);
+    def(a, "decoder_embed_dim", 1024);
+    def(a, "decoder_ffn_embed_dim", 4096);
+    def(a, "decoder_attention_heads", 16);
+    transformerLmBase(a);
+  });
+}

@@ -1,0 +1,459 @@
+import * as tf from "@tensorflow/tfjs-core";
+import type {
+  DecoderOutput,
+  EncoderDecoderModel,
+  EncoderOut,
+  FairseqDecoder,
+  FairseqEncoder,
+  IncrementalState,
+  LanguageModel,
+} from "./interfaces.js";
+import { MultiheadAttention, NEG_INF } from "./multihead-attention.js";
+import {
+  Embedding,
+  LayerNorm,
+  Linear,
+  ParamStore,
+  SeededRandom,
+  activation,
+  dropout,
+  makePositions,
+  sinusoidalTable,
+  type ActivationFn,
+  type ModuleContext,
+} from "./modules.js";
+import { BaseModel } from "./base-model.js";
+
+/** fairseq's transformer hyperparameters (snake_case, exactly its argument names). */
+export interface TransformerArgs {
+  encoder_embed_dim: number;
+  encoder_ffn_embed_dim: number;
+  encoder_layers: number;
+  encoder_attention_heads: number;
+  encoder_normalize_before: boolean;
+  encoder_learned_pos: boolean;
+  decoder_embed_dim: number;
+  decoder_ffn_embed_dim: number;
+  decoder_layers: number;
+  decoder_attention_heads: number;
+  decoder_normalize_before: boolean;
+  decoder_learned_pos: boolean;
+  decoder_output_dim: number;
+  decoder_input_dim: number;
+  attention_dropout: number;
+  activation_dropout: number;
+  activation_fn: ActivationFn;
+  dropout: number;
+  share_decoder_input_output_embed: boolean;
+  share_all_embeddings: boolean;
+  no_token_positional_embeddings: boolean;
+  no_scale_embedding: boolean;
+  layernorm_embedding: boolean;
+  max_source_positions: number;
+  max_target_positions: number;
+  no_cross_attention: boolean;
+  /** Language models: no final layer norm even with pre-norm layers. */
+  no_decoder_final_norm?: boolean;
+}
+
+/** Positions: fairseq's sinusoidal (fixed, computed to the needed length) or learned embeddings. */
+class PositionalEmbedding {
+  private table: tf.Tensor2D | null = null;
+  private learned: Embedding | null = null;
+  constructor(
+    ctx: ModuleContext,
+    name: string,
+    private readonly maxPositions: number,
+    private readonly dim: number,
+    private readonly paddingIdx: number,
+    learned: boolean,
+  ) {
+    if (learned) this.learned = new Embedding(ctx, name, maxPositions + paddingIdx + 1, dim, paddingIdx);
+  }
+  private weights(n: number): tf.Tensor2D {
+    if (this.learned) return this.learned.weight as unknown as tf.Tensor2D;
+    if (!this.table || this.table.shape[0] < n) {
+      this.table?.dispose();
+      const rows = Math.max(n, this.paddingIdx + 1 + 256);
+      this.table = tf.keep(tf.tensor2d(sinusoidalTable(rows, this.dim, this.paddingIdx), [rows, this.dim]));
+    }
+    return this.table;
+  }
+  /** Positions for tokens B x T; in incremental mode only the last step's ([B, 1, C]). */
+  apply(tokens: tf.Tensor2D, incremental: boolean): tf.Tensor3D {
+    const [b, t] = tokens.shape;
+    if (incremental) {
+      const pos = this.paddingIdx + t;
+      return tf.tile(tf.reshape(tf.slice(this.weights(pos + 1), [pos, 0], [1, this.dim]), [1, 1, this.dim]), [b!, 1, 1]) as tf.Tensor3D;
+    }
+    const positions = makePositions(tokens, this.paddingIdx);
+    return tf.gather(this.weights(this.paddingIdx + t! + 1), positions) as unknown as tf.Tensor3D;
+  }
+  dispose(): void {
+    this.table?.dispose();
+    this.table = null;
+  }
+}
+
+class EncoderLayer {
+  readonly selfAttn: MultiheadAttention;
+  readonly selfAttnLayerNorm: LayerNorm;
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+  readonly finalLayerNorm: LayerNorm;
+  constructor(
+    private readonly ctx: ModuleContext,
+    name: string,
+    private readonly a: TransformerArgs,
+  ) {
+    const d = a.encoder_embed_dim;
+    this.selfAttn = new MultiheadAttention(ctx, `${name}.self_attn`, d, a.encoder_attention_heads, a.attention_dropout);
+    this.selfAttnLayerNorm = new LayerNorm(ctx, `${name}.self_attn_layer_norm`, d);
+    this.fc1 = new Linear(ctx, `${name}.fc1`, d, a.encoder_ffn_embed_dim, { init: "torch-default" });
+    this.fc2 = new Linear(ctx, `${name}.fc2`, a.encoder_ffn_embed_dim, d, { init: "torch-default" });
+    this.finalLayerNorm = new LayerNorm(ctx, `${name}.final_layer_norm`, d);
+  }
+  apply(x: tf.Tensor3D, keyBias: tf.Tensor | null): tf.Tensor3D {
+    const pre = this.a.encoder_normalize_before;
+    let residual = x;
+    let h = pre ? this.selfAttnLayerNorm.apply(x) : x;
+    h = this.selfAttn.apply(h as tf.Tensor3D, null, keyBias, null, undefined, false)[0];
+    h = tf.add(residual, dropout(this.ctx, h, this.a.dropout));
+    if (!pre) h = this.selfAttnLayerNorm.apply(h);
+    residual = h as tf.Tensor3D;
+    if (pre) h = this.finalLayerNorm.apply(h);
+    h = dropout(this.ctx, activation(this.a.activation_fn, this.fc1.apply(h)), this.a.activation_dropout);
+    h = tf.add(residual, dropout(this.ctx, this.fc2.apply(h), this.a.dropout));
+    if (!pre) h = this.finalLayerNorm.apply(h);
+    return h as tf.Tensor3D;
+  }
+}
+
+class DecoderLayer {
+  readonly selfAttn: MultiheadAttention;
+  readonly selfAttnLayerNorm: LayerNorm;
+  readonly encoderAttn: MultiheadAttention | null;
+  readonly encoderAttnLayerNorm: LayerNorm | null;
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+  readonly finalLayerNorm: LayerNorm;
+  constructor(
+    private readonly ctx: ModuleContext,
+    name: string,
+    private readonly a: TransformerArgs,
+    noEncoderAttn: boolean,
+  ) {
+    const d = a.decoder_embed_dim;
+    this.selfAttn = new MultiheadAttention(ctx, `${name}.self_attn`, d, a.decoder_attention_heads, a.attention_dropout);
+    this.selfAttnLayerNorm = new LayerNorm(ctx, `${name}.self_attn_layer_norm`, d);
+    if (noEncoderAttn) {
+      this.encoderAttn = null;
+      this.encoderAttnLayerNorm = null;
+    } else {
+      this.encoderAttn = new MultiheadAttention(ctx, `${name}.encoder_attn`, d, a.decoder_attention_heads, a.attention_dropout, {
+        kdim: a.encoder_embed_dim,
+        vdim: a.encoder_embed_dim,
+      });
+      this.encoderAttnLayerNorm = new LayerNorm(ctx, `${name}.encoder_attn_layer_norm`, d);
+    }
+    this.fc1 = new Linear(ctx, `${name}.fc1`, d, a.decoder_ffn_embed_dim, { init: "torch-default" });
+    this.fc2 = new Linear(ctx, `${name}.fc2`, a.decoder_ffn_embed_dim, d, { init: "torch-default" });
+    this.finalLayerNorm = new LayerNorm(ctx, `${name}.final_layer_norm`, d);
+  }
+  apply(
+    x: tf.Tensor3D,
+    enc: EncoderOut | null,
+    encKeyBias: tf.Tensor | null,
+    futureMask: tf.Tensor | null,
+    selfKeyBias: tf.Tensor | null,
+    state: IncrementalState | undefined,
+    needAttn: boolean,
+  ): [tf.Tensor3D, tf.Tensor3D | null] {
+    const pre = this.a.decoder_normalize_before;
+    let residual = x;
+    let h: tf.Tensor = pre ? this.selfAttnLayerNorm.apply(x) : x;
+    h = this.selfAttn.apply(h as tf.Tensor3D, null, selfKeyBias, futureMask, state, false)[0];
+    h = tf.add(residual, dropout(this.ctx, h, this.a.dropout));
+    if (!pre) h = this.selfAttnLayerNorm.apply(h);
+    let attn: tf.Tensor3D | null = null;
+    if (this.encoderAttn && enc) {
+      residual = h as tf.Tensor3D;
+      if (pre) h = this.encoderAttnLayerNorm!.apply(h);
+      const [o, w] = this.encoderAttn.apply(h as tf.Tensor3D, enc.encoderOut, encKeyBias, null, state, needAttn);
+      attn = w;
+      h = tf.add(residual, dropout(this.ctx, o, this.a.dropout));
+      if (!pre) h = this.encoderAttnLayerNorm!.apply(h);
+    }
+    residual = h as tf.Tensor3D;
+    if (pre) h = this.finalLayerNorm.apply(h);
+    h = dropout(this.ctx, activation(this.a.activation_fn, this.fc1.apply(h)), this.a.activation_dropout);
+    h = tf.add(residual, dropout(this.ctx, this.fc2.apply(h), this.a.dropout));
+    if (!pre) h = this.finalLayerNorm.apply(h);
+    return [h as tf.Tensor3D, attn];
+  }
+  reorder(state: IncrementalState, newOrder: tf.Tensor1D): void {
+    this.selfAttn.reorder(state, newOrder, false);
+    this.encoderAttn?.reorder(state, newOrder, true);
+  }
+}
+
+/** Additive key mask B x 1 x 1 x S from a padding mask, or null when nothing is padded. */
+function keyBiasFromTokens(tokens: tf.Tensor2D, padIdx: number): tf.Tensor | null {
+  const mask = tf.equal(tokens, padIdx);
+  const any = tf.any(mask).dataSync()[0];
+  if (!any) return null;
+  const [b, s] = tokens.shape;
+  return tf.reshape(tf.mul(tf.cast(mask, "float32"), NEG_INF), [b!, 1, 1, s!]);
+}
+
+export class TransformerEncoder implements FairseqEncoder {
+  readonly embedTokens: Embedding;
+  readonly embedPositions: PositionalEmbedding | null;
+  readonly layernormEmbedding: LayerNorm | null;
+  readonly layers: EncoderLayer[];
+  readonly layerNorm: LayerNorm | null;
+  readonly embedScale: number;
+  constructor(
+    private readonly ctx: ModuleContext,
+    private readonly a: TransformerArgs,
+    readonly paddingIdx: number,
+    embedTokens: Embedding,
+  ) {
+    this.embedTokens = embedTokens;
+    const d = a.encoder_embed_dim;
+    this.embedScale = a.no_scale_embedding ? 1 : Math.sqrt(d);
+    this.embedPositions = a.no_token_positional_embeddings
+      ? null
+      : new PositionalEmbedding(ctx, "encoder.embed_positions", a.max_source_positions, d, paddingIdx, a.encoder_learned_pos);
+    this.layernormEmbedding = a.layernorm_embedding ? new LayerNorm(ctx, "encoder.layernorm_embedding", d) : null;
+    this.layers = Array.from({ length: a.encoder_layers }, (_, i) => new EncoderLayer(ctx, `encoder.layers.${i}`, a));
+    this.layerNorm = a.encoder_normalize_before ? new LayerNorm(ctx, "encoder.layer_norm", d) : null;
+  }
+  forward(srcTokens: tf.Tensor2D, _srcLengths: tf.Tensor1D): EncoderOut {
+    let x = tf.mul(this.embedTokens.apply(srcTokens), this.embedScale);
+    if (this.embedPositions) x = tf.add(x, this.embedPositions.apply(srcTokens, false));
+    if (this.layernormEmbedding) x = this.layernormEmbedding.apply(x);
+    x = dropout(this.ctx, x, this.a.dropout);
+    const keyBias = keyBiasFromTokens(srcTokens, this.paddingIdx);
+    let h = x as tf.Tensor3D;
+    for (const layer of this.layers) h = layer.apply(h, keyBias);
+    if (this.layerNorm) h = this.layerNorm.apply(h) as tf.Tensor3D;
+    const extra: Record<string, tf.Tensor> = {};
+    if (keyBias) extra.keyBias = keyBias;
+    return { encoderOut: h, encoderPaddingMask: keyBias ? (tf.equal(srcTokens, this.paddingIdx) as tf.Tensor2D) : null, extra };
+  }
+  reorderEncoderOut(out: EncoderOut, newOrder: tf.Tensor1D): EncoderOut {
+    const extra: Record<string, tf.Tensor> = {};
+    for (const [k, v] of Object.entries(out.extra ?? {})) extra[k] = tf.gather(v, newOrder, 0);
+    return {
+      encoderOut: tf.gather(out.encoderOut, newOrder, 0),
+      encoderPaddingMask: out.encoderPaddingMask ? tf.gather(out.encoderPaddingMask, newOrder, 0) : null,
+      extra,
+    };
+  }
+  maxPositions(): number {
+    return this.embedPositions ? this.a.max_source_positions : Number.MAX_SAFE_INTEGER;
+  }
+  dispose(): void {
+    this.embedPositions?.dispose();
+  }
+}
+
+export class TransformerDecoder implements FairseqDecoder {
+  readonly embedTokens: Embedding;
+  readonly embedPositions: PositionalEmbedding | null;
+  readonly layernormEmbedding: LayerNorm | null;
+  readonly layers: DecoderLayer[];
+  readonly layerNorm: LayerNorm | null;
+  readonly projectInDim: Linear | null;
+  readonly projectOutDim: Linear | null;
+  readonly outputProjection: tf.Variable;
+  readonly embedScale: number;
+  private futureMaskCache: tf.Tensor2D | null = null;
+
+  constructor(
+    private readonly ctx: ModuleContext,
+    private readonly a: TransformerArgs,
+    readonly paddingIdx: number,
+    embedTokens: Embedding,
+    vocabSize: number,
+    noEncoderAttn = false,
+  ) {
+    this.embedTokens = embedTokens;
+    const inputEmbedDim = embedTokens.weight.shape[1]!;
+    const d = a.decoder_embed_dim;
+    this.embedScale = a.no_scale_embedding ? 1 : Math.sqrt(d);
+    this.projectInDim = d !== inputEmbedDim ? new Linear(ctx, "decoder.project_in_dim", inputEmbedDim, d, { bias: false }) : null;
+    this.embedPositions = a.no_token_positional_embeddings
+      ? null
+      : new PositionalEmbedding(ctx, "decoder.embed_positions", a.max_target_positions, d, paddingIdx, a.decoder_learned_pos);
+    this.layernormEmbedding = a.layernorm_embedding ? new LayerNorm(ctx, "decoder.layernorm_embedding", d) : null;
+    this.layers = Array.from({ length: a.decoder_layers }, (_, i) => new DecoderLayer(ctx, `decoder.layers.${i}`, a, noEncoderAttn));
+    this.layerNorm = a.decoder_normalize_before && !a.no_decoder_final_norm ? new LayerNorm(ctx, "decoder.layer_norm", d) : null;
+    this.projectOutDim =
+      d !== a.decoder_output_dim ? new Linear(ctx, "decoder.project_out_dim", d, a.decoder_output_dim, { bias: false }) : null;
+    if (a.share_decoder_input_output_embed) {
+      this.outputProjection = embedTokens.weight;
+      ctx.store.alias("decoder.output_projection.weight", "decoder.embed_tokens.weight");
+    } else {
+      this.outputProjection = ctx.store.add(
+        "decoder.output_projection.weight",
+        tf.randomNormal([vocabSize, a.decoder_output_dim], 0, a.decoder_output_dim ** -0.5, "float32", ctx.rng.next()),
+      );
+    }
+  }
+
+  private futureMask(t: number): tf.Tensor2D {
+    if (!this.futureMaskCache || this.futureMaskCache.shape[0] < t) {
+      this.futureMaskCache?.dispose();
+      const n = Math.max(t, 64);
+      const m = new Float32Array(n * n);
+      for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) m[i * n + j] = NEG_INF;
+      this.futureMaskCache = tf.keep(tf.tensor2d(m, [n, n]));
+    }
+    return tf.slice(this.futureMaskCache, [0, 0], [t, t]);
+  }
+
+  /** Hidden states before the output projection, and the alignment layer's attention. */
+  extractFeatures(prev: tf.Tensor2D, enc: EncoderOut | null, state?: IncrementalState): [tf.Tensor3D, tf.Tensor3D | null] {
+    const incremental = state !== undefined;
+    let positions = this.embedPositions ? this.embedPositions.apply(prev, incremental) : null;
+    let tokens = prev;
+    if (incremental) {
+      const [b, t] = prev.shape;
+      tokens = tf.slice(prev, [0, t - 1], [b, 1]);
+      if (positions && positions.shape[1] !== 1) positions = tf.slice(positions, [0, t - 1, 0], [b, 1, -1]);
+    }
+    let x = tf.mul(this.embedTokens.apply(tokens), this.embedScale);
+    if (this.projectInDim) x = this.projectInDim.apply(x);
+    if (positions) x = tf.add(x, positions);
+    if (this.layernormEmbedding) x = this.layernormEmbedding.apply(x);
+    x = dropout(this.ctx, x, this.a.dropout);
+    const selfKeyBias = incremental ? null : keyBiasFromTokens(tokens, this.paddingIdx);
+    const futureMask = incremental ? null : this.futureMask(tokens.shape[1]);
+    const encKeyBias = enc?.extra?.keyBias ?? null;
+    let h = x as tf.Tensor3D;
+    let attn: tf.Tensor3D | null = null;
+    const last = this.layers.length - 1;
+    this.layers.forEach((layer, i) => {
+      const [o, w] = layer.apply(h, enc, encKeyBias, futureMask, selfKeyBias, state, i === last);
+      h = o;
+      if (i === last) attn = w;
+    });
+    if (this.layerNorm) h = this.layerNorm.apply(h) as tf.Tensor3D;
+    if (this.projectOutDim) h = this.projectOutDim.apply(h) as tf.Tensor3D;
+    return [h, attn];
+  }
+
+  forward(prev: tf.Tensor2D, enc: EncoderOut | null, state?: IncrementalState): DecoderOutput {
+    const [h, attn] = this.extractFeatures(prev, enc, state);
+    const [b, t, c] = h.shape;
+    const logits = tf.reshape(tf.matMul(tf.reshape(h, [b! * t!, c!]), this.outputProjection, false, true), [b!, t!, -1]) as tf.Tensor3D;
+    return [logits, { attn }];
+  }
+
+  getNormalizedProbs(out: DecoderOutput, logProbs: boolean): tf.Tensor3D {
+    return (logProbs ? tf.logSoftmax(out[0], -1) : tf.softmax(out[0], -1)) as tf.Tensor3D;
+  }
+
+  reorderIncrementalState(state: IncrementalState, newOrder: tf.Tensor1D): void {
+    for (const l of this.layers) l.reorder(state, newOrder);
+  }
+
+  maxPositions(): number {
+    return this.embedPositions ? this.a.max_target_positions : Number.MAX_SAFE_INTEGER;
+  }
+
+  dispose(): void {
+    this.embedPositions?.dispose();
+    this.futureMaskCache?.dispose();
+    this.futureMaskCache = null;
+  }
+}
+
+export interface Vocabularies {
+  srcVocabSize: number;
+  tgtVocabSize: number;
+  padIdx: number;
+}
+
+/** fairseq's TransformerModel. */
+export class TransformerModel extends BaseModel implements EncoderDecoderModel {
+  readonly kind = "encoder-decoder" as const;
+  readonly encoder: TransformerEncoder;
+  readonly decoder: TransformerDecoder;
+
+  constructor(
+    readonly args: TransformerArgs,
+    vocab: Vocabularies,
+    seed = 1,
+  ) {
+    super(new ParamStore(), new SeededRandom(seed));
+    const ctx = this.ctx;
+    if (args.share_all_embeddings) {
+      if (vocab.srcVocabSize !== vocab.tgtVocabSize) throw new Error("--share-all-embeddings requires a joined dictionary");
+      if (args.encoder_embed_dim !== args.decoder_embed_dim) throw new Error("--share-all-embeddings requires encoder_embed_dim == decoder_embed_dim");
+    }
+    const encEmb = new Embedding(ctx, "encoder.embed_tokens", vocab.srcVocabSize, args.encoder_embed_dim, vocab.padIdx);
+    let decEmb: Embedding;
+    if (args.share_all_embeddings) {
+      decEmb = encEmb;
+      ctx.store.alias("decoder.embed_tokens.weight", "encoder.embed_tokens.weight");
+    } else {
+      decEmb = new Embedding(ctx, "decoder.embed_tokens", vocab.tgtVocabSize, args.decoder_input_dim, vocab.padIdx);
+    }
+    this.encoder = new TransformerEncoder(ctx, args, vocab.padIdx, encEmb);
+    this.decoder = new TransformerDecoder(ctx, args, vocab.padIdx, decEmb, vocab.tgtVocabSize);
+  }
+
+  forward(srcTokens: tf.Tensor2D, srcLengths: tf.Tensor1D, prevOutputTokens: tf.Tensor2D): DecoderOutput {
+    const enc = this.encoder.forward(srcTokens, srcLengths);
+    return this.decoder.forward(prevOutputTokens, enc);
+  }
+  getNormalizedProbs(out: DecoderOutput, logProbs: boolean): tf.Tensor3D {
+    return this.decoder.getNormalizedProbs(out, logProbs);
+  }
+  maxPositions(): [number, number] {
+    return [this.encoder.maxPositions(), this.decoder.maxPositions()];
+  }
+  maxDecoderPositions(): number {
+    return this.decoder.maxPositions();
+  }
+  override dispose(): void {
+    this.encoder.dispose();
+    this.decoder.dispose();
+    super.dispose();
+  }
+}
+
+/** fairseq's TransformerLanguageModel: a decoder without encoder attention. */
+export class TransformerLanguageModel extends BaseModel implements LanguageModel {
+  readonly kind = "language-model" as const;
+  readonly decoder: TransformerDecoder;
+  constructor(
+    readonly args: TransformerArgs,
+    vocabSize: number,
+    padIdx: number,
+    seed = 1,
+  ) {
+    super(new ParamStore(), new SeededRandom(seed));
+    const emb = new Embedding(this.ctx, "decoder.embed_tokens", vocabSize, args.decoder_input_dim, padIdx);
+    this.decoder = new TransformerDecoder(this.ctx, args, padIdx, emb, vocabSize, true);
+  }
+  forward(srcTokens: tf.Tensor2D, state?: IncrementalState): DecoderOutput {
+    return this.decoder.forward(srcTokens, null, state);
+  }
+  getNormalizedProbs(out: DecoderOutput, logProbs: boolean): tf.Tensor3D {
+    return this.decoder.getNormalizedProbs(out, logProbs);
+  }
+  maxPositions(): number {
+    return this.decoder.maxPositions();
+  }
+  maxDecoderPositions(): number {
+    return this.decoder.maxPositions();
+  }
+  override dispose(): void {
+    this.decoder.dispose();
+    super.dispose();
+  }
+}
