@@ -59,7 +59,11 @@ export interface FairseqDecoder {
   forward(prevOutputTokens: tf.Tensor2D, encoderOut: EncoderOut | null, incrementalState?: IncrementalState): DecoderOutput;
   /** Log-probabilities (or probabilities) over the vocabulary from a decoder output. */
   getNormalizedProbs(netOutput: DecoderOutput, logProbs: boolean): tf.Tensor3D;
-  /** Reorder cached states to follow beam search's `newOrder` (int32, length = new batch size). */
+  /**
+   * Reorder cached states to follow beam search's `newOrder` (int32, length = new batch size). As in
+   * fairseq, encoder-attention caches are only gathered when the batch size changes: reordering must
+   * stay within each sentence's beams (whose encoder states are equal).
+   */
   reorderIncrementalState(incrementalState: IncrementalState, newOrder: tf.Tensor1D): void;
   maxPositions(): number;
 }
@@ -71,6 +75,10 @@ export interface FairseqModel {
   readonly training: boolean;
   train(mode?: boolean): void;
   eval(): void;
+  /** Reseed dropout; the trainer calls it every update with `seed + numUpdates`, as fairseq does. */
+  setSeed(seed: number): void;
+  /** Number of trainable values. */
+  numParameters(): number;
   /** Trainable parameters by fairseq name (`encoder.layers.0.self_attn.k_proj.weight`, …). */
   namedParameters(): Map<string, tf.Variable>;
   /** Every named tensor fairseq's state_dict would hold (parameters plus tied/buffer aliases). */
