@@ -1,0 +1,156 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { pyRound, type Metrics } from "@fairseq-ts/logging";
+import type { EncoderDecoderModel, LanguageModel } from "@fairseq-ts/models";
+import { labelSmoothedNllLoss, nllLoss } from "./losses.js";
+import type { TensorSample } from "./sample.js";
+
+/** What one forward pass reports (fairseq's logging_output); tensors so no sync happens in the step. */
+export interface CriterionOutput {
+  /** Summed loss (natural log) to backpropagate. */
+  loss: tf.Scalar;
+  sampleSize: number;
+  /** Per-key scalars to log, summed over the batch (loss, nll_loss, n_correct, total). */
+  logging: Record<string, tf.Scalar | number>;
+}
+
+/** Logged values after they were read back: plain numbers. */
+export type LoggingOutput = Record<string, number>;
+
+export interface Criterion {
+  readonly name: string;
+  forward(model: EncoderDecoderModel | LanguageModel, sample: TensorSample): CriterionOutput;
+  /** fairseq's `reduce_metrics`: log the aggregated values (loss/nll_loss in base 2, ppl, accuracy). */
+  reduceMetrics(outputs: LoggingOutput[], metrics: Metrics): void;
+}
+
+export interface CrossEntropyOptions {
+  /** Normalise by sentences instead of tokens (`--sentence-avg`). */
+  sentenceAvg?: boolean;
+  /** The target dictionary's padding id (ignored positions). */
+  paddingIdx: number;
+}
+
+export interface LabelSmoothedOptions extends CrossEntropyOptions {
+  /** `--label-smoothing` (epsilon), default 0. */
+  labelSmoothing?: number;
+  /** `--ignore-prefix-size`: skip this many target positions. */
+  ignorePrefixSize?: number;
+  /** `--report-accuracy`. */
+  reportAccuracy?: boolean;
+  /** Label smoothing's eps split: fairseq v0.10.2's eps/V (default) or v0.12's eps/(V-1). */
+  epsSplit?: "v0.10" | "v0.12";
+}
+
+function netOutput(model: EncoderDecoderModel | LanguageModel, s: TensorSample) {
+  return model.kind === "encoder-decoder"
+    ? model.forward(s.netInput.srcTokens, s.netInput.srcLengths, s.netInput.prevOutputTokens!)
+    : model.forward(s.netInput.srcTokens);
+}
+
+/** fairseq's `get_perplexity`: 2^loss rounded to 2 digits, inf on overflow. */
+export function perplexity(loss: number | null, base = 2): number {
+  if (loss === null) return 0;
+  const p = base ** loss;
+  return Number.isFinite(p) ? pyRound(p, 2) : Infinity;
+}
+
+const sum = (outs: LoggingOutput[], k: string) => outs.reduce((a, o) => a + (o[k] ?? 0), 0);
+const avgOf = (m: unknown) => (m as { avg: number | null }).avg;
+
+/** fairseq's `cross_entropy` criterion. */
+export class CrossEntropyCriterion implements Criterion {
+  readonly name = "cross_entropy";
+  constructor(readonly options: CrossEntropyOptions) {}
+  forward(model: EncoderDecoderModel | LanguageModel, s: TensorSample): CriterionOutput {
+    const out = netOutput(model, s);
+    const lprobs = model.getNormalizedProbs(out, true);
+    const v = lprobs.shape[2];
+    const loss = nllLoss(tf.reshape(lprobs, [-1, v]) as tf.Tensor2D, tf.reshape(s.target, [-1]) as tf.Tensor1D, this.options.paddingIdx);
+    const sampleSize = this.options.sentenceAvg ? s.target.shape[0] : s.ntokens;
+    return { loss, sampleSize, logging: { loss, nll_loss: loss, ntokens: s.ntokens, nsentences: s.target.shape[0], sample_size: sampleSize } };
+  }
+  reduceMetrics(outs: LoggingOutput[], metrics: Metrics): void {
+    const lossSum = sum(outs, "loss");
+    const ntokens = sum(outs, "ntokens");
+    const sampleSize = sum(outs, "sample_size");
+    metrics.logScalar("loss", lossSum / sampleSize / Math.LN2, { weight: sampleSize, round: 3 });
+    if (sampleSize !== ntokens) {
+      metrics.logScalar("nll_loss", lossSum / ntokens / Math.LN2, { weight: ntokens, round: 3 });
+      metrics.logDerived("ppl", (m) => perplexity(avgOf(m.get("nll_loss"))));
+    } else {
+      metrics.logDerived("ppl", (m) => perplexity(avgOf(m.get("loss"))));
+    }
+  }
+}
+
+/** fairseq's `label_smoothed_cross_entropy` criterion. */
+export class LabelSmoothedCrossEntropyCriterion implements Criterion {
+  readonly name = "label_smoothed_cross_entropy";
+  constructor(readonly options: LabelSmoothedOptions) {}
+  forward(model: EncoderDecoderModel | LanguageModel, s: TensorSample): CriterionOutput {
+    const o = this.options;
+    const out = netOutput(model, s);
+    let lprobs = model.getNormalizedProbs(out, true);
+    let target: tf.Tensor = s.target;
+    const skip = o.ignorePrefixSize ?? 0;
+    if (skip > 0) {
+      lprobs = tf.slice(lprobs, [0, skip, 0], [-1, -1, -1]);
+      target = tf.slice(target, [0, skip], [-1, -1]);
+    }
+    const v = lprobs.shape[2];
+    const flatL = tf.reshape(lprobs, [-1, v]) as tf.Tensor2D;
+    const flatT = tf.reshape(target, [-1]) as tf.Tensor1D;
+    const { loss, nllLoss: nll } = labelSmoothedNllLoss(flatL, flatT, o.labelSmoothing ?? 0, o.paddingIdx, o.epsSplit ?? "v0.10");
+    const sampleSize = o.sentenceAvg ? s.target.shape[0] : s.ntokens;
+    const logging: Record<string, tf.Scalar | number> = { loss, nll_loss: nll, ntokens: s.ntokens, nsentences: s.target.shape[0], sample_size: sampleSize };
+    if (o.reportAccuracy) {
+      const mask = tf.notEqual(flatT, tf.scalar(o.paddingIdx, "int32"));
+      const pred = tf.argMax(flatL, -1);
+      logging.n_correct = tf.sum(tf.cast(tf.logicalAnd(tf.equal(pred, flatT), mask), "float32")) as tf.Scalar;
+      logging.total = tf.sum(tf.cast(mask, "float32")) as tf.Scalar;
+    }
+    return { loss, sampleSize, logging };
+  }
+  reduceMetrics(outs: LoggingOutput[], metrics: Metrics): void {
+    const lossSum = sum(outs, "loss");
+    const nllSum = sum(outs, "nll_loss");
+    const ntokens = sum(outs, "ntokens");
+    const sampleSize = sum(outs, "sample_size");
+    metrics.logScalar("loss", lossSum / sampleSize / Math.LN2, { weight: sampleSize, round: 3 });
+    metrics.logScalar("nll_loss", nllSum / ntokens / Math.LN2, { weight: ntokens, round: 3 });
+    metrics.logDerived("ppl", (m) => perplexity(avgOf(m.get("nll_loss"))));
+    const total = sum(outs, "total");
+    if (total > 0) {
+      metrics.logScalar("total", total);
+      metrics.logScalar("n_correct", sum(outs, "n_correct"));
+      metrics.logDerived("accuracy", (m) => {
+        const t = (m.get("total") as unknown as { sum: number }).sum;
+        return t > 0 ? pyRound(((m.get("n_correct") as unknown as { sum: number }).sum * 100) / t, 3) : NaN;
+      });
+    }
+  }
+}
+
+
+
+type CriterionFactory = (options: LabelSmoothedOptions & Record<string, unknown>) => Criterion;
+const registry = new Map<string, CriterionFactory>([
+  ["cross_entropy", (o) => new CrossEntropyCriterion(o)],
+  ["label_smoothed_cross_entropy", (o) => new LabelSmoothedCrossEntropyCriterion(o)],
+]);
+
+/** Add a criterion under a `--criterion` name (a user package can add its own). */
+export function registerCriterion(name: string, factory: CriterionFactory): void {
+  if (registry.has(name)) throw new Error(`criterion ${name} is already registered`);
+  registry.set(name, factory);
+}
+
+export function buildCriterion(name: string, options: LabelSmoothedOptions & Record<string, unknown>): Criterion {
+  const f = registry.get(name);
+  if (!f) throw new Error(`--criterion: unknown criterion '${name}' (known: ${[...registry.keys()].join(", ")})`);
+  return f(options);
+}
+
+export function listCriterions(): string[] {
+  return [...registry.keys()];
+}

@@ -1,0 +1,15 @@
+export type { TensorSample } from "./sample.js";
+export { gatherTargets, labelSmoothedNllLoss, nllLoss, type SmoothedLoss } from "./losses.js";
+export {
+  CrossEntropyCriterion,
+  LabelSmoothedCrossEntropyCriterion,
+  buildCriterion,
+  listCriterions,
+  perplexity,
+  registerCriterion,
+  type Criterion,
+  type CriterionOutput,
+  type CrossEntropyOptions,
+  type LabelSmoothedOptions,
+  type LoggingOutput,
+} from "./criterion.js";
