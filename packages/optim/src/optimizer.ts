@@ -1,0 +1,216 @@
+import * as tf from "@tensorflow/tfjs-core";
+
+/** Gradients by parameter name (the trainer's accumulated, normalised gradients). */
+export type Grads = Map<string, tf.Tensor>;
+
+/** Serialisable optimizer state: per-parameter buffers as plain arrays plus scalars. */
+export interface OptimizerState {
+  name: string;
+  lr: number;
+  step: number;
+  buffers: Record<string, Record<string, { shape: number[]; data: number[] | Float32Array }>>;
+}
+
+/** fairseq's FairseqOptimizer surface: step over named parameters, lr get/set, state_dict. */
+export interface Optimizer {
+  readonly name: string;
+  getLr(): number;
+  setLr(lr: number): void;
+  /** Apply one update with these gradients (already normalised/clipped). */
+  step(params: Map<string, tf.Variable>, grads: Grads): void;
+  stateDict(): OptimizerState;
+  loadStateDict(state: OptimizerState, params: Map<string, tf.Variable>): void;
+  dispose(): void;
+}
+
+/** Parse fairseq's `--adam-betas '(0.9, 0.98)'` (a Python tuple literal). */
+export function parseBetas(s: string | [number, number]): [number, number] {
+  if (Array.isArray(s)) return s;
+  const m = /^\s*[([]\s*([-+\d.eE]+)\s*,\s*([-+\d.eE]+)\s*,?\s*[)\]]\s*$/.exec(s);
+  if (!m) throw new Error(`--adam-betas: expected a tuple like '(0.9, 0.98)', got '${s}'`);
+  const b: [number, number] = [Number(m[1]), Number(m[2])];
+  if (b.some((x) => !Number.isFinite(x) || x < 0 || x >= 1)) throw new Error(`--adam-betas: betas must be in [0, 1), got '${s}'`);
+  return b;
+}
+
+abstract class BufferedOptimizer implements Optimizer {
+  abstract readonly name: string;
+  protected lr: number;
+  protected stepCount = 0;
+  protected buffers = new Map<string, Record<string, tf.Variable>>();
+  constructor(lr: number) {
+    this.lr = lr;
+  }
+  getLr(): number {
+    return this.lr;
+  }
+  setLr(lr: number): void {
+    this.lr = lr;
+  }
+  abstract step(params: Map<string, tf.Variable>, grads: Grads): void;
+  protected buffer(name: string, key: string, like: tf.Tensor): tf.Variable {
+    let b = this.buffers.get(name);
+    if (!b) this.buffers.set(name, (b = {}));
+    if (!b[key]) b[key] = tf.variable(tf.zerosLike(like), false);
+    return b[key]!;
+  }
+  stateDict(): OptimizerState {
+    const buffers: OptimizerState["buffers"] = {};
+    for (const [name, b] of this.buffers) {
+      buffers[name] = {};
+      for (const [k, v] of Object.entries(b)) buffers[name]![k] = { shape: v.shape, data: v.dataSync() as Float32Array };
+    }
+    return { name: this.name, lr: this.lr, step: this.stepCount, buffers };
+  }
+  loadStateDict(state: OptimizerState, params: Map<string, tf.Variable>): void {
+    if (state.name !== this.name) throw new Error(`optimizer state is for ${state.name}, not ${this.name} (use --reset-optimizer)`);
+    this.dispose();
+    this.lr = state.lr;
+    this.stepCount = state.step;
+    for (const [name, b] of Object.entries(state.buffers)) {
+      const p = params.get(name);
+      if (!p) throw new Error(`optimizer state has a buffer for unknown parameter ${name} (use --reset-optimizer)`);
+      const rec: Record<string, tf.Variable> = {};
+      for (const [k, v] of Object.entries(b)) {
+        if (!tf.util.arraysEqual(v.shape, p.shape)) throw new Error(`optimizer state ${name}.${k}: shape [${v.shape}] != [${p.shape}]`);
+        rec[k] = tf.variable(tf.tensor(Float32Array.from(v.data), v.shape), false);
+      }
+      this.buffers.set(name, rec);
+    }
+  }
+  dispose(): void {
+    for (const b of this.buffers.values()) for (const v of Object.values(b)) v.dispose();
+    this.buffers.clear();
+  }
+}
+
+export interface AdamOptions {
+  lr: number;
+  betas?: [number, number] | string;
+  eps?: number;
+  weightDecay?: number;
+  amsgrad?: boolean;
+}
+
+/**
+ * fairseq's Adam (fairseq/optim/adam.py): bias-corrected step size lr·sqrt(1-b2^t)/(1-b1^t), denominator
+ * sqrt(v)+eps, and weight decay applied to the parameter as p -= wd·lr·p before the update.
+ */
+export class Adam extends BufferedOptimizer {
+  readonly name: string = "adam";
+  readonly betas: [number, number];
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly amsgrad: boolean;
+  constructor(o: AdamOptions) {
+    super(o.lr);
+    this.betas = parseBetas(o.betas ?? [0.9, 0.999]);
+    this.eps = o.eps ?? 1e-8;
+    this.weightDecay = o.weightDecay ?? 0;
+    this.amsgrad = o.amsgrad ?? false;
+  }
+  step(params: Map<string, tf.Variable>, grads: Grads): void {
+    this.stepCount++;
+    const [b1, b2] = this.betas;
+    const bc1 = 1 - b1 ** this.stepCount;
+    const bc2 = 1 - b2 ** this.stepCount;
+    const stepSize = (this.lr * Math.sqrt(bc2)) / bc1;
+    for (const [name, p] of params) {
+      const g = grads.get(name);
+      if (!g) continue;
+      const m = this.buffer(name, "exp_avg", p);
+      const v = this.buffer(name, "exp_avg_sq", p);
+      const vmax = this.amsgrad ? this.buffer(name, "max_exp_avg_sq", p) : null;
+      tf.tidy(() => {
+        const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
+        const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
+        m.assign(m1);
+        v.assign(v1);
+        let denomBase: tf.Tensor = v1;
+        if (vmax) {
+          const mx = tf.maximum(vmax, v1);
+          vmax.assign(mx);
+          denomBase = mx;
+        }
+        const denom = tf.add(tf.sqrt(denomBase), this.eps);
+        let pd: tf.Tensor = p;
+        if (this.weightDecay !== 0) pd = tf.sub(pd, tf.mul(pd, this.weightDecay * this.lr));
+        p.assign(tf.sub(pd, tf.mul(tf.div(m1, denom), stepSize)));
+      });
+    }
+  }
+}
+
+export interface SgdOptions {
+  lr: number;
+  momentum?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+}
+
+/** PyTorch's SGD (fairseq's `sgd`): d = g + wd·p; buf = μ·buf + d; p -= lr·(nesterov ? d + μ·buf : buf). */
+export class Sgd extends BufferedOptimizer {
+  readonly name = "sgd";
+  constructor(readonly o: SgdOptions) {
+    super(o.lr);
+  }
+  step(params: Map<string, tf.Variable>, grads: Grads): void {
+    this.stepCount++;
+    const mu = this.o.momentum ?? 0;
+    const wd = this.o.weightDecay ?? 0;
+    for (const [name, p] of params) {
+      const g = grads.get(name);
+      if (!g) continue;
+      const buf = mu !== 0 ? this.buffer(name, "momentum_buffer", p) : null;
+      const first = buf !== null && this.stepCount === 1;
+      tf.tidy(() => {
+        let d: tf.Tensor = wd !== 0 ? tf.add(g, tf.mul(p, wd)) : g;
+        if (buf) {
+          const nb = first ? d : tf.add(tf.mul(buf, mu), d);
+          buf.assign(nb);
+          d = this.o.nesterov ? tf.add(d, tf.mul(nb, mu)) : nb;
+        }
+        p.assign(tf.sub(p, tf.mul(d, this.lr)));
+      });
+    }
+  }
+}
+
+/**
+ * fairseq's `clip_grad_norm_`: the L2 norm of all gradients together (returned, as fairseq logs it as
+ * gnorm); when maxNorm > 0 and the norm exceeds it, every gradient is scaled by maxNorm/(norm + 1e-6).
+ */
+export function clipGradNorm(grads: Grads, maxNorm: number): { norm: number; grads: Grads } {
+  const norm = tf.tidy(() => {
+    const sq = [...grads.values()].map((g) => tf.sum(tf.square(g)));
+    return sq.length ? tf.sqrt(tf.addN(sq)).dataSync()[0]! : 0;
+  });
+  if (!(maxNorm > 0)) return { norm, grads };
+  const coef = Math.min(maxNorm / (norm + 1e-6), 1);
+  if (coef >= 1) return { norm, grads };
+  const out: Grads = new Map();
+  for (const [k, g] of grads) {
+    out.set(k, tf.mul(g, coef));
+    g.dispose();
+  }
+  return { norm, grads: out };
+}
+
+/** Multiply every gradient by `c` (fairseq's multiply_grads: normalising by the sample size). */
+export function multiplyGrads(grads: Grads, c: number): Grads {
+  if (c === 1) return grads;
+  const out: Grads = new Map();
+  for (const [k, g] of grads) {
+    out.set(k, tf.mul(g, c));
+    g.dispose();
+  }
+  return out;
+}
+
+/** Non-finite gradient norm: fairseq's FloatingPointError("gradients are Nan/Inf"), naming the update. */
+export class NonFiniteGradientError extends Error {
+  override name = "NonFiniteGradientError";
+  constructor(readonly update: number) {
+    super(`gradients are Nan/Inf at update ${update}`);
+  }
+}
