@@ -28,3 +28,4 @@ export {
   type ModelVocab,
 } from "./registry.js";
 export { CheckpointError, importFairseqCheckpoint, importFairseqCheckpointBytes, loadFairseqCheckpoint, type ImportVocab, type ImportedModel } from "./fairseq-import.js";
+export { SafetensorsError, decodeSafetensors, encodeSafetensors, f32, toFloat32, type SafeDtype, type SafeTensor } from "./safetensors.js";
