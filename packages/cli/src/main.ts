@@ -1,8 +1,9 @@
 import { Command, CommanderError } from "commander";
 import { registerPreprocess } from "./commands/preprocess.js";
+import { registerTrain } from "./commands/train.js";
 
 /** Every subcommand, named after fairseq's console scripts. */
-const COMMANDS: ((program: Command) => void)[] = [registerPreprocess];
+const COMMANDS: ((program: Command) => void)[] = [registerPreprocess, registerTrain];
 
 /** Build the `fairseq-ts` program (exported for tests and embedding). */
 export function buildProgram(): Command {

@@ -8,3 +8,15 @@ export {
   type SaveDecision,
   type SaveDecisionInput,
 } from "./checkpoint-policy.js";
+export { Trainer, type GradientReducer, type TrainerOptions } from "./trainer.js";
+export {
+  CheckpointFileError,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  loadModelWeights,
+  readCheckpointFile,
+  writeCheckpointFiles,
+  type CheckpointMeta,
+  type LoadedCheckpoint,
+} from "./checkpoint.js";
+export { resolveCheckpointPath, train, type TrainOptions, type TrainResult } from "./train-loop.js";

@@ -1,0 +1,202 @@
+import type { Command } from "commander";
+import { initBackend, parseBackendName } from "@fairseq-ts/backend";
+import { LanguageModelingTask, TranslationTask, type Task } from "@fairseq-ts/tasks";
+import { train, type TrainOptions } from "@fairseq-ts/trainer";
+import { bool, choice, float, int } from "../flags.js";
+
+const floatList = (v: string) => v.split(",").map((x) => float(x));
+const intList = (v: string) => v.split(",").map((x) => int(x));
+
+/** Model flags: fairseq's names; passed to the architecture as snake_case args when given. */
+const MODEL_FLAGS: [string, "int" | "float" | "bool" | "str"][] = [
+  ["encoder-layers", "int"], ["decoder-layers", "int"], ["encoder-embed-dim", "int"], ["decoder-embed-dim", "int"],
+  ["encoder-ffn-embed-dim", "int"], ["decoder-ffn-embed-dim", "int"], ["encoder-attention-heads", "int"],
+  ["decoder-attention-heads", "int"], ["decoder-output-dim", "int"], ["decoder-input-dim", "int"],
+  ["encoder-normalize-before", "bool"], ["decoder-normalize-before", "bool"], ["encoder-learned-pos", "bool"],
+  ["decoder-learned-pos", "bool"], ["share-decoder-input-output-embed", "bool"], ["share-all-embeddings", "bool"],
+  ["no-token-positional-embeddings", "bool"], ["no-scale-embedding", "bool"], ["layernorm-embedding", "bool"],
+  ["no-decoder-final-norm", "bool"], ["dropout", "float"], ["attention-dropout", "float"], ["activation-dropout", "float"],
+  ["activation-fn", "str"], ["max-source-positions", "int"], ["max-target-positions", "int"],
+];
+
+const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** `fairseq-ts train DATA ...`: fairseq-train's flags, names and defaults. */
+export function registerTrain(program: Command): void {
+  const cmd = program
+    .command("train")
+    .description("train a model (fairseq-train)")
+    .argument("<data>", "path to data directory (from preprocess)")
+    .option("--task <TASK>", "translation or language_modeling", choice("translation", "language_modeling"), "translation")
+    .option("-s, --source-lang <SRC>", "source language")
+    .option("-t, --target-lang <TARGET>", "target language")
+    .option("--left-pad-source <BOOL>", "pad the source on the left", bool, true)
+    .option("--left-pad-target <BOOL>", "pad the target on the left", bool, false)
+    .option("--tokens-per-sample <N>", "language modeling: block size", int, 1024)
+    .option("--sample-break-mode <MODE>", "language modeling: none, complete, complete_doc, eos", choice("none", "complete", "complete_doc", "eos"), "none")
+    .requiredOption("-a, --arch <ARCH>", "model architecture (e.g. transformer, transformer_iwslt_de_en, transformer_lm)")
+    .option("--criterion <NAME>", "cross_entropy or label_smoothed_cross_entropy", "cross_entropy")
+    .option("--label-smoothing <EPS>", "label smoothing epsilon", float, 0)
+    .option("--report-accuracy", "report accuracy", false)
+    .option("--sentence-avg", "normalize gradients by the number of sentences", false)
+    .option("--optimizer <NAME>", "adam or sgd")
+    .option("--adam-betas <B>", "betas for Adam", "(0.9, 0.999)")
+    .option("--adam-eps <EPS>", "epsilon for Adam", float, 1e-8)
+    .option("--weight-decay <WD>", "weight decay", float, 0)
+    .option("--momentum <M>", "momentum for SGD", float, 0)
+    .option("--lr <LR_1,LR_2,...>", "learning rate(s)", floatList, [0.25])
+    .option("--lr-scheduler <NAME>", "fixed, inverse_sqrt, polynomial_decay, cosine", "fixed")
+    .option("--warmup-updates <N>", "warmup the learning rate linearly for the first N updates", int)
+    .option("--warmup-init-lr <LR>", "initial learning rate during warmup", float, -1)
+    .option("--force-anneal <N>", "force annealing at specified epoch", int)
+    .option("--lr-shrink <LS>", "learning rate shrink factor", float, 0.1)
+    .option("--max-lr <LR>", "max learning rate (cosine)", float)
+    .option("--t-mult <T>", "period multiplier (cosine)", float, 1)
+    .option("--lr-period-updates <N>", "initial period (cosine)", float, -1)
+    .option("--end-learning-rate <LR>", "polynomial_decay end lr", float, 0)
+    .option("--power <P>", "polynomial_decay power", float, 1)
+    .option("--total-num-update <N>", "polynomial_decay total updates", int, 1000000)
+    .option("--min-lr <LR>", "stop training when the learning rate reaches this minimum", float, -1)
+    .option("--clip-norm <NORM>", "clip threshold of gradients", float, 0)
+    .option("--max-tokens <N>", "maximum number of tokens in a batch", int)
+    .option("--batch-size, --max-sentences <N>", "number of examples in a batch", int)
+    .option("--max-tokens-valid <N>", "maximum number of tokens in a validation batch", int)
+    .option("--batch-size-valid <N>", "batch size of the validation batch", int)
+    .option("--required-batch-size-multiple <N>", "batch size will be a multiple of this", int, 8)
+    .option("--skip-invalid-size-inputs-valid-test", "ignore too long or too short lines in valid and test set", false)
+    .option("--update-freq <N1,N2,...>", "update parameters every N_i batches, when in epoch i", intList, [1])
+    .option("--max-epoch <N>", "force stop training at specified epoch", int, 0)
+    .option("--max-update <N>", "force stop training at specified update", int, 0)
+    .option("--stop-time-hours <H>", "force stop training after specified cumulative time", float, 0)
+    .option("--seed <N>", "pseudo random number generator seed", int, 1)
+    .option("--valid-subset <SPLIT>", "comma separated list of data subsets to use for validation", "valid")
+    .option("--validate-interval <N>", "validate every N epochs", int, 1)
+    .option("--validate-interval-updates <N>", "validate every N updates", int, 0)
+    .option("--validate-after-updates <N>", "dont validate until reaching this many updates", int, 0)
+    .option("--disable-validation", "disable validation", false)
+    .option("--patience <N>", "early stop if valid performance doesn't improve for N consecutive validation runs", int, -1)
+    .option("--save-dir <DIR>", "path to save checkpoints", "checkpoints")
+    .option("--restore-file <FILE>", "filename from which to load checkpoint", "checkpoint_last.pt")
+    .option("--finetune-from-model <FILE>", "finetune from a pretrained model")
+    .option("--reset-dataloader", "if set, does not reload dataloader state from the checkpoint", false)
+    .option("--reset-lr-scheduler", "if set, does not load lr scheduler state from the checkpoint", false)
+    .option("--reset-meters", "if set, does not load meters from the checkpoint", false)
+    .option("--reset-optimizer", "if set, does not load optimizer state from the checkpoint", false)
+    .option("--save-interval <N>", "save a checkpoint every N epochs", int, 1)
+    .option("--save-interval-updates <N>", "save a checkpoint (and validate) every N updates", int, 0)
+    .option("--keep-interval-updates <N>", "keep the last N checkpoints saved with --save-interval-updates", int, -1)
+    .option("--keep-last-epochs <N>", "keep last N epoch checkpoints", int, -1)
+    .option("--keep-best-checkpoints <N>", "keep best N checkpoints based on scores", int, -1)
+    .option("--no-save", "don't save models or checkpoints")
+    .option("--no-epoch-checkpoints", "only store last and best checkpoints")
+    .option("--no-last-checkpoints", "don't store last checkpoints")
+    .option("--best-checkpoint-metric <METRIC>", 'metric to use for saving "best" checkpoints', "loss")
+    .option("--maximize-best-checkpoint-metric", "select the largest metric value for saving best checkpoints", false)
+    .option("--log-format <FORMAT>", "log format to use", choice("json", "simple", "tqdm", "none"))
+    .option("--log-interval <N>", "log progress every N batches", int, 100)
+    .option("--no-progress-bar", "disable progress bar")
+    .option("--cpu", "use CPU instead of CUDA (accepted; fairseq-ts always runs on the CPU/wasm backends)")
+    .option("--num-workers <N>", "accepted for compatibility", int, 1)
+    .option("--backend <NAME>", "tensorflow.js backend: auto, tensorflow, wasm, cpu (env FAIRSEQ_TS_BACKEND)", (v) => parseBackendName(v));
+  for (const [flag, kind] of MODEL_FLAGS) {
+    if (kind === "bool") cmd.option(`--${flag}`, `model: ${flag}`);
+    else {
+      const parse: (v: string) => unknown = kind === "int" ? int : kind === "float" ? float : (v: string) => v;
+      cmd.option(`--${flag} <V>`, `model: ${flag}`, parse as (v: string) => string);
+    }
+  }
+  cmd.action(async (data: string, o: Record<string, unknown>) => {
+    await initBackend({ backend: o.backend as never });
+    const task: Task =
+      o.task === "language_modeling"
+        ? await LanguageModelingTask.setup({ data, tokensPerSample: o.tokensPerSample as number, sampleBreakMode: o.sampleBreakMode as never })
+        : await TranslationTask.setup({
+            data,
+            sourceLang: (o.sourceLang as string) ?? null,
+            targetLang: (o.targetLang as string) ?? null,
+            leftPadSource: o.leftPadSource as boolean,
+            leftPadTarget: o.leftPadTarget as boolean,
+          });
+    if (!o.optimizer) throw new Error("--optimizer is required (e.g. --optimizer adam)");
+    const model: Record<string, unknown> & { arch: string } = { arch: o.arch as string };
+    for (const [flag] of MODEL_FLAGS) {
+      const v = o[camel(flag)];
+      if (v !== undefined) model[flag.replace(/-/g, "_")] = v;
+    }
+    if (task.name === "language_modeling") model.tokens_per_sample = o.tokensPerSample;
+    const stopSignal = { stop: false };
+    const onSignal = (sig: string) => {
+      if (stopSignal.stop) process.exit(130);
+      process.stderr.write(`\nfairseq-ts train: ${sig}: finishing the current update and saving checkpoint_last\n`);
+      stopSignal.stop = true;
+    };
+    process.once("SIGINT", () => onSignal("SIGINT"));
+    process.once("SIGTERM", () => onSignal("SIGTERM"));
+    const opts: TrainOptions = {
+      model,
+      criterion: o.criterion as string,
+      labelSmoothing: o.labelSmoothing as number,
+      reportAccuracy: o.reportAccuracy as boolean,
+      sentenceAvg: o.sentenceAvg as boolean,
+      optimizer: o.optimizer as string,
+      adamBetas: o.adamBetas as string,
+      adamEps: o.adamEps as number,
+      weightDecay: o.weightDecay as number,
+      momentum: o.momentum as number,
+      lr: o.lr as number[],
+      lrScheduler: o.lrScheduler as string,
+      scheduler: {
+        warmupUpdates: o.warmupUpdates as number | undefined,
+        warmupInitLr: o.warmupInitLr as number,
+        forceAnneal: (o.forceAnneal as number | undefined) ?? null,
+        lrShrink: o.lrShrink as number,
+        maxLr: o.maxLr as number | undefined,
+        tMult: o.tMult as number,
+        lrPeriodUpdates: o.lrPeriodUpdates as number,
+        endLearningRate: o.endLearningRate as number,
+        power: o.power as number,
+        totalNumUpdate: o.totalNumUpdate as number,
+      },
+      minLr: o.minLr as number,
+      clipNorm: o.clipNorm as number,
+      maxTokens: (o.maxTokens as number | undefined) ?? null,
+      batchSize: (o.batchSize as number | undefined) ?? null,
+      maxTokensValid: (o.maxTokensValid as number | undefined) ?? null,
+      batchSizeValid: (o.batchSizeValid as number | undefined) ?? null,
+      requiredBatchSizeMultiple: o.requiredBatchSizeMultiple as number,
+      skipInvalidSizeInputsValidTest: o.skipInvalidSizeInputsValidTest as boolean,
+      updateFreq: o.updateFreq as number[],
+      maxEpoch: o.maxEpoch as number,
+      maxUpdate: o.maxUpdate as number,
+      stopTimeHours: o.stopTimeHours as number,
+      seed: o.seed as number,
+      validSubset: o.validSubset as string,
+      validateInterval: o.validateInterval as number,
+      validateIntervalUpdates: o.validateIntervalUpdates as number,
+      validateAfterUpdates: o.validateAfterUpdates as number,
+      disableValidation: o.disableValidation as boolean,
+      patience: o.patience as number,
+      saveDir: o.saveDir as string,
+      restoreFile: o.restoreFile as string,
+      finetuneFromModel: (o.finetuneFromModel as string | undefined) ?? null,
+      resetDataloader: o.resetDataloader as boolean,
+      resetLrScheduler: o.resetLrScheduler as boolean,
+      resetMeters: o.resetMeters as boolean,
+      resetOptimizer: o.resetOptimizer as boolean,
+      saveInterval: o.saveInterval as number,
+      saveIntervalUpdates: o.saveIntervalUpdates as number,
+      keepIntervalUpdates: o.keepIntervalUpdates as number,
+      keepLastEpochs: o.keepLastEpochs as number,
+      keepBestCheckpoints: o.keepBestCheckpoints as number,
+      noSave: o.save === false,
+      noEpochCheckpoints: o.epochCheckpoints === false,
+      noLastCheckpoints: o.lastCheckpoints === false,
+      bestCheckpointMetric: o.bestCheckpointMetric as string,
+      maximizeBestCheckpointMetric: o.maximizeBestCheckpointMetric as boolean,
+      logFormat: o.progressBar === false ? "simple" : (o.logFormat as never),
+      logInterval: o.logInterval as number,
+      stopSignal,
+    };
+    await train(task, opts);
+  });
+}

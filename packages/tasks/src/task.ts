@@ -1,0 +1,222 @@
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import type { TensorSample } from "@fairseq-ts/criterions";
+import {
+  EpochBatchIterator,
+  LanguagePairDataset,
+  MMapIndexedDataset,
+  MonolingualDataset,
+  RandomState,
+  TokenBlockDataset,
+  batchBySize,
+  fairseqNumpySeed,
+  type BreakMode,
+  type IntMatrix,
+  type Sample,
+  type TokenSequenceDataset,
+} from "@fairseq-ts/data";
+import { Dictionary } from "@fairseq-ts/dictionary";
+import { buildModel, type EncoderDecoderModel, type LanguageModel, type ModelArgs } from "@fairseq-ts/models";
+
+export class TaskError extends Error {
+  override name = "TaskError";
+}
+
+export interface BatchIteratorOptions {
+  maxTokens?: number | null;
+  maxSentences?: number | null;
+  /** (source, target) or a single limit; examples beyond it are an error unless ignoreInvalidInputs. */
+  maxPositions?: [number, number] | number | null;
+  ignoreInvalidInputs?: boolean;
+  requiredBatchSizeMultiple?: number;
+  seed?: number;
+  numShards?: number;
+  shardId?: number;
+  epoch?: number;
+}
+
+/** The datasets a task builds: items by index, sizes, ordering and collation. */
+export interface TaskDataset<Item = unknown> {
+  readonly length: number;
+  get(index: number): Item;
+  collater(items: readonly Item[]): Sample | null;
+  numTokens(index: number): number;
+  orderedIndices(rng: RandomState): Int32Array;
+}
+
+/** What trainer, generate and the CLI need from fairseq's tasks. */
+export interface Task {
+  readonly name: "translation" | "language_modeling";
+  readonly dataDir: string;
+  readonly sourceDictionary: Dictionary;
+  readonly targetDictionary: Dictionary;
+  loadDataset(split: string): TaskDataset;
+  buildModel(args: ModelArgs, seed?: number): EncoderDecoderModel | LanguageModel;
+  /** fairseq's `get_batch_iterator`: ordered (seeded), filtered, batched, shuffled per epoch. */
+  getBatchIterator(dataset: TaskDataset, options: BatchIteratorOptions): EpochBatchIterator<unknown, Sample>;
+  maxPositions(): [number, number] | number;
+}
+
+function matrix(m: IntMatrix): tf.Tensor2D {
+  return tf.tensor2d(m.data, [m.rows, m.cols], "int32");
+}
+
+/** A collated sample as int32 tensors (the caller disposes them, e.g. with `disposeSample`). */
+export function toTensorSample(s: Sample): TensorSample {
+  return {
+    id: s.id,
+    nsentences: s.nsentences,
+    ntokens: s.ntokens,
+    netInput: {
+      srcTokens: matrix(s.netInput.srcTokens),
+      srcLengths: tf.tensor1d(s.netInput.srcLengths, "int32"),
+      prevOutputTokens: s.netInput.prevOutputTokens ? matrix(s.netInput.prevOutputTokens) : null,
+    },
+    target: matrix(s.target ?? s.netInput.srcTokens),
+  };
+}
+
+export function disposeSample(s: TensorSample): void {
+  tf.dispose([s.netInput.srcTokens, s.netInput.srcLengths, s.target]);
+  if (s.netInput.prevOutputTokens) s.netInput.prevOutputTokens.dispose();
+}
+
+function openSplit(prefix: string, what: string): TokenSequenceDataset {
+  if (!existsSync(`${prefix}.idx`) || !existsSync(`${prefix}.bin`)) throw new TaskError(`${what}: dataset not found: ${prefix}.{bin,idx}`);
+  return MMapIndexedDataset.open(prefix);
+}
+
+function iterator(ds: TaskDataset, o: BatchIteratorOptions, filter: (idx: Int32Array) => Int32Array) {
+  const seed = o.seed ?? 1;
+  let indices = ds.orderedIndices(new RandomState(fairseqNumpySeed(seed)));
+  indices = filter(indices);
+  const batches = batchBySize(indices, (i) => ds.numTokens(i), {
+    maxTokens: o.maxTokens,
+    maxSentences: o.maxSentences,
+    requiredBatchSizeMultiple: o.requiredBatchSizeMultiple ?? 1,
+  });
+  return new EpochBatchIterator<unknown, Sample>(ds as never, batches, { seed, numShards: o.numShards, shardId: o.shardId, epoch: o.epoch });
+}
+
+export interface TranslationTaskOptions {
+  data: string;
+  sourceLang?: string | null;
+  targetLang?: string | null;
+  leftPadSource?: boolean;
+  leftPadTarget?: boolean;
+  maxSourcePositions?: number;
+  maxTargetPositions?: number;
+}
+
+/** fairseq's `translation` task over a preprocessed data directory. */
+export class TranslationTask implements Task {
+  readonly name = "translation" as const;
+  private constructor(
+    readonly dataDir: string,
+    readonly sourceLang: string,
+    readonly targetLang: string,
+    readonly sourceDictionary: Dictionary,
+    readonly targetDictionary: Dictionary,
+    private readonly o: TranslationTaskOptions,
+  ) {}
+
+  /** Load dictionaries; languages are inferred from `train.src-tgt.*` files like fairseq when not given. */
+  static async setup(o: TranslationTaskOptions): Promise<TranslationTask> {
+    const dir = o.data.split(":")[0]!;
+    if (!existsSync(dir)) throw new TaskError(`data directory not found: ${dir}`);
+    let src = o.sourceLang ?? null;
+    let tgt = o.targetLang ?? null;
+    if (!src || !tgt) {
+      const m = readdirSync(dir).map((f) => /^(?:train|valid|test)\.([^.-]+)-([^.-]+)\./.exec(f)).find(Boolean);
+      if (!m) throw new TaskError(`could not infer languages from ${dir}; pass --source-lang and --target-lang`);
+      src ??= m[1]!;
+      tgt ??= m[2]!;
+    }
+    const load = async (lang: string) => {
+      const p = join(dir, `dict.${lang}.txt`);
+      if (!existsSync(p)) throw new TaskError(`dictionary not found: ${p}`);
+      return Dictionary.load(p);
+    };
+    const sd = await load(src);
+    const td = await load(tgt);
+    if (sd.pad() !== td.pad() || sd.eos() !== td.eos() || sd.unk() !== td.unk()) throw new TaskError("source and target dictionaries disagree on special ids");
+    return new TranslationTask(dir, src, tgt, sd, td, o);
+  }
+
+  loadDataset(split: string): LanguagePairDataset {
+    const prefix = (lang: string) => {
+      const a = join(this.dataDir, `${split}.${this.sourceLang}-${this.targetLang}.${lang}`);
+      const b = join(this.dataDir, `${split}.${this.targetLang}-${this.sourceLang}.${lang}`);
+      return existsSync(`${a}.idx`) ? a : existsSync(`${b}.idx`) ? b : a;
+    };
+    const src = openSplit(prefix(this.sourceLang), `${split} (${this.sourceLang})`);
+    const tgt = openSplit(prefix(this.targetLang), `${split} (${this.targetLang})`);
+    return new LanguagePairDataset(src, this.sourceDictionary, tgt, this.targetDictionary, {
+      leftPadSource: this.o.leftPadSource ?? true,
+      leftPadTarget: this.o.leftPadTarget ?? false,
+    });
+  }
+
+  maxPositions(): [number, number] {
+    return [this.o.maxSourcePositions ?? 1024, this.o.maxTargetPositions ?? 1024];
+  }
+
+  buildModel(args: ModelArgs, seed = 1): EncoderDecoderModel | LanguageModel {
+    return buildModel(args, { srcVocabSize: this.sourceDictionary.length, tgtVocabSize: this.targetDictionary.length, padIdx: this.sourceDictionary.pad() }, { seed });
+  }
+
+  getBatchIterator(dataset: TaskDataset, o: BatchIteratorOptions): EpochBatchIterator<unknown, Sample> {
+    const lp = dataset as unknown as LanguagePairDataset;
+    return iterator(dataset, o, (idx) => (o.maxPositions != null ? lp.filterIndicesBySize(idx, o.maxPositions, o.ignoreInvalidInputs ?? false).indices : idx));
+  }
+}
+
+export interface LanguageModelingTaskOptions {
+  data: string;
+  tokensPerSample?: number;
+  sampleBreakMode?: BreakMode;
+}
+
+/** fairseq's `language_modeling` task (targets: future, no bos). */
+export class LanguageModelingTask implements Task {
+  readonly name = "language_modeling" as const;
+  private constructor(
+    readonly dataDir: string,
+    readonly dictionary: Dictionary,
+    private readonly o: LanguageModelingTaskOptions,
+  ) {}
+  static async setup(o: LanguageModelingTaskOptions): Promise<LanguageModelingTask> {
+    const dir = o.data.split(":")[0]!;
+    const p = join(dir, "dict.txt");
+    if (!existsSync(p)) throw new TaskError(`dictionary not found: ${p}`);
+    return new LanguageModelingTask(dir, await Dictionary.load(p), o);
+  }
+  get sourceDictionary(): Dictionary {
+    return this.dictionary;
+  }
+  get targetDictionary(): Dictionary {
+    return this.dictionary;
+  }
+  loadDataset(split: string): MonolingualDataset {
+    const base = openSplit(join(this.dataDir, split), split);
+    const blocks = new TokenBlockDataset(base, this.o.tokensPerSample ?? 1024, this.dictionary.pad(), this.dictionary.eos(), this.o.sampleBreakMode ?? "none");
+    return new MonolingualDataset(blocks, this.dictionary, true);
+  }
+  maxPositions(): number {
+    return this.o.tokensPerSample ?? 1024;
+  }
+  buildModel(args: ModelArgs, seed = 1): EncoderDecoderModel | LanguageModel {
+    return buildModel({ tokens_per_sample: this.o.tokensPerSample ?? 1024, ...args }, { vocabSize: this.dictionary.length, padIdx: this.dictionary.pad() }, { seed });
+  }
+  getBatchIterator(dataset: TaskDataset, o: BatchIteratorOptions): EpochBatchIterator<unknown, Sample> {
+    const mono = dataset as unknown as MonolingualDataset;
+    return iterator(dataset, o, (idx) => {
+      const max = typeof o.maxPositions === "number" ? o.maxPositions : null;
+      if (max == null) return idx;
+      const kept = Array.from(idx).filter((i) => mono.sizes[i]! <= max);
+      if (kept.length !== idx.length && !o.ignoreInvalidInputs) throw new TaskError(`blocks longer than max_positions=${max}`);
+      return Int32Array.from(kept);
+    });
+  }
+}

@@ -1,0 +1,322 @@
+import { existsSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+import { buildCriterion } from "@fairseq-ts/criterions";
+import type { EpochBatchIterator, EpochBatchIteratorState, Sample } from "@fairseq-ts/data";
+import { Metrics, ProgressBar, StopwatchMeter, formatFixed, lineSink, pyFloatRepr, type LogFormat, type LogSink } from "@fairseq-ts/logging";
+import type { ModelArgs } from "@fairseq-ts/models";
+import { buildLrScheduler, buildOptimizer, type LrSchedulerOptions } from "@fairseq-ts/optim";
+import type { Task } from "@fairseq-ts/tasks";
+import { decideSave, checkpointsToRemove, defaultCheckpointPolicy, type CheckpointPolicyOptions } from "./checkpoint-policy.js";
+import { encodeCheckpoint, loadModelWeights, readCheckpointFile, writeCheckpointFiles } from "./checkpoint.js";
+import { Trainer, type GradientReducer } from "./trainer.js";
+
+/** fairseq-train's options (camelCase of its flags) that the loop uses, with fairseq's defaults. */
+export interface TrainOptions extends Partial<CheckpointPolicyOptions> {
+  /** Model args: `arch` plus any architecture overrides (snake_case, fairseq names). */
+  model: ModelArgs;
+  criterion: string;
+  labelSmoothing?: number;
+  reportAccuracy?: boolean;
+  sentenceAvg?: boolean;
+  optimizer: string;
+  adamBetas?: string;
+  adamEps?: number;
+  weightDecay?: number;
+  momentum?: number;
+  lr: number[];
+  lrScheduler: string;
+  scheduler?: Partial<LrSchedulerOptions>;
+  clipNorm?: number;
+  maxTokens?: number | null;
+  batchSize?: number | null;
+  maxTokensValid?: number | null;
+  batchSizeValid?: number | null;
+  requiredBatchSizeMultiple?: number;
+  skipInvalidSizeInputsValidTest?: boolean;
+  updateFreq?: number[];
+  maxEpoch?: number;
+  maxUpdate?: number;
+  stopTimeHours?: number;
+  minLr?: number;
+  seed?: number;
+  validSubset?: string;
+  validateInterval?: number;
+  validateIntervalUpdates?: number;
+  validateAfterUpdates?: number;
+  disableValidation?: boolean;
+  patience?: number;
+  saveDir?: string;
+  restoreFile?: string;
+  resetOptimizer?: boolean;
+  resetLrScheduler?: boolean;
+  resetMeters?: boolean;
+  resetDataloader?: boolean;
+  finetuneFromModel?: string | null;
+  noSave?: boolean;
+  logFormat?: LogFormat;
+  logInterval?: number;
+  sink?: LogSink;
+  /** Distributed: this worker's shard and the gradient all-reduce; only rank 0 logs and saves. */
+  distributed?: { rank: number; worldSize: number; reducer: GradientReducer };
+  /** Called after every update (tests, progress hooks). */
+  onUpdate?: (trainer: Trainer) => void;
+  /** Set to request a clean stop (SIGINT/SIGTERM): the loop saves checkpoint_last and returns. */
+  stopSignal?: { stop: boolean };
+}
+
+export interface TrainResult {
+  numUpdates: number;
+  epoch: number;
+  /** Last validation loss per validation run (best metric). */
+  validLosses: number[];
+  stoppedBy: "max-epoch" | "max-update" | "patience" | "stop-time" | "min-lr" | "signal";
+}
+
+/** Map a fairseq `.pt` checkpoint name to the fairseq-ts file name in the save dir. */
+export function resolveCheckpointPath(saveDir: string, name: string, extension: string): string {
+  const base = name.endsWith(".pt") ? `${name.slice(0, -3)}${extension}` : name;
+  return base.includes("/") ? base : join(saveDir, base);
+}
+
+/**
+ * fairseq-train's main loop: epochs of `--update-freq` groups, validation and checkpointing on
+ * fairseq's schedule, early stopping, exact resume from checkpoint_last.
+ */
+export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
+  const policy: CheckpointPolicyOptions = { ...defaultCheckpointPolicy, ...definedOnly(o) };
+  const seed = o.seed ?? 1;
+  const rank = o.distributed?.rank ?? 0;
+  const master = rank === 0;
+  const sinkBase = o.sink ?? lineSink();
+  const sink: LogSink = master ? sinkBase : () => {};
+  const info = (msg: string) => sink("fairseq_cli.train", msg);
+  const saveDir = o.saveDir ?? "checkpoints";
+  const logFormat = o.logFormat ?? (process.stderr.isTTY ? "tqdm" : "simple");
+  const metrics = new Metrics();
+  metrics.logStartTime("wall", { priority: 790, round: 0 });
+
+  const validSubsets = (o.validSubset ?? "valid").split(",");
+  const validSets = o.disableValidation ? [] : validSubsets.map((s) => [s, task.loadDataset(s)] as const);
+  const model = task.buildModel({ ...o.model }, seed);
+  const pad = task.targetDictionary.pad();
+  const criterion = buildCriterion(o.criterion, {
+    paddingIdx: pad,
+    labelSmoothing: o.labelSmoothing ?? 0,
+    reportAccuracy: o.reportAccuracy ?? false,
+    sentenceAvg: o.sentenceAvg ?? false,
+  });
+  const optimizer = buildOptimizer(o.optimizer, { lr: o.lr[0]!, adamBetas: o.adamBetas, adamEps: o.adamEps, weightDecay: o.weightDecay, momentum: o.momentum });
+  const lrScheduler = buildLrScheduler(o.lrScheduler, optimizer, { lr: o.lr, maxUpdate: o.maxUpdate, ...o.scheduler });
+  const trainer = new Trainer(model, criterion, optimizer, lrScheduler, metrics, { seed, clipNorm: o.clipNorm ?? 0 }, o.distributed?.reducer ?? null);
+  info(`task: ${task.name}, model: ${o.model.arch}, criterion: ${criterion.name}, num. model params: ${model.numParameters()} (num. trained: ${model.numParameters()})`);
+  info(`max tokens per GPU = ${o.maxTokens ?? "None"} and max sentences per GPU = ${o.batchSize ?? "None"}`);
+
+  // Restore (fairseq's checkpoint_utils.load_checkpoint).
+  if (master) mkdirSync(saveDir, { recursive: true });
+  const restorePath = resolveCheckpointPath(saveDir, o.restoreFile ?? "checkpoint_last.pt", policy.extension);
+  let iteratorState: EpochBatchIteratorState | null = null;
+  let best: number | undefined;
+  if (existsSync(restorePath)) {
+    const ck = await readCheckpointFile(restorePath);
+    loadModelWeights(model, ck.model, restorePath);
+    if (!o.resetOptimizer && ck.optimizer) optimizer.loadStateDict(ck.optimizer, model.namedParameters());
+    if (!o.resetLrScheduler && ck.meta.lrScheduler) lrScheduler.loadStateDict(ck.meta.lrScheduler);
+    if (!o.resetMeters && ck.meta.extraState.metrics) metrics.loadStateDict(ck.meta.extraState.metrics as never);
+    if (!o.resetDataloader && ck.meta.extraState.train_iterator) iteratorState = ck.meta.extraState.train_iterator as EpochBatchIteratorState;
+    best = ck.meta.extraState.best as number | undefined;
+    trainer.setNumUpdates(o.resetOptimizer || o.resetLrScheduler ? ck.meta.numUpdates : ck.meta.numUpdates);
+    info(`loaded checkpoint ${restorePath} (epoch ${iteratorState?.epoch ?? "?"} @ ${ck.meta.numUpdates} updates)`);
+  } else {
+    if (o.finetuneFromModel) {
+      const ck = await readCheckpointFile(o.finetuneFromModel);
+      loadModelWeights(model, ck.model, o.finetuneFromModel);
+      info(`loaded pretrained model from ${o.finetuneFromModel}`);
+    }
+    info(`no existing checkpoint found ${restorePath}`);
+  }
+
+  const trainSet = task.loadDataset("train");
+  const epochItr: EpochBatchIterator<unknown, Sample> = task.getBatchIterator(trainSet, {
+    maxTokens: o.maxTokens,
+    maxSentences: o.batchSize,
+    maxPositions: task.maxPositions(),
+    ignoreInvalidInputs: true,
+    requiredBatchSizeMultiple: o.requiredBatchSizeMultiple ?? 8,
+    seed,
+    numShards: o.distributed?.worldSize ?? 1,
+    shardId: rank,
+    epoch: 1,
+  });
+  if (iteratorState) epochItr.loadStateDict(iteratorState);
+  lrScheduler.step(epochItr.epoch);
+
+  const maxEpoch = o.maxEpoch && o.maxEpoch > 0 ? o.maxEpoch : Infinity;
+  const maxUpdate = o.maxUpdate && o.maxUpdate > 0 ? o.maxUpdate : Infinity;
+  const patience = o.patience ?? -1;
+  let earlyBest: number | null = null;
+  let runsWithoutImprovement = 0;
+  const isBetterStrict = (a: number, b: number) => (policy.maximizeBestCheckpointMetric ? a > b : a < b);
+  const shouldStopEarly = (v: number | null) => {
+    if (v === null || patience <= 0) return false;
+    if (earlyBest === null || isBetterStrict(v, earlyBest)) {
+      earlyBest = v;
+      runsWithoutImprovement = 0;
+      return false;
+    }
+    runsWithoutImprovement++;
+    if (runsWithoutImprovement >= patience) {
+      info(`early stop since valid performance hasn't improved for last ${patience} runs`);
+      return true;
+    }
+    return false;
+  };
+
+  const trainMeter = new StopwatchMeter();
+  trainMeter.start();
+  const validLosses: number[] = [];
+  let stoppedBy: TrainResult["stoppedBy"] = "max-epoch";
+
+  const validate = (epoch: number): number | null => {
+    let first: number | null = null;
+    for (const [subset, ds] of validSets) {
+      info(`begin validation on "${subset}" subset`);
+      const it = task.getBatchIterator(ds, {
+        maxTokens: o.maxTokensValid ?? o.maxTokens,
+        maxSentences: o.batchSizeValid ?? o.batchSize,
+        maxPositions: task.maxPositions(),
+        ignoreInvalidInputs: o.skipInvalidSizeInputsValidTest ?? false,
+        requiredBatchSizeMultiple: o.requiredBatchSizeMultiple ?? 8,
+        seed,
+        numShards: 1,
+        shardId: 0,
+      });
+      const stats = metrics.aggregate(
+        `valid_${subset}`,
+        (agg) => {
+          agg.reset();
+          for (const s of it.nextEpochItr({ shuffle: false })) trainer.validStep(s);
+          return agg.smoothedValues();
+        },
+        { newRoot: true },
+      );
+      stats.set("num_updates", trainer.numUpdates);
+      const metric = stats.get(policy.bestCheckpointMetric) ?? null;
+      if (best !== undefined && metric !== null) {
+        stats.set(`best_${policy.bestCheckpointMetric}`, policy.maximizeBestCheckpointMetric ? Math.max(best, metric) : Math.min(best, metric));
+      }
+      new ProgressBar({ format: logFormat === "tqdm" ? "simple" : logFormat, size: 1, epoch, prefix: `valid on '${subset}' subset`, sink }).print(stats, subset);
+      if (first === null) first = metric;
+    }
+    if (first !== null) validLosses.push(first);
+    return first;
+  };
+
+  const save = async (epoch: number, endOfEpoch: boolean, valLoss: number | null) => {
+    const decision = decideSave(policy, { epoch, updates: trainer.numUpdates, endOfEpoch, valLoss, prevBest: best });
+    best = decision.best;
+    if (o.noSave || !master) return;
+    info("begin save checkpoint");
+    const timer = new StopwatchMeter();
+    timer.start();
+    const bytes = encodeCheckpoint(model, optimizer, {
+      args: { ...o.model },
+      numUpdates: trainer.numUpdates,
+      lrScheduler: lrScheduler.stateDict(),
+      extraState: { train_iterator: epochItr.stateDict(), val_loss: valLoss, best, metrics: metrics.stateDict() },
+    });
+    const paths = decision.files.map((f) => join(saveDir, f));
+    await writeCheckpointFiles(paths, bytes);
+    timer.stop();
+    if (paths.length > 0) {
+      info(`saved checkpoint ${paths[0]} (epoch ${epoch} @ ${trainer.numUpdates} updates, score ${valLoss === null ? "None" : pyFloatRepr(valLoss)}) (writing took ${formatFixed(timer.sum, 6)} seconds)`);
+    }
+    for (const f of checkpointsToRemove(policy, readdirSync(saveDir), endOfEpoch)) {
+      try {
+        unlinkSync(join(saveDir, f));
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+
+  let lr = trainer.getLr();
+  const minLr = o.minLr ?? -1;
+  outer: while (lr > minLr && epochItr.nextEpochIdx <= maxEpoch) {
+    const itr = epochItr.nextEpochItr({ shuffle: true });
+    const epoch = epochItr.epoch;
+    const freqs = o.updateFreq ?? [1];
+    const updateFreq = freqs[Math.min(epoch - 1, freqs.length - 1)]!;
+    const groups = Math.ceil((itr.total - itr.n) / updateFreq);
+    const bar = new ProgressBar({ format: logFormat, size: Math.ceil(itr.total / updateFreq), epoch, logInterval: o.logInterval ?? 100, sink, stream: process.stderr });
+    info(`begin training epoch ${epoch}`);
+    let i = Math.ceil(itr.n / updateFreq);
+    let valLoss: number | null = null;
+    let shouldStop = false;
+    void groups;
+    for (const group of itr.grouped(updateFreq)) {
+      bar.tick(i);
+      const ok = await metrics.aggregate("train", () => metrics.aggregate("train_inner", () => trainer.trainStep(group)));
+      i++;
+      if (ok) {
+        o.onUpdate?.(trainer);
+        if (trainer.numUpdates % (o.logInterval ?? 100) === 0) {
+          const stats = metrics.getSmoothedValues("train_inner");
+          stats.set("wall", Math.round((metrics.getMeter("default", "wall") as StopwatchMeter).elapsedTime));
+          bar.log(stats, "train_inner", trainer.numUpdates);
+          metrics.resetMeters("train_inner");
+        }
+      }
+      const endOfEpoch = !itr.hasNext();
+      const n = trainer.numUpdates;
+      const doSave =
+        (endOfEpoch && epoch % policy.saveInterval === 0) ||
+        n >= maxUpdate ||
+        (policy.saveIntervalUpdates > 0 && n > 0 && n % policy.saveIntervalUpdates === 0 && n >= (o.validateAfterUpdates ?? 0));
+      const doValidate =
+        ((!endOfEpoch && doSave) ||
+          (endOfEpoch && epoch % (o.validateInterval ?? 1) === 0) ||
+          n >= maxUpdate ||
+          ((o.validateIntervalUpdates ?? 0) > 0 && n > 0 && n % o.validateIntervalUpdates! === 0)) &&
+        !o.disableValidation;
+      valLoss = doValidate ? validate(epoch) : null;
+      const stopTime = (o.stopTimeHours ?? 0) > 0 && trainMeter.elapsedTime / 3600 > o.stopTimeHours!;
+      const signal = o.stopSignal?.stop ?? false;
+      shouldStop = shouldStopEarly(valLoss) || n >= maxUpdate || stopTime || signal;
+      if (doSave || shouldStop) await save(epoch, endOfEpoch, valLoss);
+      if (shouldStop) {
+        stoppedBy = signal ? "signal" : n >= maxUpdate ? "max-update" : stopTime ? "stop-time" : "patience";
+        bar.close();
+        info(`end of epoch ${epoch} (average epoch stats below)`);
+        printEpoch(metrics, bar, sink);
+        break outer;
+      }
+    }
+    bar.close();
+    info(`end of epoch ${epoch} (average epoch stats below)`);
+    printEpoch(metrics, bar, sink);
+    lr = lrScheduler.step(epoch, valLoss);
+  }
+  if (lr <= minLr) stoppedBy = "min-lr";
+  trainMeter.stop();
+  info(`done training in ${formatFixed(trainMeter.sum, 1)} seconds`);
+  const result = { numUpdates: trainer.numUpdates, epoch: epochItr.epoch, validLosses, stoppedBy };
+  model.dispose();
+  optimizer.dispose();
+  return result;
+}
+
+function printEpoch(metrics: Metrics, bar: ProgressBar, sink: LogSink) {
+  const stats = metrics.getSmoothedValues("train");
+  stats.set("wall", Math.round((metrics.getMeter("default", "wall") as StopwatchMeter).elapsedTime));
+  const fmt = bar.format === "tqdm" ? "simple" : bar.format;
+  new ProgressBar({ format: fmt, size: bar.size, epoch: bar.epoch, sink }).print(stats, "train");
+  metrics.resetMeters("train");
+}
+
+function definedOnly(o: TrainOptions): Partial<CheckpointPolicyOptions> {
+  const out: Partial<CheckpointPolicyOptions> = {};
+  for (const k of Object.keys(defaultCheckpointPolicy) as (keyof CheckpointPolicyOptions)[]) {
+    if (o[k] !== undefined) (out as Record<string, unknown>)[k] = o[k];
+  }
+  return out;
+}

@@ -1,0 +1,197 @@
+import * as tf from "@tensorflow/tfjs-core";
+import type { Criterion, LoggingOutput } from "@fairseq-ts/criterions";
+import type { Sample } from "@fairseq-ts/data";
+import type { Metrics } from "@fairseq-ts/logging";
+import type { EncoderDecoderModel, LanguageModel } from "@fairseq-ts/models";
+import { NonFiniteGradientError, clipGradNorm, multiplyGrads, type Grads, type LrScheduler, type Optimizer } from "@fairseq-ts/optim";
+import { disposeSample, toTensorSample } from "@fairseq-ts/tasks";
+
+/** Sums of many workers' gradients and stats (the distributed trainer plugs its all-reduce in here). */
+export interface GradientReducer {
+  readonly worldSize: number;
+  /** Sum flat gradients and [sampleSize, ...] stats across workers, in place. */
+  allReduce(flatGrads: Float32Array, stats: Float64Array): Promise<void>;
+}
+
+export interface TrainerOptions {
+  /** `--seed`: dropout is reseeded with seed + num_updates before every update. */
+  seed: number;
+  /** `--clip-norm` (0 = off). */
+  clipNorm: number;
+}
+
+/**
+ * fairseq's Trainer: one update from a group of batches (`--update-freq`), gradient normalisation by
+ * the total sample size, clipping, the optimizer step, the lr schedule, and fairseq's logged metrics.
+ */
+export class Trainer {
+  numUpdates = 0;
+  private readonly paramByVar = new Map<string, string>();
+
+  constructor(
+    readonly model: EncoderDecoderModel | LanguageModel,
+    readonly criterion: Criterion,
+    readonly optimizer: Optimizer,
+    readonly lrScheduler: LrScheduler,
+    readonly metrics: Metrics,
+    readonly options: TrainerOptions,
+    readonly reducer: GradientReducer | null = null,
+  ) {
+    for (const [name, v] of model.namedParameters()) this.paramByVar.set(v.name, name);
+    // fairseq: the scheduler is stepped to update 0 when the trainer is built.
+    this.lrScheduler.stepUpdate(0);
+  }
+
+  getLr(): number {
+    return this.optimizer.getLr();
+  }
+
+  setNumUpdates(n: number): void {
+    this.numUpdates = n;
+    const lr = this.lrScheduler.stepUpdate(n);
+    this.metrics.logScalar("lr", lr, { weight: 0, priority: 300 });
+    this.metrics.logScalar("num_updates", n, { weight: 0, priority: 200 });
+  }
+
+  /** Forward + backward on one batch; returns its gradients by fairseq name and its logged values. */
+  private forwardBackward(sample: Sample): { grads: Grads; logging: LoggingOutput; sampleSize: number } {
+    const ts = toTensorSample(sample);
+    let kept: Record<string, tf.Scalar | number> = {};
+    let sampleSize = 0;
+    const params = [...this.model.namedParameters().values()];
+    const { value, grads } = tf.variableGrads(() => {
+      const out = this.criterion.forward(this.model, ts);
+      sampleSize = out.sampleSize;
+      kept = {};
+      for (const [k, v] of Object.entries(out.logging)) kept[k] = typeof v === "number" ? v : tf.keep(v);
+      return out.loss;
+    }, params);
+    disposeSample(ts);
+    // The logged tensors may include the returned loss itself, and repeat (cross_entropy: loss = nll_loss).
+    const logging: LoggingOutput = {};
+    const toFree = new Set<tf.Tensor>([value]);
+    for (const [k, v] of Object.entries(kept)) {
+      if (typeof v === "number") logging[k] = v;
+      else {
+        logging[k] = v.dataSync()[0]!;
+        toFree.add(v);
+      }
+    }
+    for (const t of toFree) t.dispose();
+    const byName: Grads = new Map();
+    for (const [varName, g] of Object.entries(grads)) byName.set(this.paramByVar.get(varName) ?? varName, g);
+    return { grads: byName, logging, sampleSize };
+  }
+
+  /**
+   * One update over `samples` (null = an empty shard batch, ignored). Returns false when nothing was
+   * trained (all batches empty). Throws `NonFiniteGradientError` on NaN/Inf gradients (as fairseq).
+   */
+  async trainStep(samples: readonly (Sample | null)[]): Promise<boolean> {
+    const m = this.metrics;
+    this.model.train();
+    this.model.setSeed(this.options.seed + this.numUpdates);
+    m.logStartTime("train_wall", { priority: 800, round: 0 });
+    let acc: Grads | null = null;
+    const outputs: LoggingOutput[] = [];
+    let sampleSize = 0;
+    for (const s of samples) {
+      if (!s) continue;
+      const r = this.forwardBackward(s);
+      outputs.push(r.logging);
+      sampleSize += r.sampleSize;
+      if (!acc) acc = r.grads;
+      else {
+        for (const [k, g] of r.grads) {
+          const prev = acc.get(k);
+          if (prev) {
+            acc.set(k, tf.add(prev, g));
+            prev.dispose();
+            g.dispose();
+          } else acc.set(k, g);
+        }
+      }
+    }
+    if (this.reducer && this.reducer.worldSize > 1) {
+      const r = await this.reduceAcrossWorkers(acc, outputs, sampleSize);
+      acc = r.grads;
+      sampleSize = r.sampleSize;
+      outputs.splice(0, outputs.length, ...r.outputs);
+    }
+    if (!acc || sampleSize === 0) {
+      if (acc) for (const g of acc.values()) g.dispose();
+      m.logStopTime("train_wall");
+      return false;
+    }
+    let grads = multiplyGrads(acc, 1 / sampleSize);
+    const clipped = clipGradNorm(grads, this.options.clipNorm);
+    grads = clipped.grads;
+    const norm = clipped.norm;
+    if (!Number.isFinite(norm)) {
+      for (const g of grads.values()) g.dispose();
+      m.logStopTime("train_wall");
+      throw new NonFiniteGradientError(this.numUpdates + 1);
+    }
+    this.optimizer.step(this.model.namedParameters(), grads);
+    for (const g of grads.values()) g.dispose();
+    this.setNumUpdates(this.numUpdates + 1);
+    m.logSpeed("ups", 1, { priority: 100, round: 2 });
+    m.logScalar("gnorm", norm, { priority: 400, round: 3 });
+    if (this.options.clipNorm > 0) m.logScalar("clip", norm > this.options.clipNorm ? 100 : 0, { priority: 500, round: 1 });
+    m.aggregate(null, () => this.reduceMetrics(outputs));
+    m.logStopTime("train_wall");
+    return true;
+  }
+
+  /** fairseq's task.reduce_metrics: wpb, wps, bsz, then the criterion's values. */
+  reduceMetrics(outputs: LoggingOutput[]): void {
+    const m = this.metrics;
+    const ntokens = outputs.reduce((a, o) => a + (o.ntokens ?? 0), 0);
+    const nsentences = outputs.reduce((a, o) => a + (o.nsentences ?? 0), 0);
+    m.logScalar("wpb", ntokens, { priority: 180, round: 1 });
+    m.logSpeed("wps", ntokens, { priority: 90, round: 1 });
+    m.logScalar("bsz", nsentences, { priority: 190, round: 1 });
+    this.criterion.reduceMetrics(outputs, m);
+  }
+
+  /** Evaluate one batch (no gradients) and log it like fairseq's valid_step. */
+  validStep(sample: Sample | null): void {
+    if (!sample) return;
+    this.model.eval();
+    const ts = toTensorSample(sample);
+    const logging: LoggingOutput = {};
+    tf.tidy(() => {
+      const out = this.criterion.forward(this.model, ts);
+      for (const [k, v] of Object.entries(out.logging)) logging[k] = typeof v === "number" ? v : v.dataSync()[0]!;
+    });
+    disposeSample(ts);
+    this.metrics.aggregate(null, () => this.reduceMetrics([logging]));
+  }
+
+  private async reduceAcrossWorkers(acc: Grads | null, outputs: LoggingOutput[], sampleSize: number) {
+    const params = [...this.model.namedParameters()];
+    const total = params.reduce((a, [, p]) => a + p.size, 0);
+    const flat = new Float32Array(total);
+    let off = 0;
+    for (const [name, p] of params) {
+      const g = acc?.get(name);
+      if (g) flat.set(g.dataSync() as Float32Array, off);
+      off += p.size;
+    }
+    if (acc) for (const g of acc.values()) g.dispose();
+    const keys = ["loss", "nll_loss", "ntokens", "nsentences", "sample_size", "n_correct", "total"];
+    const stats = new Float64Array(1 + keys.length);
+    stats[0] = sampleSize;
+    keys.forEach((k, i) => (stats[i + 1] = outputs.reduce((a, o) => a + (o[k] ?? 0), 0)));
+    await this.reducer!.allReduce(flat, stats);
+    const grads: Grads = new Map();
+    off = 0;
+    for (const [name, p] of params) {
+      grads.set(name, tf.tensor(flat.subarray(off, off + p.size), p.shape, "float32"));
+      off += p.size;
+    }
+    const merged: LoggingOutput = {};
+    keys.forEach((k, i) => (merged[k] = stats[i + 1]!));
+    return { grads, sampleSize: stats[0]!, outputs: [merged] };
+  }
+}
