@@ -155,6 +155,8 @@ export class TranslationTask implements Task {
     return new LanguagePairDataset(src, this.sourceDictionary, tgt, this.targetDictionary, {
       leftPadSource: this.o.leftPadSource ?? true,
       leftPadTarget: this.o.leftPadTarget ?? false,
+      // fairseq's translation task does not shuffle the test split (its order fixes generate's output)
+      shuffle: split !== "test",
     });
   }
 

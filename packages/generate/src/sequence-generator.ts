@@ -1,0 +1,318 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { disposeIncrementalState, type EncoderDecoderModel, type EncoderOut, type IncrementalState } from "@fairseq-ts/models";
+
+export interface GeneratorOptions {
+  beam?: number;
+  /** Hypotheses to return per sentence (≤ beam). */
+  nbest?: number;
+  maxLenA?: number;
+  maxLenB?: number;
+  minLen?: number;
+  /** Length penalty: scores are divided by length^lenpen (length counts the final eos). */
+  lenpen?: number;
+  unkpen?: number;
+  temperature?: number;
+  matchSourceLen?: boolean;
+  noRepeatNgramSize?: number;
+  /** Divide scores by length^lenpen (fairseq's normalize_scores, default true). */
+  normalizeScores?: boolean;
+}
+
+export interface Hypothesis {
+  /** Output ids, ending with eos. */
+  tokens: Int32Array;
+  /** Sequence score (natural log): sum of token log-probs / length^lenpen. */
+  score: number;
+  /** Per-token log-probs (natural log), one per output token. */
+  positionalScores: Float32Array;
+}
+
+export interface Specials {
+  pad: number;
+  eos: number;
+  unk: number;
+}
+
+/**
+ * fairseq's SequenceGenerator with beam search, step for step: 2×beam candidates per sentence, eos
+ * candidates among the top `beam` finalise hypotheses (score normalised by length^lenpen), the others
+ * continue; a sentence is done when it has `beam` finished hypotheses or reaches max length; finished
+ * sentences leave the batch. Tensors do the model work and the top-k; the bookkeeping is plain arrays.
+ */
+export class SequenceGenerator {
+  readonly beam: number;
+  readonly o: Required<GeneratorOptions>;
+
+  constructor(
+    readonly model: EncoderDecoderModel,
+    readonly specials: Specials,
+    readonly vocabSize: number,
+    options: GeneratorOptions = {},
+  ) {
+    this.o = {
+      beam: options.beam ?? 5,
+      nbest: options.nbest ?? 1,
+      maxLenA: options.maxLenA ?? 0,
+      maxLenB: options.maxLenB ?? 200,
+      minLen: options.minLen ?? 1,
+      lenpen: options.lenpen ?? 1,
+      unkpen: options.unkpen ?? 0,
+      temperature: options.temperature ?? 1,
+      matchSourceLen: options.matchSourceLen ?? false,
+      noRepeatNgramSize: options.noRepeatNgramSize ?? 0,
+      normalizeScores: options.normalizeScores ?? true,
+    };
+    // fairseq: the beam can be at most vocab - 1 (pad is never selected)
+    this.beam = Math.min(this.o.beam, vocabSize - 1);
+  }
+
+  /**
+   * Generate for a batch: srcTokens B x S (left-padded), srcLengths B. Returns, per input row,
+   * hypotheses sorted by score (best first), at most `nbest`.
+   */
+  generate(srcTokens: tf.Tensor2D, srcLengths: tf.Tensor1D): Hypothesis[][] {
+    const { pad, eos, unk } = this.specials;
+    const V = this.vocabSize;
+    const beam = this.beam;
+    const model = this.model;
+    model.eval();
+    let bsz = srcTokens.shape[0];
+    const srcLen = srcTokens.shape[1];
+    const srcArr = srcTokens.dataSync();
+    const srcNonSpecial = Array.from({ length: bsz }, (_, b) => {
+      let n = 0;
+      for (let j = 0; j < srcLen; j++) {
+        const t = srcArr[b * srcLen + j]!;
+        if (t !== eos && t !== pad) n++;
+      }
+      return n;
+    });
+    const maxLen = this.o.matchSourceLen
+      ? Math.max(...srcNonSpecial)
+      : Math.min(Math.floor(this.o.maxLenA * srcLen + this.o.maxLenB), model.maxDecoderPositions() - 1);
+    if (this.o.minLen > maxLen) throw new Error("min_len cannot be larger than max_len, please adjust these!");
+
+    let enc: EncoderOut = tidyEnc(() => {
+      const e = model.encoder.forward(srcTokens, srcLengths);
+      const order = tf.tensor1d(
+        Array.from({ length: bsz * beam }, (_, i) => Math.floor(i / beam)),
+        "int32",
+      );
+      return model.encoder.reorderEncoderOut(e, order);
+    });
+    const state: IncrementalState = new Map();
+    // Per row (bsz*beam): token history (starting with eos) and cumulative scores per step.
+    let tokens: number[][] = Array.from({ length: bsz * beam }, () => [eos]);
+    let scores: number[][] = Array.from({ length: bsz * beam }, () => []);
+    const finalized: Hypothesis[][] = Array.from({ length: bsz }, () => []);
+    const finished = new Array<boolean>(bsz).fill(false);
+    let numRemaining = bsz;
+    let origIdx = Array.from({ length: bsz }, (_, i) => i); // current batch row -> original sentence
+    let srcLens = [...srcNonSpecial];
+    let candsToIgnore: boolean[][] = Array.from({ length: bsz }, () => new Array<boolean>(beam).fill(false));
+    let reorder: number[] | null = null;
+    let batchIdxs: number[] | null = null;
+    const cand = 2 * beam;
+
+    try {
+      for (let step = 0; step <= maxLen; step++) {
+        if (reorder !== null) {
+          let order = reorder;
+          if (batchIdxs !== null) {
+            // account for removed sentences: beam rows of kept sentence k moved from batchIdxs[k]
+            const corr = batchIdxs.map((b, k) => b - k);
+            order = order.map((r, i) => r + corr[Math.floor(i / beam)]! * beam);
+          }
+          const ot = tf.tensor1d(order, "int32");
+          model.decoder.reorderIncrementalState(state, ot);
+          const prevEnc = enc;
+          const next = tidyEnc(() => model.encoder.reorderEncoderOut(prevEnc, ot));
+          disposeEnc(enc);
+          enc = next;
+          ot.dispose();
+        }
+        const rows = tokens.length;
+        const prevTensor = tf.tensor2d(tokens.flat(), [rows, step + 1], "int32");
+        // lprobs for the last step, masked as fairseq does, plus cumulative scores; then top-2·beam per sentence.
+        const [candScores, candIdx] = tf.tidy(() => {
+          const out = model.decoder.forward(prevTensor, enc, state);
+          let logits = tf.slice(out[0], [0, out[0].shape[1] - 1, 0], [-1, 1, -1]);
+          if (this.o.temperature !== 1) logits = tf.div(logits, this.o.temperature);
+          let lp = tf.reshape(model.decoder.getNormalizedProbs([logits as tf.Tensor3D, out[1]], true), [rows, V]);
+          const mask = new Float32Array(V);
+          mask[pad] = -Infinity;
+          mask[unk] -= this.o.unkpen;
+          if (step >= maxLen) {
+            for (let v = 0; v < V; v++) if (v !== eos) mask[v] = -Infinity;
+          } else if (step < this.o.minLen) {
+            mask[eos] = -Infinity;
+          }
+          lp = tf.add(lp, tf.tensor1d(mask));
+          lp = tf.where(tf.isNaN(lp), tf.fill(lp.shape, -Infinity), lp);
+          if (this.o.noRepeatNgramSize > 0) lp = this.noRepeatNgram(lp as tf.Tensor2D, tokens, step);
+          let total: tf.Tensor;
+          let width: number;
+          if (step === 0) {
+            // all beams are equal at the first step: only beam 0 of each sentence
+            total = tf.gather(lp, tf.tensor1d(Array.from({ length: bsz }, (_, b) => b * beam), "int32"));
+            width = V;
+          } else {
+            const cum = tf.tensor2d(scores.map((s) => s[step - 1]!), [rows, 1]);
+            total = tf.reshape(tf.add(lp, cum), [bsz, beam * V]);
+            width = beam * V;
+          }
+          const k = Math.min(cand, width - 1);
+          const top = tf.topk(total, k);
+          return [top.values, top.indices];
+        });
+        prevTensor.dispose();
+        const cs = candScores.dataSync() as Float32Array;
+        const ci = candIdx.dataSync() as Int32Array;
+        const k = candScores.shape[1]!;
+        candScores.dispose();
+        candIdx.dispose();
+        // per sentence: candidate (score, token, beam)
+        const cScore: number[][] = [];
+        const cTok: number[][] = [];
+        const cBeam: number[][] = [];
+        for (let b = 0; b < bsz; b++) {
+          cScore.push([]);
+          cTok.push([]);
+          cBeam.push([]);
+          for (let j = 0; j < k; j++) {
+            const flat = ci[b * k + j]!;
+            cScore[b]!.push(cs[b * k + j]!);
+            cTok[b]!.push(flat % V);
+            cBeam[b]!.push(Math.floor(flat / V));
+          }
+        }
+        // eos among the top `beam` candidates (not ignored, finite) finalise hypotheses
+        const eosMask: boolean[][] = cTok.map((toks, b) => toks.map((t, j) => t === eos && cScore[b]![j] !== -Infinity && !(j < beam && candsToIgnore[b]![j])));
+        const sentsSeen: number[] = [];
+        for (let b = 0; b < bsz; b++) {
+          for (let j = 0; j < beam && j < k; j++) {
+            if (!eosMask[b]![j]) continue;
+            const row = b * beam + cBeam[b]![j]!;
+            const sent = origIdx[b]!;
+            if (!sentsSeen.includes(b)) sentsSeen.push(b);
+            let score = cScore[b]![j]!;
+            const hypTokens = Int32Array.from([...tokens[row]!.slice(1, step + 1), eos]);
+            const cum = [...scores[row]!.slice(0, step), score];
+            const pos = new Float32Array(step + 1);
+            for (let t = 0; t <= step; t++) pos[t] = Math.fround(cum[t]! - (t > 0 ? cum[t - 1]! : 0));
+            // float32 division, as PyTorch does for a float tensor and a Python scalar
+            if (this.o.normalizeScores) score = Math.fround(score / Math.fround((step + 1) ** this.o.lenpen));
+            if (this.o.matchSourceLen && step > srcLens[b]!) score = -Infinity;
+            if (finalized[sent]!.length < beam) finalized[sent]!.push({ tokens: hypTokens, score, positionalScores: pos });
+          }
+        }
+        const newlyFinished: number[] = [];
+        for (const b of sentsSeen) {
+          const sent = origIdx[b]!;
+          if (!finished[sent] && (finalized[sent]!.length === beam || step === maxLen)) {
+            finished[sent] = true;
+            newlyFinished.push(b);
+          }
+        }
+        numRemaining -= newlyFinished.length;
+        if (numRemaining === 0) break;
+        if (step >= maxLen) break;
+        // drop finished sentences from the batch
+        let keep = Array.from({ length: bsz }, (_, b) => b);
+        if (newlyFinished.length > 0) {
+          keep = keep.filter((b) => !newlyFinished.includes(b));
+          batchIdxs = keep;
+        } else {
+          batchIdxs = null;
+        }
+        const newTokens: number[][] = [];
+        const newScores: number[][] = [];
+        const newIgnore: boolean[][] = [];
+        const nextReorder: number[] = [];
+        keep.forEach((b, nb) => {
+          // active candidates: the first `beam` that are not eos-finalised (nor ignored)
+          const active: number[] = [];
+          const ignore: boolean[] = [];
+          const order = Array.from({ length: k }, (_, j) => j);
+          const isInactive = (j: number) => (j < beam ? eosMask[b]![j]! || candsToIgnore[b]![j]! : eosMask[b]![j]!);
+          const key = order.map((j) => (isInactive(j) ? cand : 0) + j);
+          const sorted = order.slice().sort((x, y) => key[x]! - key[y]!);
+          for (let i = 0; i < beam; i++) {
+            const j = sorted[i]!;
+            active.push(j);
+            ignore.push(key[j]! >= cand);
+          }
+          for (const j of active) {
+            const srcRow = b * beam + cBeam[b]![j]!;
+            newTokens.push([...tokens[srcRow]!.slice(0, step + 1), cTok[b]![j]!]);
+            newScores.push([...scores[srcRow]!.slice(0, step), cScore[b]![j]!]);
+            nextReorder.push(nb * beam + cBeam[b]![j]!);
+          }
+          newIgnore.push(ignore);
+        });
+        // in the new batch's numbering, as fairseq; corrected by batchIdxs at the next step
+        reorder = nextReorder;
+        tokens = newTokens;
+        scores = newScores;
+        candsToIgnore = newIgnore;
+        origIdx = keep.map((b) => origIdx[b]!);
+        srcLens = keep.map((b) => srcLens[b]!);
+        bsz = keep.length;
+      }
+    } finally {
+      disposeIncrementalState(state);
+      disposeEnc(enc);
+    }
+    return finalized.map((hyps) =>
+      hyps
+        .map((h, i) => [h, i] as const)
+        .sort((a, b) => b[0].score - a[0].score || a[1] - b[1])
+        .slice(0, this.o.nbest)
+        .map(([h]) => h),
+    );
+  }
+
+  /** fairseq's _no_repeat_ngram: ban tokens that would repeat an n-gram already in the hypothesis. */
+  private noRepeatNgram(lp: tf.Tensor2D, tokens: number[][], step: number): tf.Tensor2D {
+    const n = this.o.noRepeatNgramSize;
+    if (step + 2 - n < 0) return lp;
+    const V = this.vocabSize;
+    const banned: number[] = [];
+    tokens.forEach((toks, row) => {
+      const gens = new Map<string, number[]>();
+      for (let i = 0; i + n <= toks.length; i++) {
+        const key = toks.slice(i, i + n - 1).join(",");
+        const list = gens.get(key) ?? [];
+        list.push(toks[i + n - 1]!);
+        gens.set(key, list);
+      }
+      const cur = toks.slice(step + 2 - n, step + 1).join(",");
+      for (const t of gens.get(cur) ?? []) banned.push(row * V + t);
+    });
+    if (banned.length === 0) return lp;
+    const m = new Float32Array(lp.shape[0] * V);
+    for (const i of banned) m[i] = -Infinity;
+    return tf.add(lp, tf.tensor2d(m, lp.shape)) as tf.Tensor2D;
+  }
+}
+
+/** Run `f` in a tidy scope and keep only the encoder output it returns. */
+function tidyEnc(f: () => EncoderOut): EncoderOut {
+  let out: EncoderOut | undefined;
+  tf.tidy(() => {
+    out = keepEnc(f());
+  });
+  return out!;
+}
+
+function keepEnc(e: EncoderOut): EncoderOut {
+  const extra: Record<string, tf.Tensor> = {};
+  for (const [k, v] of Object.entries(e.extra ?? {})) extra[k] = tf.keep(v);
+  return { encoderOut: tf.keep(e.encoderOut), encoderPaddingMask: e.encoderPaddingMask ? tf.keep(e.encoderPaddingMask) : null, extra };
+}
+
+function disposeEnc(e: EncoderOut): void {
+  e.encoderOut.dispose();
+  e.encoderPaddingMask?.dispose();
+  for (const v of Object.values(e.extra ?? {})) v.dispose();
+}
