@@ -1,9 +1,11 @@
 import { Command, CommanderError } from "commander";
 import { registerPreprocess } from "./commands/preprocess.js";
 import { registerTrain } from "./commands/train.js";
+import { registerGenerate } from "./commands/generate.js";
+import { registerScore } from "./commands/score.js";
 
 /** Every subcommand, named after fairseq's console scripts. */
-const COMMANDS: ((program: Command) => void)[] = [registerPreprocess, registerTrain];
+const COMMANDS: ((program: Command) => void)[] = [registerPreprocess, registerTrain, registerGenerate, registerScore];
 
 /** Build the `fairseq-ts` program (exported for tests and embedding). */
 export function buildProgram(): Command {

@@ -59,7 +59,8 @@ export function registerTrain(program: Command): void {
     .option("--min-lr <LR>", "stop training when the learning rate reaches this minimum", float, -1)
     .option("--clip-norm <NORM>", "clip threshold of gradients", float, 0)
     .option("--max-tokens <N>", "maximum number of tokens in a batch", int)
-    .option("--batch-size, --max-sentences <N>", "number of examples in a batch", int)
+    .option("--batch-size <N>", "number of examples in a batch", int)
+    .option("--max-sentences <N>", "alias of --batch-size", int)
     .option("--max-tokens-valid <N>", "maximum number of tokens in a validation batch", int)
     .option("--batch-size-valid <N>", "batch size of the validation batch", int)
     .option("--required-batch-size-multiple <N>", "batch size will be a multiple of this", int, 8)
@@ -160,7 +161,7 @@ export function registerTrain(program: Command): void {
       minLr: o.minLr as number,
       clipNorm: o.clipNorm as number,
       maxTokens: (o.maxTokens as number | undefined) ?? null,
-      batchSize: (o.batchSize as number | undefined) ?? null,
+      batchSize: ((o.batchSize ?? o.maxSentences) as number | undefined) ?? null,
       maxTokensValid: (o.maxTokensValid as number | undefined) ?? null,
       batchSizeValid: (o.batchSizeValid as number | undefined) ?? null,
       requiredBatchSizeMultiple: o.requiredBatchSizeMultiple as number,

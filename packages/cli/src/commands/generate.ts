@@ -1,0 +1,131 @@
+import type { Command } from "commander";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend, parseBackendName } from "@fairseq-ts/backend";
+import type { Sample } from "@fairseq-ts/data";
+import { BleuScorer, SequenceGenerator, formatD, formatH, formatP } from "@fairseq-ts/generate";
+import { asctime, formatFixed, formatPrecision } from "@fairseq-ts/logging";
+import type { EncoderDecoderModel } from "@fairseq-ts/models";
+import { TranslationTask } from "@fairseq-ts/tasks";
+import { bool, float, int } from "../flags.js";
+import { loadModelForTask } from "../load-model.js";
+
+/** `fairseq-ts generate DATA --path CKPT`: fairseq-generate's flags and output lines. */
+export function registerGenerate(program: Command): void {
+  program
+    .command("generate")
+    .description("translate a preprocessed split with a trained model (fairseq-generate)")
+    .argument("<data>", "path to data directory")
+    .requiredOption("--path <FILE>", "path to model file (fairseq .pt or fairseq-ts .safetensors)")
+    .option("-s, --source-lang <SRC>", "source language")
+    .option("-t, --target-lang <TARGET>", "target language")
+    .option("--gen-subset <SPLIT>", "data subset to generate (train, valid, test)", "test")
+    .option("--beam <N>", "beam size", int, 5)
+    .option("--nbest <N>", "number of hypotheses to output", int, 1)
+    .option("--max-len-a <N>", "generate sequences of maximum length ax + b", float, 0)
+    .option("--max-len-b <N>", "generate sequences of maximum length ax + b", int, 200)
+    .option("--min-len <N>", "minimum generation length", int, 1)
+    .option("--lenpen <N>", "length penalty: <1.0 favors shorter, >1.0 favors longer sentences", float, 1)
+    .option("--unkpen <N>", "unknown word penalty", float, 0)
+    .option("--temperature <N>", "temperature for generation", float, 1)
+    .option("--no-repeat-ngram-size <N>", "ngram blocking such that this size ngram cannot be repeated", int, 0)
+    .option("--match-source-len", "generations should match the source length", false)
+    .option("--unnormalized", "compare unnormalized hypothesis scores", false)
+    .option("--max-tokens <N>", "maximum number of tokens in a batch", int)
+    .option("--batch-size <N>", "number of examples in a batch", int)
+    .option("--max-sentences <N>", "alias of --batch-size", int)
+    .option("--required-batch-size-multiple <N>", "batch size will be a multiple of this", int, 8)
+    .option("--skip-invalid-size-inputs-valid-test", "ignore too long or too short lines", false)
+    .option("--remove-bpe, --post-process [SYMBOL]", "remove BPE tokens before scoring (default @@ )")
+    .option("--quiet", "only print final scores", false)
+    .option("--seed <N>", "random seed", int, 1)
+    .option("--left-pad-source <BOOL>", "pad the source on the left", bool, true)
+    .option("--cpu", "accepted for compatibility")
+    .option("--backend <NAME>", "tensorflow.js backend: auto, tensorflow, wasm, cpu", (v) => parseBackendName(v))
+    .action(async (data: string, o: Record<string, unknown>) => {
+      await initBackend({ backend: o.backend as never, log: (l) => process.stderr.write(`${l}\n`) });
+      const task = await TranslationTask.setup({ data, sourceLang: (o.sourceLang as string) ?? null, targetLang: (o.targetLang as string) ?? null, leftPadSource: o.leftPadSource as boolean });
+      const log = (name: string, msg: string) => process.stdout.write(`${asctime()} | INFO | ${name} | ${msg}\n`);
+      log("fairseq_cli.generate", `loading model(s) from ${o.path}`);
+      const { model } = loadModelForTask(o.path as string, task);
+      if (model.kind !== "encoder-decoder") throw new Error(`--path ${o.path}: generate needs an encoder-decoder model`);
+      const src = task.sourceDictionary;
+      const tgt = task.targetDictionary;
+      const removeBpe = o.removeBpe === true ? "@@ " : ((o.removeBpe as string | undefined) ?? null);
+      const gen = new SequenceGenerator(model as EncoderDecoderModel, { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, {
+        beam: o.beam as number,
+        nbest: o.nbest as number,
+        maxLenA: o.maxLenA as number,
+        maxLenB: o.maxLenB as number,
+        minLen: o.minLen as number,
+        lenpen: o.lenpen as number,
+        unkpen: o.unkpen as number,
+        temperature: o.temperature as number,
+        noRepeatNgramSize: o.noRepeatNgramSize as number,
+        matchSourceLen: o.matchSourceLen as boolean,
+        normalizeScores: !(o.unnormalized as boolean),
+      });
+      const ds = task.loadDataset(o.genSubset as string);
+      const itr = task.getBatchIterator(ds, {
+        maxTokens: (o.maxTokens as number | undefined) ?? null,
+        maxSentences: ((o.batchSize ?? o.maxSentences) as number | undefined) ?? null,
+        maxPositions: model.maxPositions() as [number, number],
+        ignoreInvalidInputs: o.skipInvalidSizeInputsValidTest as boolean,
+        requiredBatchSizeMultiple: o.requiredBatchSizeMultiple as number,
+        seed: o.seed as number,
+      });
+      const scorer = new BleuScorer(tgt.pad(), tgt.eos(), tgt.unk());
+      const quiet = o.quiet as boolean;
+      let nsent = 0;
+      let ntok = 0;
+      let genTime = 0;
+      const out: string[] = [];
+      const flush = () => {
+        if (out.length) process.stdout.write(`${out.join("\n")}\n`);
+        out.length = 0;
+      };
+      for (const s of itr.nextEpochItr({ shuffle: false }) as Iterable<Sample | null>) {
+        if (!s) continue;
+        const t0 = performance.now();
+        const srcT = tf.tensor2d(s.netInput.srcTokens.data, [s.netInput.srcTokens.rows, s.netInput.srcTokens.cols], "int32");
+        const lens = tf.tensor1d(s.netInput.srcLengths, "int32");
+        const hyps = gen.generate(srcT, lens);
+        tf.dispose([srcT, lens]);
+        genTime += (performance.now() - t0) / 1000;
+        const sc = s.netInput.srcTokens.cols;
+        const tc = s.target!.cols;
+        s.id.forEach((id, r) => {
+          const srcTokens = s.netInput.srcTokens.data.slice(r * sc, (r + 1) * sc).filter((x) => x !== src.pad());
+          const targetTokens = s.target!.data.slice(r * tc, (r + 1) * tc).filter((x) => x !== tgt.pad());
+          const srcStr = src.string(srcTokens, { bpeSymbol: removeBpe });
+          const targetStr = tgt.string(targetTokens, { bpeSymbol: removeBpe, escapeUnk: true });
+          if (!quiet) {
+            out.push(`S-${id}\t${srcStr}`);
+            out.push(`T-${id}\t${targetStr}`);
+          }
+          hyps[r]!.forEach((h, j) => {
+            const hypoStr = tgt.string(h.tokens, { bpeSymbol: removeBpe });
+            if (!quiet) {
+              out.push(formatH(id, h.score, hypoStr));
+              out.push(formatD(id, h.score, hypoStr));
+              out.push(formatP(id, h.positionalScores));
+            }
+            if (j === 0) {
+              if (removeBpe !== null) scorer.add(tgt.encodeLine(targetStr), tgt.encodeLine(hypoStr));
+              else scorer.add(targetTokens, h.tokens);
+            }
+          });
+          ntok += hyps[r]![0]?.tokens.length ?? 0;
+        });
+        nsent += s.id.length;
+        flush();
+      }
+      log("fairseq_cli.generate", "NOTE: hypothesis and token scores are output in base 2");
+      log(
+        "fairseq_cli.generate",
+        `Translated ${nsent} sentences (${ntok} tokens) in ${formatFixed(genTime, 1)}s (${formatFixed(nsent / genTime, 2)} sentences/s, ${formatFixed(ntok / genTime, 2)} tokens/s)`,
+      );
+      void formatPrecision;
+      process.stdout.write(`Generate ${o.genSubset} with beam=${o.beam}: ${scorer.resultString()}\n`);
+      model.dispose();
+    });
+}
