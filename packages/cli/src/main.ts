@@ -3,9 +3,10 @@ import { registerPreprocess } from "./commands/preprocess.js";
 import { registerTrain } from "./commands/train.js";
 import { registerGenerate } from "./commands/generate.js";
 import { registerScore } from "./commands/score.js";
+import { registerInteractive } from "./commands/interactive.js";
 
 /** Every subcommand, named after fairseq's console scripts. */
-const COMMANDS: ((program: Command) => void)[] = [registerPreprocess, registerTrain, registerGenerate, registerScore];
+const COMMANDS: ((program: Command) => void)[] = [registerPreprocess, registerTrain, registerGenerate, registerInteractive, registerScore];
 
 /** Build the `fairseq-ts` program (exported for tests and embedding). */
 export function buildProgram(): Command {

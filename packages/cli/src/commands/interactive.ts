@@ -1,0 +1,86 @@
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+import type { Command } from "commander";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend, parseBackendName } from "@fairseq-ts/backend";
+import { collateTokens } from "@fairseq-ts/data";
+import { SequenceGenerator, formatD, formatH, formatP } from "@fairseq-ts/generate";
+import type { EncoderDecoderModel } from "@fairseq-ts/models";
+import { TranslationTask } from "@fairseq-ts/tasks";
+import { float, int } from "../flags.js";
+import { loadModelForTask } from "../load-model.js";
+
+/** `fairseq-ts interactive DATA --path CKPT`: translate raw lines from stdin or --input (fairseq-interactive). */
+export function registerInteractive(program: Command): void {
+  program
+    .command("interactive")
+    .description("translate lines from standard input (fairseq-interactive)")
+    .argument("<data>", "path to data directory (for the dictionaries)")
+    .requiredOption("--path <FILE>", "path to model file (fairseq .pt or fairseq-ts .safetensors)")
+    .option("-s, --source-lang <SRC>", "source language")
+    .option("-t, --target-lang <TARGET>", "target language")
+    .option("--input <FILE>", "file to read from; - for stdin", "-")
+    .option("--buffer-size <N>", "read this many sentences into a buffer before processing them", int, 1)
+    .option("--beam <N>", "beam size", int, 5)
+    .option("--nbest <N>", "number of hypotheses to output", int, 1)
+    .option("--max-len-a <N>", "generate sequences of maximum length ax + b", float, 0)
+    .option("--max-len-b <N>", "generate sequences of maximum length ax + b", int, 200)
+    .option("--min-len <N>", "minimum generation length", int, 1)
+    .option("--lenpen <N>", "length penalty", float, 1)
+    .option("--unkpen <N>", "unknown word penalty", float, 0)
+    .option("--no-repeat-ngram-size <N>", "ngram blocking", int, 0)
+    .option("--remove-bpe, --post-process [SYMBOL]", "remove BPE tokens (default @@ )")
+    .option("--cpu", "accepted for compatibility")
+    .option("--backend <NAME>", "tensorflow.js backend: auto, tensorflow, wasm, cpu", (v) => parseBackendName(v))
+    .action(async (data: string, o: Record<string, unknown>) => {
+      await initBackend({ backend: o.backend as never, log: (l) => process.stderr.write(`${l}\n`) });
+      const task = await TranslationTask.setup({ data, sourceLang: (o.sourceLang as string) ?? null, targetLang: (o.targetLang as string) ?? null });
+      const { model } = loadModelForTask(o.path as string, task);
+      if (model.kind !== "encoder-decoder") throw new Error(`--path ${o.path}: interactive needs an encoder-decoder model`);
+      const src = task.sourceDictionary;
+      const tgt = task.targetDictionary;
+      const removeBpe = o.removeBpe === true ? "@@ " : ((o.removeBpe as string | undefined) ?? null);
+      const gen = new SequenceGenerator(model as EncoderDecoderModel, { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, {
+        beam: o.beam as number,
+        nbest: o.nbest as number,
+        maxLenA: o.maxLenA as number,
+        maxLenB: o.maxLenB as number,
+        minLen: o.minLen as number,
+        lenpen: o.lenpen as number,
+        unkpen: o.unkpen as number,
+        noRepeatNgramSize: o.noRepeatNgramSize as number,
+      });
+      const input = o.input === "-" ? process.stdin : createReadStream(o.input as string, "utf8");
+      const rl = createInterface({ input, crlfDelay: Infinity });
+      let nextId = 0;
+      let buffer: string[] = [];
+      const translate = (lines: string[]) => {
+        const ids = lines.map((l) => src.encodeLine(l, { addIfNotExist: false }));
+        const m = collateTokens(ids, src.pad(), { leftPad: true });
+        const srcT = tf.tensor2d(m.data, [m.rows, m.cols], "int32");
+        const lens = tf.tensor1d(ids.map((x) => x.length), "int32");
+        const hyps = gen.generate(srcT, lens);
+        tf.dispose([srcT, lens]);
+        const out: string[] = [];
+        lines.forEach((_, r) => {
+          const id = nextId++;
+          out.push(`S-${id}\t${src.string(ids[r]!, { bpeSymbol: removeBpe })}`);
+          for (const h of hyps[r]!) {
+            const hs = tgt.string(h.tokens, { bpeSymbol: removeBpe });
+            out.push(formatH(id, h.score, hs), formatD(id, h.score, hs), formatP(id, h.positionalScores));
+          }
+        });
+        process.stdout.write(`${out.join("\n")}\n`);
+      };
+      if (process.stdin.isTTY && o.input === "-") process.stderr.write("Type the input sentence and press return:\n");
+      for await (const line of rl) {
+        buffer.push(line);
+        if (buffer.length >= (o.bufferSize as number)) {
+          translate(buffer);
+          buffer = [];
+        }
+      }
+      if (buffer.length) translate(buffer);
+      model.dispose();
+    });
+}
