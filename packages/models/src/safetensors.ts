@@ -99,5 +99,9 @@ export function f32(shape: number[], values: Float32Array): SafeTensor {
 /** The values of an F32 safetensor. */
 export function toFloat32(t: SafeTensor): Float32Array {
   if (t.dtype !== "F32") throw new SafetensorsError(`expected F32, got ${t.dtype}`);
-  return new Float32Array(t.data.slice().buffer);
+  // Copy into a fresh buffer: `data` may be a view of a larger (pooled Node Buffer) allocation,
+  // whose slice() does not copy.
+  const copy = new Uint8Array(t.data.length);
+  copy.set(t.data);
+  return new Float32Array(copy.buffer);
 }

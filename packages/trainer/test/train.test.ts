@@ -1,0 +1,95 @@
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "@fairseq-ts/backend";
+import { preprocess } from "@fairseq-ts/data";
+import { TranslationTask } from "@fairseq-ts/tasks";
+import { readCheckpointFile, train, type TrainOptions } from "../src/index.js";
+
+let dataDir: string;
+
+/** A small synthetic task: the target is the source reversed, words from a 30-word vocabulary. */
+beforeAll(async () => {
+  await initBackend({ backend: "wasm", log: null });
+  const dir = mkdtempSync(join(tmpdir(), "fsts-train-"));
+  let x = 7;
+  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (const [split, n] of [["train", 400], ["valid", 40]] as const) {
+    const src: string[] = [];
+    const tgt: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const words = Array.from({ length: 3 + Math.floor(rnd() * 6) }, () => `w${Math.floor(rnd() * 30)}`);
+      src.push(words.join(" "));
+      tgt.push([...words].reverse().join(" "));
+    }
+    writeFileSync(join(dir, `${split}.src`), src.join("\n") + "\n");
+    writeFileSync(join(dir, `${split}.tgt`), tgt.join("\n") + "\n");
+  }
+  dataDir = join(dir, "bin");
+  await preprocess({ sourceLang: "src", targetLang: "tgt", trainpref: join(dir, "train"), validpref: join(dir, "valid"), destdir: dataDir, log: () => {} });
+});
+
+const options = (saveDir: string, maxUpdate: number, extra: Partial<TrainOptions> = {}): TrainOptions => ({
+  model: {
+    arch: "transformer", encoder_layers: 1, decoder_layers: 1, encoder_embed_dim: 16, decoder_embed_dim: 16,
+    encoder_ffn_embed_dim: 32, decoder_ffn_embed_dim: 32, encoder_attention_heads: 2, decoder_attention_heads: 2, dropout: 0.1,
+  },
+  criterion: "label_smoothed_cross_entropy",
+  labelSmoothing: 0.1,
+  optimizer: "adam",
+  adamBetas: "(0.9, 0.98)",
+  lr: [1e-3],
+  lrScheduler: "inverse_sqrt",
+  scheduler: { warmupUpdates: 4 },
+  maxTokens: 200,
+  maxUpdate,
+  seed: 3,
+  saveDir,
+  logFormat: "none",
+  sink: () => {},
+  ...extra,
+});
+
+async function finalWeights(saveDir: string): Promise<Map<string, Float32Array>> {
+  const ck = await readCheckpointFile(join(saveDir, "checkpoint_last.safetensors"));
+  return new Map([...ck.model].map(([k, t]) => [k, new Float32Array(Uint8Array.from(t.data).buffer)]));
+}
+
+describe("training loop", () => {
+  it("an interrupted run resumed from checkpoint_last ends bitwise identical to an uninterrupted one", async () => {
+    const task = await TranslationTask.setup({ data: dataDir });
+    const a = mkdtempSync(join(tmpdir(), "fsts-a-"));
+    const full = await train(task, options(a, 12));
+    expect(full.numUpdates).toBe(12);
+    const b = mkdtempSync(join(tmpdir(), "fsts-b-"));
+    const half = await train(task, options(b, 5));
+    expect(half.stoppedBy).toBe("max-update");
+    const resumed = await train(task, options(b, 12));
+    expect(resumed.numUpdates).toBe(12);
+    const wa = await finalWeights(a);
+    const wb = await finalWeights(b);
+    expect([...wb.keys()]).toEqual([...wa.keys()]);
+    for (const [k, v] of wa) expect(Buffer.from(wb.get(k)!.buffer).equals(Buffer.from(v.buffer)), k).toBe(true);
+    const ck = await readCheckpointFile(join(b, "checkpoint_last.safetensors"));
+    expect(ck.meta.numUpdates).toBe(12);
+    expect(ck.optimizer?.step).toBe(12);
+  }, 240_000);
+
+  it("the loss falls, tensors stay flat over updates, checkpoints follow fairseq's names", async () => {
+    const task = await TranslationTask.setup({ data: dataDir });
+    const dir = mkdtempSync(join(tmpdir(), "fsts-c-"));
+    const counts: number[] = [];
+    const lines: string[] = [];
+    const r = await train(task, {
+      ...options(dir, 0, { maxEpoch: 3, onUpdate: () => counts.push(tf.memory().numTensors), logFormat: "json", logInterval: 1000, sink: (n, m) => lines.push(`${n} | ${m}`) }),
+    });
+    expect(r.stoppedBy).toBe("max-epoch");
+    expect(new Set(counts.slice(2)).size).toBe(1); // no tensor leak across updates
+    const valid = lines.filter((l) => l.startsWith("valid | ")).map((l) => JSON.parse(l.slice(8)) as Record<string, string>);
+    expect(valid.length).toBe(3);
+    expect(Number(valid[2]!.valid_loss)).toBeLessThan(Number(valid[0]!.valid_loss));
+    expect(readdirSync(dir).sort()).toEqual(["checkpoint1.safetensors", "checkpoint2.safetensors", "checkpoint3.safetensors", "checkpoint_best.safetensors", "checkpoint_last.safetensors"]);
+  }, 240_000);
+});
