@@ -4,9 +4,10 @@ import { registerTrain } from "./commands/train.js";
 import { registerGenerate } from "./commands/generate.js";
 import { registerScore } from "./commands/score.js";
 import { registerInteractive } from "./commands/interactive.js";
+import { registerEvalLm } from "./commands/eval-lm.js";
 
 /** Every subcommand, named after fairseq's console scripts. */
-const COMMANDS: ((program: Command) => void)[] = [registerPreprocess, registerTrain, registerGenerate, registerInteractive, registerScore];
+const COMMANDS: ((program: Command) => void)[] = [registerPreprocess, registerTrain, registerGenerate, registerInteractive, registerScore, registerEvalLm];
 
 /** Build the `fairseq-ts` program (exported for tests and embedding). */
 export function buildProgram(): Command {

@@ -1,0 +1,45 @@
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "@fairseq-ts/backend";
+import { TaskError, TranslationTask, disposeSample, toTensorSample } from "../src/index.js";
+import { SHARED } from "./shared.js";
+
+const BIN = join(SHARED, "reference/fairseq/multi30k-de-en/bin");
+
+beforeAll(async () => {
+  await initBackend({ backend: "cpu", log: null });
+});
+
+describe("translation task", () => {
+  it("infers the languages from the data directory like fairseq and loads both dictionaries", async () => {
+    const task = await TranslationTask.setup({ data: BIN });
+    expect([task.sourceLang, task.targetLang]).toEqual(["de", "en"]);
+    expect(task.sourceDictionary.length).toBe(7864);
+    expect(task.targetDictionary.length).toBe(5928);
+    await expect(TranslationTask.setup({ data: "/no/such/dir" })).rejects.toThrow(TaskError);
+  });
+
+  it("gives fairseq's 114 training batches, shuffled train and unshuffled test ordering", async () => {
+    const task = await TranslationTask.setup({ data: BIN });
+    const train = task.loadDataset("train");
+    const itr = task.getBatchIterator(train, { maxTokens: 4096, maxPositions: task.maxPositions(), requiredBatchSizeMultiple: 8, seed: 1 });
+    expect(itr.length).toBe(114);
+    const test = task.loadDataset("test");
+    expect(test.shuffle).toBe(false);
+    expect(train.shuffle).toBe(true);
+  });
+
+  it("turns a collated sample into int32 tensors and frees them", async () => {
+    const task = await TranslationTask.setup({ data: BIN });
+    const ds = task.loadDataset("valid");
+    const s = ds.collater([ds.get(0), ds.get(1)])!;
+    const before = tf.memory().numTensors;
+    const ts = toTensorSample(s);
+    expect(ts.netInput.srcTokens.dtype).toBe("int32");
+    expect(ts.target.shape).toEqual([2, s.target!.cols]);
+    disposeSample(ts);
+    expect(tf.memory().numTensors).toBe(before);
+    await expect(Promise.resolve().then(() => task.loadDataset("nosuchsplit"))).rejects.toThrow(/nosuchsplit/);
+  });
+});
