@@ -51,6 +51,7 @@ async function generateLikeFairseq(options: GeneratorOptions) {
     const lens = tf.tensor1d(s.netInput.srcLengths, "int32");
     const hyps = gen.generate(src, lens);
     tf.dispose([src, lens]);
+    await new Promise((r) => setImmediate(r)); // let vitest's worker messages through between batches
     if (counted < 0) counted = tf.memory().numTensors; // caches made by the first batch
     const cols = s.target!.cols;
     s.id.forEach((id, r) => out.push({ id, hyps: hyps[r]!, target: s.target!.data.slice(r * cols, (r + 1) * cols).filter((t) => t !== tgt.pad()) }));
