@@ -63,7 +63,7 @@ class PositionalEmbedding {
   constructor(
     ctx: ModuleContext,
     name: string,
-    private readonly maxPositions: number,
+    maxPositions: number,
     private readonly dim: number,
     private readonly paddingIdx: number,
     learned: boolean,

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
-import { LanguagePairDataset, type Sample } from "@fairseq-ts/data";
+import { LanguagePairDataset } from "@fairseq-ts/data";
 import { Dictionary } from "@fairseq-ts/dictionary";
 import { CheckpointError, loadFairseqCheckpoint, type EncoderDecoderModel } from "../src/index.js";
 import { SHARED } from "./shared.js";

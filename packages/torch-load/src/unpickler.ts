@@ -75,7 +75,6 @@ export interface UnpickleOptions {
   maxItems?: number;
 }
 
-const MARK = Symbol("mark");
 
 function isInt(x: unknown): x is number {
   return typeof x === "number" && Number.isInteger(x);
