@@ -35,9 +35,16 @@ export class BleuScorer {
   private static zero(v: number): BleuStat {
     return { reflen: v, predlen: v, match: [v, v, v, v], count: [v, v, v, v] };
   }
-  /** `reset(one_init=True)` gives fairseq's smoothed sentence BLEU. */
+  /**
+   * `reset(one_init=True)` gives fairseq's smoothed sentence BLEU: libbleu's bleu_one_init sets the
+   * 2-, 3- and 4-gram counts and matches to 1 (unigrams and lengths stay 0).
+   */
   reset(oneInit = false): void {
-    this.stat = BleuScorer.zero(oneInit ? 1 : 0);
+    this.stat = BleuScorer.zero(0);
+    if (oneInit) {
+      this.stat.match = [0, 1, 1, 1];
+      this.stat.count = [0, 1, 1, 1];
+    }
   }
   add(ref: ArrayLike<number>, pred: ArrayLike<number>): void {
     const r = trim(Array.from(ref, (x) => (x === this.unk ? -999 : x)), this.pad, this.eos);

@@ -1,3 +1,4 @@
 export { BleuScorer, type BleuStat } from "./bleu.js";
 export { SequenceGenerator, type GeneratorOptions, type Hypothesis, type Specials } from "./sequence-generator.js";
 export { formatD, formatH, formatP, toBase2 } from "./format.js";
+export { SequenceScorer } from "./sequence-scorer.js";

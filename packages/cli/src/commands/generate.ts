@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, parseBackendName } from "@fairseq-ts/backend";
 import type { Sample } from "@fairseq-ts/data";
-import { BleuScorer, SequenceGenerator, formatD, formatH, formatP } from "@fairseq-ts/generate";
+import { BleuScorer, SequenceGenerator, SequenceScorer, formatD, formatH, formatP } from "@fairseq-ts/generate";
 import { asctime, formatFixed, formatPrecision } from "@fairseq-ts/logging";
 import type { EncoderDecoderModel } from "@fairseq-ts/models";
 import { TranslationTask } from "@fairseq-ts/tasks";
@@ -37,6 +37,7 @@ export function registerGenerate(program: Command): void {
     .option("--skip-invalid-size-inputs-valid-test", "ignore too long or too short lines", false)
     .option("--remove-bpe, --post-process [SYMBOL]", "remove BPE tokens before scoring (default @@ )")
     .option("--quiet", "only print final scores", false)
+    .option("--score-reference", "just score the reference translation", false)
     .option("--seed <N>", "random seed", int, 1)
     .option("--left-pad-source <BOOL>", "pad the source on the left", bool, true)
     .option("--cpu", "accepted for compatibility")
@@ -73,7 +74,8 @@ export function registerGenerate(program: Command): void {
         requiredBatchSizeMultiple: o.requiredBatchSizeMultiple as number,
         seed: o.seed as number,
       });
-      const scorer = new BleuScorer(tgt.pad(), tgt.eos(), tgt.unk());
+      const bleu = new BleuScorer(tgt.pad(), tgt.eos(), tgt.unk());
+      const scorer = new SequenceScorer(model as EncoderDecoderModel, tgt.pad());
       const quiet = o.quiet as boolean;
       let nsent = 0;
       let ntok = 0;
@@ -88,7 +90,15 @@ export function registerGenerate(program: Command): void {
         const t0 = performance.now();
         const srcT = tf.tensor2d(s.netInput.srcTokens.data, [s.netInput.srcTokens.rows, s.netInput.srcTokens.cols], "int32");
         const lens = tf.tensor1d(s.netInput.srcLengths, "int32");
-        const hyps = gen.generate(srcT, lens);
+        let hyps;
+        if (o.scoreReference) {
+          const prev = tf.tensor2d(s.netInput.prevOutputTokens!.data, [s.netInput.prevOutputTokens!.rows, s.netInput.prevOutputTokens!.cols], "int32");
+          const tgtT = tf.tensor2d(s.target!.data, [s.target!.rows, s.target!.cols], "int32");
+          hyps = scorer.score(srcT, lens, prev, tgtT);
+          tf.dispose([prev, tgtT]);
+        } else {
+          hyps = gen.generate(srcT, lens);
+        }
         tf.dispose([srcT, lens]);
         genTime += (performance.now() - t0) / 1000;
         const sc = s.netInput.srcTokens.cols;
@@ -110,8 +120,8 @@ export function registerGenerate(program: Command): void {
               out.push(formatP(id, h.positionalScores));
             }
             if (j === 0) {
-              if (removeBpe !== null) scorer.add(tgt.encodeLine(targetStr), tgt.encodeLine(hypoStr));
-              else scorer.add(targetTokens, h.tokens);
+              if (removeBpe !== null) bleu.add(tgt.encodeLine(targetStr), tgt.encodeLine(hypoStr));
+              else bleu.add(targetTokens, h.tokens);
             }
           });
           ntok += hyps[r]![0]?.tokens.length ?? 0;
@@ -125,7 +135,7 @@ export function registerGenerate(program: Command): void {
         `Translated ${nsent} sentences (${ntok} tokens) in ${formatFixed(genTime, 1)}s (${formatFixed(nsent / genTime, 2)} sentences/s, ${formatFixed(ntok / genTime, 2)} tokens/s)`,
       );
       void formatPrecision;
-      process.stdout.write(`Generate ${o.genSubset} with beam=${o.beam}: ${scorer.resultString()}\n`);
+      process.stdout.write(`Generate ${o.genSubset} with beam=${o.beam}: ${bleu.resultString()}\n`);
       model.dispose();
     });
 }

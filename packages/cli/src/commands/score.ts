@@ -22,6 +22,9 @@ export function registerScore(program: Command): void {
           throw new Error(`${flag} ${p}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
         }
       };
+      // fairseq-score prints its arguments first.
+      const py = (v: unknown) => (typeof v === "string" ? `'${v}'` : typeof v === "boolean" ? (v ? "True" : "False") : String(v));
+      process.stdout.write(`Namespace(sys=${py(o.sys)}, ref=${py(o.ref)}, order=${o.order}, ignore_case=${py(o.ignoreCase)}, sacrebleu=False, sentence_bleu=${py(o.sentenceBleu)})\n`);
       let sys = read(o.sys, "--sys");
       let ref = read(o.ref, "--ref");
       if (sys.length !== ref.length) throw new Error(`--sys has ${sys.length} lines but --ref has ${ref.length}`);

@@ -1,0 +1,71 @@
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { SHARED } from "./shared.js";
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), "../dist/bin.js");
+const R = join(SHARED, "reference/fairseq/multi30k-de-en");
+
+function run(args: string[], input?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [BIN, ...args]);
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d) => (stdout += String(d)));
+    p.stderr.on("data", (d) => (stderr += String(d)));
+    p.on("close", (status) => resolve({ status, stdout, stderr }));
+    if (input !== undefined) p.stdin.end(input);
+  });
+}
+
+const lines = (text: string, prefix: RegExp) => text.split("\n").filter((l) => prefix.test(l));
+
+describe("fairseq-ts generate / interactive / score against fairseq's outputs", () => {
+  it("generate --score-reference: same S/T/H lines, scores within 1e-3, same BLEU line", async () => {
+    const r = await run(["generate", join(R, "bin"), "--path", join(R, "model.pt"), "--gen-subset", "test", "--batch-size", "64", "--score-reference"]);
+    expect(r.status, r.stderr).toBe(0);
+    const ref = readFileSync(join(R, "score-reference.txt"), "utf8");
+    expect(lines(r.stdout, /^[ST]-/)).toEqual(lines(ref, /^[ST]-/));
+    const ours = lines(r.stdout, /^[HP]-/);
+    const theirs = lines(ref, /^[HP]-/);
+    expect(ours.length).toBe(theirs.length);
+    ours.forEach((l, i) => {
+      const a = l.split("\t");
+      const b = theirs[i]!.split("\t");
+      expect(a[0]).toBe(b[0]);
+      if (a[0]!.startsWith("H-")) {
+        expect(a[2]).toBe(b[2]);
+        expect(Math.abs(Number(a[1]) - Number(b[1]))).toBeLessThan(1e-3);
+      } else {
+        const x = a[1]!.split(" ").map(Number);
+        const y = b[1]!.split(" ").map(Number);
+        x.forEach((v, k) => expect(Math.abs(v - y[k]!)).toBeLessThan(1e-3));
+      }
+    });
+    expect(r.stdout.trim().split("\n").pop()).toBe(ref.trim().split("\n").pop());
+  }, 120_000);
+
+  it("interactive translates stdin lines like fairseq-generate did", async () => {
+    const r = await run(["interactive", join(R, "bin"), "--path", join(R, "model.pt"), "--beam", "5"], "zwei männer sitzen in einem restaurant .\nzwei kleine kinder auf dem sand .\n");
+    expect(r.status, r.stderr).toBe(0);
+    const h = lines(r.stdout, /^H-/).map((l) => l.split("\t")[2]);
+    const ref = readFileSync(join(R, "gen-beam5.txt"), "utf8");
+    const want = (id: number) => lines(ref, new RegExp(`^H-${id}\\t`))[0]!.split("\t")[2];
+    expect(h).toEqual([want(592), want(398)]);
+  }, 60_000);
+
+  it("score: corpus BLEU and sentence BLEU equal fairseq-score's", async () => {
+    const c = await run(["score", "--sys", join(R, "gen-beam5.hyp"), "--ref", join(R, "gen-test.ref-unk.txt")]);
+    expect(c.status, c.stderr).toBe(0);
+    expect(c.stdout.trim().split("\n").pop()).toBe("BLEU4 = 19.43, 53.9/26.9/14.3/7.7 (BP=0.974, ratio=0.974, syslen=12630, reflen=12968)");
+    const raw = await run(["score", "--sys", join(R, "gen-beam1.hyp"), "--ref", join(SHARED, "data/multi30k/test.en")]);
+    expect(raw.stdout.trim().split("\n").pop()).toBe("BLEU4 = 15.03, 42.4/20.3/10.6/5.6 (BP=1.000, ratio=1.235, syslen=16010, reflen=12968)");
+    const s = await run(["score", "--sys", join(R, "gen-beam5.hyp"), "--ref", join(R, "gen-test.ref-unk.txt"), "--sentence-bleu"]);
+    // Every per-sentence line identical (the first line is the Namespace with fairseq's own paths).
+    const drop = (x: string) => x.split("\n").slice(1).join("\n");
+    expect(drop(s.stdout)).toBe(drop(readFileSync(join(R, "score-beam5-sentence-bleu.txt"), "utf8")));
+    expect(s.stdout.split("\n")[0]).toMatch(/^Namespace\(sys='.*gen-beam5\.hyp', ref='.*', order=4, ignore_case=False, sacrebleu=False, sentence_bleu=True\)$/);
+  }, 60_000);
+});
