@@ -16,6 +16,12 @@ export interface GeneratorOptions {
   noRepeatNgramSize?: number;
   /** Divide scores by length^lenpen (fairseq's normalize_scores, default true). */
   normalizeScores?: boolean;
+  /** Sample instead of beam search (`--sampling`), optionally from the top k or the top-p nucleus. */
+  sampling?: boolean;
+  samplingTopk?: number;
+  samplingTopp?: number;
+  /** Seed of the sampling draws (`--seed`); the same seed gives the same samples. */
+  seed?: number;
 }
 
 export interface Hypothesis {
@@ -61,6 +67,10 @@ export class SequenceGenerator {
       matchSourceLen: options.matchSourceLen ?? false,
       noRepeatNgramSize: options.noRepeatNgramSize ?? 0,
       normalizeScores: options.normalizeScores ?? true,
+      sampling: options.sampling ?? false,
+      samplingTopk: options.samplingTopk ?? -1,
+      samplingTopp: options.samplingTopp ?? -1,
+      seed: options.seed ?? 1,
     };
     // fairseq: the beam can be at most vocab - 1 (pad is never selected)
     this.beam = Math.min(this.o.beam, vocabSize - 1);
@@ -161,6 +171,7 @@ export class SequenceGenerator {
             total = tf.reshape(tf.add(lp, cum), [bsz, beam * V]);
             width = beam * V;
           }
+          if (this.o.sampling) return this.sample(lp as tf.Tensor2D, step, bsz, scores);
           const k = Math.min(cand, width - 1);
           const top = tf.topk(total, k);
           return [top.values, top.indices];
@@ -270,6 +281,54 @@ export class SequenceGenerator {
         .slice(0, this.o.nbest)
         .map(([h]) => h),
     );
+  }
+
+  private draws = 0;
+
+  /**
+   * fairseq's `Sampling` search step: each beam draws its next token (at step 0, `beam` draws with
+   * replacement from the first beam), from the whole distribution, the top k, or the top-p nucleus.
+   * Returns [scores, flat indices] shaped like beam search's top-k output (index = beam·V + token).
+   */
+  private sample(lp: tf.Tensor2D, step: number, bsz: number, scores: number[][]): [tf.Tensor, tf.Tensor] {
+    const beam = this.beam;
+    const V = this.vocabSize;
+    const rows = step === 0 ? tf.gather(lp, tf.tensor1d(Array.from({ length: bsz }, (_, b) => b * beam), "int32")) : lp;
+    const draws = step === 0 ? beam : 1;
+    let logits: tf.Tensor2D = rows as tf.Tensor2D;
+    let map: tf.Tensor2D | null = null;
+    if (this.o.samplingTopp > 0) {
+      const sorted = tf.topk(rows, V);
+      const probs = tf.exp(sorted.values);
+      const cum = tf.cumsum(probs, 1);
+      // keep the smallest prefix whose mass reaches p: the words with cumsum < p, plus one more
+      const below = tf.less(cum, this.o.samplingTopp);
+      // one more word so the kept mass reaches p: the first position not below p (clamped to V-1)
+      const count = tf.minimum(tf.sum(tf.cast(below, "int32"), 1, true), tf.scalar(V - 1, "int32"));
+      const allowed = tf.logicalOr(below, tf.equal(tf.range(0, V, 1, "int32"), count));
+      logits = tf.where(allowed, sorted.values, tf.fill(sorted.values.shape, -Infinity)) as tf.Tensor2D;
+      map = sorted.indices as tf.Tensor2D;
+    } else if (this.o.samplingTopk > 0) {
+      const top = tf.topk(rows, this.o.samplingTopk);
+      logits = top.values as tf.Tensor2D;
+      map = top.indices as tf.Tensor2D;
+    }
+    // multinomial over log-probs: softmax(lp) restricted to the allowed set, as torch.multinomial on probs
+    const n = logits.shape[0];
+    // (tfjs's multinomial needs two outcomes; with one, e.g. --sampling-topk 1, the draw is certain)
+    const picked = logits.shape[1] === 1 ? tf.zeros([n, draws], "int32") : (tf.multinomial(logits, draws, this.o.seed * 7919 + this.draws++, false) as tf.Tensor2D);
+    const pickedFlat = tf.reshape(picked, [-1]);
+    const rowIdx = tf.reshape(tf.tile(tf.reshape(tf.range(0, n, 1, "int32"), [n, 1]), [1, draws]), [-1]);
+    const width = logits.shape[1];
+    const gatherAt = tf.add(tf.mul(rowIdx, tf.scalar(width, "int32")), pickedFlat);
+    const tokens = map ? tf.gather(tf.reshape(map, [-1]), gatherAt) : pickedFlat;
+    // the score of the drawn token is its log-prob (not renormalised), plus the beam's cumulative score
+    const lpRows = tf.gather(tf.reshape(rows, [-1]), tf.add(tf.mul(rowIdx, tf.scalar(V, "int32")), tokens));
+    const cum = step === 0 ? tf.zeros([n * draws]) : tf.tensor1d(scores.map((s) => s[step - 1]!));
+    const total = tf.reshape(tf.add(lpRows, cum), [bsz, beam]);
+    const beams = step === 0 ? tf.zeros([bsz, beam], "int32") : tf.tile(tf.reshape(tf.range(0, beam, 1, "int32"), [1, beam]), [bsz, 1]);
+    const flat = tf.add(tf.mul(beams, tf.scalar(V, "int32")), tf.reshape(tokens, [bsz, beam]));
+    return [total, flat];
   }
 
   /** fairseq's _no_repeat_ngram: ban tokens that would repeat an n-gram already in the hypothesis. */

@@ -27,6 +27,9 @@ export function registerGenerate(program: Command): void {
     .option("--lenpen <N>", "length penalty: <1.0 favors shorter, >1.0 favors longer sentences", float, 1)
     .option("--unkpen <N>", "unknown word penalty", float, 0)
     .option("--temperature <N>", "temperature for generation", float, 1)
+    .option("--sampling", "sample hypotheses instead of using beam search", false)
+    .option("--sampling-topk <N>", "sample from the top k outcomes", int, -1)
+    .option("--sampling-topp <P>", "sample from the smallest set whose cumulative probability mass exceeds p", float, -1)
     .option("--no-repeat-ngram-size <N>", "ngram blocking such that this size ngram cannot be repeated", int, 0)
     .option("--match-source-len", "generations should match the source length", false)
     .option("--unnormalized", "compare unnormalized hypothesis scores", false)
@@ -62,6 +65,10 @@ export function registerGenerate(program: Command): void {
         unkpen: o.unkpen as number,
         temperature: o.temperature as number,
         noRepeatNgramSize: o.noRepeatNgramSize as number,
+        sampling: o.sampling as boolean,
+        samplingTopk: o.samplingTopk as number,
+        samplingTopp: o.samplingTopp as number,
+        seed: (o.seed as number | undefined) ?? 1,
         matchSourceLen: o.matchSourceLen as boolean,
         normalizeScores: !(o.unnormalized as boolean),
       });

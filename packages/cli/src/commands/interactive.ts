@@ -28,6 +28,9 @@ export function registerInteractive(program: Command): void {
     .option("--min-len <N>", "minimum generation length", int, 1)
     .option("--lenpen <N>", "length penalty", float, 1)
     .option("--unkpen <N>", "unknown word penalty", float, 0)
+    .option("--sampling", "sample hypotheses instead of using beam search", false)
+    .option("--sampling-topk <N>", "sample from the top k outcomes", int, -1)
+    .option("--sampling-topp <P>", "sample from the smallest set whose cumulative probability mass exceeds p", float, -1)
     .option("--no-repeat-ngram-size <N>", "ngram blocking", int, 0)
     .option("--remove-bpe, --post-process [SYMBOL]", "remove BPE tokens (default @@ )")
     .option("--cpu", "accepted for compatibility")
@@ -49,6 +52,10 @@ export function registerInteractive(program: Command): void {
         lenpen: o.lenpen as number,
         unkpen: o.unkpen as number,
         noRepeatNgramSize: o.noRepeatNgramSize as number,
+        sampling: o.sampling as boolean,
+        samplingTopk: o.samplingTopk as number,
+        samplingTopp: o.samplingTopp as number,
+        seed: (o.seed as number | undefined) ?? 1,
       });
       const input = o.input === "-" ? process.stdin : createReadStream(o.input as string, "utf8");
       const rl = createInterface({ input, crlfDelay: Infinity });
