@@ -28,6 +28,7 @@ export function registerInteractive(program: Command): void {
     .option("--min-len <N>", "minimum generation length", int, 1)
     .option("--lenpen <N>", "length penalty", float, 1)
     .option("--unkpen <N>", "unknown word penalty", float, 0)
+    .option("--seed <N>", "random seed (sampling)", int, 1)
     .option("--sampling", "sample hypotheses instead of using beam search", false)
     .option("--sampling-topk <N>", "sample from the top k outcomes", int, -1)
     .option("--sampling-topp <P>", "sample from the smallest set whose cumulative probability mass exceeds p", float, -1)
