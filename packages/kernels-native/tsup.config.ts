@@ -1,10 +1,1 @@
-import { defineConfig } from "tsup";
-
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: ["esm", "cjs"],
-  dts: true,
-  clean: true,
-  sourcemap: false,
-  target: "node20",
-});
+export { default } from "../../tsup.config.base";

@@ -4,19 +4,10 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { Dictionary } from "@fairseq-ts/dictionary";
 import { binarize } from "./binarizer.js";
-import type { IndexedDtype } from "./indexed/dtypes.js";
 import { dataFilePath, indexFilePath, MMapIndexedDatasetBuilder } from "./indexed/mmap-indexed-dataset.js";
+import type { WorkerJob } from "./preprocess.js";
 
-interface Job {
-  input: string;
-  dictText: string;
-  outPrefix: string;
-  dtype: IndexedDtype;
-  offset: number;
-  end: number;
-}
-
-async function main(job: Job) {
+async function main(job: WorkerJob) {
   const dict = Dictionary.parse(job.dictText);
   const builder = new MMapIndexedDatasetBuilder(dataFilePath(job.outPrefix), job.dtype);
   try {
@@ -30,4 +21,4 @@ async function main(job: Job) {
   }
 }
 
-void main(workerData as Job);
+void main(workerData as WorkerJob);

@@ -46,7 +46,8 @@ export interface PreprocessResult {
   stats: Map<string, BinarizeStats>;
 }
 
-interface WorkerJob {
+/** One byte range of an input file for a binarize worker thread. */
+export interface WorkerJob {
   kind: "binarize";
   input: string;
   dictText: string;

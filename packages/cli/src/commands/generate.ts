@@ -6,12 +6,14 @@ import { BleuScorer, SequenceGenerator, SequenceScorer, formatD, formatH, format
 import { asctime, formatFixed, formatPrecision } from "@fairseq-ts/logging";
 import type { EncoderDecoderModel } from "@fairseq-ts/models";
 import { TranslationTask } from "@fairseq-ts/tasks";
-import { bool, float, int } from "../flags.js";
+import { bool, int } from "../flags.js";
 import { loadModelForTask } from "../load-model.js";
+import { addGenerationFlags, generatorOptions, removeBpeSymbol } from "../generation-flags.js";
 
 /** `fairseq-ts generate DATA --path CKPT`: fairseq-generate's flags and output lines. */
 export function registerGenerate(program: Command): void {
-  program
+  addGenerationFlags(
+    program
     .command("generate")
     .description("translate a preprocessed split with a trained model (fairseq-generate)")
     .argument("<data>", "path to data directory")
@@ -19,33 +21,17 @@ export function registerGenerate(program: Command): void {
     .option("-s, --source-lang <SRC>", "source language")
     .option("-t, --target-lang <TARGET>", "target language")
     .option("--gen-subset <SPLIT>", "data subset to generate (train, valid, test)", "test")
-    .option("--beam <N>", "beam size", int, 5)
-    .option("--nbest <N>", "number of hypotheses to output", int, 1)
-    .option("--max-len-a <N>", "generate sequences of maximum length ax + b", float, 0)
-    .option("--max-len-b <N>", "generate sequences of maximum length ax + b", int, 200)
-    .option("--min-len <N>", "minimum generation length", int, 1)
-    .option("--lenpen <N>", "length penalty: <1.0 favors shorter, >1.0 favors longer sentences", float, 1)
-    .option("--unkpen <N>", "unknown word penalty", float, 0)
-    .option("--temperature <N>", "temperature for generation", float, 1)
-    .option("--sampling", "sample hypotheses instead of using beam search", false)
-    .option("--sampling-topk <N>", "sample from the top k outcomes", int, -1)
-    .option("--sampling-topp <P>", "sample from the smallest set whose cumulative probability mass exceeds p", float, -1)
-    .option("--no-repeat-ngram-size <N>", "ngram blocking such that this size ngram cannot be repeated", int, 0)
-    .option("--match-source-len", "generations should match the source length", false)
-    .option("--unnormalized", "compare unnormalized hypothesis scores", false)
     .option("--max-tokens <N>", "maximum number of tokens in a batch", int)
     .option("--batch-size <N>", "number of examples in a batch", int)
     .option("--max-sentences <N>", "alias of --batch-size", int)
     .option("--required-batch-size-multiple <N>", "batch size will be a multiple of this", int, 8)
     .option("--skip-invalid-size-inputs-valid-test", "ignore too long or too short lines", false)
-    .option("--remove-bpe, --post-process [SYMBOL]", "remove BPE tokens before scoring (default @@ )")
     .option("--quiet", "only print final scores", false)
     .option("--score-reference", "just score the reference translation", false)
-    .option("--seed <N>", "random seed", int, 1)
     .option("--left-pad-source <BOOL>", "pad the source on the left", bool, true)
     .option("--cpu", "accepted for compatibility")
     .option("--backend <NAME>", "tensorflow.js backend: auto, tensorflow, wasm, cpu", (v) => parseBackendName(v))
-    .action(async (data: string, o: Record<string, unknown>) => {
+  ).action(async (data: string, o: Record<string, unknown>) => {
       await initBackend({ backend: o.backend as never, log: (l) => process.stderr.write(`${l}\n`) });
       const task = await TranslationTask.setup({ data, sourceLang: (o.sourceLang as string) ?? null, targetLang: (o.targetLang as string) ?? null, leftPadSource: o.leftPadSource as boolean });
       const log = (name: string, msg: string) => process.stdout.write(`${asctime()} | INFO | ${name} | ${msg}\n`);
@@ -54,24 +40,8 @@ export function registerGenerate(program: Command): void {
       if (model.kind !== "encoder-decoder") throw new Error(`--path ${o.path}: generate needs an encoder-decoder model`);
       const src = task.sourceDictionary;
       const tgt = task.targetDictionary;
-      const removeBpe = o.removeBpe === true ? "@@ " : ((o.removeBpe as string | undefined) ?? null);
-      const gen = new SequenceGenerator(model as EncoderDecoderModel, { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, {
-        beam: o.beam as number,
-        nbest: o.nbest as number,
-        maxLenA: o.maxLenA as number,
-        maxLenB: o.maxLenB as number,
-        minLen: o.minLen as number,
-        lenpen: o.lenpen as number,
-        unkpen: o.unkpen as number,
-        temperature: o.temperature as number,
-        noRepeatNgramSize: o.noRepeatNgramSize as number,
-        sampling: o.sampling as boolean,
-        samplingTopk: o.samplingTopk as number,
-        samplingTopp: o.samplingTopp as number,
-        seed: (o.seed as number | undefined) ?? 1,
-        matchSourceLen: o.matchSourceLen as boolean,
-        normalizeScores: !(o.unnormalized as boolean),
-      });
+      const removeBpe = removeBpeSymbol(o);
+      const gen = new SequenceGenerator(model as EncoderDecoderModel, { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, generatorOptions(o));
       const ds = task.loadDataset(o.genSubset as string);
       const itr = task.getBatchIterator(ds, {
         maxTokens: (o.maxTokens as number | undefined) ?? null,

@@ -7,12 +7,14 @@ import { collateTokens } from "@fairseq-ts/data";
 import { SequenceGenerator, formatD, formatH, formatP } from "@fairseq-ts/generate";
 import type { EncoderDecoderModel } from "@fairseq-ts/models";
 import { TranslationTask } from "@fairseq-ts/tasks";
-import { float, int } from "../flags.js";
+import { int } from "../flags.js";
 import { loadModelForTask } from "../load-model.js";
+import { addGenerationFlags, generatorOptions, removeBpeSymbol } from "../generation-flags.js";
 
 /** `fairseq-ts interactive DATA --path CKPT`: translate raw lines from stdin or --input (fairseq-interactive). */
 export function registerInteractive(program: Command): void {
-  program
+  addGenerationFlags(
+    program
     .command("interactive")
     .description("translate lines from standard input (fairseq-interactive)")
     .argument("<data>", "path to data directory (for the dictionaries)")
@@ -21,43 +23,17 @@ export function registerInteractive(program: Command): void {
     .option("-t, --target-lang <TARGET>", "target language")
     .option("--input <FILE>", "file to read from; - for stdin", "-")
     .option("--buffer-size <N>", "read this many sentences into a buffer before processing them", int, 1)
-    .option("--beam <N>", "beam size", int, 5)
-    .option("--nbest <N>", "number of hypotheses to output", int, 1)
-    .option("--max-len-a <N>", "generate sequences of maximum length ax + b", float, 0)
-    .option("--max-len-b <N>", "generate sequences of maximum length ax + b", int, 200)
-    .option("--min-len <N>", "minimum generation length", int, 1)
-    .option("--lenpen <N>", "length penalty", float, 1)
-    .option("--unkpen <N>", "unknown word penalty", float, 0)
-    .option("--seed <N>", "random seed (sampling)", int, 1)
-    .option("--sampling", "sample hypotheses instead of using beam search", false)
-    .option("--sampling-topk <N>", "sample from the top k outcomes", int, -1)
-    .option("--sampling-topp <P>", "sample from the smallest set whose cumulative probability mass exceeds p", float, -1)
-    .option("--no-repeat-ngram-size <N>", "ngram blocking", int, 0)
-    .option("--remove-bpe, --post-process [SYMBOL]", "remove BPE tokens (default @@ )")
     .option("--cpu", "accepted for compatibility")
     .option("--backend <NAME>", "tensorflow.js backend: auto, tensorflow, wasm, cpu", (v) => parseBackendName(v))
-    .action(async (data: string, o: Record<string, unknown>) => {
+  ).action(async (data: string, o: Record<string, unknown>) => {
       await initBackend({ backend: o.backend as never, log: (l) => process.stderr.write(`${l}\n`) });
       const task = await TranslationTask.setup({ data, sourceLang: (o.sourceLang as string) ?? null, targetLang: (o.targetLang as string) ?? null });
       const { model } = loadModelForTask(o.path as string, task);
       if (model.kind !== "encoder-decoder") throw new Error(`--path ${o.path}: interactive needs an encoder-decoder model`);
       const src = task.sourceDictionary;
       const tgt = task.targetDictionary;
-      const removeBpe = o.removeBpe === true ? "@@ " : ((o.removeBpe as string | undefined) ?? null);
-      const gen = new SequenceGenerator(model as EncoderDecoderModel, { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, {
-        beam: o.beam as number,
-        nbest: o.nbest as number,
-        maxLenA: o.maxLenA as number,
-        maxLenB: o.maxLenB as number,
-        minLen: o.minLen as number,
-        lenpen: o.lenpen as number,
-        unkpen: o.unkpen as number,
-        noRepeatNgramSize: o.noRepeatNgramSize as number,
-        sampling: o.sampling as boolean,
-        samplingTopk: o.samplingTopk as number,
-        samplingTopp: o.samplingTopp as number,
-        seed: (o.seed as number | undefined) ?? 1,
-      });
+      const removeBpe = removeBpeSymbol(o);
+      const gen = new SequenceGenerator(model as EncoderDecoderModel, { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, generatorOptions(o));
       const input = o.input === "-" ? process.stdin : createReadStream(o.input as string, "utf8");
       const rl = createInterface({ input, crlfDelay: Infinity });
       let nextId = 0;

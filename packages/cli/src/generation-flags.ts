@@ -1,0 +1,50 @@
+import type { Command } from "commander";
+import type { GeneratorOptions } from "@fairseq-ts/generate";
+import { float, int } from "./flags.js";
+
+/** fairseq's generation flags (shared by generate and interactive), with fairseq's defaults. */
+export function addGenerationFlags(cmd: Command): Command {
+  return cmd
+    .option("--beam <N>", "beam size", int, 5)
+    .option("--nbest <N>", "number of hypotheses to output", int, 1)
+    .option("--max-len-a <N>", "generate sequences of maximum length ax + b", float, 0)
+    .option("--max-len-b <N>", "generate sequences of maximum length ax + b", int, 200)
+    .option("--min-len <N>", "minimum generation length", int, 1)
+    .option("--lenpen <N>", "length penalty: <1.0 favors shorter, >1.0 favors longer sentences", float, 1)
+    .option("--unkpen <N>", "unknown word penalty", float, 0)
+    .option("--temperature <N>", "temperature for generation", float, 1)
+    .option("--no-repeat-ngram-size <N>", "ngram blocking such that this size ngram cannot be repeated", int, 0)
+    .option("--match-source-len", "generations should match the source length", false)
+    .option("--unnormalized", "compare unnormalized hypothesis scores", false)
+    .option("--sampling", "sample hypotheses instead of using beam search", false)
+    .option("--sampling-topk <N>", "sample from the top k outcomes", int, -1)
+    .option("--sampling-topp <P>", "sample from the smallest set whose cumulative probability mass exceeds p", float, -1)
+    .option("--seed <N>", "random seed", int, 1)
+    .option("--remove-bpe, --post-process [SYMBOL]", "remove BPE tokens before scoring (default @@ )");
+}
+
+/** The generator's options from parsed generation flags. */
+export function generatorOptions(o: Record<string, unknown>): GeneratorOptions {
+  return {
+    beam: o.beam as number,
+    nbest: o.nbest as number,
+    maxLenA: o.maxLenA as number,
+    maxLenB: o.maxLenB as number,
+    minLen: o.minLen as number,
+    lenpen: o.lenpen as number,
+    unkpen: o.unkpen as number,
+    temperature: o.temperature as number,
+    noRepeatNgramSize: o.noRepeatNgramSize as number,
+    matchSourceLen: o.matchSourceLen as boolean,
+    normalizeScores: !(o.unnormalized as boolean),
+    sampling: o.sampling as boolean,
+    samplingTopk: o.samplingTopk as number,
+    samplingTopp: o.samplingTopp as number,
+    seed: o.seed as number,
+  };
+}
+
+/** `--remove-bpe` as given: the flag alone means "@@ ". */
+export function removeBpeSymbol(o: Record<string, unknown>): string | null {
+  return o.removeBpe === true ? "@@ " : ((o.removeBpe as string | undefined) ?? null);
+}
