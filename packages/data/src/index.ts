@@ -13,6 +13,7 @@ export {
   type MMapIndex,
   type TokenSequenceDataset,
 } from "./indexed/mmap-indexed-dataset.js";
+export { RawTextDataset } from "./indexed/raw-text-dataset.js";
 export { TextInputError, binarize, countWords, findOffsets, readLines, type BinarizeStats, type ReadLinesOptions } from "./binarizer.js";
 export { PreprocessError, preprocess, type PreprocessOptions, type PreprocessResult } from "./preprocess.js";
 

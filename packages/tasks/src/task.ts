@@ -8,6 +8,7 @@ import {
   MMapIndexedDataset,
   MonolingualDataset,
   RandomState,
+  RawTextDataset,
   TokenBlockDataset,
   batchBySize,
   fairseqNumpySeed,
@@ -82,9 +83,11 @@ export function disposeSample(s: TensorSample): void {
   if (s.netInput.prevOutputTokens) s.netInput.prevOutputTokens.dispose();
 }
 
-function openSplit(prefix: string, what: string): TokenSequenceDataset {
-  if (!existsSync(`${prefix}.idx`) || !existsSync(`${prefix}.bin`)) throw new TaskError(`${what}: dataset not found: ${prefix}.{bin,idx}`);
-  return MMapIndexedDataset.open(prefix);
+/** An mmap dataset (`prefix.bin`/`.idx`), or fairseq's raw text impl (the text file `prefix` itself). */
+function openSplit(prefix: string, what: string, dictionary: Dictionary): TokenSequenceDataset {
+  if (existsSync(`${prefix}.idx`) && existsSync(`${prefix}.bin`)) return MMapIndexedDataset.open(prefix);
+  if (existsSync(prefix)) return new RawTextDataset(prefix, dictionary);
+  throw new TaskError(`${what}: dataset not found: ${prefix}.{bin,idx} (or raw text ${prefix})`);
 }
 
 function iterator(ds: TaskDataset, o: BatchIteratorOptions, filter: (idx: Int32Array) => Int32Array) {
@@ -148,10 +151,10 @@ export class TranslationTask implements Task {
     const prefix = (lang: string) => {
       const a = join(this.dataDir, `${split}.${this.sourceLang}-${this.targetLang}.${lang}`);
       const b = join(this.dataDir, `${split}.${this.targetLang}-${this.sourceLang}.${lang}`);
-      return existsSync(`${a}.idx`) ? a : existsSync(`${b}.idx`) ? b : a;
+      return existsSync(`${a}.idx`) || existsSync(a) ? a : existsSync(`${b}.idx`) || existsSync(b) ? b : a;
     };
-    const src = openSplit(prefix(this.sourceLang), `${split} (${this.sourceLang})`);
-    const tgt = openSplit(prefix(this.targetLang), `${split} (${this.targetLang})`);
+    const src = openSplit(prefix(this.sourceLang), `${split} (${this.sourceLang})`, this.sourceDictionary);
+    const tgt = openSplit(prefix(this.targetLang), `${split} (${this.targetLang})`, this.targetDictionary);
     return new LanguagePairDataset(src, this.sourceDictionary, tgt, this.targetDictionary, {
       leftPadSource: this.o.leftPadSource ?? true,
       leftPadTarget: this.o.leftPadTarget ?? false,
@@ -201,7 +204,7 @@ export class LanguageModelingTask implements Task {
     return this.dictionary;
   }
   loadDataset(split: string): MonolingualDataset {
-    const base = openSplit(join(this.dataDir, split), split);
+    const base = openSplit(join(this.dataDir, split), split, this.dictionary);
     const blocks = new TokenBlockDataset(base, this.o.tokensPerSample ?? 1024, this.dictionary.pad(), this.dictionary.eos(), this.o.sampleBreakMode ?? "none");
     return new MonolingualDataset(blocks, this.dictionary, true);
   }

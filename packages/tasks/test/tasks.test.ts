@@ -43,3 +43,20 @@ describe("translation task", () => {
     await expect(Promise.resolve().then(() => task.loadDataset("nosuchsplit"))).rejects.toThrow(/nosuchsplit/);
   });
 });
+
+describe("raw text datasets (--dataset-impl raw)", () => {
+  it("a raw-preprocessed directory loads the same items as the binarized one", async () => {
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { preprocess } = await import("@fairseq-ts/data");
+    const dest = mkdtempSync(join(tmpdir(), "fsts-raw-"));
+    await preprocess({ sourceLang: "de", targetLang: "en", testpref: join(SHARED, "data/multi30k/test"), srcdict: join(BIN, "dict.de.txt"), tgtdict: join(BIN, "dict.en.txt"), datasetImpl: "raw", destdir: dest, log: () => {} });
+    const raw = (await TranslationTask.setup({ data: dest })).loadDataset("test");
+    const bin = (await TranslationTask.setup({ data: BIN })).loadDataset("test");
+    expect(raw.length).toBe(1000);
+    for (const i of [0, 17, 999]) {
+      expect(Array.from(raw.get(i).source)).toEqual(Array.from(bin.get(i).source));
+      expect(Array.from(raw.get(i).target!)).toEqual(Array.from(bin.get(i).target!));
+    }
+  });
+});
