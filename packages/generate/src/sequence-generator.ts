@@ -135,10 +135,13 @@ export class SequenceGenerator {
           }
           const ot = tf.tensor1d(order, "int32");
           model.decoder.reorderIncrementalState(state, ot);
-          const prevEnc = enc;
-          const next = tidyEnc(() => model.encoder.reorderEncoderOut(prevEnc, ot));
-          disposeEnc(enc);
-          enc = next;
+          // Every beam of a sentence has the same encoder output: only a shrinking batch changes it.
+          if (batchIdxs !== null) {
+            const prevEnc = enc;
+            const next = tidyEnc(() => model.encoder.reorderEncoderOut(prevEnc, ot));
+            disposeEnc(enc);
+            enc = next;
+          }
           ot.dispose();
         }
         const rows = tokens.length;
