@@ -8,6 +8,7 @@ import type { EncoderDecoderModel } from "@fairseq-ts/models";
 import { TranslationTask } from "@fairseq-ts/tasks";
 import { bool, int } from "../flags.js";
 import { loadModelForTask } from "../load-model.js";
+import { importUserDir } from "../user-dir.js";
 import { addGenerationFlags, generatorOptions, removeBpeSymbol } from "../generation-flags.js";
 
 /** `fairseq-ts generate DATA --path CKPT`: fairseq-generate's flags and output lines. */
@@ -30,9 +31,11 @@ export function registerGenerate(program: Command): void {
     .option("--score-reference", "just score the reference translation", false)
     .option("--left-pad-source <BOOL>", "pad the source on the left", bool, true)
     .option("--cpu", "accepted for compatibility")
+    .option("--user-dir <DIR>", "a module that registers custom models/architectures")
     .option("--backend <NAME>", "tensorflow.js backend: auto, tensorflow, wasm, cpu", (v) => parseBackendName(v))
   ).action(async (data: string, o: Record<string, unknown>) => {
       await initBackend({ backend: o.backend as never, log: (l) => process.stderr.write(`${l}\n`) });
+      await importUserDir(o.userDir as string | undefined);
       const task = await TranslationTask.setup({ data, sourceLang: (o.sourceLang as string) ?? null, targetLang: (o.targetLang as string) ?? null, leftPadSource: o.leftPadSource as boolean });
       const log = (name: string, msg: string) => process.stdout.write(`${asctime()} | INFO | ${name} | ${msg}\n`);
       log("fairseq_cli.generate", `loading model(s) from ${o.path}`);

@@ -9,6 +9,7 @@ import type { EncoderDecoderModel } from "@fairseq-ts/models";
 import { TranslationTask } from "@fairseq-ts/tasks";
 import { int } from "../flags.js";
 import { loadModelForTask } from "../load-model.js";
+import { importUserDir } from "../user-dir.js";
 import { addGenerationFlags, generatorOptions, removeBpeSymbol } from "../generation-flags.js";
 
 /** `fairseq-ts interactive DATA --path CKPT`: translate raw lines from stdin or --input (fairseq-interactive). */
@@ -24,9 +25,11 @@ export function registerInteractive(program: Command): void {
     .option("--input <FILE>", "file to read from; - for stdin", "-")
     .option("--buffer-size <N>", "read this many sentences into a buffer before processing them", int, 1)
     .option("--cpu", "accepted for compatibility")
+    .option("--user-dir <DIR>", "a module that registers custom models/architectures")
     .option("--backend <NAME>", "tensorflow.js backend: auto, tensorflow, wasm, cpu", (v) => parseBackendName(v))
   ).action(async (data: string, o: Record<string, unknown>) => {
       await initBackend({ backend: o.backend as never, log: (l) => process.stderr.write(`${l}\n`) });
+      await importUserDir(o.userDir as string | undefined);
       const task = await TranslationTask.setup({ data, sourceLang: (o.sourceLang as string) ?? null, targetLang: (o.targetLang as string) ?? null });
       const { model } = loadModelForTask(o.path as string, task);
       if (model.kind !== "encoder-decoder") throw new Error(`--path ${o.path}: interactive needs an encoder-decoder model`);

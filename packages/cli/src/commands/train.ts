@@ -3,6 +3,7 @@ import { initBackend, parseBackendName } from "@fairseq-ts/backend";
 import { LanguageModelingTask, TranslationTask, type Task } from "@fairseq-ts/tasks";
 import { train, type TrainOptions } from "@fairseq-ts/trainer";
 import { bool, choice, float, int } from "../flags.js";
+import { importUserDir } from "../user-dir.js";
 
 const floatList = (v: string) => v.split(",").map((x) => float(x));
 const intList = (v: string) => v.split(",").map((x) => int(x));
@@ -98,7 +99,8 @@ export function registerTrain(program: Command): void {
     .option("--no-progress-bar", "disable progress bar")
     .option("--cpu", "use CPU instead of CUDA (accepted; fairseq-ts always runs on the CPU/wasm backends)")
     .option("--num-workers <N>", "accepted for compatibility", int, 1)
-    .option("--backend <NAME>", "tensorflow.js backend: auto, tensorflow, wasm, cpu (env FAIRSEQ_TS_BACKEND)", (v) => parseBackendName(v));
+    .option("--backend <NAME>", "tensorflow.js backend: auto, tensorflow, wasm, cpu (env FAIRSEQ_TS_BACKEND)", (v) => parseBackendName(v))
+    .option("--user-dir <DIR>", "a module that registers custom models/architectures/criterions");
   for (const [flag, kind] of MODEL_FLAGS) {
     if (kind === "bool") cmd.option(`--${flag}`, `model: ${flag}`);
     else {
@@ -108,6 +110,7 @@ export function registerTrain(program: Command): void {
   }
   cmd.action(async (data: string, o: Record<string, unknown>) => {
     await initBackend({ backend: o.backend as never });
+    await importUserDir(o.userDir as string | undefined);
     const task: Task =
       o.task === "language_modeling"
         ? await LanguageModelingTask.setup({ data, tokensPerSample: o.tokensPerSample as number, sampleBreakMode: o.sampleBreakMode as never })

@@ -1,0 +1,23 @@
+import { existsSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+
+/**
+ * fairseq's `--user-dir`: import a module (a directory with package.json/index.js, or a .js/.mjs file)
+ * that registers its own models, architectures or criterions into the public registries.
+ */
+export async function importUserDir(dir: string | undefined): Promise<void> {
+  if (!dir) return;
+  const p = resolve(dir);
+  if (!existsSync(p)) throw new Error(`--user-dir ${dir}: no such file or directory`);
+  let entry = p;
+  if (statSync(p).isDirectory()) {
+    const candidates = ["index.js", "index.mjs", "dist/index.js"].map((f) => join(p, f));
+    const found = candidates.find((c) => existsSync(c));
+    if (!found) throw new Error(`--user-dir ${dir}: no index.js, index.mjs or dist/index.js to import`);
+    entry = found;
+  }
+  const mod = (await import(pathToFileURL(entry).href)) as { register?: () => unknown };
+  // A plugin may register at import or export a register() function (preferred: no import side effects).
+  if (typeof mod.register === "function") await mod.register();
+}
