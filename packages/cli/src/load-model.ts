@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
-import { importFairseqCheckpointBytes, type EncoderDecoderModel, type LanguageModel } from "@fairseq-ts/models";
+import { loadModelCheckpointBytes, type EncoderDecoderModel, type LanguageModel } from "@fairseq-ts/models";
 import type { Task } from "@fairseq-ts/tasks";
-import { decodeCheckpoint, loadModelWeights } from "@fairseq-ts/trainer";
 
 /**
  * Load a model for inference from `--path`: a fairseq `.pt` checkpoint (read without executing
@@ -14,22 +13,15 @@ export function loadModelForTask(path: string, task: Task): { model: EncoderDeco
   } catch (err) {
     throw new Error(`--path ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
   }
-  if (bytes[0] === 0x50 && bytes[1] === 0x4b) {
-    const { model, args } = importFairseqCheckpointBytes(bytes, {
-      srcVocabSize: task.name === "translation" ? task.sourceDictionary.length : undefined,
-      tgtVocabSize: task.name === "translation" ? task.targetDictionary.length : undefined,
-      vocabSize: task.name === "language_modeling" ? task.targetDictionary.length : undefined,
+  const translation = task.name === "translation";
+  try {
+    return loadModelCheckpointBytes(bytes, {
+      srcVocabSize: translation ? task.sourceDictionary.length : undefined,
+      tgtVocabSize: translation ? task.targetDictionary.length : undefined,
+      vocabSize: translation ? undefined : task.targetDictionary.length,
       padIdx: task.targetDictionary.pad(),
     });
-    return { model, args };
-  }
-  const ck = decodeCheckpoint(bytes, path);
-  const model = task.buildModel({ ...(ck.meta.args as { arch: string }) });
-  try {
-    loadModelWeights(model, ck.model, path);
   } catch (err) {
-    model.dispose();
-    throw err;
+    throw new Error(`--path ${path}: ${(err as Error).message}`);
   }
-  return { model, args: ck.meta.args };
 }

@@ -29,3 +29,4 @@ export {
 } from "./registry.js";
 export { CheckpointError, importFairseqCheckpoint, importFairseqCheckpointBytes, loadFairseqCheckpoint, type ImportVocab, type ImportedModel } from "./fairseq-import.js";
 export { SafetensorsError, decodeSafetensors, encodeSafetensors, f32, toFloat32, type SafeDtype, type SafeTensor } from "./safetensors.js";
+export { loadModelCheckpointBytes } from "./model-checkpoint.js";

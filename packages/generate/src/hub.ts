@@ -1,0 +1,94 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { Dictionary } from "@fairseq-ts/dictionary";
+import { loadModelCheckpointBytes, type EncoderDecoderModel } from "@fairseq-ts/models";
+import { SequenceGenerator, type GeneratorOptions, type Hypothesis } from "./sequence-generator.js";
+
+/** A translation model with its dictionaries: fairseq's hub interface (`from_pretrained`). */
+export class Translator {
+  constructor(
+    readonly model: EncoderDecoderModel,
+    readonly srcDict: Dictionary,
+    readonly tgtDict: Dictionary,
+    readonly options: GeneratorOptions = {},
+  ) {}
+
+  private generator(options: GeneratorOptions): SequenceGenerator {
+    const t = this.tgtDict;
+    return new SequenceGenerator(this.model, { pad: t.pad(), eos: t.eos(), unk: t.unk() }, t.length, { ...this.options, ...options });
+  }
+
+  /** Token ids in, hypotheses out (best first per sentence). */
+  generate(tokens: Int32Array[], options: GeneratorOptions = {}): Hypothesis[][] {
+    const pad = this.srcDict.pad();
+    const width = Math.max(...tokens.map((t) => t.length));
+    const data = new Int32Array(tokens.length * width).fill(pad);
+    tokens.forEach((t, r) => data.set(t, r * width + width - t.length)); // left-padded
+    const src = tf.tensor2d(data, [tokens.length, width], "int32");
+    const lens = tf.tensor1d(tokens.map((t) => t.length), "int32");
+    try {
+      return this.generator(options).generate(src, lens);
+    } finally {
+      tf.dispose([src, lens]);
+    }
+  }
+
+  /** Translate tokenized text (whitespace-separated, as the dictionaries expect). */
+  translate(text: string, options?: GeneratorOptions): string;
+  translate(text: string[], options?: GeneratorOptions): string[];
+  translate(text: string | string[], options: GeneratorOptions = {}): string | string[] {
+    const lines = Array.isArray(text) ? text : [text];
+    const hyps = this.generate(lines.map((l) => this.srcDict.encodeLine(l, { addIfNotExist: false })), options);
+    const out = hyps.map((h) => this.tgtDict.string(h[0]!.tokens));
+    return Array.isArray(text) ? out : out[0]!;
+  }
+
+  /** Sample translations (`--sampling`, optionally top-k / top-p). */
+  sample(text: string, options: GeneratorOptions = {}): string {
+    return this.translate(text, { beam: 1, ...options, sampling: true });
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+/** Everything `fromPretrained` needs, as bytes/text (for browsers) — Node callers can pass paths instead. */
+export interface PretrainedFiles {
+  checkpoint: Uint8Array;
+  srcDict: string;
+  tgtDict: string;
+}
+
+/** Build a Translator from in-memory files (works in a browser: fetch the files, then call this). */
+export function translatorFromFiles(files: PretrainedFiles, options: GeneratorOptions = {}): Translator {
+  const src = Dictionary.parse(files.srcDict, { source: "source dict" });
+  const tgt = Dictionary.parse(files.tgtDict, { source: "target dict" });
+  const { model } = loadModelCheckpointBytes(files.checkpoint, { srcVocabSize: src.length, tgtVocabSize: tgt.length, padIdx: src.pad() });
+  if (model.kind !== "encoder-decoder") throw new Error("fromPretrained: the checkpoint is not a translation model");
+  return new Translator(model as EncoderDecoderModel, src, tgt, options);
+}
+
+/**
+ * fairseq's `from_pretrained` (Node): a checkpoint (fairseq `.pt` or fairseq-ts `.safetensors`) and the
+ * data directory holding `dict.{src}.txt` and `dict.{tgt}.txt` (languages inferred when there are two).
+ */
+export async function fromPretrained(
+  checkpoint: string,
+  o: { dataDir: string; sourceLang?: string; targetLang?: string } & GeneratorOptions,
+): Promise<Translator> {
+  const { readFile, readdir } = await import("node:fs/promises");
+  const { join } = await import("node:path");
+  let { sourceLang, targetLang } = o;
+  if (!sourceLang || !targetLang) {
+    const m = (await readdir(o.dataDir)).map((f) => /^(?:train|valid|test)\.([^.-]+)-([^.-]+)\./.exec(f)).find(Boolean);
+    if (!m) throw new Error(`fromPretrained: cannot infer languages in ${o.dataDir}; pass sourceLang and targetLang`);
+    sourceLang ??= m[1]!;
+    targetLang ??= m[2]!;
+  }
+  const [ck, sd, td] = await Promise.all([
+    readFile(checkpoint),
+    readFile(join(o.dataDir, `dict.${sourceLang}.txt`), "utf8"),
+    readFile(join(o.dataDir, `dict.${targetLang}.txt`), "utf8"),
+  ]);
+  return translatorFromFiles({ checkpoint: ck, srcDict: sd, tgtDict: td }, o);
+}

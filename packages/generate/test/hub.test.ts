@@ -1,0 +1,24 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "@fairseq-ts/backend";
+import { fromPretrained } from "../src/index.js";
+import { SHARED } from "./shared.js";
+
+const R = join(SHARED, "reference/fairseq/multi30k-de-en");
+
+beforeAll(async () => {
+  await initBackend({ backend: "wasm", log: null });
+});
+
+describe("hub interface (fromPretrained)", () => {
+  it("translates like fairseq-generate with an imported fairseq checkpoint", async () => {
+    const t = await fromPretrained(join(R, "model.pt"), { dataDir: join(R, "bin"), beam: 5 });
+    const ref = readFileSync(join(R, "gen-beam5.txt"), "utf8");
+    const hyp = (id: number) => new RegExp(`^H-${id}\\t\\S+\\t(.*)$`, "m").exec(ref)![1];
+    expect(t.translate("zwei männer sitzen in einem restaurant .")).toBe(hyp(592));
+    expect(t.translate(["zwei kleine kinder auf dem sand .", "zwei typen und eine frau lächeln ."])).toEqual([hyp(398), hyp(426)]);
+    expect(typeof t.sample("zwei männer sitzen in einem restaurant .", { samplingTopk: 5, seed: 2 })).toBe("string");
+    t.dispose();
+  }, 60_000);
+});
