@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { loadModelCheckpointBytes, type EncoderDecoderModel, type LanguageModel } from "@fairseq-ts/models";
-import type { Task } from "@fairseq-ts/tasks";
+import { initBackend } from "@fairseq-ts/backend";
+import { TranslationTask, type Task } from "@fairseq-ts/tasks";
+import { importUserDir } from "./user-dir.js";
 
 /**
  * Load a model for inference from `--path`: a fairseq `.pt` checkpoint (read without executing
@@ -24,4 +26,26 @@ export function loadModelForTask(path: string, task: Task): { model: EncoderDeco
   } catch (err) {
     throw new Error(`--path ${path}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * What generate and interactive do first: choose the backend, import `--user-dir`, open the
+ * translation task for DATA and load `--path` for it.
+ */
+export async function setupTranslation(
+  data: string,
+  o: Record<string, unknown>,
+  command: string,
+): Promise<{ task: TranslationTask; model: EncoderDecoderModel }> {
+  await initBackend({ backend: o.backend as never, log: (l) => process.stderr.write(`${l}\n`) });
+  await importUserDir(o.userDir as string | undefined);
+  const task = await TranslationTask.setup({
+    data,
+    sourceLang: (o.sourceLang as string) ?? null,
+    targetLang: (o.targetLang as string) ?? null,
+    leftPadSource: (o.leftPadSource as boolean | undefined) ?? true,
+  });
+  const { model } = loadModelForTask(o.path as string, task);
+  if (model.kind !== "encoder-decoder") throw new Error(`--path ${o.path}: ${command} needs an encoder-decoder model`);
+  return { task, model };
 }

@@ -1,14 +1,12 @@
 import type { Command } from "commander";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend, parseBackendName } from "@fairseq-ts/backend";
+import { parseBackendName } from "@fairseq-ts/backend";
 import type { Sample } from "@fairseq-ts/data";
 import { BleuScorer, SequenceGenerator, SequenceScorer, formatD, formatH, formatP } from "@fairseq-ts/generate";
 import { asctime, formatFixed, formatPrecision } from "@fairseq-ts/logging";
 import type { EncoderDecoderModel } from "@fairseq-ts/models";
-import { TranslationTask } from "@fairseq-ts/tasks";
 import { bool, int } from "../flags.js";
-import { loadModelForTask } from "../load-model.js";
-import { importUserDir } from "../user-dir.js";
+import { setupTranslation } from "../load-model.js";
 import { addGenerationFlags, generatorOptions, removeBpeSymbol } from "../generation-flags.js";
 
 /** `fairseq-ts generate DATA --path CKPT`: fairseq-generate's flags and output lines. */
@@ -34,13 +32,9 @@ export function registerGenerate(program: Command): void {
     .option("--user-dir <DIR>", "a module that registers custom models/architectures")
     .option("--backend <NAME>", "tensorflow.js backend: auto, tensorflow, wasm, cpu", (v) => parseBackendName(v))
   ).action(async (data: string, o: Record<string, unknown>) => {
-      await initBackend({ backend: o.backend as never, log: (l) => process.stderr.write(`${l}\n`) });
-      await importUserDir(o.userDir as string | undefined);
-      const task = await TranslationTask.setup({ data, sourceLang: (o.sourceLang as string) ?? null, targetLang: (o.targetLang as string) ?? null, leftPadSource: o.leftPadSource as boolean });
       const log = (name: string, msg: string) => process.stdout.write(`${asctime()} | INFO | ${name} | ${msg}\n`);
       log("fairseq_cli.generate", `loading model(s) from ${o.path}`);
-      const { model } = loadModelForTask(o.path as string, task);
-      if (model.kind !== "encoder-decoder") throw new Error(`--path ${o.path}: generate needs an encoder-decoder model`);
+      const { task, model } = await setupTranslation(data, o, "generate");
       const src = task.sourceDictionary;
       const tgt = task.targetDictionary;
       const removeBpe = removeBpeSymbol(o);

@@ -2,14 +2,12 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend, parseBackendName } from "@fairseq-ts/backend";
+import { parseBackendName } from "@fairseq-ts/backend";
 import { collateTokens } from "@fairseq-ts/data";
 import { SequenceGenerator, formatD, formatH, formatP } from "@fairseq-ts/generate";
 import type { EncoderDecoderModel } from "@fairseq-ts/models";
-import { TranslationTask } from "@fairseq-ts/tasks";
 import { int } from "../flags.js";
-import { loadModelForTask } from "../load-model.js";
-import { importUserDir } from "../user-dir.js";
+import { setupTranslation } from "../load-model.js";
 import { addGenerationFlags, generatorOptions, removeBpeSymbol } from "../generation-flags.js";
 
 /** `fairseq-ts interactive DATA --path CKPT`: translate raw lines from stdin or --input (fairseq-interactive). */
@@ -28,11 +26,7 @@ export function registerInteractive(program: Command): void {
     .option("--user-dir <DIR>", "a module that registers custom models/architectures")
     .option("--backend <NAME>", "tensorflow.js backend: auto, tensorflow, wasm, cpu", (v) => parseBackendName(v))
   ).action(async (data: string, o: Record<string, unknown>) => {
-      await initBackend({ backend: o.backend as never, log: (l) => process.stderr.write(`${l}\n`) });
-      await importUserDir(o.userDir as string | undefined);
-      const task = await TranslationTask.setup({ data, sourceLang: (o.sourceLang as string) ?? null, targetLang: (o.targetLang as string) ?? null });
-      const { model } = loadModelForTask(o.path as string, task);
-      if (model.kind !== "encoder-decoder") throw new Error(`--path ${o.path}: interactive needs an encoder-decoder model`);
+      const { task, model } = await setupTranslation(data, o, "interactive");
       const src = task.sourceDictionary;
       const tgt = task.targetDictionary;
       const removeBpe = removeBpeSymbol(o);
