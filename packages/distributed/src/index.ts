@@ -1,0 +1,10 @@
+export {
+  DistributedError,
+  LocalProcessGroup,
+  type CommStats,
+  type FloatBuffer,
+  type ProcessGroup,
+} from "./process-group.js";
+export { runCoordinator, type CoordinatorOptions } from "./coordinator.js";
+export { isDistributedWorker, joinProcessGroup, workerThreads } from "./worker.js";
+export { weightsChecksum } from "./checksum.js";
