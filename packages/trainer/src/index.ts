@@ -8,7 +8,7 @@ export {
   type SaveDecision,
   type SaveDecisionInput,
 } from "./checkpoint-policy.js";
-export { Trainer, type GradientReducer, type TrainerOptions } from "./trainer.js";
+export { REDUCED_LOGGING_KEYS, Trainer, type TrainerOptions } from "./trainer.js";
 export {
   CheckpointFileError,
   decodeCheckpoint,

@@ -1,3 +1,4 @@
+import * as tf from "@tensorflow/tfjs-core";
 import { existsSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { buildCriterion } from "@fairseq-ts/criterions";
@@ -8,7 +9,9 @@ import { buildLrScheduler, buildOptimizer, type LrSchedulerOptions } from "@fair
 import type { Task } from "@fairseq-ts/tasks";
 import { decideSave, checkpointsToRemove, defaultCheckpointPolicy, type CheckpointPolicyOptions } from "./checkpoint-policy.js";
 import { encodeCheckpoint, loadModelWeights, readCheckpointFile, writeCheckpointFiles } from "./checkpoint.js";
-import { Trainer, type GradientReducer } from "./trainer.js";
+import { weightsChecksum, type ProcessGroup } from "@fairseq-ts/distributed";
+import type { LoggingOutput } from "@fairseq-ts/criterions";
+import { REDUCED_LOGGING_KEYS, Trainer } from "./trainer.js";
 
 /** fairseq-train's options (camelCase of its flags) that the loop uses, with fairseq's defaults. */
 export interface TrainOptions extends Partial<CheckpointPolicyOptions> {
@@ -56,8 +59,13 @@ export interface TrainOptions extends Partial<CheckpointPolicyOptions> {
   logFormat?: LogFormat;
   logInterval?: number;
   sink?: LogSink;
-  /** Distributed: this worker's shard and the gradient all-reduce; only rank 0 logs and saves. */
-  distributed?: { rank: number; worldSize: number; reducer: GradientReducer };
+  /**
+   * Data-parallel training: this worker's process group. Each rank trains on its shard of every
+   * batch group, gradients and logged values are summed across ranks, validation is sharded, replicas
+   * are checked to stay identical (weights checksum every `logInterval` updates and at epoch ends),
+   * and only rank 0 logs and writes checkpoints.
+   */
+  distributed?: ProcessGroup;
   /** Called after every update (tests, progress hooks). */
   onUpdate?: (trainer: Trainer) => void;
   /** Set to request a clean stop (SIGINT/SIGTERM): the loop saves checkpoint_last and returns. */
@@ -85,7 +93,9 @@ export function resolveCheckpointPath(saveDir: string, name: string, extension: 
 export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
   const policy: CheckpointPolicyOptions = { ...defaultCheckpointPolicy, ...definedOnly(o) };
   const seed = o.seed ?? 1;
-  const rank = o.distributed?.rank ?? 0;
+  const pg = o.distributed && o.distributed.worldSize > 1 ? o.distributed : null;
+  const rank = pg?.rank ?? 0;
+  const worldSize = pg?.worldSize ?? 1;
   const master = rank === 0;
   const sinkBase = o.sink ?? lineSink();
   const sink: LogSink = master ? sinkBase : () => {};
@@ -107,7 +117,7 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
   });
   const optimizer = buildOptimizer(o.optimizer, { lr: o.lr[0]!, adamBetas: o.adamBetas, adamEps: o.adamEps, weightDecay: o.weightDecay, momentum: o.momentum });
   const lrScheduler = buildLrScheduler(o.lrScheduler, optimizer, { lr: o.lr, maxUpdate: o.maxUpdate, ...o.scheduler });
-  const trainer = new Trainer(model, criterion, optimizer, lrScheduler, metrics, { seed, clipNorm: o.clipNorm ?? 0 }, o.distributed?.reducer ?? null);
+  const trainer = new Trainer(model, criterion, optimizer, lrScheduler, metrics, { seed, clipNorm: o.clipNorm ?? 0 }, pg);
   info(`task: ${task.name}, model: ${o.model.arch}, criterion: ${criterion.name}, num. model params: ${model.numParameters()} (num. trained: ${model.numParameters()})`);
   info(`max tokens per GPU = ${o.maxTokens ?? "None"} and max sentences per GPU = ${o.batchSize ?? "None"}`);
 
@@ -143,12 +153,39 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
     ignoreInvalidInputs: true,
     requiredBatchSizeMultiple: o.requiredBatchSizeMultiple ?? 8,
     seed,
-    numShards: o.distributed?.worldSize ?? 1,
+    numShards: worldSize,
     shardId: rank,
     epoch: 1,
   });
   if (iteratorState) epochItr.loadStateDict(iteratorState);
   lrScheduler.step(epochItr.epoch);
+
+  // Replicas start from rank 0's weights (a user model's initialisation need not be seeded), then
+  // must stay identical: a checksum mismatch means a rank diverged, and training stops.
+  const checkReplicas = async (when: string) => {
+    if (!pg) return;
+    const sums = await pg.allGather(Float64Array.from([weightsChecksum([...model.namedParameters().values()].map((p) => p.dataSync() as Float32Array))]));
+    if (sums.some((x) => x[0] !== sums[0]![0])) {
+      throw new Error(`replicas diverged ${when}: weight checksums by rank ${sums.map((x, r) => `${r}=${x[0]!.toString(16)}`).join(", ")}`);
+    }
+  };
+  if (pg) {
+    const params = [...model.namedParameters().values()];
+    const flat = new Float32Array(params.reduce((a, p) => a + p.size, 0));
+    let off = 0;
+    for (const p of params) {
+      flat.set(p.dataSync() as Float32Array, off);
+      off += p.size;
+    }
+    await pg.broadcast(flat, 0);
+    off = 0;
+    for (const p of params) {
+      if (rank !== 0) p.assign(tf.tensor(flat.subarray(off, off + p.size), p.shape, "float32"));
+      off += p.size;
+    }
+    await checkReplicas("at start");
+    info(`distributed training on ${worldSize} workers (node cluster), rank ${rank} logs and saves`);
+  }
 
   const maxEpoch = o.maxEpoch && o.maxEpoch > 0 ? o.maxEpoch : Infinity;
   const maxUpdate = o.maxUpdate && o.maxUpdate > 0 ? o.maxUpdate : Infinity;
@@ -176,7 +213,7 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
   const validLosses: number[] = [];
   let stoppedBy: TrainResult["stoppedBy"] = "max-epoch";
 
-  const validate = (epoch: number): number | null => {
+  const validate = async (epoch: number): Promise<number | null> => {
     let first: number | null = null;
     for (const [subset, ds] of validSets) {
       info(`begin validation on "${subset}" subset`);
@@ -187,14 +224,27 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
         ignoreInvalidInputs: o.skipInvalidSizeInputsValidTest ?? false,
         requiredBatchSizeMultiple: o.requiredBatchSizeMultiple ?? 8,
         seed,
-        numShards: 1,
-        shardId: 0,
+        numShards: worldSize,
+        shardId: rank,
       });
-      const stats = metrics.aggregate(
+      const stats = await metrics.aggregate(
         `valid_${subset}`,
-        (agg) => {
+        async (agg) => {
           agg.reset();
-          for (const s of it.nextEpochItr({ shuffle: false })) trainer.validStep(s);
+          for (const s of it.nextEpochItr({ shuffle: false })) {
+            if (!pg) {
+              trainer.validStep(s);
+              continue;
+            }
+            // fairseq's distributed valid_step: each rank scores its shard's batch, the logged values
+            // are summed across ranks, and the step is logged once with the sums.
+            const out = trainer.validOutput(s);
+            const sums = Float64Array.from(REDUCED_LOGGING_KEYS, (k) => out?.[k] ?? 0);
+            await pg.allReduce([sums]);
+            const merged: LoggingOutput = {};
+            REDUCED_LOGGING_KEYS.forEach((k, i) => (merged[k] = sums[i]!));
+            metrics.aggregate(null, () => trainer.reduceMetrics([merged]));
+          }
           return agg.smoothedValues();
         },
         { newRoot: true },
@@ -278,9 +328,11 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
           n >= maxUpdate ||
           ((o.validateIntervalUpdates ?? 0) > 0 && n > 0 && n % o.validateIntervalUpdates! === 0)) &&
         !o.disableValidation;
-      valLoss = doValidate ? validate(epoch) : null;
+      valLoss = doValidate ? await validate(epoch) : null;
+      if (pg && (endOfEpoch || n % (o.logInterval ?? 100) === 0)) await checkReplicas(`at update ${n}`);
       const stopTime = (o.stopTimeHours ?? 0) > 0 && trainMeter.elapsedTime / 3600 > o.stopTimeHours!;
-      const signal = o.stopSignal?.stop ?? false;
+      // In a distributed run the stop flag arrives with a collective: every rank sees it here together.
+      const signal = (o.stopSignal?.stop ?? false) || (pg?.stopRequested ?? false);
       shouldStop = shouldStopEarly(valLoss) || n >= maxUpdate || stopTime || signal;
       if (doSave || shouldStop) await save(epoch, endOfEpoch, valLoss);
       if (shouldStop) {
@@ -299,6 +351,10 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
   if (lr <= minLr) stoppedBy = "min-lr";
   trainMeter.stop();
   info(`done training in ${formatFixed(trainMeter.sum, 1)} seconds`);
+  if (pg) {
+    const c = pg.stats();
+    info(`distributed: ${c.collectives} collectives, ${formatFixed(c.bytesSent / 1e6, 1)} MB sent by rank 0, ${formatFixed(c.waitMs / Math.max(1, trainer.numUpdates), 1)} ms in communication per update`);
+  }
   const result = { numUpdates: trainer.numUpdates, epoch: epochItr.epoch, validLosses, stoppedBy };
   model.dispose();
   optimizer.dispose();

@@ -5,13 +5,10 @@ import type { Metrics } from "@fairseq-ts/logging";
 import type { EncoderDecoderModel, LanguageModel } from "@fairseq-ts/models";
 import { NonFiniteGradientError, clipGradNorm, multiplyGrads, type Grads, type LrScheduler, type Optimizer } from "@fairseq-ts/optim";
 import { disposeSample, toTensorSample } from "@fairseq-ts/tasks";
+import type { ProcessGroup } from "@fairseq-ts/distributed";
 
-/** Sums of many workers' gradients and stats (the distributed trainer plugs its all-reduce in here). */
-export interface GradientReducer {
-  readonly worldSize: number;
-  /** Sum flat gradients and [sampleSize, ...] stats across workers, in place. */
-  allReduce(flatGrads: Float32Array, stats: Float64Array): Promise<void>;
-}
+/** The logged values summed across workers (fairseq's criterions' keys). */
+export const REDUCED_LOGGING_KEYS = ["loss", "nll_loss", "ntokens", "nsentences", "sample_size", "n_correct", "total"] as const;
 
 export interface TrainerOptions {
   /** `--seed`: dropout is reseeded with seed + num_updates before every update. */
@@ -35,7 +32,7 @@ export class Trainer {
     readonly lrScheduler: LrScheduler,
     readonly metrics: Metrics,
     readonly options: TrainerOptions,
-    readonly reducer: GradientReducer | null = null,
+    readonly processGroup: ProcessGroup | null = null,
   ) {
     for (const [name, v] of model.namedParameters()) this.paramByVar.set(v.name, name);
     // fairseq: the scheduler is stepped to update 0 when the trainer is built.
@@ -112,7 +109,7 @@ export class Trainer {
         }
       }
     }
-    if (this.reducer && this.reducer.worldSize > 1) {
+    if (this.processGroup && this.processGroup.worldSize > 1) {
       const r = await this.reduceAcrossWorkers(acc, outputs, sampleSize);
       acc = r.grads;
       sampleSize = r.sampleSize;
@@ -156,7 +153,13 @@ export class Trainer {
 
   /** Evaluate one batch (no gradients) and log it like fairseq's valid_step. */
   validStep(sample: Sample | null): void {
-    if (!sample) return;
+    const logging = this.validOutput(sample);
+    if (logging) this.metrics.aggregate(null, () => this.reduceMetrics([logging]));
+  }
+
+  /** The criterion's logged values for one batch in eval mode (null for an empty shard batch). */
+  validOutput(sample: Sample | null): LoggingOutput | null {
+    if (!sample) return null;
     this.model.eval();
     const ts = toTensorSample(sample);
     const logging: LoggingOutput = {};
@@ -165,7 +168,7 @@ export class Trainer {
       for (const [k, v] of Object.entries(out.logging)) logging[k] = typeof v === "number" ? v : v.dataSync()[0]!;
     });
     disposeSample(ts);
-    this.metrics.aggregate(null, () => this.reduceMetrics([logging]));
+    return logging;
   }
 
   private async reduceAcrossWorkers(acc: Grads | null, outputs: LoggingOutput[], sampleSize: number) {
@@ -179,11 +182,11 @@ export class Trainer {
       off += p.size;
     }
     if (acc) for (const g of acc.values()) g.dispose();
-    const keys = ["loss", "nll_loss", "ntokens", "nsentences", "sample_size", "n_correct", "total"];
+    const keys = REDUCED_LOGGING_KEYS;
     const stats = new Float64Array(1 + keys.length);
     stats[0] = sampleSize;
     keys.forEach((k, i) => (stats[i + 1] = outputs.reduce((a, o) => a + (o[k] ?? 0), 0)));
-    await this.reducer!.allReduce(flat, stats);
+    await this.processGroup!.allReduce([flat, stats]);
     const grads: Grads = new Map();
     off = 0;
     for (const [name, p] of params) {

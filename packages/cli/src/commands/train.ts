@@ -1,4 +1,6 @@
+import cluster from "node:cluster";
 import type { Command } from "commander";
+import { isDistributedWorker, joinProcessGroup, runCoordinator, workerThreads, type ProcessGroup } from "@fairseq-ts/distributed";
 import { initBackend, parseBackendName } from "@fairseq-ts/backend";
 import { LanguageModelingTask, TranslationTask, type Task } from "@fairseq-ts/tasks";
 import { train, type TrainOptions } from "@fairseq-ts/trainer";
@@ -100,7 +102,9 @@ export function registerTrain(program: Command): void {
     .option("--cpu", "use CPU instead of CUDA (accepted; fairseq-ts always runs on the CPU/wasm backends)")
     .option("--num-workers <N>", "accepted for compatibility", int, 1)
     .option("--backend <NAME>", "tensorflow.js backend: auto, tensorflow, wasm, cpu (env FAIRSEQ_TS_BACKEND)", (v) => parseBackendName(v))
-    .option("--user-dir <DIR>", "a module that registers custom models/architectures/criterions");
+    .option("--user-dir <DIR>", "a module that registers custom models/architectures/criterions")
+    .option("--distributed-world-size <N>", "number of worker processes (node cluster) training together", int, 1)
+    .option("--heartbeat-timeout <SECONDS>", "stop a distributed run when a worker does not reach a collective in this time (-1: 30 min)", int, -1);
   for (const [flag, kind] of MODEL_FLAGS) {
     if (kind === "bool") cmd.option(`--${flag}`, `model: ${flag}`);
     else {
@@ -109,98 +113,121 @@ export function registerTrain(program: Command): void {
     }
   }
   cmd.action(async (data: string, o: Record<string, unknown>) => {
-    await initBackend({ backend: o.backend as never });
-    await importUserDir(o.userDir as string | undefined);
-    const task: Task =
-      o.task === "language_modeling"
-        ? await LanguageModelingTask.setup({ data, tokensPerSample: o.tokensPerSample as number, sampleBreakMode: o.sampleBreakMode as never })
-        : await TranslationTask.setup({
-            data,
-            sourceLang: (o.sourceLang as string) ?? null,
-            targetLang: (o.targetLang as string) ?? null,
-            leftPadSource: o.leftPadSource as boolean,
-            leftPadTarget: o.leftPadTarget as boolean,
-          });
-    if (!o.optimizer) throw new Error("--optimizer is required (e.g. --optimizer adam)");
-    const model: Record<string, unknown> & { arch: string } = { arch: o.arch as string };
-    for (const [flag] of MODEL_FLAGS) {
-      const v = o[camel(flag)];
-      if (v !== undefined) model[flag.replace(/-/g, "_")] = v;
+    const worldSize = o.distributedWorldSize as number;
+    if (worldSize < 1) throw new Error(`--distributed-world-size must be at least 1, got ${worldSize}`);
+    if (worldSize > 1 && cluster.isPrimary) {
+      // This process only coordinates: the workers run this same command line, each with a rank.
+      const t = o.heartbeatTimeout as number;
+      await runCoordinator({ worldSize, exec: process.argv[1], args: process.argv.slice(2), timeoutMs: t > 0 ? t * 1000 : undefined });
+      return;
     }
-    if (task.name === "language_modeling") model.tokens_per_sample = o.tokensPerSample;
-    const stopSignal = { stop: false };
-    const onSignal = (sig: string) => {
-      if (stopSignal.stop) process.exit(130);
-      process.stderr.write(`\nfairseq-ts train: ${sig}: finishing the current update and saving checkpoint_last\n`);
-      stopSignal.stop = true;
-    };
+    const pg: ProcessGroup | null = isDistributedWorker() ? joinProcessGroup() : null;
+    try {
+      await trainCommand(data, o, pg);
+    } catch (e) {
+      if (pg) await (pg as ReturnType<typeof joinProcessGroup>).reportFailure((e as Error).message);
+      throw e;
+    }
+    await pg?.close();
+  });
+}
+
+async function trainCommand(data: string, o: Record<string, unknown>, pg: ProcessGroup | null): Promise<void> {
+  await initBackend({ backend: o.backend as never, threads: pg ? workerThreads() : undefined, log: pg && pg.rank > 0 ? null : undefined });
+  await importUserDir(o.userDir as string | undefined);
+  const task: Task =
+    o.task === "language_modeling"
+      ? await LanguageModelingTask.setup({ data, tokensPerSample: o.tokensPerSample as number, sampleBreakMode: o.sampleBreakMode as never })
+      : await TranslationTask.setup({
+          data,
+          sourceLang: (o.sourceLang as string) ?? null,
+          targetLang: (o.targetLang as string) ?? null,
+          leftPadSource: o.leftPadSource as boolean,
+          leftPadTarget: o.leftPadTarget as boolean,
+        });
+  if (!o.optimizer) throw new Error("--optimizer is required (e.g. --optimizer adam)");
+  const model: Record<string, unknown> & { arch: string } = { arch: o.arch as string };
+  for (const [flag] of MODEL_FLAGS) {
+    const v = o[camel(flag)];
+    if (v !== undefined) model[flag.replace(/-/g, "_")] = v;
+  }
+  if (task.name === "language_modeling") model.tokens_per_sample = o.tokensPerSample;
+  const stopSignal = { stop: false };
+  const onSignal = (sig: string) => {
+    if (stopSignal.stop) process.exit(130);
+    process.stderr.write(`\nfairseq-ts train: ${sig}: finishing the current update and saving checkpoint_last\n`);
+    stopSignal.stop = true;
+  };
+  if (!pg) {
+    // (In a distributed run the coordinator turns Ctrl-C into a stop flag that all ranks see together.)
     process.once("SIGINT", () => onSignal("SIGINT"));
     process.once("SIGTERM", () => onSignal("SIGTERM"));
-    const opts: TrainOptions = {
-      model,
-      criterion: o.criterion as string,
-      labelSmoothing: o.labelSmoothing as number,
-      reportAccuracy: o.reportAccuracy as boolean,
-      sentenceAvg: o.sentenceAvg as boolean,
-      optimizer: o.optimizer as string,
-      adamBetas: o.adamBetas as string,
-      adamEps: o.adamEps as number,
-      weightDecay: o.weightDecay as number,
-      momentum: o.momentum as number,
-      lr: o.lr as number[],
-      lrScheduler: o.lrScheduler as string,
-      scheduler: {
-        warmupUpdates: o.warmupUpdates as number | undefined,
-        warmupInitLr: o.warmupInitLr as number,
-        forceAnneal: (o.forceAnneal as number | undefined) ?? null,
-        lrShrink: o.lrShrink as number,
-        maxLr: o.maxLr as number | undefined,
-        tMult: o.tMult as number,
-        lrPeriodUpdates: o.lrPeriodUpdates as number,
-        endLearningRate: o.endLearningRate as number,
-        power: o.power as number,
-        totalNumUpdate: o.totalNumUpdate as number,
-      },
-      minLr: o.minLr as number,
-      clipNorm: o.clipNorm as number,
-      maxTokens: (o.maxTokens as number | undefined) ?? null,
-      batchSize: ((o.batchSize ?? o.maxSentences) as number | undefined) ?? null,
-      maxTokensValid: (o.maxTokensValid as number | undefined) ?? null,
-      batchSizeValid: (o.batchSizeValid as number | undefined) ?? null,
-      requiredBatchSizeMultiple: o.requiredBatchSizeMultiple as number,
-      skipInvalidSizeInputsValidTest: o.skipInvalidSizeInputsValidTest as boolean,
-      updateFreq: o.updateFreq as number[],
-      maxEpoch: o.maxEpoch as number,
-      maxUpdate: o.maxUpdate as number,
-      stopTimeHours: o.stopTimeHours as number,
-      seed: o.seed as number,
-      validSubset: o.validSubset as string,
-      validateInterval: o.validateInterval as number,
-      validateIntervalUpdates: o.validateIntervalUpdates as number,
-      validateAfterUpdates: o.validateAfterUpdates as number,
-      disableValidation: o.disableValidation as boolean,
-      patience: o.patience as number,
-      saveDir: o.saveDir as string,
-      restoreFile: o.restoreFile as string,
-      finetuneFromModel: (o.finetuneFromModel as string | undefined) ?? null,
-      resetDataloader: o.resetDataloader as boolean,
-      resetLrScheduler: o.resetLrScheduler as boolean,
-      resetMeters: o.resetMeters as boolean,
-      resetOptimizer: o.resetOptimizer as boolean,
-      saveInterval: o.saveInterval as number,
-      saveIntervalUpdates: o.saveIntervalUpdates as number,
-      keepIntervalUpdates: o.keepIntervalUpdates as number,
-      keepLastEpochs: o.keepLastEpochs as number,
-      keepBestCheckpoints: o.keepBestCheckpoints as number,
-      noSave: o.save === false,
-      noEpochCheckpoints: o.epochCheckpoints === false,
-      noLastCheckpoints: o.lastCheckpoints === false,
-      bestCheckpointMetric: o.bestCheckpointMetric as string,
-      maximizeBestCheckpointMetric: o.maximizeBestCheckpointMetric as boolean,
-      logFormat: o.progressBar === false ? "simple" : (o.logFormat as never),
-      logInterval: o.logInterval as number,
-      stopSignal,
-    };
-    await train(task, opts);
-  });
+  }
+  const opts: TrainOptions = {
+    model,
+    criterion: o.criterion as string,
+    labelSmoothing: o.labelSmoothing as number,
+    reportAccuracy: o.reportAccuracy as boolean,
+    sentenceAvg: o.sentenceAvg as boolean,
+    optimizer: o.optimizer as string,
+    adamBetas: o.adamBetas as string,
+    adamEps: o.adamEps as number,
+    weightDecay: o.weightDecay as number,
+    momentum: o.momentum as number,
+    lr: o.lr as number[],
+    lrScheduler: o.lrScheduler as string,
+    scheduler: {
+      warmupUpdates: o.warmupUpdates as number | undefined,
+      warmupInitLr: o.warmupInitLr as number,
+      forceAnneal: (o.forceAnneal as number | undefined) ?? null,
+      lrShrink: o.lrShrink as number,
+      maxLr: o.maxLr as number | undefined,
+      tMult: o.tMult as number,
+      lrPeriodUpdates: o.lrPeriodUpdates as number,
+      endLearningRate: o.endLearningRate as number,
+      power: o.power as number,
+      totalNumUpdate: o.totalNumUpdate as number,
+    },
+    minLr: o.minLr as number,
+    clipNorm: o.clipNorm as number,
+    maxTokens: (o.maxTokens as number | undefined) ?? null,
+    batchSize: ((o.batchSize ?? o.maxSentences) as number | undefined) ?? null,
+    maxTokensValid: (o.maxTokensValid as number | undefined) ?? null,
+    batchSizeValid: (o.batchSizeValid as number | undefined) ?? null,
+    requiredBatchSizeMultiple: o.requiredBatchSizeMultiple as number,
+    skipInvalidSizeInputsValidTest: o.skipInvalidSizeInputsValidTest as boolean,
+    updateFreq: o.updateFreq as number[],
+    maxEpoch: o.maxEpoch as number,
+    maxUpdate: o.maxUpdate as number,
+    stopTimeHours: o.stopTimeHours as number,
+    seed: o.seed as number,
+    validSubset: o.validSubset as string,
+    validateInterval: o.validateInterval as number,
+    validateIntervalUpdates: o.validateIntervalUpdates as number,
+    validateAfterUpdates: o.validateAfterUpdates as number,
+    disableValidation: o.disableValidation as boolean,
+    patience: o.patience as number,
+    saveDir: o.saveDir as string,
+    restoreFile: o.restoreFile as string,
+    finetuneFromModel: (o.finetuneFromModel as string | undefined) ?? null,
+    resetDataloader: o.resetDataloader as boolean,
+    resetLrScheduler: o.resetLrScheduler as boolean,
+    resetMeters: o.resetMeters as boolean,
+    resetOptimizer: o.resetOptimizer as boolean,
+    saveInterval: o.saveInterval as number,
+    saveIntervalUpdates: o.saveIntervalUpdates as number,
+    keepIntervalUpdates: o.keepIntervalUpdates as number,
+    keepLastEpochs: o.keepLastEpochs as number,
+    keepBestCheckpoints: o.keepBestCheckpoints as number,
+    noSave: o.save === false,
+    noEpochCheckpoints: o.epochCheckpoints === false,
+    noLastCheckpoints: o.lastCheckpoints === false,
+    bestCheckpointMetric: o.bestCheckpointMetric as string,
+    maximizeBestCheckpointMetric: o.maximizeBestCheckpointMetric as boolean,
+    logFormat: o.progressBar === false ? "simple" : (o.logFormat as never),
+    logInterval: o.logInterval as number,
+    stopSignal,
+    distributed: pg ?? undefined,
+  };
+  await train(task, opts);
 }

@@ -1,0 +1,127 @@
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { initBackend } from "@fairseq-ts/backend";
+import { readCheckpointFile } from "@fairseq-ts/trainer";
+import { REF_BIN } from "./shared.js";
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), "../dist/bin.js");
+
+interface Run {
+  status: number | null;
+  out: string;
+}
+
+/** Run the CLI; `onLine` sees each output line and may signal the process tree. */
+function run(args: string[], env: Record<string, string> = {}, onLine?: (line: string, pid: number) => void): Promise<Run> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    let out = "";
+    const take = (d: Buffer) => {
+      const s = String(d);
+      out += s;
+      if (onLine) for (const line of s.split("\n")) if (line) onLine(line, p.pid!);
+    };
+    p.stdout.on("data", take);
+    p.stderr.on("data", take);
+    p.on("close", (status) => resolve({ status, out }));
+  });
+}
+
+const trainArgs = (saveDir: string, maxUpdate: number) => [
+  "train", REF_BIN, "--arch", "transformer", "--encoder-layers", "1", "--decoder-layers", "1",
+  "--encoder-embed-dim", "32", "--decoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64", "--decoder-ffn-embed-dim", "64",
+  "--encoder-attention-heads", "2", "--decoder-attention-heads", "2", "--dropout", "0",
+  "--optimizer", "adam", "--adam-betas", "(0.9, 0.98)", "--lr", "0.001", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "10",
+  "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1", "--max-tokens", "1000",
+  "--max-update", String(maxUpdate), "--log-format", "simple", "--log-interval", "2", "--no-epoch-checkpoints", "--save-dir", saveDir,
+];
+
+async function weights(path: string): Promise<Map<string, Float32Array>> {
+  const ck = await readCheckpointFile(path);
+  return new Map([...ck.model].map(([k, t]) => [k, new Float32Array(Uint8Array.from(t.data).buffer)]));
+}
+
+function maxAbsDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
+  let m = 0;
+  expect([...a.keys()]).toEqual([...b.keys()]);
+  for (const [k, x] of a) {
+    const y = b.get(k)!;
+    for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
+  }
+  return m;
+}
+
+const epochLine = (out: string) => out.split("\n").find((l) => l.includes("| train | epoch"))!.replace(/ \| (wps|ups|train_wall|wall) [\d.]+/g, "").replace(/^.*\| train \|/, "");
+
+describe("fairseq-ts train --distributed-world-size (node cluster)", () => {
+  it("2 workers = 1 process with --update-freq 2: same weights (bitwise with the same kernels, <= 1e-5 with native BLAS), same logs", async () => {
+    await initBackend({ backend: "cpu", log: null });
+    const dir = mkdtempSync(join(tmpdir(), "fsts-dist-"));
+    const plain = { FAIRSEQ_TS_NATIVE: "0" };
+    const one = await run([...trainArgs(join(dir, "uf2"), 6), "--update-freq", "2"], plain);
+    expect(one.status, one.out).toBe(0);
+    const two = await run([...trainArgs(join(dir, "ws2"), 6), "--distributed-world-size", "2"], plain);
+    expect(two.status, two.out).toBe(0);
+    expect(two.out).toMatch(/distributed training on 2 workers/);
+    expect(two.out).toMatch(/distributed: \d+ collectives, [\d.]+ MB sent by rank 0, [\d.]+ ms in communication per update/);
+    // only rank 0 logs: one epoch summary line
+    expect(two.out.split("\n").filter((l) => l.includes("| train | epoch")).length).toBe(1);
+    expect(epochLine(two.out)).toBe(epochLine(one.out));
+    expect(maxAbsDiff(await weights(join(dir, "uf2/checkpoint_last.safetensors")), await weights(join(dir, "ws2/checkpoint_last.safetensors")))).toBe(0);
+    // Default kernels: the native BLAS runs with each worker's share of the threads, which changes
+    // float summation order a little, not more.
+    const nat1 = await run([...trainArgs(join(dir, "nuf2"), 6), "--update-freq", "2"]);
+    const nat2 = await run([...trainArgs(join(dir, "nws2"), 6), "--distributed-world-size", "2"]);
+    expect(nat1.status, nat1.out).toBe(0);
+    expect(nat2.status, nat2.out).toBe(0);
+    expect(maxAbsDiff(await weights(join(dir, "nuf2/checkpoint_last.safetensors")), await weights(join(dir, "nws2/checkpoint_last.safetensors")))).toBeLessThanOrEqual(1e-5);
+  }, 240_000);
+
+  it("a killed worker stops the run naming its rank; checkpoints stay loadable; rerunning resumes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fsts-dist-kill-"));
+    const save = join(dir, "ck");
+    let killed = 0;
+    const args = [...trainArgs(save, 40), "--distributed-world-size", "2", "--save-interval-updates", "4"];
+    const first = await run(args, {}, (line, pid) => {
+      if (killed === 0 && /saved checkpoint .* @ 8 updates/.test(line)) {
+        const kids = execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" }).trim().split("\n").map(Number);
+        // the second forked worker is rank 1
+        killed = kids.sort((a, b) => a - b)[1]!;
+        process.kill(killed, "SIGKILL");
+      }
+    });
+    expect(killed).toBeGreaterThan(0);
+    expect(first.status).toBe(1);
+    expect(first.out).toContain(`rank 1 (pid ${killed}) was killed by SIGKILL`);
+    const last = join(save, "checkpoint_last.safetensors");
+    expect(existsSync(last)).toBe(true);
+    const ck = await readCheckpointFile(last);
+    expect(ck.meta.numUpdates).toBeGreaterThanOrEqual(8);
+    const again = await run(args);
+    expect(again.status, again.out).toBe(0);
+    expect(again.out).toMatch(/loaded checkpoint .*checkpoint_last\.safetensors \(epoch 1 @ \d+ updates\)/);
+    expect(again.out).toMatch(/num_updates 40/);
+  }, 240_000);
+
+  it("Ctrl-C stops both workers after the same update and saves checkpoint_last", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fsts-dist-int-"));
+    const save = join(dir, "ck");
+    let sent = false;
+    const r = await run([...trainArgs(save, 60), "--distributed-world-size", "2", "--log-interval", "1"], {}, (line, pid) => {
+      if (!sent && /num_updates=3,/.test(line)) {
+        sent = true;
+        process.kill(pid, "SIGINT");
+      }
+    });
+    expect(sent).toBe(true);
+    expect(r.status, r.out).toBe(0);
+    expect(r.out).toMatch(/Ctrl-C: every worker stops after the current update/);
+    const ck = await readCheckpointFile(join(save, "checkpoint_last.safetensors"));
+    expect(ck.meta.numUpdates).toBeGreaterThanOrEqual(3);
+    expect(ck.meta.numUpdates).toBeLessThan(1000);
+  }, 240_000);
+});
