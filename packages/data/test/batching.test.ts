@@ -11,6 +11,7 @@ import {
   collateTokens,
   fairseqNumpySeed,
   pythonTupleHash,
+  splitSample,
   type Sample,
 } from "../src/index.js";
 import { pyRound } from "@fairseq-ts/logging";
@@ -102,6 +103,37 @@ describe("the reference training run's batches (fairseq train.log, --max-tokens 
     const batches = batchBySize(indices, (i) => ds.numTokens(i), { maxTokens: 4096, requiredBatchSizeMultiple: 8 });
     return { ds, batches };
   };
+
+  it("splitSample: micro-batches = collating each chunk's rows on its own (same tokens, trimmed padding, ntokens add up)", async () => {
+    const { ds, batches } = await load();
+    let split = 0;
+    for (const b of batches.slice(0, 30)) {
+      const whole = ds.collater(Array.from(b, (i) => ds.get(i)))!;
+      const chunks = splitSample(whole, 1024, 1);
+      if (chunks.length > 1) split++;
+      expect(chunks.reduce((a, c) => a + c.nsentences, 0)).toBe(whole.nsentences);
+      expect(chunks.reduce((a, c) => a + c.ntokens, 0)).toBe(whole.ntokens);
+      expect(chunks.flatMap((c) => Array.from(c.id))).toEqual(Array.from(whole.id));
+      for (const c of chunks) {
+        // independent expectation: fairseq's collater applied to exactly these examples
+        const own = ds.collater(Array.from(c.id, (i) => ds.get(i)))!;
+        // (the collater may order equal-length rows differently: compare row by example id)
+        const ownRow = new Map(Array.from(own.id, (id, r) => [id, r]));
+        const rowOf = (m: { data: Int32Array; cols: number }, r: number) => Array.from(m.data.subarray(r * m.cols, (r + 1) * m.cols));
+        for (const k of ["srcTokens", "prevOutputTokens"] as const) {
+          expect([c.netInput[k]!.rows, c.netInput[k]!.cols]).toEqual([own.netInput[k]!.rows, own.netInput[k]!.cols]);
+          c.id.forEach((id, r) => expect(rowOf(c.netInput[k]!, r)).toEqual(rowOf(own.netInput[k]!, ownRow.get(id)!)));
+        }
+        c.id.forEach((id, r) => expect(rowOf(c.target!, r)).toEqual(rowOf(own.target!, ownRow.get(id)!)));
+        expect(c.ntokens).toBe(own.ntokens);
+        expect(Math.max(c.netInput.srcTokens.rows * c.netInput.srcTokens.cols, c.target!.rows * c.target!.cols) <= 1024 || c.nsentences === 1).toBe(true);
+      }
+    }
+    expect(split).toBeGreaterThan(20);
+    const one = ds.collater(Array.from(batches[0]!, (i) => ds.get(i)))!;
+    expect(splitSample(one, 0, 1)).toEqual([one]);
+    expect(splitSample(one, 1 << 20, 1)).toEqual([one]);
+  });
 
   it("114 batches per epoch, every example exactly once", async () => {
     const { ds, batches } = await load();

@@ -30,6 +30,8 @@ export interface TrainOptions extends Partial<CheckpointPolicyOptions> {
   lrScheduler: string;
   scheduler?: Partial<LrSchedulerOptions>;
   clipNorm?: number;
+  /** Micro-batching: row chunks of at most this many padded tokens per forward/backward (0 = off). */
+  microBatchTokens?: number;
   maxTokens?: number | null;
   batchSize?: number | null;
   maxTokensValid?: number | null;
@@ -117,7 +119,7 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
   });
   const optimizer = buildOptimizer(o.optimizer, { lr: o.lr[0]!, adamBetas: o.adamBetas, adamEps: o.adamEps, weightDecay: o.weightDecay, momentum: o.momentum });
   const lrScheduler = buildLrScheduler(o.lrScheduler, optimizer, { lr: o.lr, maxUpdate: o.maxUpdate, ...o.scheduler });
-  const trainer = new Trainer(model, criterion, optimizer, lrScheduler, metrics, { seed, clipNorm: o.clipNorm ?? 0 }, pg);
+  const trainer = new Trainer(model, criterion, optimizer, lrScheduler, metrics, { seed, clipNorm: o.clipNorm ?? 0, microBatchTokens: o.microBatchTokens ?? 0, padIdx: pad }, pg);
   info(`task: ${task.name}, model: ${o.model.arch}, criterion: ${criterion.name}, num. model params: ${model.numParameters()} (num. trained: ${model.numParameters()})`);
   info(`max tokens per GPU = ${o.maxTokens ?? "None"} and max sentences per GPU = ${o.batchSize ?? "None"}`);
 

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Criterion, LoggingOutput } from "@fairseq-ts/criterions";
-import type { Sample } from "@fairseq-ts/data";
+import { splitSample, type Sample } from "@fairseq-ts/data";
 import type { Metrics } from "@fairseq-ts/logging";
 import type { EncoderDecoderModel, LanguageModel } from "@fairseq-ts/models";
 import { NonFiniteGradientError, clipGradNorm, multiplyGrads, type Grads, type LrScheduler, type Optimizer } from "@fairseq-ts/optim";
@@ -15,6 +15,13 @@ export interface TrainerOptions {
   seed: number;
   /** `--clip-norm` (0 = off). */
   clipNorm: number;
+  /**
+   * `--micro-batch-tokens`: run a batch as row chunks of at most this many padded tokens and add up
+   * their gradients (same update, less peak memory; 0 = whole batches).
+   */
+  microBatchTokens?: number;
+  /** Padding index of the dictionaries (to trim chunks; fairseq's is 1). */
+  padIdx?: number;
 }
 
 /**
@@ -92,8 +99,8 @@ export class Trainer {
     let acc: Grads | null = null;
     const outputs: LoggingOutput[] = [];
     let sampleSize = 0;
-    for (const s of samples) {
-      if (!s) continue;
+    const chunks = samples.flatMap((s) => (s ? this.chunks(s) : []));
+    for (const s of chunks) {
       const r = this.forwardBackward(s);
       outputs.push(r.logging);
       sampleSize += r.sampleSize;
@@ -161,14 +168,20 @@ export class Trainer {
   validOutput(sample: Sample | null): LoggingOutput | null {
     if (!sample) return null;
     this.model.eval();
-    const ts = toTensorSample(sample);
     const logging: LoggingOutput = {};
-    tf.tidy(() => {
-      const out = this.criterion.forward(this.model, ts);
-      for (const [k, v] of Object.entries(out.logging)) logging[k] = typeof v === "number" ? v : v.dataSync()[0]!;
-    });
-    disposeSample(ts);
+    for (const chunk of this.chunks(sample)) {
+      const ts = toTensorSample(chunk);
+      tf.tidy(() => {
+        const out = this.criterion.forward(this.model, ts);
+        for (const [k, v] of Object.entries(out.logging)) logging[k] = (logging[k] ?? 0) + (typeof v === "number" ? v : v.dataSync()[0]!);
+      });
+      disposeSample(ts);
+    }
     return logging;
+  }
+
+  private chunks(sample: Sample): Sample[] {
+    return splitSample(sample, this.options.microBatchTokens ?? 0, this.options.padIdx ?? 1);
   }
 
   private async reduceAcrossWorkers(acc: Grads | null, outputs: LoggingOutput[], sampleSize: number) {

@@ -61,6 +61,7 @@ export function registerTrain(program: Command): void {
     .option("--total-num-update <N>", "polynomial_decay total updates", int, 1000000)
     .option("--min-lr <LR>", "stop training when the learning rate reaches this minimum", float, -1)
     .option("--clip-norm <NORM>", "clip threshold of gradients", float, 0)
+    .option("--micro-batch-tokens <N>", "run each batch as row chunks of at most N padded tokens and add their gradients (same update, less memory; 0 = off)", int, 2048)
     .option("--max-tokens <N>", "maximum number of tokens in a batch", int)
     .option("--batch-size <N>", "number of examples in a batch", int)
     .option("--max-sentences <N>", "alias of --batch-size", int)
@@ -190,6 +191,7 @@ async function trainCommand(data: string, o: Record<string, unknown>, pg: Proces
     },
     minLr: o.minLr as number,
     clipNorm: o.clipNorm as number,
+  microBatchTokens: o.microBatchTokens as number,
     maxTokens: (o.maxTokens as number | undefined) ?? null,
     batchSize: ((o.batchSize ?? o.maxSentences) as number | undefined) ?? null,
     maxTokensValid: (o.maxTokensValid as number | undefined) ?? null,
