@@ -3,7 +3,8 @@
  * `fairseq-ts preprocess` (fairseq's formats), and — as the toolkit grows — trains a small transformer
  * on it and translates with it.
  *
- *   pnpm demo            (work dir: apps/examples/work/numbers)
+ *   pnpm demo                                   (work dir: apps/examples/work/numbers)
+ *   pnpm demo --distributed-world-size 2        (train with 2 worker processes, node cluster)
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -47,6 +48,8 @@ step("binarize (fairseq-preprocess)", [
 ]);
 
 const epochs = process.env.FAIRSEQ_TS_DEMO_EPOCHS ?? "15";
+const wsFlag = process.argv.indexOf("--distributed-world-size");
+const worldSize = wsFlag >= 0 ? process.argv[wsFlag + 1]! : (process.env.FAIRSEQ_TS_DEMO_WORKERS ?? "1");
 step("train a small transformer (fairseq-train)", [
   "train", join(work, "data-bin"), "--arch", "transformer",
   "--encoder-layers", "2", "--decoder-layers", "2", "--encoder-embed-dim", "64", "--decoder-embed-dim", "64",
@@ -55,7 +58,7 @@ step("train a small transformer (fairseq-train)", [
   "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr", "2e-3", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "100",
   "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1", "--dropout", "0.1",
   "--max-tokens", "4096", "--max-epoch", epochs, "--seed", "1", "--no-epoch-checkpoints", "--log-interval", "50",
-  "--save-dir", join(work, "checkpoints"),
+  "--save-dir", join(work, "checkpoints"), "--distributed-world-size", worldSize,
 ]);
 
 const ckpt = join(work, "checkpoints", "checkpoint_best.safetensors");

@@ -8,7 +8,7 @@ export function isDistributedWorker(): boolean {
   return cluster.isWorker && process.env[ENV_RANK] !== undefined;
 }
 
-/** This worker's share of the cores, as given by the coordinator (undefined outside a distributed run). */
+/** This process's share of the cores: FAIRSEQ_TS_THREADS, set by the coordinator for its workers (or by hand). */
 export function workerThreads(): number | undefined {
   const v = Number(process.env[ENV_THREADS]);
   return Number.isInteger(v) && v > 0 ? v : undefined;

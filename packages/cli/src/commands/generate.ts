@@ -2,10 +2,10 @@ import type { Command } from "commander";
 import * as tf from "@tensorflow/tfjs-core";
 import { parseBackendName } from "@fairseq-ts/backend";
 import type { Sample } from "@fairseq-ts/data";
-import { BleuScorer, SequenceGenerator, SequenceScorer, formatD, formatH, formatP } from "@fairseq-ts/generate";
+import { BleuScorer, SequenceGenerator, SequenceScorer, formatD, formatH, formatP, formatSacreBleu, sacreBleu } from "@fairseq-ts/generate";
 import { asctime, formatFixed, formatPrecision } from "@fairseq-ts/logging";
 import type { EncoderDecoderModel } from "@fairseq-ts/models";
-import { bool, int } from "../flags.js";
+import { bool, choice, int } from "../flags.js";
 import { setupTranslation } from "../load-model.js";
 import { addGenerationFlags, generatorOptions, removeBpeSymbol } from "../generation-flags.js";
 
@@ -27,6 +27,9 @@ export function registerGenerate(program: Command): void {
     .option("--skip-invalid-size-inputs-valid-test", "ignore too long or too short lines", false)
     .option("--quiet", "only print final scores", false)
     .option("--score-reference", "just score the reference translation", false)
+    .option("--scoring <NAME>", "scoring: bleu (fairseq's, on token ids) or sacrebleu (detokenized text)", choice("bleu", "sacrebleu"), "bleu")
+    .option("--sacrebleu-tokenizer <TOK>", "sacrebleu tokenizer: 13a or none", choice("13a", "none"), "13a")
+    .option("--sacrebleu-lowercase", "lowercase before sacrebleu", false)
     .option("--left-pad-source <BOOL>", "pad the source on the left", bool, true)
     .option("--cpu", "accepted for compatibility")
     .option("--user-dir <DIR>", "a module that registers custom models/architectures")
@@ -49,6 +52,8 @@ export function registerGenerate(program: Command): void {
         seed: o.seed as number,
       });
       const bleu = new BleuScorer(tgt.pad(), tgt.eos(), tgt.unk());
+      // sacrebleu scores strings: fairseq's SacrebleuScorer.add_string(target_str, detok_hypo_str)
+      const sacre = o.scoring === "sacrebleu" ? { refs: [] as string[], hyps: [] as string[] } : null;
       const scorer = new SequenceScorer(model as EncoderDecoderModel, tgt.pad());
       const quiet = o.quiet as boolean;
       let nsent = 0;
@@ -93,7 +98,10 @@ export function registerGenerate(program: Command): void {
               out.push(formatD(id, h.score, hypoStr));
               out.push(formatP(id, h.positionalScores));
             }
-            if (j === 0) {
+            if (j === 0 && sacre) {
+              sacre.refs.push(targetStr);
+              sacre.hyps.push(hypoStr);
+            } else if (j === 0) {
               if (removeBpe !== null) bleu.add(tgt.encodeLine(targetStr), tgt.encodeLine(hypoStr));
               else bleu.add(targetTokens, h.tokens);
             }
@@ -109,7 +117,10 @@ export function registerGenerate(program: Command): void {
         `Translated ${nsent} sentences (${ntok} tokens) in ${formatFixed(genTime, 1)}s (${formatFixed(nsent / genTime, 2)} sentences/s, ${formatFixed(ntok / genTime, 2)} tokens/s)`,
       );
       void formatPrecision;
-      process.stdout.write(`Generate ${o.genSubset} with beam=${o.beam}: ${bleu.resultString()}\n`);
+      const result = sacre
+        ? formatSacreBleu(sacreBleu(sacre.hyps, [sacre.refs], { tokenize: o.sacrebleuTokenizer as "13a" | "none", lowercase: o.sacrebleuLowercase as boolean }))
+        : bleu.resultString();
+      process.stdout.write(`Generate ${o.genSubset} with beam=${o.beam}: ${result}\n`);
       model.dispose();
     });
 }

@@ -134,7 +134,7 @@ export function registerTrain(program: Command): void {
 }
 
 async function trainCommand(data: string, o: Record<string, unknown>, pg: ProcessGroup | null): Promise<void> {
-  await initBackend({ backend: o.backend as never, threads: pg ? workerThreads() : undefined, log: pg && pg.rank > 0 ? null : undefined });
+  await initBackend({ backend: o.backend as never, threads: workerThreads(), log: pg && pg.rank > 0 ? null : undefined });
   await importUserDir(o.userDir as string | undefined);
   const task: Task =
     o.task === "language_modeling"
