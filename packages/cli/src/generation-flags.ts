@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import type { GeneratorOptions } from "@fairseq-ts/generate";
+import { readFileSync } from "node:fs";
+import { parseAlignDict, type GeneratorOptions } from "@fairseq-ts/generate";
 import { float, int } from "./flags.js";
 
 /** fairseq's generation flags (shared by generate and interactive), with fairseq's defaults. */
@@ -20,7 +21,21 @@ export function addGenerationFlags(cmd: Command): Command {
     .option("--sampling-topk <N>", "sample from the top k outcomes", int, -1)
     .option("--sampling-topp <P>", "sample from the smallest set whose cumulative probability mass exceeds p", float, -1)
     .option("--seed <N>", "random seed", int, 1)
-    .option("--remove-bpe, --post-process [SYMBOL]", "remove BPE tokens before scoring (default @@ )");
+    .option("--remove-bpe, --post-process [SYMBOL]", "remove BPE tokens before scoring (default @@ )")
+    .option("--print-alignment", "use attention feedback to compute and print alignment to source tokens", false)
+    .option("--replace-unk [FILE]", "perform unknown replacement (optionally with alignment dictionary)");
+}
+
+/** `--replace-unk [FILE]`: null when off; an alignment dictionary (empty = copy the source word) when on. */
+export function alignDictFromFlags(o: Record<string, unknown>): Map<string, string> | null {
+  const v = o.replaceUnk as string | boolean | undefined;
+  if (v === undefined || v === false) return null;
+  if (v === true) return parseAlignDict(null);
+  try {
+    return parseAlignDict(readFileSync(v, "utf8"));
+  } catch (err) {
+    throw new Error(`--replace-unk ${v}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
+  }
 }
 
 /** The generator's options from parsed generation flags. */
@@ -41,6 +56,7 @@ export function generatorOptions(o: Record<string, unknown>): GeneratorOptions {
     samplingTopk: o.samplingTopk as number,
     samplingTopp: o.samplingTopp as number,
     seed: o.seed as number,
+    retainAttention: (o.printAlignment as boolean) || (o.replaceUnk !== undefined && o.replaceUnk !== false),
   };
 }
 

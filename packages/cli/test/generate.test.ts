@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -86,5 +87,45 @@ describe("fairseq-ts generate / interactive / score against fairseq's outputs", 
     expect(Number(m[1])).toBeGreaterThan(90);
     expect(Number(m[1])).toBeLessThan(100);
     expect(Number(m[2])).toBeLessThan(Number(m[3]));
+  }, 120_000);
+
+  it("--replace-unk on a raw dataset copies the aligned source words; --print-alignment prints fairseq's A- lines", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fsts-raw-"));
+    for (const l of ["de", "en"]) {
+      copyFileSync(join(R, `bin/dict.${l}.txt`), join(dir, `dict.${l}.txt`));
+      // the first 300 sentences keep the test short
+      writeFileSync(join(dir, `test.de-en.${l}`), readFileSync(join(SHARED, `data/multi30k/test.${l}`), "utf8").split("\n").slice(0, 300).join("\n") + "\n");
+    }
+    const args = ["generate", dir, "--path", join(R, "model.pt"), "--gen-subset", "test", "--batch-size", "64"];
+    const plain = await run(args);
+    const ru = await run([...args, "--replace-unk", "--print-alignment"]);
+    expect(ru.status, ru.stderr).toBe(0);
+    const hs = (out: string) => out.split("\n").filter((l) => l.startsWith("H-"));
+    const withUnk = hs(plain.stdout).filter((l) => l.includes("<unk>"));
+    expect(withUnk.length).toBeGreaterThan(20);
+    expect(hs(ru.stdout).filter((l) => l.includes("<unk>"))).toEqual([]);
+    const byId = (out: string, tag: string) => new Map(out.split("\n").filter((l) => l.startsWith(`${tag}-`)).map((l) => [l.slice(tag.length + 1, l.indexOf("\t")), l.split("\t").pop()!]));
+    const src = byId(ru.stdout, "S");
+    const hyp = byId(ru.stdout, "H");
+    const plainHyp = byId(plain.stdout, "H");
+    const align = byId(ru.stdout, "A");
+    let replaced = 0;
+    for (const [id, h] of plainHyp) {
+      const before = h.split(" ");
+      const after = hyp.get(id)!.split(" ");
+      expect(after.length).toBe(before.length);
+      const srcWords = [...src.get(id)!.split(" "), "<eos>"];
+      before.forEach((w, i) => {
+        if (w === "<unk>") {
+          replaced++;
+          expect(srcWords).toContain(after[i]); // copied from the source line
+        } else expect(after[i]).toBe(w);
+      });
+      // one pair per hypothesis word (eos excluded), source word numbers within the source
+      const pairs = align.get(id)!.split(" ").map((p) => p.split("-").map(Number));
+      expect(pairs.map((p) => p[1])).toEqual(before.map((_, i) => i));
+      for (const [si] of pairs) expect(si! >= 0 && si! < srcWords.length - 1).toBe(true);
+    }
+    expect(replaced).toBeGreaterThanOrEqual(withUnk.length);
   }, 120_000);
 });

@@ -4,3 +4,4 @@ export { SequenceGenerator, type GeneratorOptions, type Hypothesis, type Special
 export { formatD, formatH, formatP, toBase2 } from "./format.js";
 export { SequenceScorer } from "./sequence-scorer.js";
 export { Translator, fromPretrained, translatorFromFiles, type PretrainedFiles } from "./hub.js";
+export { attentionArgmax, extractHardAlignment, parseAlignDict, replaceUnk } from "./alignment.js";

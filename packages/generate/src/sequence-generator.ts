@@ -22,6 +22,11 @@ export interface GeneratorOptions {
   samplingTopp?: number;
   /** Seed of the sampling draws (`--seed`); the same seed gives the same samples. */
   seed?: number;
+  /**
+   * Keep each hypothesis' attention over the source (the decoder's alignment layer, averaged over
+   * heads), one row per output token: what `--print-alignment` and `--replace-unk` use.
+   */
+  retainAttention?: boolean;
 }
 
 export interface Hypothesis {
@@ -31,6 +36,8 @@ export interface Hypothesis {
   score: number;
   /** Per-token log-probs (natural log), one per output token. */
   positionalScores: Float32Array;
+  /** With `retainAttention`: per output token, its attention over the (left-padded) source positions. */
+  attention?: Float32Array[];
 }
 
 export interface Specials {
@@ -71,6 +78,7 @@ export class SequenceGenerator {
       samplingTopk: options.samplingTopk ?? -1,
       samplingTopp: options.samplingTopp ?? -1,
       seed: options.seed ?? 1,
+      retainAttention: options.retainAttention ?? false,
     };
     // fairseq: the beam can be at most vocab - 1 (pad is never selected)
     this.beam = Math.min(this.o.beam, vocabSize - 1);
@@ -114,6 +122,9 @@ export class SequenceGenerator {
     // Per row (bsz*beam): token history (starting with eos) and cumulative scores per step.
     let tokens: number[][] = Array.from({ length: bsz * beam }, () => [eos]);
     let scores: number[][] = Array.from({ length: bsz * beam }, () => []);
+    // Per row: the attention of every step so far (only with retainAttention).
+    const retain = this.o.retainAttention;
+    let attnHist: Float32Array[][] = Array.from({ length: bsz * beam }, () => []);
     const finalized: Hypothesis[][] = Array.from({ length: bsz }, () => []);
     const finished = new Array<boolean>(bsz).fill(false);
     let numRemaining = bsz;
@@ -147,8 +158,13 @@ export class SequenceGenerator {
         const rows = tokens.length;
         const prevTensor = tf.tensor2d(tokens.flat(), [rows, step + 1], "int32");
         // lprobs for the last step, masked as fairseq does, plus cumulative scores; then top-2·beam per sentence.
+        let stepAttn: Float32Array | null = null;
         const [candScores, candIdx] = tf.tidy(() => {
           const out = model.decoder.forward(prevTensor, enc, state);
+          if (retain && out[1].attn) {
+            const a = out[1].attn;
+            stepAttn = tf.slice(a, [0, a.shape[1] - 1, 0], [-1, 1, -1]).dataSync() as Float32Array;
+          }
           let logits = tf.slice(out[0], [0, out[0].shape[1] - 1, 0], [-1, 1, -1]);
           if (this.o.temperature !== 1) logits = tf.div(logits, this.o.temperature);
           let lp = tf.reshape(model.decoder.getNormalizedProbs([logits as tf.Tensor3D, out[1]], true), [rows, V]);
@@ -180,6 +196,11 @@ export class SequenceGenerator {
           return [top.values, top.indices];
         });
         prevTensor.dispose();
+        const attnOf = (row: number): Float32Array[] => {
+          if (!retain || !stepAttn) return attnHist[row]!;
+          const a = stepAttn as Float32Array;
+          return [...attnHist[row]!, a.slice(row * srcLen, (row + 1) * srcLen)];
+        };
         const cs = candScores.dataSync() as Float32Array;
         const ci = candIdx.dataSync() as Int32Array;
         const k = candScores.shape[1]!;
@@ -217,7 +238,11 @@ export class SequenceGenerator {
             // float32 division, as PyTorch does for a float tensor and a Python scalar
             if (this.o.normalizeScores) score = Math.fround(score / Math.fround((step + 1) ** this.o.lenpen));
             if (this.o.matchSourceLen && step > srcLens[b]!) score = -Infinity;
-            if (finalized[sent]!.length < beam) finalized[sent]!.push({ tokens: hypTokens, score, positionalScores: pos });
+            if (finalized[sent]!.length < beam) {
+              const h: Hypothesis = { tokens: hypTokens, score, positionalScores: pos };
+              if (retain) h.attention = attnOf(row);
+              finalized[sent]!.push(h);
+            }
           }
         }
         const newlyFinished: number[] = [];
@@ -242,6 +267,7 @@ export class SequenceGenerator {
         const newTokens: number[][] = [];
         const newScores: number[][] = [];
         const newIgnore: boolean[][] = [];
+        const newAttn: Float32Array[][] = [];
         const nextReorder: number[] = [];
         keep.forEach((b, nb) => {
           // active candidates: the first `beam` that are not eos-finalised (nor ignored)
@@ -261,6 +287,7 @@ export class SequenceGenerator {
             newTokens.push([...tokens[srcRow]!.slice(0, step + 1), cTok[b]![j]!]);
             newScores.push([...scores[srcRow]!.slice(0, step), cScore[b]![j]!]);
             nextReorder.push(nb * beam + cBeam[b]![j]!);
+            if (retain) newAttn.push(attnOf(srcRow));
           }
           newIgnore.push(ignore);
         });
@@ -269,6 +296,7 @@ export class SequenceGenerator {
         tokens = newTokens;
         scores = newScores;
         candsToIgnore = newIgnore;
+        attnHist = newAttn;
         origIdx = keep.map((b) => origIdx[b]!);
         srcLens = keep.map((b) => srcLens[b]!);
         bsz = keep.length;

@@ -1,7 +1,11 @@
 // Training words/s (fairseq's wps: target tokens per wall second) for the tiny and small configs of
 // ../shared/reference/fairseq/timings.md, on the reference Multi30k binarization, median of the
-// train_inner intervals after the first. Writes bench-results/training.md.
-// Usage: node bench/train-speed.mjs [--updates 60] [--configs tiny,small]
+// train_inner intervals after the first, in three layouts:
+//   1proc  = one process using both cores (default threads)
+//   1w1t   = one process with one thread (FAIRSEQ_TS_THREADS=1): a worker's share on 2 cores
+//   2w     = --distributed-world-size 2 (node cluster), each worker one thread
+// Writes bench-results/training.md.
+// Usage: node bench/train-speed.mjs [--updates 60] [--configs tiny,small] [--layouts 1proc,1w1t,2w] [--repeats 1]
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,38 +16,68 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 const shared = process.env.FAIRSEQ_TS_SHARED ?? join(root, "../shared");
 const arg = (k, d) => (process.argv.includes(k) ? process.argv[process.argv.indexOf(k) + 1] : d);
 const updates = Number(arg("--updates", "60"));
+const repeats = Number(arg("--repeats", "1"));
 const configs = arg("--configs", "tiny,small").split(",");
+const layouts = arg("--layouts", "1proc,1w1t,2w").split(",");
 const fairseq = { tiny: 6860, small: 2190 };
 const dims = { tiny: [2, 64, 128], small: [3, 256, 1024] };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+};
 const rows = [];
+let backendLine = "?";
 for (const name of configs) {
-  const [L, E, F] = dims[name];
-  const r = spawnSync(process.execPath, [join(root, "packages/cli/dist/bin.js"), "train", join(shared, "reference/fairseq/multi30k-de-en/bin"),
-    "--arch", "transformer", "--encoder-layers", L, "--decoder-layers", L, "--encoder-embed-dim", E, "--decoder-embed-dim", E,
-    "--encoder-ffn-embed-dim", F, "--decoder-ffn-embed-dim", F, "--encoder-attention-heads", "4", "--decoder-attention-heads", "4",
-    "--share-decoder-input-output-embed", "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr", "5e-4",
-    "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "400", "--criterion", "label_smoothed_cross_entropy",
-    "--label-smoothing", "0.1", "--dropout", "0.1", "--max-tokens", "4096", "--max-update", String(updates), "--seed", "1",
-    "--log-format", "json", "--log-interval", "10", "--disable-validation", "--no-save", "--save-dir", mkdtempSync(join(tmpdir(), "bench-"))].map(String),
-    { encoding: "utf8", maxBuffer: 1 << 26 });
-  const wps = [...r.stdout.matchAll(/\| train_inner \| (\{.*\})/g)].map((m) => Number(JSON.parse(m[1]).wps)).slice(1).sort((a, b) => a - b);
-  const med = wps.length ? wps[Math.floor(wps.length / 2)] : NaN;
-  const backend = (r.stderr.match(/backend: .*/) ?? ["?"])[0];
-  rows.push({ name, med, n: wps.length, ratio: med / fairseq[name], status: r.status, backend, err: r.status ? r.stderr.slice(-300) : "" });
-  console.log(name, med, r.status, r.status ? r.stderr.slice(-300) : "");
+  for (const layout of layouts) {
+    const runs = [];
+    let comm = NaN;
+    let err = "";
+    for (let rep = 0; rep < repeats; rep++) {
+      const [L, E, F] = dims[name];
+      const extra = layout === "2w" ? ["--distributed-world-size", "2"] : [];
+      const env = { ...process.env, ...(layout === "1w1t" ? { FAIRSEQ_TS_THREADS: "1" } : {}) };
+      const r = spawnSync(process.execPath, [join(root, "packages/cli/dist/bin.js"), "train", join(shared, "reference/fairseq/multi30k-de-en/bin"),
+        "--arch", "transformer", "--encoder-layers", L, "--decoder-layers", L, "--encoder-embed-dim", E, "--decoder-embed-dim", E,
+        "--encoder-ffn-embed-dim", F, "--decoder-ffn-embed-dim", F, "--encoder-attention-heads", "4", "--decoder-attention-heads", "4",
+        "--share-decoder-input-output-embed", "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr", "5e-4",
+        "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "400", "--criterion", "label_smoothed_cross_entropy",
+        "--label-smoothing", "0.1", "--dropout", "0.1", "--max-tokens", "4096", "--max-update", String(updates), "--seed", "1",
+        "--log-format", "json", "--log-interval", "10", "--disable-validation", "--no-save", "--save-dir", mkdtempSync(join(tmpdir(), "bench-")), ...extra].map(String),
+        { encoding: "utf8", maxBuffer: 1 << 26, env });
+      const wps = [...r.stdout.matchAll(/\| train_inner \| (\{.*\})/g)].map((m) => Number(JSON.parse(m[1]).wps)).slice(1);
+      if (wps.length) runs.push(median(wps));
+      const c = (r.stdout + r.stderr).match(/([\d.]+) ms in communication per update/);
+      if (c) comm = Number(c[1]);
+      const b = r.stderr.match(/backend: .*/);
+      if (b && layout === "1proc") backendLine = b[0];
+      if (r.status) err = r.stderr.slice(-300).replace(/\n/g, " ");
+      console.log(name, layout, rep, median(wps), r.status, err);
+    }
+    rows.push({ name, layout, med: median(runs), runs, comm, err });
+  }
 }
+const get = (name, layout) => rows.find((r) => r.name === name && r.layout === layout)?.med ?? NaN;
+const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "—");
 const md = [
   "# Training speed (words/s = target tokens per second, fairseq's wps)",
   "",
-  `Measured ${new Date().toISOString().slice(0, 10)} on this 2-core machine: \`node packages/trainer/bench/train-speed.mjs --updates ${updates}\`,`,
-  "Multi30k reference binarization, --max-tokens 4096, label-smoothed CE, Adam; median of the 10-update",
-  "train_inner intervals after the first. fairseq v0.10.2 figures from ../shared/reference/fairseq/timings.md.",
+  `Measured ${new Date().toISOString().slice(0, 10)} on this 2-core machine: \`node packages/trainer/bench/train-speed.mjs --updates ${updates} --repeats ${repeats}\`,`,
+  "Multi30k reference binarization, --max-tokens 4096 (micro-batches of 2048 padded tokens), label-smoothed CE, Adam;",
+  "per run the median of the 10-update train_inner intervals after the first; the table gives the median over runs.",
+  "fairseq v0.10.2 figures from ../shared/reference/fairseq/timings.md (1 process, OpenBLAS 2 threads).",
   "",
-  `Backend: ${rows[0]?.backend ?? "?"}`,
+  `Backend: ${backendLine}`,
   "",
-  "| config | fairseq-ts wps | fairseq wps | ratio | intervals |",
-  "|---|---|---|---|---|",
-  ...rows.map((r) => `| ${r.name} | ${Number.isFinite(r.med) ? r.med.toFixed(1) : `failed (${r.err.replace(/\n/g, " ")})`} | ${fairseq[r.name]} | ${Number.isFinite(r.ratio) ? r.ratio.toFixed(2) + "×" : "—"} | ${r.n} |`),
+  "Layouts: **1proc** one process, both cores; **1w1t** one process, one thread (a worker's share);",
+  "**2w** `--distributed-world-size 2` (node cluster, one thread each).",
+  "",
+  "| config | layout | fairseq-ts wps | runs | vs fairseq | comm ms/update |",
+  "|---|---|---|---|---|---|",
+  ...rows.map((r) => `| ${r.name} | ${r.layout} | ${r.err && !Number.isFinite(r.med) ? `failed (${r.err})` : fmt(r.med)} | ${r.runs.map((x) => fmt(x)).join(", ")} | ${fmt(r.med / fairseq[r.name], 2)}× of ${fairseq[r.name]} | ${r.layout === "2w" ? fmt(r.comm) : ""} |`),
+  "",
+  "Scaling (2w vs 1w1t; goal ≥ 1.7×) and 2w vs 1proc:",
+  "",
+  ...configs.map((c) => `- ${c}: 2w/1w1t = ${fmt(get(c, "2w") / get(c, "1w1t"), 2)}×, 2w/1proc = ${fmt(get(c, "2w") / get(c, "1proc"), 2)}×`),
   "",
 ];
 mkdirSync(join(root, "bench-results"), { recursive: true });

@@ -2,12 +2,12 @@ import type { Command } from "commander";
 import * as tf from "@tensorflow/tfjs-core";
 import { parseBackendName } from "@fairseq-ts/backend";
 import type { Sample } from "@fairseq-ts/data";
-import { BleuScorer, SequenceGenerator, SequenceScorer, formatD, formatH, formatP, formatSacreBleu, sacreBleu } from "@fairseq-ts/generate";
+import { BleuScorer, SequenceGenerator, SequenceScorer, attentionArgmax, extractHardAlignment, formatD, formatH, formatP, formatSacreBleu, replaceUnk, sacreBleu } from "@fairseq-ts/generate";
 import { asctime, formatFixed, formatPrecision } from "@fairseq-ts/logging";
 import type { EncoderDecoderModel } from "@fairseq-ts/models";
 import { bool, choice, int } from "../flags.js";
 import { setupTranslation } from "../load-model.js";
-import { addGenerationFlags, generatorOptions, removeBpeSymbol } from "../generation-flags.js";
+import { addGenerationFlags, alignDictFromFlags, generatorOptions, removeBpeSymbol } from "../generation-flags.js";
 
 /** `fairseq-ts generate DATA --path CKPT`: fairseq-generate's flags and output lines. */
 export function registerGenerate(program: Command): void {
@@ -41,6 +41,8 @@ export function registerGenerate(program: Command): void {
       const src = task.sourceDictionary;
       const tgt = task.targetDictionary;
       const removeBpe = removeBpeSymbol(o);
+      const alignDict = alignDictFromFlags(o);
+      const printAlignment = o.printAlignment as boolean;
       const gen = new SequenceGenerator(model as EncoderDecoderModel, { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, generatorOptions(o));
       const ds = task.loadDataset(o.genSubset as string);
       const itr = task.getBatchIterator(ds, {
@@ -85,24 +87,33 @@ export function registerGenerate(program: Command): void {
         s.id.forEach((id, r) => {
           const srcTokens = s.netInput.srcTokens.data.slice(r * sc, (r + 1) * sc).filter((x) => x !== src.pad());
           const targetTokens = s.target!.data.slice(r * tc, (r + 1) * tc).filter((x) => x !== tgt.pad());
-          const srcStr = src.string(srcTokens, { bpeSymbol: removeBpe });
-          const targetStr = tgt.string(targetTokens, { bpeSymbol: removeBpe, escapeUnk: true });
+          // --replace-unk needs the words behind <unk>: fairseq takes the original text of a raw dataset
+          const rawSrc = ds.src as { getOriginalText?: (i: number) => string };
+          const rawTgt = ds.tgt as { getOriginalText?: (i: number) => string } | null;
+          const srcStr = alignDict && rawSrc.getOriginalText ? rawSrc.getOriginalText(id) : src.string(srcTokens, { bpeSymbol: removeBpe });
+          const targetStr = alignDict && rawTgt?.getOriginalText ? rawTgt.getOriginalText(id) : tgt.string(targetTokens, { bpeSymbol: removeBpe, escapeUnk: true });
+          const srcRow = s.netInput.srcTokens.data.subarray(r * sc, (r + 1) * sc);
           if (!quiet) {
             out.push(`S-${id}\t${srcStr}`);
             out.push(`T-${id}\t${targetStr}`);
           }
           hyps[r]!.forEach((h, j) => {
-            const hypoStr = tgt.string(h.tokens, { bpeSymbol: removeBpe });
+            let hypoStr = tgt.string(h.tokens, { bpeSymbol: removeBpe });
+            if (alignDict && h.attention) hypoStr = replaceUnk(hypoStr, srcStr, attentionArgmax(h.attention, srcRow, src.pad()), alignDict, tgt.unkString());
             if (!quiet) {
               out.push(formatH(id, h.score, hypoStr));
               out.push(formatD(id, h.score, hypoStr));
               out.push(formatP(id, h.positionalScores));
+              if (printAlignment && h.attention) {
+                const a = extractHardAlignment(h.attention, srcRow, h.tokens, tgt.pad(), tgt.eos());
+                out.push(`A-${id}\t${a.map(([si, ti]) => `${si}-${ti}`).join(" ")}`);
+              }
             }
             if (j === 0 && sacre) {
               sacre.refs.push(targetStr);
               sacre.hyps.push(hypoStr);
             } else if (j === 0) {
-              if (removeBpe !== null) bleu.add(tgt.encodeLine(targetStr), tgt.encodeLine(hypoStr));
+              if (removeBpe !== null || alignDict) bleu.add(tgt.encodeLine(targetStr), tgt.encodeLine(hypoStr));
               else bleu.add(targetTokens, h.tokens);
             }
           });

@@ -9,11 +9,14 @@ import type { TokenSequenceDataset } from "./mmap-indexed-dataset.js";
 export class RawTextDataset implements TokenSequenceDataset {
   readonly sizes: Int32Array;
   private readonly items: Int32Array[];
+  /** The lines as read (fairseq's get_original_text: `--replace-unk` copies unknown words from them). */
+  readonly lines: string[] = [];
 
   constructor(path: string, dictionary: Dictionary, options: { appendEos?: boolean; reverseOrder?: boolean } = {}) {
     // readLines streams the file and names it (and the line) in its errors.
     this.items = [];
     for (const line of readLines(path)) {
+      this.lines.push(line);
       this.items.push(dictionary.encodeLine(line, { addIfNotExist: false, appendEos: options.appendEos ?? true, reverseOrder: options.reverseOrder ?? false }));
     }
     this.sizes = Int32Array.from(this.items, (x) => x.length);
@@ -21,6 +24,12 @@ export class RawTextDataset implements TokenSequenceDataset {
 
   get length(): number {
     return this.items.length;
+  }
+
+  getOriginalText(i: number): string {
+    const line = this.lines[i];
+    if (line === undefined) throw new RangeError(`index ${i} out of range (${this.lines.length} items)`);
+    return line;
   }
 
   get(i: number): Int32Array {
