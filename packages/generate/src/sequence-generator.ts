@@ -87,8 +87,10 @@ export class SequenceGenerator {
   /**
    * Generate for a batch: srcTokens B x S (left-padded), srcLengths B. Returns, per input row,
    * hypotheses sorted by score (best first), at most `nbest`.
+   * `prefixTokens` (fairseq's `--prefix-size`: the first tokens of each target, pad where a row has
+   * fewer) forces every hypothesis to begin with them; min length does not apply while forcing.
    */
-  generate(srcTokens: tf.Tensor2D, srcLengths: tf.Tensor1D): Hypothesis[][] {
+  generate(srcTokens: tf.Tensor2D, srcLengths: tf.Tensor1D, prefixTokens: readonly Int32Array[] | null = null): Hypothesis[][] {
     const { pad, eos, unk } = this.specials;
     const V = this.vocabSize;
     const beam = this.beam;
@@ -129,6 +131,8 @@ export class SequenceGenerator {
     const finished = new Array<boolean>(bsz).fill(false);
     let numRemaining = bsz;
     let origIdx = Array.from({ length: bsz }, (_, i) => i); // current batch row -> original sentence
+    if (prefixTokens && prefixTokens.length !== bsz) throw new Error(`prefix tokens: ${prefixTokens.length} rows for a batch of ${bsz}`);
+    const prefixLen = prefixTokens ? Math.max(0, ...prefixTokens.map((p) => p.length)) : 0;
     let srcLens = [...srcNonSpecial];
     let candsToIgnore: boolean[][] = Array.from({ length: bsz }, () => new Array<boolean>(beam).fill(false));
     let reorder: number[] | null = null;
@@ -171,13 +175,15 @@ export class SequenceGenerator {
           const mask = new Float32Array(V);
           mask[pad] = -Infinity;
           mask[unk] -= this.o.unkpen;
+          const forcing = prefixTokens !== null && step < prefixLen && step < maxLen;
           if (step >= maxLen) {
             for (let v = 0; v < V; v++) if (v !== eos) mask[v] = -Infinity;
-          } else if (step < this.o.minLen) {
+          } else if (step < this.o.minLen && !forcing) {
             mask[eos] = -Infinity;
           }
           lp = tf.add(lp, tf.tensor1d(mask));
           lp = tf.where(tf.isNaN(lp), tf.fill(lp.shape, -Infinity), lp);
+          if (forcing) lp = this.forcePrefix(lp as tf.Tensor2D, step, origIdx.map((o) => prefixTokens![o]!), tokens, scores);
           if (this.o.noRepeatNgramSize > 0) lp = this.noRepeatNgram(lp as tf.Tensor2D, tokens, step);
           let total: tf.Tensor;
           let width: number;
@@ -312,6 +318,41 @@ export class SequenceGenerator {
         .slice(0, this.o.nbest)
         .map(([h]) => h),
     );
+  }
+
+  /**
+   * fairseq's `_prefix_tokens`: in rows whose prefix has a token at this step (not pad), every other
+   * token gets -inf. A forced eos ends the hypothesis: the sentence's first beam (the only finite one)
+   * is copied to all its beams so that `beam` identical hypotheses finish together, as in fairseq.
+   */
+  private forcePrefix(lp: tf.Tensor2D, step: number, prefix: Int32Array[], tokens: number[][], scores: number[][]): tf.Tensor2D {
+    const { pad, eos } = this.specials;
+    const beam = this.beam;
+    const V = this.vocabSize;
+    const rows = lp.shape[0];
+    const keep = new Float32Array(rows * V);
+    const gatherIdx = Int32Array.from({ length: rows }, (_, r) => r);
+    let copied = false;
+    prefix.forEach((p, b) => {
+      const t = step < p.length ? p[step]! : pad;
+      for (let j = 0; j < beam; j++) {
+        const row = b * beam + j;
+        if (t === pad) keep.fill(0, row * V, (row + 1) * V);
+        else {
+          keep.fill(-Infinity, row * V, (row + 1) * V);
+          keep[row * V + t] = 0;
+        }
+        if (t === eos && j > 0) {
+          gatherIdx[row] = b * beam;
+          tokens[row] = [...tokens[b * beam]!];
+          scores[row] = [...scores[b * beam]!];
+          copied = true;
+        }
+      }
+    });
+    let out: tf.Tensor2D = lp;
+    if (copied) out = tf.gather(out, tf.tensor1d(gatherIdx, "int32"));
+    return tf.add(out, tf.tensor2d(keep, [rows, V]));
   }
 
   private draws = 0;

@@ -5,7 +5,7 @@ import { initBackend } from "@fairseq-ts/backend";
 import type { Sample } from "@fairseq-ts/data";
 import { loadFairseqCheckpoint, type EncoderDecoderModel } from "@fairseq-ts/models";
 import { TranslationTask } from "@fairseq-ts/tasks";
-import { SequenceGenerator, attentionArgmax, extractHardAlignment, parseAlignDict, replaceUnk } from "../src/index.js";
+import { SequenceGenerator, SequenceScorer, attentionArgmax, extractHardAlignment, parseAlignDict, replaceUnk } from "../src/index.js";
 import { SHARED } from "./shared.js";
 
 const REF = join(SHARED, "reference/fairseq/multi30k-de-en");
@@ -71,5 +71,32 @@ describe("retained attention (for --print-alignment / --replace-unk)", () => {
     });
     expect(maxDiff).toBeLessThan(1e-4);
     tf.dispose([srcT, lens]);
+  });
+
+  it("--prefix-size: hypotheses start with the target's first tokens; the whole target as prefix gives the reference and its score-reference scores", () => {
+    const tgt = task.targetDictionary;
+    const sp = { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() };
+    const ds = task.loadDataset("test");
+    const itr = task.getBatchIterator(ds, { maxSentences: 8, maxPositions: task.maxPositions(), requiredBatchSizeMultiple: 8, seed: 1 });
+    const s = itr.nextEpochItr({ shuffle: false }).next().value as Sample;
+    const srcT = tf.tensor2d(s.netInput.srcTokens.data, [s.netInput.srcTokens.rows, s.netInput.srcTokens.cols], "int32");
+    const lens = tf.tensor1d(s.netInput.srcLengths, "int32");
+    const cols = s.target!.cols;
+    const targetRow = (r: number) => s.target!.data.slice(r * cols, (r + 1) * cols);
+    const gen = new SequenceGenerator(model, sp, tgt.length, { beam: 5 });
+    const two = gen.generate(srcT, lens, Array.from(s.id, (_, r) => targetRow(r).slice(0, 2)));
+    two.forEach((hyps, r) => expect(Array.from(hyps[0]!.tokens.slice(0, 2))).toEqual(Array.from(targetRow(r).slice(0, 2))));
+    // prefix = the whole target (eos included, pad after): forced to the reference, scored like --score-reference
+    const full = gen.generate(srcT, lens, Array.from(s.id, (_, r) => targetRow(r)));
+    const prev = tf.tensor2d(s.netInput.prevOutputTokens!.data, [s.target!.rows, cols], "int32");
+    const tgtT = tf.tensor2d(s.target!.data, [s.target!.rows, cols], "int32");
+    const ref = new SequenceScorer(model, tgt.pad()).score(srcT, lens, prev, tgtT);
+    full.forEach((hyps, r) => {
+      const want = Array.from(targetRow(r)).filter((t) => t !== tgt.pad());
+      expect(Array.from(hyps[0]!.tokens)).toEqual(want);
+      expect(hyps[0]!.score).toBeCloseTo(ref[r]![0]!.score, 4);
+      hyps[0]!.positionalScores.forEach((p, t) => expect(p).toBeCloseTo(ref[r]![0]!.positionalScores[t]!, 4));
+    });
+    tf.dispose([srcT, lens, prev, tgtT]);
   });
 });

@@ -27,6 +27,7 @@ export function registerGenerate(program: Command): void {
     .option("--skip-invalid-size-inputs-valid-test", "ignore too long or too short lines", false)
     .option("--quiet", "only print final scores", false)
     .option("--score-reference", "just score the reference translation", false)
+    .option("--prefix-size <N>", "initialize generation by target prefix of given length", int, 0)
     .option("--scoring <NAME>", "scoring: bleu (fairseq's, on token ids) or sacrebleu (detokenized text)", choice("bleu", "sacrebleu"), "bleu")
     .option("--sacrebleu-tokenizer <TOK>", "sacrebleu tokenizer: 13a or none", choice("13a", "none"), "13a")
     .option("--sacrebleu-lowercase", "lowercase before sacrebleu", false)
@@ -78,7 +79,10 @@ export function registerGenerate(program: Command): void {
           hyps = scorer.score(srcT, lens, prev, tgtT);
           tf.dispose([prev, tgtT]);
         } else {
-          hyps = gen.generate(srcT, lens);
+          const ps = o.prefixSize as number;
+          const tcols = s.target?.cols ?? 0;
+          const prefix = ps > 0 && s.target ? Array.from(s.id, (_, r) => s.target!.data.slice(r * tcols, r * tcols + Math.min(ps, tcols))) : null;
+          hyps = gen.generate(srcT, lens, prefix);
         }
         tf.dispose([srcT, lens]);
         genTime += (performance.now() - t0) / 1000;
