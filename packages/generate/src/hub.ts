@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { Dictionary } from "@fairseq-ts/dictionary";
 import { loadModelCheckpointBytes, type EncoderDecoderModel } from "@fairseq-ts/models";
 import { SequenceGenerator, type GeneratorOptions, type Hypothesis } from "./sequence-generator.js";
+import { SequenceScorer } from "./sequence-scorer.js";
 
 /** A translation model with its dictionaries: fairseq's hub interface (`from_pretrained`). */
 export class Translator {
@@ -40,6 +41,36 @@ export class Translator {
     const hyps = this.generate(lines.map((l) => this.srcDict.encodeLine(l, { addIfNotExist: false })), options);
     const out = hyps.map((h) => this.tgtDict.string(h[0]!.tokens));
     return Array.isArray(text) ? out : out[0]!;
+  }
+
+  /**
+   * Score given translations (teacher forcing, like `generate --score-reference`): per pair, the
+   * length-normalised log-probability (natural log) and one log-prob per target token, eos included.
+   */
+  score(source: string | string[], target: string | string[]): Hypothesis[] {
+    const srcs = Array.isArray(source) ? source : [source];
+    const tgts = Array.isArray(target) ? target : [target];
+    if (srcs.length !== tgts.length) throw new Error(`score: ${srcs.length} sources but ${tgts.length} targets`);
+    const s = srcs.map((l) => this.srcDict.encodeLine(l, { addIfNotExist: false }));
+    const t = tgts.map((l) => this.tgtDict.encodeLine(l, { addIfNotExist: false }));
+    const pad = this.tgtDict.pad();
+    const sw = Math.max(...s.map((x) => x.length));
+    const tw = Math.max(...t.map((x) => x.length));
+    const src = new Int32Array(s.length * sw).fill(this.srcDict.pad());
+    s.forEach((x, r) => src.set(x, r * sw + sw - x.length));
+    const tgt = new Int32Array(t.length * tw).fill(pad);
+    const prev = new Int32Array(t.length * tw).fill(pad);
+    t.forEach((x, r) => {
+      tgt.set(x, r * tw);
+      prev[r * tw] = this.tgtDict.eos();
+      prev.set(x.subarray(0, x.length - 1), r * tw + 1);
+    });
+    const ts = [tf.tensor2d(src, [s.length, sw], "int32"), tf.tensor1d(s.map((x) => x.length), "int32"), tf.tensor2d(prev, [t.length, tw], "int32"), tf.tensor2d(tgt, [t.length, tw], "int32")] as const;
+    try {
+      return new SequenceScorer(this.model, pad).score(ts[0], ts[1], ts[2], ts[3]).map((h) => h[0]!);
+    } finally {
+      tf.dispose([...ts]);
+    }
   }
 
   /** Sample translations (`--sampling`, optionally top-k / top-p). */

@@ -19,6 +19,14 @@ describe("hub interface (fromPretrained)", () => {
     expect(t.translate("zwei männer sitzen in einem restaurant .")).toBe(hyp(592));
     expect(t.translate(["zwei kleine kinder auf dem sand .", "zwei typen und eine frau lächeln ."])).toEqual([hyp(398), hyp(426)]);
     expect(typeof t.sample("zwei männer sitzen in einem restaurant .", { samplingTopk: 5, seed: 2 })).toBe("string");
+    // score = fairseq-generate --score-reference's H score (base 2 there) and P line
+    const sr = readFileSync(join(R, "score-reference.txt"), "utf8");
+    const h592 = /^H-592\t(\S+)\t/m.exec(sr)!;
+    const p592 = /^P-592\t(.*)$/m.exec(sr)![1]!.split(" ").map(Number);
+    const [sc] = t.score("zwei männer sitzen in einem restaurant .", "two men sitting in a restaurant .");
+    expect(sc!.score / Math.LN2).toBeCloseTo(Number(h592[1]), 4);
+    Array.from(sc!.positionalScores).forEach((p, i) => expect(p / Math.LN2).toBeCloseTo(p592[i]!, 3));
+    expect(() => t.score(["a"], ["b", "c"])).toThrow(/1 sources but 2 targets/);
     t.dispose();
   }, 60_000);
 });

@@ -17,6 +17,7 @@ export function registerEvalLm(program: Command): void {
     .requiredOption("--path <FILE>", "path to model file")
     .option("--gen-subset <SPLIT>", "data subset to evaluate", "test")
     .option("--tokens-per-sample <N>", "block size", int, 1024)
+    .option("--context-window <N>", "score each block with up to N previous tokens as (unscored) context", int, 0)
     .option("--sample-break-mode <MODE>", "none, complete, complete_doc, eos", "none")
     .option("--max-tokens <N>", "maximum number of tokens in a batch", int)
     .option("--batch-size <N>", "number of blocks in a batch", int)
@@ -24,19 +25,29 @@ export function registerEvalLm(program: Command): void {
     .option("--backend <NAME>", "tensorflow.js backend", (v) => parseBackendName(v))
     .action(async (data: string, o: Record<string, unknown>) => {
       await initBackend({ backend: o.backend as never, log: (l) => process.stderr.write(`${l}\n`) });
-      const task = await LanguageModelingTask.setup({ data, tokensPerSample: o.tokensPerSample as number, sampleBreakMode: o.sampleBreakMode as never });
+      const cw = o.contextWindow as number;
+      // fairseq: the blocks shrink by the context window, which then carries over from block to block
+      const tps = (o.tokensPerSample as number) - cw;
+      if (cw < 0 || tps <= 0) throw new Error(`--context-window ${cw} must be >= 0 and smaller than --tokens-per-sample ${o.tokensPerSample}`);
+      const task = await LanguageModelingTask.setup({ data, tokensPerSample: tps, sampleBreakMode: o.sampleBreakMode as never });
       const { model } = loadModelForTask(o.path as string, task);
       if (model.kind !== "language-model") throw new Error(`--path ${o.path}: eval-lm needs a language model`);
       const lm = model as LanguageModel;
       lm.eval();
-      const ds = task.loadDataset(o.genSubset as string);
-      const itr = task.getBatchIterator(ds, { maxTokens: (o.maxTokens as number) ?? null, maxSentences: (o.batchSize as number) ?? null, seed: 1 });
+      const loaded = task.loadDataset(o.genSubset as string);
+      // fairseq's LMContextWindowDataset keeps the blocks in corpus order (the context is the previous block)
+      const ds: typeof loaded =
+        cw > 0 ? Object.assign(Object.create(loaded) as typeof loaded, { orderedIndices: () => Int32Array.from({ length: loaded.length }, (_, i) => i) }) : loaded;
+      // fairseq-eval-lm's default --max-tokens is 36000
+      const itr = task.getBatchIterator(ds, { maxTokens: (o.maxTokens as number) ?? (o.batchSize ? null : 36000), maxSentences: (o.batchSize as number) ?? null, seed: 1 });
       const pad = task.dictionary.pad();
+      const window = cw > 0 ? new ContextWindow(tps, cw, pad) : null;
       let sum = 0;
       let count = 0;
       const t0 = performance.now();
       for (const s of itr.nextEpochItr({ shuffle: false }) as Iterable<Sample | null>) {
         if (!s) continue;
+        if (window) window.apply(s);
         const { rows, cols } = s.netInput.srcTokens;
         const { lp, mask } = tf.tidy(() => {
           const x = tf.tensor2d(s.netInput.srcTokens.data, [rows, cols], "int32");
@@ -59,4 +70,41 @@ export function registerEvalLm(program: Command): void {
       log(`Loss (base 2): ${formatFixed(avgNll, 4)}, Perplexity: ${formatFixed(2 ** avgNll, 2)}`);
       model.dispose();
     });
+}
+
+/**
+ * fairseq's LMContextWindowDataset collater: each block is prefixed with the last `contextWindow`
+ * tokens seen before it (carried across batches, in order); only the block's own targets are scored.
+ */
+class ContextWindow {
+  private prev: number[] = [];
+  constructor(
+    readonly tokensPerSample: number,
+    readonly contextWindow: number,
+    readonly pad: number,
+  ) {}
+  apply(s: Sample): void {
+    const { rows, cols } = s.netInput.srcTokens;
+    const width = cols + this.contextWindow;
+    const toks = new Int32Array(rows * width).fill(this.pad);
+    const tgt = new Int32Array(rows * width).fill(this.pad);
+    const maxLen = this.tokensPerSample + this.contextWindow;
+    for (let i = 0; i < rows; i++) {
+      const row = s.netInput.srcTokens.data.subarray(i * cols, (i + 1) * cols);
+      let len = 0;
+      for (const t of row) if (t !== this.pad) len++;
+      const extra = this.prev.length + len - maxLen;
+      if (extra > 0) this.prev = this.prev.slice(extra);
+      const p = this.prev.length;
+      toks.set(this.prev, i * width);
+      toks.set(row, i * width + p);
+      tgt.set(s.target!.data.subarray(i * cols, (i + 1) * cols), i * width + p);
+      s.netInput.srcLengths[i] = s.netInput.srcLengths[i]! + p;
+      const kept: number[] = [];
+      for (const t of toks.subarray(i * width, (i + 1) * width)) if (t !== this.pad) kept.push(t);
+      this.prev = kept.slice(-this.contextWindow);
+    }
+    s.netInput.srcTokens = { data: toks, rows, cols: width };
+    s.target = { data: tgt, rows, cols: width };
+  }
 }
