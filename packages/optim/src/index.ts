@@ -1,11 +1,15 @@
 export {
   Adam,
+  AdamW,
+  BufferedOptimizer,
   NonFiniteGradientError,
   Sgd,
   clipGradNorm,
   multiplyGrads,
   parseBetas,
+  parseFloatTuple,
   type AdamOptions,
+  type AdamWOptions,
   type Grads,
   type Optimizer,
   type OptimizerState,
@@ -21,4 +25,4 @@ export {
   type LrScheduler,
   type LrSchedulerOptions,
 } from "./lr-scheduler.js";
-export { buildOptimizer, registerOptimizer } from "./registry.js";
+export { buildOptimizer, registerOptimizer, type OptimizerOptions } from "./registry.js";

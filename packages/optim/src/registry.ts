@@ -1,18 +1,26 @@
-import { Adam, Sgd, type Optimizer } from "./optimizer.js";
+import { Adam, AdamW, Sgd, type Optimizer } from "./optimizer.js";
 
+/** Options with fairseq's flag names (camelCase); each optimizer reads the ones it knows. */
 export interface OptimizerOptions {
+  /** `--lr` (the first value of fairseq's list). */
   lr: number;
+  /** `--adam-betas '(0.9, 0.999)'` (adam, adamw). */
   adamBetas?: string | [number, number];
+  /** `--adam-eps` (adam, adamw; default 1e-8). */
   adamEps?: number;
+  /** `--weight-decay` (default 0; adamw: PyTorch's 1e-2). */
   weightDecay?: number;
+  /** `--momentum` (sgd default 0, nag default 0.99). */
   momentum?: number;
   nesterov?: boolean;
+  /** `--amsgrad` (adam, adamw). */
   amsgrad?: boolean;
 }
 
 type OptimizerFactory = (o: OptimizerOptions) => Optimizer;
 const optimizers = new Map<string, OptimizerFactory>([
   ["adam", (o) => new Adam({ lr: o.lr, betas: o.adamBetas ?? "(0.9, 0.999)", eps: o.adamEps ?? 1e-8, weightDecay: o.weightDecay ?? 0, amsgrad: o.amsgrad })],
+  ["adamw", (o) => new AdamW({ lr: o.lr, betas: o.adamBetas ?? "(0.9, 0.999)", eps: o.adamEps ?? 1e-8, weightDecay: o.weightDecay ?? 1e-2, amsgrad: o.amsgrad })],
   ["sgd", (o) => new Sgd({ lr: o.lr, momentum: o.momentum ?? 0, weightDecay: o.weightDecay ?? 0 })],
 ]);
 
