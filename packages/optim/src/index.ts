@@ -25,4 +25,7 @@ export {
   type LrScheduler,
   type LrSchedulerOptions,
 } from "./lr-scheduler.js";
+export { Adafactor, type AdafactorOptions } from "./adafactor.js";
+export { Adagrad, type AdagradOptions } from "./adagrad.js";
+export { Nag, type NagOptions } from "./nag.js";
 export { buildOptimizer, registerOptimizer, type OptimizerOptions } from "./registry.js";

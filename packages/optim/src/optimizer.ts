@@ -80,10 +80,11 @@ export abstract class BufferedOptimizer implements Optimizer {
     this.lr = lr;
   }
   abstract step(params: Map<string, tf.Variable>, grads: Grads): void;
-  protected buffer(name: string, key: string, like: tf.Tensor): tf.Variable {
+  /** Buffer `key` of parameter `name`, created on first use filled with `fill` (default 0). */
+  protected buffer(name: string, key: string, like: tf.Tensor, fill = 0): tf.Variable {
     let b = this.buffers.get(name);
     if (!b) this.buffers.set(name, (b = {}));
-    if (!b[key]) b[key] = tf.variable(tf.zeros(this.bufferShape(key, like.shape)), false);
+    if (!b[key]) b[key] = tf.variable(tf.fill(this.bufferShape(key, like.shape), fill, "float32"), false);
     return b[key]!;
   }
   /** Shape of buffer `key` for a parameter of `paramShape` (default: the parameter's shape). */
