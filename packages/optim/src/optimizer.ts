@@ -60,6 +60,13 @@ export function checkNumber(flag: string, x: number, min = 0): number {
   return x;
 }
 
+/** A non-trainable variable holding `init`'s values; `init` itself is disposed (no stray tensor). */
+function ownedVariable(init: tf.Tensor): tf.Variable {
+  const v = tf.variable(init, false);
+  init.dispose();
+  return v;
+}
+
 /**
  * Base of the optimizers: lr, a global step count and per-parameter buffers (tf.Variables, created
  * zero-filled on first use) with stateDict/loadStateDict. Subclasses add scalar state via
@@ -84,7 +91,7 @@ export abstract class BufferedOptimizer implements Optimizer {
   protected buffer(name: string, key: string, like: tf.Tensor, fill = 0): tf.Variable {
     let b = this.buffers.get(name);
     if (!b) this.buffers.set(name, (b = {}));
-    if (!b[key]) b[key] = tf.variable(tf.fill(this.bufferShape(key, like.shape), fill, "float32"), false);
+    if (!b[key]) b[key] = ownedVariable(tf.fill(this.bufferShape(key, like.shape), fill, "float32"));
     return b[key]!;
   }
   /** Shape of buffer `key` for a parameter of `paramShape` (default: the parameter's shape). */
@@ -118,7 +125,7 @@ export abstract class BufferedOptimizer implements Optimizer {
       for (const [k, v] of Object.entries(b)) {
         const want = this.bufferShape(k, p.shape);
         if (!tf.util.arraysEqual(v.shape, want)) throw new Error(`optimizer state ${name}.${k}: shape [${v.shape}] != [${want}]`);
-        rec[k] = tf.variable(tf.tensor(Float32Array.from(v.data), v.shape), false);
+        rec[k] = ownedVariable(tf.tensor(Float32Array.from(v.data), v.shape, "float32"));
       }
       this.buffers.set(name, rec);
     }

@@ -20,7 +20,14 @@ export function values(n: number, seed: number, scale = 1): number[] {
 }
 
 export function toVariables(ps: Record<string, RefParam>): Map<string, tf.Variable> {
-  return new Map(Object.entries(ps).map(([k, p]) => [k, tf.variable(tf.tensor(p.data, p.shape, "float32"))]));
+  return new Map(
+    Object.entries(ps).map(([k, p]) => {
+      const init = tf.tensor(p.data, p.shape, "float32");
+      const v = tf.variable(init);
+      init.dispose();
+      return [k, v];
+    }),
+  );
 }
 
 export function toGrads(gs: Record<string, RefParam>): Grads {
@@ -53,7 +60,14 @@ export function jsonState(opt: Optimizer): OptimizerState {
  */
 export function expectExactResume(opt: Optimizer, fresh: () => Optimizer, params: Map<string, tf.Variable>, more: Grads[]): void {
   const state = jsonState(opt);
-  const copies = new Map([...params].map(([k, v]) => [k, tf.variable(v.clone())]));
+  const copies = new Map(
+    [...params].map(([k, v]) => {
+      const init = v.clone();
+      const c = tf.variable(init);
+      init.dispose();
+      return [k, c];
+    }),
+  );
   const resumed = fresh();
   resumed.loadStateDict(state, copies);
   expect(JSON.stringify(jsonState(resumed))).toBe(JSON.stringify(state));

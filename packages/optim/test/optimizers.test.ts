@@ -343,3 +343,35 @@ describe("adafactor (fairseq/optim/adafactor.py)", () => {
     expect(() => a.loadStateDict(bad, new Map())).toThrow(/optimizer state is for adam, not adafactor/);
   });
 });
+
+describe("no tensor leaks", () => {
+  const all: [string, Parameters<typeof buildOptimizer>[1]][] = [
+    ["adam", { lr: 1e-3, weightDecay: 0.1, amsgrad: true }],
+    ["adamw", { lr: 1e-3, amsgrad: true }],
+    ["sgd", { lr: 0.1, momentum: 0.9, weightDecay: 0.1 }],
+    ["nag", { lr: 0.1, weightDecay: 0.1 }],
+    ["adagrad", { lr: 0.1, weightDecay: 0.1 }],
+    ["adafactor", { lr: 0.1, beta1: 0.9, weightDecay: 0.1, scaleParameter: true }],
+    ["adafactor", { lr: 0.1, relativeStep: true, scaleParameter: true }],
+  ];
+  for (const [name, o] of all) {
+    it(`${name} ${JSON.stringify(o)}: steps, state reloads and dispose leave numTensors where they were`, () => {
+      const start = tf.memory().numTensors;
+      const params = toVariables({ w: P([3, 4], 1), b: P([4], 2) });
+      const grads = toGrads({ w: P([3, 4], 3), b: P([4], 4) });
+      const opt = buildOptimizer(name, o);
+      opt.step(params, grads);
+      const withBuffers = tf.memory().numTensors;
+      expect(withBuffers).toBeGreaterThan(start + 4); // it did create buffers
+      for (let i = 0; i < 3; i++) opt.step(params, grads);
+      opt.loadStateDict(jsonState(opt), params);
+      opt.loadStateDict(opt.stateDict(), params);
+      expect(tf.memory().numTensors).toBe(withBuffers);
+      opt.step(params, grads);
+      expect(tf.memory().numTensors).toBe(withBuffers);
+      opt.dispose();
+      tf.dispose([...params.values(), ...grads.values()]);
+      expect(tf.memory().numTensors).toBe(start);
+    });
+  }
+});
