@@ -3,7 +3,7 @@
 // tf.memory().numTensors before/after the timed steps shows there is no leak.
 // Writes bench-results/optim-adam.md at the repository root. Usage: node bench/run.mjs [--reps 7] [--warmup 2]
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
@@ -16,6 +16,7 @@ const reps = Math.max(5, arg("--reps", 7));
 const warmup = Math.max(1, arg("--warmup", 2));
 
 const info = await initBackend({ backend: "wasm", log: null });
+const loadBefore = loadavg()[0];
 
 // embed 8000x512 + 2 layers of (q,k,v,out 512x512, fc1 512x2048, fc2 2048x512, biases, 2 layer norms)
 const shapes = [["embed_tokens.weight", [8000, 512]]];
@@ -84,6 +85,7 @@ const lines = [
   `Parameters: ${numParams.toLocaleString("en-US")} float32 in ${shapes.length} tensors shaped like a 2-layer transformer`,
   "(embedding 8000×512; per layer q/k/v/out 512×512, fc1 2048×512, fc2 512×2048, biases, layer norms).",
   `Median of ${reps} timed steps after ${warmup} warmup steps (which create the optimizer buffers), same gradients each step.`,
+  `1-minute load average ${loadBefore.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end (other jobs share the machine; expect ±10-20 %).`,
   "",
   `**Adam (fairseq's \`adam\`, betas (0.9, 0.98)): ${f(adam.median)} ms per step** on ${(numParams / 1e6).toFixed(1)}M parameters`,
   `(${((adam.median * 1e6) / numParams).toFixed(1)} ns per parameter; tf.memory().numTensors ${adam.before} before the timed steps, ${adam.after} after).`,
@@ -94,6 +96,7 @@ const lines = [
   "|---|---|---|---|---|",
   ...rows.map((r) => `| ${r.name} | ${f(r.median)} | ${f(r.min)} | ${f(r.max)} | ${r.before} → ${r.after} |`),
   "",
+  "numTensors = the 33 parameters + 33 gradients + the optimizer's buffers (2 per parameter for Adam, row and column vectors for Adafactor's matrices); flat across steps.",
   `numTensors with no optimizer alive: ${baseline} before the first run, ${end} after the last (every optimizer disposed).`,
   "Adafactor with --scale-parameter reads one scalar (the parameter's RMS) back per parameter and step, as fairseq's lr needs it on the host.",
   "",
