@@ -209,7 +209,8 @@ export interface AdamWOptions {
  * PyTorch's AdamW (torch.optim.AdamW, "Decoupled Weight Decay Regularization"): p *= 1 - lr·wd, then
  * m = b1·m + (1-b1)·g, v = b2·v + (1-b2)·g², denom = sqrt(v)/sqrt(1-b2^t) + eps (sqrt(max v) with
  * amsgrad), p -= lr/(1-b1^t) · m/denom. fairseq 0.10.2 has no `adamw` (its `adam` already decays
- * decoupled but puts eps outside the bias correction); the name follows later fairseq and PyTorch.
+ * decoupled, but adds eps to sqrt(v) before the bias correction, which it folds into the step size);
+ * the name follows PyTorch.
  */
 export class AdamW extends BufferedOptimizer {
   readonly name: string = "adamw";
