@@ -1,11 +1,15 @@
 export {
   Adam,
+  AdamW,
+  BufferedOptimizer,
   NonFiniteGradientError,
   Sgd,
   clipGradNorm,
   multiplyGrads,
   parseBetas,
+  parseFloatTuple,
   type AdamOptions,
+  type AdamWOptions,
   type Grads,
   type Optimizer,
   type OptimizerState,
@@ -16,9 +20,15 @@ export {
   FixedSchedule,
   InverseSquareRootSchedule,
   PolynomialDecaySchedule,
+  ReduceLROnPlateauSchedule,
+  StepSchedule,
+  TriStageSchedule,
   buildLrScheduler,
   registerLrScheduler,
   type LrScheduler,
   type LrSchedulerOptions,
 } from "./lr-scheduler.js";
-export { buildOptimizer, registerOptimizer } from "./registry.js";
+export { Adafactor, type AdafactorOptions } from "./adafactor.js";
+export { Adagrad, type AdagradOptions } from "./adagrad.js";
+export { Nag, type NagOptions } from "./nag.js";
+export { buildOptimizer, registerOptimizer, type OptimizerOptions } from "./registry.js";

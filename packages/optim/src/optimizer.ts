@@ -9,6 +9,8 @@ export interface OptimizerState {
   lr: number;
   step: number;
   buffers: Record<string, Record<string, { shape: number[]; data: number[] | Float32Array }>>;
+  /** Optimizer-specific scalars (JSON values), e.g. NAG's `lr_old`; absent when there are none. */
+  extra?: Record<string, unknown>;
 }
 
 /** fairseq's FairseqOptimizer surface: step over named parameters, lr get/set, state_dict. */
@@ -23,17 +25,54 @@ export interface Optimizer {
   dispose(): void;
 }
 
+/**
+ * Parse a Python tuple literal of `n` numbers as fairseq `eval`s its tuple flags (`--adam-betas
+ * '(0.9, 0.98)'`, `--adafactor-eps '(1e-30, 1e-3)'`); arrays pass through (length checked).
+ */
+export function parseFloatTuple(flag: string, s: string | readonly number[], n: number, example: string): number[] {
+  let xs: number[];
+  if (typeof s !== "string") {
+    xs = [...s];
+  } else {
+    const m = /^\s*[([]\s*(.*?)\s*[)\]]\s*$/.exec(s);
+    const parts = m ? m[1]!.split(",").map((x) => x.trim()) : [];
+    if (parts.length === n + 1 && parts[n] === "") parts.pop();
+    const num = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+    if (!m || parts.length !== n || !parts.every((x) => num.test(x))) {
+      throw new Error(`${flag}: expected a tuple of ${n} numbers like '${example}', got '${s}'`);
+    }
+    xs = parts.map(Number);
+  }
+  if (xs.length !== n || xs.some((x) => !Number.isFinite(x))) throw new Error(`${flag}: expected ${n} finite numbers like '${example}', got [${xs.join(", ")}]`);
+  return xs;
+}
+
 /** Parse fairseq's `--adam-betas '(0.9, 0.98)'` (a Python tuple literal). */
 export function parseBetas(s: string | [number, number]): [number, number] {
-  if (Array.isArray(s)) return s;
-  const m = /^\s*[([]\s*([-+\d.eE]+)\s*,\s*([-+\d.eE]+)\s*,?\s*[)\]]\s*$/.exec(s);
-  if (!m) throw new Error(`--adam-betas: expected a tuple like '(0.9, 0.98)', got '${s}'`);
-  const b: [number, number] = [Number(m[1]), Number(m[2])];
-  if (b.some((x) => !Number.isFinite(x) || x < 0 || x >= 1)) throw new Error(`--adam-betas: betas must be in [0, 1), got '${s}'`);
+  const b = parseFloatTuple("--adam-betas", s, 2, "(0.9, 0.98)") as [number, number];
+  if (b.some((x) => x < 0 || x >= 1)) throw new Error(`--adam-betas: betas must be in [0, 1), got '${String(s)}'`);
   return b;
 }
 
-abstract class BufferedOptimizer implements Optimizer {
+/** Throw naming `flag` unless `x` is a finite number >= `min`. */
+export function checkNumber(flag: string, x: number, min = 0): number {
+  if (typeof x !== "number" || !Number.isFinite(x) || x < min) throw new Error(`${flag}: expected a finite number >= ${min}, got ${String(x)}`);
+  return x;
+}
+
+/** A non-trainable variable holding `init`'s values; `init` itself is disposed (no stray tensor). */
+function ownedVariable(init: tf.Tensor): tf.Variable {
+  const v = tf.variable(init, false);
+  init.dispose();
+  return v;
+}
+
+/**
+ * Base of the optimizers: lr, a global step count and per-parameter buffers (tf.Variables, created
+ * zero-filled on first use) with stateDict/loadStateDict. Subclasses add scalar state via
+ * `extraState`/`loadExtraState` and buffers of other shapes via `bufferShape`.
+ */
+export abstract class BufferedOptimizer implements Optimizer {
   abstract readonly name: string;
   protected lr: number;
   protected stepCount = 0;
@@ -48,19 +87,31 @@ abstract class BufferedOptimizer implements Optimizer {
     this.lr = lr;
   }
   abstract step(params: Map<string, tf.Variable>, grads: Grads): void;
-  protected buffer(name: string, key: string, like: tf.Tensor): tf.Variable {
+  /** Buffer `key` of parameter `name`, created on first use filled with `fill` (default 0). */
+  protected buffer(name: string, key: string, like: tf.Tensor, fill = 0): tf.Variable {
     let b = this.buffers.get(name);
     if (!b) this.buffers.set(name, (b = {}));
-    if (!b[key]) b[key] = tf.variable(tf.zerosLike(like), false);
+    if (!b[key]) b[key] = ownedVariable(tf.fill(this.bufferShape(key, like.shape), fill, "float32"));
     return b[key]!;
   }
+  /** Shape of buffer `key` for a parameter of `paramShape` (default: the parameter's shape). */
+  protected bufferShape(_key: string, paramShape: number[]): number[] {
+    return paramShape;
+  }
+  /** Scalar state beyond lr/step (JSON values); undefined when there is none. */
+  protected extraState(): Record<string, unknown> | undefined {
+    return undefined;
+  }
+  /** Restore `extraState()` (called after buffers are loaded; `extra` is undefined when absent). */
+  protected loadExtraState(_extra: Record<string, unknown> | undefined): void {}
   stateDict(): OptimizerState {
     const buffers: OptimizerState["buffers"] = {};
     for (const [name, b] of this.buffers) {
       buffers[name] = {};
       for (const [k, v] of Object.entries(b)) buffers[name]![k] = { shape: v.shape, data: v.dataSync() as Float32Array };
     }
-    return { name: this.name, lr: this.lr, step: this.stepCount, buffers };
+    const extra = this.extraState();
+    return extra === undefined ? { name: this.name, lr: this.lr, step: this.stepCount, buffers } : { name: this.name, lr: this.lr, step: this.stepCount, buffers, extra };
   }
   loadStateDict(state: OptimizerState, params: Map<string, tf.Variable>): void {
     if (state.name !== this.name) throw new Error(`optimizer state is for ${state.name}, not ${this.name} (use --reset-optimizer)`);
@@ -72,11 +123,13 @@ abstract class BufferedOptimizer implements Optimizer {
       if (!p) throw new Error(`optimizer state has a buffer for unknown parameter ${name} (use --reset-optimizer)`);
       const rec: Record<string, tf.Variable> = {};
       for (const [k, v] of Object.entries(b)) {
-        if (!tf.util.arraysEqual(v.shape, p.shape)) throw new Error(`optimizer state ${name}.${k}: shape [${v.shape}] != [${p.shape}]`);
-        rec[k] = tf.variable(tf.tensor(Float32Array.from(v.data), v.shape), false);
+        const want = this.bufferShape(k, p.shape);
+        if (!tf.util.arraysEqual(v.shape, want)) throw new Error(`optimizer state ${name}.${k}: shape [${v.shape}] != [${want}]`);
+        rec[k] = ownedVariable(tf.tensor(Float32Array.from(v.data), v.shape, "float32"));
       }
       this.buffers.set(name, rec);
     }
+    this.loadExtraState(state.extra);
   }
   dispose(): void {
     for (const b of this.buffers.values()) for (const v of Object.values(b)) v.dispose();
@@ -135,6 +188,68 @@ export class Adam extends BufferedOptimizer {
         const denom = tf.add(tf.sqrt(denomBase), this.eps);
         let pd: tf.Tensor = p;
         if (this.weightDecay !== 0) pd = tf.sub(pd, tf.mul(pd, this.weightDecay * this.lr));
+        p.assign(tf.sub(pd, tf.mul(tf.div(m1, denom), stepSize)));
+      });
+    }
+  }
+}
+
+export interface AdamWOptions {
+  lr: number;
+  /** Default (0.9, 0.999). */
+  betas?: [number, number] | string;
+  /** Default 1e-8. */
+  eps?: number;
+  /** PyTorch's AdamW default 1e-2. */
+  weightDecay?: number;
+  amsgrad?: boolean;
+}
+
+/**
+ * PyTorch's AdamW (torch.optim.AdamW, "Decoupled Weight Decay Regularization"): p *= 1 - lr·wd, then
+ * m = b1·m + (1-b1)·g, v = b2·v + (1-b2)·g², denom = sqrt(v)/sqrt(1-b2^t) + eps (sqrt(max v) with
+ * amsgrad), p -= lr/(1-b1^t) · m/denom. fairseq 0.10.2 has no `adamw` (its `adam` already decays
+ * decoupled, but adds eps to sqrt(v) before the bias correction, which it folds into the step size);
+ * the name follows PyTorch.
+ */
+export class AdamW extends BufferedOptimizer {
+  readonly name: string = "adamw";
+  readonly betas: [number, number];
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly amsgrad: boolean;
+  constructor(o: AdamWOptions) {
+    super(checkNumber("--lr", o.lr));
+    this.betas = parseBetas(o.betas ?? [0.9, 0.999]);
+    this.eps = checkNumber("--adam-eps", o.eps ?? 1e-8);
+    this.weightDecay = checkNumber("--weight-decay", o.weightDecay ?? 1e-2);
+    this.amsgrad = o.amsgrad ?? false;
+  }
+  step(params: Map<string, tf.Variable>, grads: Grads): void {
+    this.stepCount++;
+    const [b1, b2] = this.betas;
+    const bc1 = 1 - b1 ** this.stepCount;
+    const sqrtBc2 = Math.sqrt(1 - b2 ** this.stepCount);
+    const stepSize = this.lr / bc1;
+    const decay = 1 - this.lr * this.weightDecay;
+    for (const [name, p] of params) {
+      const g = grads.get(name);
+      if (!g) continue;
+      const m = this.buffer(name, "exp_avg", p);
+      const v = this.buffer(name, "exp_avg_sq", p);
+      const vmax = this.amsgrad ? this.buffer(name, "max_exp_avg_sq", p) : null;
+      tf.tidy(() => {
+        const pd = this.weightDecay !== 0 ? tf.mul(p, decay) : p;
+        const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
+        const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
+        m.assign(m1);
+        v.assign(v1);
+        let vd: tf.Tensor = v1;
+        if (vmax) {
+          vd = tf.maximum(vmax, v1);
+          vmax.assign(vd);
+        }
+        const denom = tf.add(tf.div(tf.sqrt(vd), sqrtBc2), this.eps);
         p.assign(tf.sub(pd, tf.mul(tf.div(m1, denom), stepSize)));
       });
     }
