@@ -34,7 +34,8 @@ export function encodeCheckpoint(model: FairseqModel, optimizer: Optimizer | nul
     for (const [param, bufs] of Object.entries(st.buffers)) {
       for (const [k, b] of Object.entries(bufs)) tensors.set(`optimizer.${param}.${k}`, f32(b.shape, b.data instanceof Float32Array ? b.data : Float32Array.from(b.data)));
     }
-    optMeta = { name: st.name, lr: st.lr, step: st.step };
+    // `extra`: optimizer scalars beyond lr/step (NAG's previous lr, Adafactor's per-parameter steps)
+    optMeta = st.extra ? { name: st.name, lr: st.lr, step: st.step, extra: st.extra } : { name: st.name, lr: st.lr, step: st.step };
   }
   const full: CheckpointMeta = { format: "fairseq-ts", version: 1, ...meta, optimizer: optMeta };
   return encodeSafetensors(tensors, { [META_KEY]: JSON.stringify(full) });

@@ -5,7 +5,7 @@ import { buildCriterion } from "@fairseq-ts/criterions";
 import type { EpochBatchIterator, EpochBatchIteratorState, Sample } from "@fairseq-ts/data";
 import { Metrics, ProgressBar, StopwatchMeter, formatFixed, lineSink, pyFloatRepr, type LogFormat, type LogSink } from "@fairseq-ts/logging";
 import type { ModelArgs } from "@fairseq-ts/models";
-import { buildLrScheduler, buildOptimizer, type LrSchedulerOptions } from "@fairseq-ts/optim";
+import { buildLrScheduler, buildOptimizer, type LrSchedulerOptions, type OptimizerOptions } from "@fairseq-ts/optim";
 import type { Task } from "@fairseq-ts/tasks";
 import { decideSave, checkpointsToRemove, defaultCheckpointPolicy, type CheckpointPolicyOptions } from "./checkpoint-policy.js";
 import { encodeCheckpoint, loadModelWeights, readCheckpointFile, writeCheckpointFiles } from "./checkpoint.js";
@@ -26,6 +26,8 @@ export interface TrainOptions extends Partial<CheckpointPolicyOptions> {
   adamEps?: number;
   weightDecay?: number;
   momentum?: number;
+  /** Any other optimizer flags (amsgrad, adafactor's, …), camelCase of fairseq's names. */
+  optimizerOptions?: Partial<OptimizerOptions>;
   lr: number[];
   lrScheduler: string;
   scheduler?: Partial<LrSchedulerOptions>;
@@ -117,8 +119,13 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
     reportAccuracy: o.reportAccuracy ?? false,
     sentenceAvg: o.sentenceAvg ?? false,
   });
-  const optimizer = buildOptimizer(o.optimizer, { lr: o.lr[0]!, adamBetas: o.adamBetas, adamEps: o.adamEps, weightDecay: o.weightDecay, momentum: o.momentum });
-  const lrScheduler = buildLrScheduler(o.lrScheduler, optimizer, { lr: o.lr, maxUpdate: o.maxUpdate, ...o.scheduler });
+  const optimizer = buildOptimizer(o.optimizer, { ...definedValues(o.optimizerOptions ?? {}), ...definedValues({ adamBetas: o.adamBetas, adamEps: o.adamEps, weightDecay: o.weightDecay, momentum: o.momentum }), lr: o.lr[0]! });
+  const lrScheduler = buildLrScheduler(o.lrScheduler, optimizer, {
+    maximizeBestCheckpointMetric: policy.maximizeBestCheckpointMetric,
+    ...definedValues(o.scheduler ?? {}),
+    lr: o.lr,
+    maxUpdate: o.maxUpdate,
+  });
   const trainer = new Trainer(model, criterion, optimizer, lrScheduler, metrics, { seed, clipNorm: o.clipNorm ?? 0, microBatchTokens: o.microBatchTokens ?? 0, padIdx: pad }, pg);
   info(`task: ${task.name}, model: ${o.model.arch}, criterion: ${criterion.name}, num. model params: ${model.numParameters()} (num. trained: ${model.numParameters()})`);
   info(`max tokens per GPU = ${o.maxTokens ?? "None"} and max sentences per GPU = ${o.batchSize ?? "None"}`);
@@ -369,6 +376,11 @@ function printEpoch(metrics: Metrics, bar: ProgressBar, sink: LogSink) {
   const fmt = bar.format === "tqdm" ? "simple" : bar.format;
   new ProgressBar({ format: fmt, size: bar.size, epoch: bar.epoch, sink }).print(stats, "train");
   metrics.resetMeters("train");
+}
+
+/** The entries that are not undefined (so that a library default applies to a flag left unset). */
+function definedValues<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function definedOnly(o: TrainOptions): Partial<CheckpointPolicyOptions> {

@@ -123,4 +123,21 @@ describe("training loop", () => {
     for (const [k, v] of wa) v.forEach((x, i) => (max = Math.max(max, Math.abs(x - wb.get(k)![i]!))));
     expect(max).toBeLessThan(2e-6);
   }, 240_000);
+
+  it.each([
+    // lr changes every update (warmup), so NAG's correction lr/lr_old needs the saved previous lr
+    ["nag", { optimizer: "nag", lr: [0.05], lrScheduler: "inverse_sqrt", scheduler: { warmupUpdates: 6 } }],
+    ["adafactor", { optimizer: "adafactor", lr: [0.01], lrScheduler: "tri_stage", scheduler: { warmupSteps: 2, holdSteps: 2, decaySteps: 4 } }],
+  ] as const)("exact resume with %s (optimizer state beyond lr/step travels in the checkpoint)", async (_name, extra) => {
+    const task = await TranslationTask.setup({ data: dataDir });
+    const a = mkdtempSync(join(tmpdir(), "fsts-ra-"));
+    const b = mkdtempSync(join(tmpdir(), "fsts-rb-"));
+    const o = (dir: string, n: number) => options(dir, n, { ...extra, scheduler: { ...extra.scheduler }, lr: [...extra.lr] });
+    expect((await train(task, o(a, 8))).numUpdates).toBe(8);
+    await train(task, o(b, 3));
+    expect((await train(task, o(b, 8))).numUpdates).toBe(8);
+    const wa = await finalWeights(a);
+    const wb = await finalWeights(b);
+    for (const [k, v] of wa) expect(Buffer.from(wb.get(k)!.buffer).equals(Buffer.from(v.buffer)), k).toBe(true);
+  }, 240_000);
 });

@@ -42,13 +42,21 @@ export function registerTrain(program: Command): void {
     .option("--label-smoothing <EPS>", "label smoothing epsilon", float, 0)
     .option("--report-accuracy", "report accuracy", false)
     .option("--sentence-avg", "normalize gradients by the number of sentences", false)
-    .option("--optimizer <NAME>", "adam or sgd")
+    .option("--optimizer <NAME>", "adam, adamw, sgd, nag, adagrad, adafactor")
     .option("--adam-betas <B>", "betas for Adam", "(0.9, 0.999)")
     .option("--adam-eps <EPS>", "epsilon for Adam", float, 1e-8)
     .option("--weight-decay <WD>", "weight decay", float, 0)
-    .option("--momentum <M>", "momentum for SGD", float, 0)
+    .option("--momentum <M>", "momentum (sgd: 0, nag: 0.99)", float)
+    .option("--amsgrad", "use the AMSGrad variant of Adam/AdamW")
+    .option("--adafactor-eps <E>", "epsilons for Adafactor", "(1e-30, 1e-3)")
+    .option("--clip-threshold <C>", "threshold for clipping update root mean square (adafactor)", float, 1.0)
+    .option("--decay-rate <D>", "decay rate of the second moment estimator (adafactor)", float, -0.8)
+    .option("--beta1 <B>", "beta for first moment estimator; default: none (adafactor)", float)
+    .option("--scale-parameter", "scale learning rate by root mean square of parameter (adafactor)")
+    .option("--relative-step", "set learning rate to inverse square root of timestep, ignoring --lr (adafactor)")
+    .option("--warmup-init", "use relative step warm-up (adafactor)")
     .option("--lr <LR_1,LR_2,...>", "learning rate(s)", floatList, [0.25])
-    .option("--lr-scheduler <NAME>", "fixed, inverse_sqrt, polynomial_decay, cosine", "fixed")
+    .option("--lr-scheduler <NAME>", "fixed, inverse_sqrt, polynomial_decay, cosine, reduce_lr_on_plateau, tri_stage, step", "fixed")
     .option("--warmup-updates <N>", "warmup the learning rate linearly for the first N updates", int)
     .option("--warmup-init-lr <LR>", "initial learning rate during warmup", float, -1)
     .option("--force-anneal <N>", "force annealing at specified epoch", int)
@@ -60,6 +68,16 @@ export function registerTrain(program: Command): void {
     .option("--power <P>", "polynomial_decay power", float, 1)
     .option("--total-num-update <N>", "polynomial_decay total updates", int, 1000000)
     .option("--min-lr <LR>", "stop training when the learning rate reaches this minimum", float, -1)
+    .option("--lr-threshold <T>", "threshold for measuring the new optimum (reduce_lr_on_plateau)", float, 1e-4)
+    .option("--lr-patience <N>", "epochs with no improvement before the lr is reduced (reduce_lr_on_plateau)", int, 0)
+    .option("--warmup-steps <N>", "warmup steps (tri_stage)", int, 4000)
+    .option("--hold-steps <N>", "steps in hold stage (tri_stage)", int, 20000)
+    .option("--decay-steps <N>", "steps in decay stage (tri_stage)", int, 60000)
+    .option("--phase-ratio <R>", "warmup/hold/decay shares of --max-update, e.g. '(0.1, 0.4, 0.5)' (tri_stage)")
+    .option("--init-lr-scale <S>", "initial lr = lr * scale (tri_stage)", float, 0.01)
+    .option("--final-lr-scale <S>", "final lr = lr * scale (tri_stage)", float, 0.01)
+    .option("--lr-deacy-period, --lr-decay-period <N>", "decay period in updates (step; fairseq spells it deacy)", int, 25000)
+    .option("--lr-decay <F>", "decay factor (step)", float, 0.5)
     .option("--clip-norm <NORM>", "clip threshold of gradients", float, 0)
     .option("--micro-batch-tokens <N>", "run each batch as row chunks of at most N padded tokens and add their gradients (same update, less memory; 0 = off)", int, 2048)
     .option("--max-tokens <N>", "maximum number of tokens in a batch", int)
@@ -174,7 +192,17 @@ async function trainCommand(data: string, o: Record<string, unknown>, pg: Proces
     adamBetas: o.adamBetas as string,
     adamEps: o.adamEps as number,
     weightDecay: o.weightDecay as number,
-    momentum: o.momentum as number,
+    momentum: o.momentum as number | undefined,
+    optimizerOptions: {
+      amsgrad: o.amsgrad as boolean | undefined,
+      adafactorEps: o.adafactorEps as string,
+      clipThreshold: o.clipThreshold as number,
+      decayRate: o.decayRate as number,
+      beta1: (o.beta1 as number | undefined) ?? null,
+      scaleParameter: o.scaleParameter as boolean | undefined,
+      relativeStep: o.relativeStep as boolean | undefined,
+      warmupInit: o.warmupInit as boolean | undefined,
+    },
     lr: o.lr as number[],
     lrScheduler: o.lrScheduler as string,
     scheduler: {
@@ -188,10 +216,20 @@ async function trainCommand(data: string, o: Record<string, unknown>, pg: Proces
       endLearningRate: o.endLearningRate as number,
       power: o.power as number,
       totalNumUpdate: o.totalNumUpdate as number,
+      lrThreshold: o.lrThreshold as number,
+      lrPatience: o.lrPatience as number,
+      warmupSteps: o.warmupSteps as number,
+      holdSteps: o.holdSteps as number,
+      decaySteps: o.decaySteps as number,
+      phaseRatio: (o.phaseRatio as string | undefined) ?? null,
+      initLrScale: o.initLrScale as number,
+      finalLrScale: o.finalLrScale as number,
+      lrDeacyPeriod: (o.lrDeacyPeriod ?? o.lrDecayPeriod) as number,
+      lrDecay: o.lrDecay as number,
     },
     minLr: o.minLr as number,
     clipNorm: o.clipNorm as number,
-  microBatchTokens: o.microBatchTokens as number,
+    microBatchTokens: o.microBatchTokens as number,
     maxTokens: (o.maxTokens as number | undefined) ?? null,
     batchSize: ((o.batchSize ?? o.maxSentences) as number | undefined) ?? null,
     maxTokensValid: (o.maxTokensValid as number | undefined) ?? null,
