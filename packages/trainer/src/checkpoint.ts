@@ -1,7 +1,7 @@
 import { copyFile, readFile, rename, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { writeFileAtomic } from "@fairseq-ts/dictionary";
+import { failpoint, writeFileAtomic } from "@fairseq-ts/dictionary";
 import { decodeSafetensors, encodeSafetensors, f32, toFloat32, type FairseqModel, type SafeTensor } from "@fairseq-ts/models";
 import type { Optimizer, OptimizerState } from "@fairseq-ts/optim";
 
@@ -99,6 +99,7 @@ export async function writeCheckpointFiles(paths: string[], bytes: Uint8Array): 
   for (const p of paths.slice(1)) {
     const tmp = join(dirname(p), `.${process.pid}.copy.tmp`);
     await copyFile(paths[0]!, tmp);
+    failpoint("checkpoint-copy:before-rename");
     await rename(tmp, p).catch(async (err) => {
       await unlink(tmp).catch(() => {});
       throw err;

@@ -131,7 +131,11 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
   info(`max tokens per GPU = ${o.maxTokens ?? "None"} and max sentences per GPU = ${o.batchSize ?? "None"}`);
 
   // Restore (fairseq's checkpoint_utils.load_checkpoint).
-  if (master) mkdirSync(saveDir, { recursive: true });
+  if (master) {
+    mkdirSync(saveDir, { recursive: true });
+    // Temp files of a save that was killed (never mistaken for checkpoints: hidden, .tmp) are removed.
+    for (const f of readdirSync(saveDir)) if (f.startsWith(".") && f.endsWith(".tmp")) unlinkSync(join(saveDir, f));
+  }
   const restorePath = resolveCheckpointPath(saveDir, o.restoreFile ?? "checkpoint_last.pt", policy.extension);
   let iteratorState: EpochBatchIteratorState | null = null;
   let best: number | undefined;

@@ -1,0 +1,83 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { readCheckpointFile } from "@fairseq-ts/trainer";
+import { REF_BIN } from "./shared.js";
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), "../dist/bin.js");
+
+interface Run {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+}
+
+function run(args: string[], env: Record<string, string> = {}, onLine?: (line: string, pid: number) => void): Promise<Run> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    let out = "";
+    const take = (d: Buffer) => {
+      const s = String(d);
+      out += s;
+      if (onLine) for (const line of s.split("\n")) if (line) onLine(line, p.pid!);
+    };
+    p.stdout.on("data", take);
+    p.stderr.on("data", take);
+    p.on("close", (status, signal) => resolve({ status, signal, out }));
+  });
+}
+
+const trainArgs = (saveDir: string, maxUpdate: number) => [
+  "train", REF_BIN, "--arch", "transformer", "--encoder-layers", "1", "--decoder-layers", "1",
+  "--encoder-embed-dim", "32", "--decoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64", "--decoder-ffn-embed-dim", "64",
+  "--encoder-attention-heads", "2", "--decoder-attention-heads", "2", "--optimizer", "adam", "--lr", "0.001",
+  "--max-tokens", "1000", "--max-update", String(maxUpdate), "--log-format", "simple", "--log-interval", "1",
+  "--disable-validation", "--save-interval-updates", "2", "--save-dir", saveDir,
+];
+
+async function allCheckpointsLoad(dir: string): Promise<string[]> {
+  const names = readdirSync(dir).filter((f) => f.endsWith(".safetensors")).sort();
+  for (const f of names) await readCheckpointFile(join(dir, f)); // throws on a torn file
+  return names;
+}
+
+describe("crash safety of fairseq-ts train (real child processes)", () => {
+  it.each([
+    ["atomic-write:mid@2", "killed halfway through writing checkpoint_1_4"],
+    ["checkpoint-copy:before-rename@2", "killed after copying checkpoint_last's new content, before the rename"],
+  ])("SIGKILL at failpoint %s (%s): the previous checkpoint_last loads, no torn file looks valid, rerunning resumes", async (failpoint) => {
+    const save = mkdtempSync(join(tmpdir(), "fsts-crash-"));
+    const killed = await run(trainArgs(save, 6), { FAIRSEQ_TS_FAILPOINT: failpoint });
+    expect(killed.signal, killed.out).toBe("SIGKILL");
+    expect(readdirSync(save).some((f) => f.startsWith(".") && f.endsWith(".tmp"))).toBe(true); // it died mid-save
+    expect(await allCheckpointsLoad(save)).toContain("checkpoint_last.safetensors");
+    expect((await readCheckpointFile(join(save, "checkpoint_last.safetensors"))).meta.numUpdates).toBe(2);
+    const again = await run(trainArgs(save, 6));
+    expect(again.status, again.out).toBe(0);
+    expect(again.out).toMatch(/loaded checkpoint .*checkpoint_last\.safetensors \(epoch 1 @ 2 updates\)/);
+    expect((await readCheckpointFile(join(save, "checkpoint_last.safetensors"))).meta.numUpdates).toBe(6);
+    expect(readdirSync(save).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    await allCheckpointsLoad(save);
+  }, 120_000);
+
+  it("SIGINT finishes the current update, saves checkpoint_last and exits with a message", async () => {
+    const save = mkdtempSync(join(tmpdir(), "fsts-sigint-"));
+    let sent = false;
+    const r = await run(trainArgs(save, 1000), {}, (line, pid) => {
+      if (!sent && /num_updates=3,/.test(line)) {
+        sent = true;
+        process.kill(pid, "SIGINT");
+      }
+    });
+    expect(sent).toBe(true);
+    expect(r.status, r.out).toBe(0);
+    expect(r.out).toMatch(/SIGINT: finishing the current update and saving checkpoint_last/);
+    const n = (await readCheckpointFile(join(save, "checkpoint_last.safetensors"))).meta.numUpdates;
+    expect(n).toBeGreaterThanOrEqual(3);
+    expect(n).toBeLessThan(1000);
+    expect(r.out).toMatch(new RegExp(`saved checkpoint .*checkpoint_last\\.safetensors \\(epoch 1 @ ${n} updates`));
+  }, 120_000);
+});
