@@ -13,8 +13,14 @@ export {
   type BpeFactory,
 } from "./registry.js";
 export { SpaceTokenizer } from "./space.js";
+export { SentencePieceProcessor } from "./sentencepiece/processor.js";
+export { SentencepieceBpe } from "./sentencepiece/bpe.js";
+export { parseModelProto, PieceType, type ModelProto, type ModelPiece, type ModelType, type NormalizerSpec, type TrainerSpec } from "./sentencepiece/proto.js";
+export type { Encoded } from "./sentencepiece/model.js";
 
-import { registerTokenizer } from "./registry.js";
+import { registerBpe, registerTokenizer } from "./registry.js";
+import { SentencepieceBpe } from "./sentencepiece/bpe.js";
 import { SpaceTokenizer } from "./space.js";
 
 registerTokenizer("space", () => new SpaceTokenizer());
+registerBpe("sentencepiece", (opts) => SentencepieceBpe.fromOptions(opts));
