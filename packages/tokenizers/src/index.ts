@@ -17,14 +17,17 @@ export { SentencePieceProcessor } from "./sentencepiece/processor.js";
 export { SentencepieceBpe } from "./sentencepiece/bpe.js";
 export { parseModelProto, PieceType, type ModelProto, type ModelPiece, type ModelType, type NormalizerSpec, type TrainerSpec } from "./sentencepiece/proto.js";
 export type { Encoded } from "./sentencepiece/model.js";
+export { MosesTokenizer, MosesDetokenizer, FairseqMosesTokenizer, type MosesTokenizeOptions } from "./moses/moses.js";
 export { learnBpe, type LearnBpeOptions } from "./subword-nmt/learn.js";
 export { SubwordNmtApplier, SubwordNmtBpe, readVocabulary, type ApplyBpeOptions } from "./subword-nmt/apply.js";
 
 import { registerBpe, registerTokenizer } from "./registry.js";
 import { SentencepieceBpe } from "./sentencepiece/bpe.js";
+import { FairseqMosesTokenizer } from "./moses/moses.js";
 import { SpaceTokenizer } from "./space.js";
 import { SubwordNmtBpe } from "./subword-nmt/apply.js";
 
 registerTokenizer("space", () => new SpaceTokenizer());
+registerTokenizer("moses", (opts) => new FairseqMosesTokenizer(opts));
 registerBpe("sentencepiece", (opts) => SentencepieceBpe.fromOptions(opts));
 registerBpe("subword_nmt", (opts) => SubwordNmtBpe.fromOptions(opts));
