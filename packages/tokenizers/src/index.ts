@@ -18,11 +18,13 @@ export { SentencepieceBpe } from "./sentencepiece/bpe.js";
 export { parseModelProto, PieceType, type ModelProto, type ModelPiece, type ModelType, type NormalizerSpec, type TrainerSpec } from "./sentencepiece/proto.js";
 export type { Encoded } from "./sentencepiece/model.js";
 export { MosesTokenizer, MosesDetokenizer, FairseqMosesTokenizer, type MosesTokenizeOptions } from "./moses/moses.js";
+export { Gpt2Bpe, Gpt2BpeEncoder } from "./gpt2.js";
 export { learnBpe, type LearnBpeOptions } from "./subword-nmt/learn.js";
 export { SubwordNmtApplier, SubwordNmtBpe, readVocabulary, type ApplyBpeOptions } from "./subword-nmt/apply.js";
 
 import { registerBpe, registerTokenizer } from "./registry.js";
 import { SentencepieceBpe } from "./sentencepiece/bpe.js";
+import { Gpt2Bpe } from "./gpt2.js";
 import { FairseqMosesTokenizer } from "./moses/moses.js";
 import { SpaceTokenizer } from "./space.js";
 import { SubwordNmtBpe } from "./subword-nmt/apply.js";
@@ -31,3 +33,4 @@ registerTokenizer("space", () => new SpaceTokenizer());
 registerTokenizer("moses", (opts) => new FairseqMosesTokenizer(opts));
 registerBpe("sentencepiece", (opts) => SentencepieceBpe.fromOptions(opts));
 registerBpe("subword_nmt", (opts) => SubwordNmtBpe.fromOptions(opts));
+registerBpe("gpt2", (opts) => Gpt2Bpe.fromOptions(opts));

@@ -24,5 +24,5 @@ export function readBytesSync(path: string, what: string): Uint8Array {
 
 /** Reads a whole UTF-8 text file; `what` names the flag/file in the error. */
 export function readTextSync(path: string, what: string): string {
-  return new TextDecoder("utf-8").decode(readBytesSync(path, what));
+  return new TextDecoder("utf-8", { ignoreBOM: true }).decode(readBytesSync(path, what));
 }

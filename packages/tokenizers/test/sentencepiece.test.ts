@@ -28,6 +28,7 @@ const CRAFTED = [
   "Straße ÄÖÜ äöü ß ẞ œ Ø å ñ ç",
   "123 4567 89.10 3,14 -5",
   "🙂",
+  "\ufeffStarts with a byte order mark",
 ];
 
 /** Checks pieces, ids and decoding against spm_encode/spm_decode line by line; returns mismatching lines. */

@@ -1,7 +1,7 @@
 /** UTF-8 helpers shared by the SentencePiece normalizer and models (they work on UTF-8 bytes, as C++ does). */
 
 export const utf8Encoder = new TextEncoder();
-export const utf8Decoder = new TextDecoder("utf-8");
+export const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** SentencePiece's OneCharLen: the length of the UTF-8 sequence a lead byte starts (1 for stray bytes). */
 export function oneCharLen(lead: number): number {

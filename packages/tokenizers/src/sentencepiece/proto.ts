@@ -150,7 +150,7 @@ class Reader {
   }
 }
 
-const utf8 = new TextDecoder("utf-8");
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const str = (r: Reader): string => utf8.decode(r.bytes());
 
 function expectWire(r: Reader, field: number, wire: number, expected: number): void {
