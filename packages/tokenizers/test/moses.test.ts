@@ -161,6 +161,9 @@ describe("--tokenizer moses (fairseq MosesTokenizer)", () => {
     const plain = buildTokenizer("moses", { mosesSourceLang: "de", mosesNoDashSplit: true, mosesNoEscape: true });
     expect(plain.encode("Ein \"Ping-Pong\"-Spiel.")).toBe('Ein " Ping-Pong " -Spiel .');
     expect(buildTokenizer("moses").encode("It's a dog-walker.")).toBe("It &apos;s a dog @-@ walker .");
+    // fairseq's current MosesTokenizerConfig spells them source_lang, target_lang, moses_no_dash_splits
+    const alias = buildTokenizer("moses", { sourceLang: "de", targetLang: "de", mosesNoDashSplits: true });
+    expect(alias.encode("Peter's Ping-Pong")).toBe("Peter &apos; s Ping-Pong");
   });
 
   it("names the flag for unsupported languages and bad option types", () => {

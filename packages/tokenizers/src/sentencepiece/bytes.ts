@@ -50,16 +50,23 @@ export class ByteBuilder {
 
 /** A byte-keyed trie (pieces -> values) walked one byte at a time. */
 export class ByteTrie {
-  private readonly edges = new Map<number, number>();
+  private edges: Map<number, number> | null = new Map<number, number>();
   private values: Int32Array = new Int32Array(64).fill(-1);
   private nodes = 1;
+  // frozen form (built on first lookup): a 256-entry table for the root, sorted edge lists for the rest
+  private root: Int32Array = new Int32Array(0);
+  private start: Int32Array = new Int32Array(0);
+  private edgeByte: Uint8Array = new Uint8Array(0);
+  private edgeChild: Int32Array = new Int32Array(0);
 
   /** Adds `key` with `value` (>= 0); returns false if the key was already present. */
   insert(key: Uint8Array, value: number): boolean {
+    const edges = this.edges;
+    if (edges === null) throw new Error("ByteTrie: insert after lookup");
     let node = 0;
     for (let i = 0; i < key.length; i++) {
       const k = node * 256 + key[i];
-      let next = this.edges.get(k);
+      let next = edges.get(k);
       if (next === undefined) {
         next = this.nodes++;
         if (next >= this.values.length) {
@@ -67,7 +74,7 @@ export class ByteTrie {
           grown.set(this.values);
           this.values = grown;
         }
-        this.edges.set(k, next);
+        edges.set(k, next);
       }
       node = next;
     }
@@ -76,10 +83,38 @@ export class ByteTrie {
     return true;
   }
 
+  private freeze(): void {
+    const edges = [...(this.edges as Map<number, number>)].sort((a, b) => a[0] - b[0]);
+    this.edges = null;
+    this.root = new Int32Array(256).fill(-1);
+    this.start = new Int32Array(this.nodes + 1);
+    this.edgeByte = new Uint8Array(edges.length);
+    this.edgeChild = new Int32Array(edges.length);
+    edges.forEach(([k, child], i) => {
+      const node = Math.floor(k / 256);
+      if (node === 0) this.root[k] = child;
+      this.start[node + 1]++;
+      this.edgeByte[i] = k % 256;
+      this.edgeChild[i] = child;
+    });
+    for (let n = 0; n < this.nodes; n++) this.start[n + 1] += this.start[n];
+  }
+
   /** The child of `node` along byte `b`, or -1. The root is node 0. */
   step(node: number, b: number): number {
-    const next = this.edges.get(node * 256 + b);
-    return next === undefined ? -1 : next;
+    if (this.edges !== null) this.freeze();
+    if (node === 0) return this.root[b];
+    let lo = this.start[node];
+    let hi = this.start[node + 1];
+    const bytes = this.edgeByte;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const m = bytes[mid];
+      if (m === b) return this.edgeChild[mid];
+      if (m < b) lo = mid + 1;
+      else hi = mid;
+    }
+    return -1;
   }
 
   /** The value stored at `node`, or -1. */
