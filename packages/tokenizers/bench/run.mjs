@@ -4,7 +4,7 @@
 // Usage: node bench/run.mjs [--runs 7]   (needs `pnpm build` first)
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
@@ -32,6 +32,7 @@ function time(fn, { warmup = true } = {}) {
   return median(s);
 }
 
+const loadBefore = loadavg()[0];
 const rows = [];
 /** A table row: n items per run (0: no throughput column), `unit` names them. */
 const add = (what, data, n, sec, unit) => {
@@ -115,7 +116,8 @@ const cpu = cpus()[0]?.model ?? "unknown CPU";
 const md_ = `# Tokenizers benchmark
 
 Measured ${new Date().toISOString().slice(0, 10)} with \`pnpm --filter @fairseq-ts/tokenizers bench\` (Node ${process.version},
-${cpus().length} × ${cpu}); each figure is the median of ${RUNS} runs after a warm-up run (learnBpe: no warm-up).
+${cpus().length} × ${cpu}, 1-minute load average ${loadBefore.toFixed(1)} before / ${loadavg()[0].toFixed(1)} after: other
+jobs share this machine); each figure is the median of ${RUNS} runs after a warm-up run (learnBpe: no warm-up).
 
 | what | data | median time per run | throughput |
 |---|---|---|---|

@@ -52,6 +52,13 @@ function compareWithSpm(model: string, inputLines: string[], dir: string, tag: s
     if (sp.decodePieces(p) !== decoded[i]) bad.push(`${tag}:${i + 1} decode ${JSON.stringify(sp.decodePieces(p))} != ${JSON.stringify(decoded[i])}`);
     if (sp.decodeIds(d) !== decodedIds[i]) bad.push(`${tag}:${i + 1} decodeIds ${sp.decodeIds(d)} != ${decodedIds[i]}`);
   }
+  // decoding piece sequences spm_encode would not produce: stray/invalid byte pieces, unknown and control pieces
+  const odd = ["▁a ▁b", "<0xE4> <0xBD> x <0xE4> <0xBD> <0xA0>", "<unk> ▁<unk> foo ▁⁇", "<s> ▁a </s> <ctl> <sep>", "▁ ▁ ▁a ▁", "<0x41> ▁b", "x▁▁y"];
+  const oddDecoded = lines(spm("spm_decode", [`--model=${model}`, "--input_format=piece"], odd.map((l) => `${l}\n`).join("")));
+  odd.forEach((l, i) => {
+    const d = sp.decodePieces(l.split(" "));
+    if (d !== oddDecoded[i]) bad.push(`${tag}: decode ${JSON.stringify(l)} -> ${JSON.stringify(d)} != ${JSON.stringify(oddDecoded[i])}`);
+  });
   return bad;
 }
 
