@@ -127,7 +127,7 @@ ${spmCli}
 
 For comparison, the Python originals on this machine (measured once during development with the
 upstream sources, Python 3.11; not re-run by this script):
-subword-nmt 0.3.8 \`learn_bpe.py -s 10000\` on tok train.en ≈ 4.0 s; \`BPE.process_line\` over tok train.en in one
+subword-nmt 0.3.8 \`learn_bpe.py -s 10000\` on tok train.en ≈ 4.0 s (whole process); \`BPE.process_line\` over tok train.en in one
 process ≈ 61,000 sentences/s (fresh cache); sacremoses 0.0.45 tokenize (en, dash splits, escape) on raw train.en
 ≈ 18,000 sentences/s, detokenize ≈ 9,000 sentences/s.
 `;
