@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
-# Optional system packages: OpenBLAS (headers + library) for @fairseq-ts/kernels-native.
-# Without them everything still installs and runs on the wasm kernels; with them training is ~3x faster.
+# Optional system packages, installed with apt when missing (idempotent: no apt call when all are present):
+# - OpenBLAS (headers + library) for @fairseq-ts/kernels-native. Without it everything still installs and
+#   runs on the wasm kernels; with it training is ~3x faster.
+# - sentencepiece (spm_train/spm_encode) for @fairseq-ts/tokenizers' tests, which compare with spm_encode
+#   on a BPE model trained at test time.
 # Needs root and apt (Debian/Ubuntu); elsewhere it prints what to install and exits 0.
 set -u
+missing=()
 if [ -f /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h ] || [ -f /usr/include/openblas/cblas.h ] || [ -f /usr/include/cblas.h ]; then
-  echo "system deps: OpenBLAS already installed"; exit 0
-fi
-if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  echo "system deps: installing libopenblas-dev (apt-get)"
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev >/dev/null) \
-    || echo "system deps: apt-get failed; the wasm kernels will be used"
+  echo "system deps: OpenBLAS already installed"
 else
-  echo "system deps: install OpenBLAS (e.g. 'apt-get install libopenblas-dev' or 'brew install openblas') for the native kernels; continuing without"
+  missing+=(libopenblas-dev)
+fi
+if command -v spm_train >/dev/null 2>&1 && command -v spm_encode >/dev/null 2>&1; then
+  echo "system deps: sentencepiece already installed"
+else
+  missing+=(sentencepiece)
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "system deps: installing ${missing[*]} (apt-get)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
+    || echo "system deps: apt-get failed; the wasm kernels will be used and the tokenizers' spm_encode comparison fails"
+else
+  echo "system deps: install ${missing[*]} (e.g. 'apt-get install ${missing[*]}' or 'brew install openblas sentencepiece');" \
+    "continuing without (wasm kernels; the tokenizers' spm_encode comparison fails)"
 fi
 exit 0
