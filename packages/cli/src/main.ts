@@ -5,6 +5,7 @@ import { registerGenerate } from "./commands/generate.js";
 import { registerScore } from "./commands/score.js";
 import { registerInteractive } from "./commands/interactive.js";
 import { registerEvalLm } from "./commands/eval-lm.js";
+import { addEncoderFlags } from "./encoders.js";
 
 /** Every subcommand, named after fairseq's console scripts. */
 const COMMANDS: ((program: Command) => void)[] = [registerPreprocess, registerTrain, registerGenerate, registerInteractive, registerScore, registerEvalLm];
@@ -16,6 +17,8 @@ export function buildProgram(): Command {
     .showHelpAfterError("(add --help for usage)")
     .exitOverride();
   for (const register of COMMANDS) register(program);
+  // fairseq-preprocess accepts (and ignores) the text encoder flags like every fairseq command
+  addEncoderFlags(program.commands.find((c) => c.name() === "preprocess")!);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError("(add --help for usage)");
   return program;
 }

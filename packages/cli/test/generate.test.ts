@@ -55,6 +55,12 @@ describe("fairseq-ts generate / interactive / score against fairseq's outputs", 
     const ref = readFileSync(join(R, "gen-beam5.txt"), "utf8");
     const want = (id: number) => lines(ref, new RegExp(`^H-${id}\\t`))[0]!.split("\t")[2];
     expect(h).toEqual([want(592), want(398)]);
+    // raw text with --tokenizer moses: same hypotheses; D- lines detokenized (Moses: no space before '.')
+    const raw = await run(["interactive", join(R, "bin"), "--path", join(R, "model.pt"), "--tokenizer", "moses", "-s", "de", "-t", "en"], "zwei männer sitzen in einem restaurant.\nzwei kleine kinder auf dem sand.\n");
+    expect(raw.status, raw.stderr).toBe(0);
+    expect(lines(raw.stdout, /^S-/).map((l) => l.split("\t")[1])).toEqual(["zwei männer sitzen in einem restaurant .", "zwei kleine kinder auf dem sand ."]);
+    expect(lines(raw.stdout, /^H-/).map((l) => l.split("\t")[2])).toEqual([want(592), want(398)]);
+    expect(lines(raw.stdout, /^D-/).map((l) => l.split("\t")[2])).toEqual([want(592), want(398)].map((x) => x!.replace(/ \.$/, ".")));
   }, 60_000);
 
   it("score: corpus BLEU and sentence BLEU equal fairseq-score's", async () => {

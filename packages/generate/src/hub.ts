@@ -3,6 +3,21 @@ import { Dictionary } from "@fairseq-ts/dictionary";
 import { loadModelCheckpointBytes, type EncoderDecoderModel } from "@fairseq-ts/models";
 import { SequenceGenerator, type GeneratorOptions, type Hypothesis } from "./sequence-generator.js";
 import { SequenceScorer } from "./sequence-scorer.js";
+import { buildBpe, buildTokenizer, type Encoder, type EncoderOptions } from "@fairseq-ts/tokenizers";
+
+/** Raw text <-> model text: fairseq's `--tokenizer` then `--bpe` on the way in, reversed on the way out. */
+export interface TextPipeline {
+  tokenizer?: Encoder | null;
+  bpe?: Encoder | null;
+}
+
+/** Build a TextPipeline from fairseq's flag values (camelCase): `{ tokenizer: "moses", bpe: "subword_nmt", bpeCodes }`. */
+export function textPipeline(o: { tokenizer?: string; bpe?: string } & EncoderOptions): TextPipeline {
+  return {
+    tokenizer: typeof o.tokenizer === "string" ? buildTokenizer(o.tokenizer, o) : null,
+    bpe: typeof o.bpe === "string" ? buildBpe(o.bpe, o) : null,
+  };
+}
 
 /** A translation model with its dictionaries: fairseq's hub interface (`from_pretrained`). */
 export class Translator {
@@ -11,7 +26,24 @@ export class Translator {
     readonly srcDict: Dictionary,
     readonly tgtDict: Dictionary,
     readonly options: GeneratorOptions = {},
+    readonly text: TextPipeline = {},
   ) {}
+
+  /** fairseq hub's encode side: tokenize, apply BPE (identity without them). */
+  encodeText(line: string): string {
+    let x = line;
+    if (this.text.tokenizer) x = this.text.tokenizer.encode(x);
+    if (this.text.bpe) x = this.text.bpe.encode(x);
+    return x;
+  }
+
+  /** fairseq hub's decode side: remove BPE, detokenize. */
+  decodeText(line: string): string {
+    let x = line;
+    if (this.text.bpe) x = this.text.bpe.decode(x);
+    if (this.text.tokenizer) x = this.text.tokenizer.decode(x);
+    return x;
+  }
 
   private generator(options: GeneratorOptions): SequenceGenerator {
     const t = this.tgtDict;
@@ -33,13 +65,13 @@ export class Translator {
     }
   }
 
-  /** Translate tokenized text (whitespace-separated, as the dictionaries expect). */
+  /** Translate text: raw when the Translator has a tokenizer/BPE, else tokenized as the dictionaries expect. */
   translate(text: string, options?: GeneratorOptions): string;
   translate(text: string[], options?: GeneratorOptions): string[];
   translate(text: string | string[], options: GeneratorOptions = {}): string | string[] {
     const lines = Array.isArray(text) ? text : [text];
-    const hyps = this.generate(lines.map((l) => this.srcDict.encodeLine(l, { addIfNotExist: false })), options);
-    const out = hyps.map((h) => this.tgtDict.string(h[0]!.tokens));
+    const hyps = this.generate(lines.map((l) => this.srcDict.encodeLine(this.encodeText(l), { addIfNotExist: false })), options);
+    const out = hyps.map((h) => this.decodeText(this.tgtDict.string(h[0]!.tokens)));
     return Array.isArray(text) ? out : out[0]!;
   }
 
@@ -51,8 +83,8 @@ export class Translator {
     const srcs = Array.isArray(source) ? source : [source];
     const tgts = Array.isArray(target) ? target : [target];
     if (srcs.length !== tgts.length) throw new Error(`score: ${srcs.length} sources but ${tgts.length} targets`);
-    const s = srcs.map((l) => this.srcDict.encodeLine(l, { addIfNotExist: false }));
-    const t = tgts.map((l) => this.tgtDict.encodeLine(l, { addIfNotExist: false }));
+    const s = srcs.map((l) => this.srcDict.encodeLine(this.encodeText(l), { addIfNotExist: false }));
+    const t = tgts.map((l) => this.tgtDict.encodeLine(this.encodeText(l), { addIfNotExist: false }));
     const pad = this.tgtDict.pad();
     const sw = Math.max(...s.map((x) => x.length));
     const tw = Math.max(...t.map((x) => x.length));
@@ -91,21 +123,23 @@ export interface PretrainedFiles {
 }
 
 /** Build a Translator from in-memory files (works in a browser: fetch the files, then call this). */
-export function translatorFromFiles(files: PretrainedFiles, options: GeneratorOptions = {}): Translator {
+export function translatorFromFiles(files: PretrainedFiles, options: GeneratorOptions = {}, text: TextPipeline = {}): Translator {
   const src = Dictionary.parse(files.srcDict, { source: "source dict" });
   const tgt = Dictionary.parse(files.tgtDict, { source: "target dict" });
   const { model } = loadModelCheckpointBytes(files.checkpoint, { srcVocabSize: src.length, tgtVocabSize: tgt.length, padIdx: src.pad() });
   if (model.kind !== "encoder-decoder") throw new Error("fromPretrained: the checkpoint is not a translation model");
-  return new Translator(model as EncoderDecoderModel, src, tgt, options);
+  return new Translator(model as EncoderDecoderModel, src, tgt, options, text);
 }
 
 /**
  * fairseq's `from_pretrained` (Node): a checkpoint (fairseq `.pt` or fairseq-ts `.safetensors`) and the
  * data directory holding `dict.{src}.txt` and `dict.{tgt}.txt` (languages inferred when there are two).
+ * `tokenizer` / `bpe` (+ their options, e.g. `bpeCodes`, `sentencepieceModel`) make `translate` take
+ * and return raw text, as fairseq's hub does.
  */
 export async function fromPretrained(
   checkpoint: string,
-  o: { dataDir: string; sourceLang?: string; targetLang?: string } & GeneratorOptions,
+  o: { dataDir: string; sourceLang?: string; targetLang?: string; tokenizer?: string; bpe?: string } & GeneratorOptions & EncoderOptions,
 ): Promise<Translator> {
   const { readFile, readdir } = await import("node:fs/promises");
   const { join } = await import("node:path");
@@ -121,5 +155,5 @@ export async function fromPretrained(
     readFile(join(o.dataDir, `dict.${sourceLang}.txt`), "utf8"),
     readFile(join(o.dataDir, `dict.${targetLang}.txt`), "utf8"),
   ]);
-  return translatorFromFiles({ checkpoint: ck, srcDict: sd, tgtDict: td }, o);
+  return translatorFromFiles({ checkpoint: ck, srcDict: sd, tgtDict: td }, o, textPipeline({ ...o, sourceLang, targetLang }));
 }

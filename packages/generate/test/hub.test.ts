@@ -28,5 +28,9 @@ describe("hub interface (fromPretrained)", () => {
     Array.from(sc!.positionalScores).forEach((p, i) => expect(p / Math.LN2).toBeCloseTo(p592[i]!, 3));
     expect(() => t.score(["a"], ["b", "c"])).toThrow(/1 sources but 2 targets/);
     t.dispose();
+    // raw text in and out with fairseq's --tokenizer moses
+    const raw = await fromPretrained(join(R, "model.pt"), { dataDir: join(R, "bin"), beam: 5, tokenizer: "moses" });
+    expect(raw.translate("zwei männer sitzen in einem restaurant.")).toBe(hyp(592)!.replace(/ \.$/, "."));
+    raw.dispose();
   }, 60_000);
 });

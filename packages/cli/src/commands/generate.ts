@@ -8,10 +8,11 @@ import type { EncoderDecoderModel } from "@fairseq-ts/models";
 import { bool, choice, int } from "../flags.js";
 import { setupTranslation } from "../load-model.js";
 import { addGenerationFlags, alignDictFromFlags, generatorOptions, removeBpeSymbol } from "../generation-flags.js";
+import { addEncoderFlags, textCodec } from "../encoders.js";
 
 /** `fairseq-ts generate DATA --path CKPT`: fairseq-generate's flags and output lines. */
 export function registerGenerate(program: Command): void {
-  addGenerationFlags(
+  addEncoderFlags(addGenerationFlags(
     program
     .command("generate")
     .description("translate a preprocessed split with a trained model (fairseq-generate)")
@@ -35,7 +36,7 @@ export function registerGenerate(program: Command): void {
     .option("--cpu", "accepted for compatibility")
     .option("--user-dir <DIR>", "a module that registers custom models/architectures")
     .option("--backend <NAME>", "tensorflow.js backend: auto, tensorflow, wasm, cpu", (v) => parseBackendName(v))
-  ).action(async (data: string, o: Record<string, unknown>) => {
+  )).action(async (data: string, o: Record<string, unknown>) => {
       const log = (name: string, msg: string) => process.stdout.write(`${asctime()} | INFO | ${name} | ${msg}\n`);
       log("fairseq_cli.generate", `loading model(s) from ${o.path}`);
       const { task, model } = await setupTranslation(data, o, "generate");
@@ -43,6 +44,7 @@ export function registerGenerate(program: Command): void {
       const tgt = task.targetDictionary;
       const removeBpe = removeBpeSymbol(o);
       const alignDict = alignDictFromFlags(o);
+      const codec = textCodec(o, { source: task.sourceLang, target: task.targetLang });
       const printAlignment = o.printAlignment as boolean;
       const gen = new SequenceGenerator(model as EncoderDecoderModel, { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, generatorOptions(o));
       const ds = task.loadDataset(o.genSubset as string);
@@ -94,8 +96,9 @@ export function registerGenerate(program: Command): void {
           // --replace-unk needs the words behind <unk>: fairseq takes the original text of a raw dataset
           const rawSrc = ds.src as { getOriginalText?: (i: number) => string };
           const rawTgt = ds.tgt as { getOriginalText?: (i: number) => string } | null;
-          const srcStr = alignDict && rawSrc.getOriginalText ? rawSrc.getOriginalText(id) : src.string(srcTokens, { bpeSymbol: removeBpe });
-          const targetStr = alignDict && rawTgt?.getOriginalText ? rawTgt.getOriginalText(id) : tgt.string(targetTokens, { bpeSymbol: removeBpe, escapeUnk: true });
+          // fairseq's decode_fn (BPE removal, detokenization) on S and T, and on H for the D line
+          const srcStr = codec.decode(alignDict && rawSrc.getOriginalText ? rawSrc.getOriginalText(id) : src.string(srcTokens, { bpeSymbol: removeBpe }));
+          const targetStr = codec.decode(alignDict && rawTgt?.getOriginalText ? rawTgt.getOriginalText(id) : tgt.string(targetTokens, { bpeSymbol: removeBpe, escapeUnk: true }));
           const srcRow = s.netInput.srcTokens.data.subarray(r * sc, (r + 1) * sc);
           if (!quiet) {
             out.push(`S-${id}\t${srcStr}`);
@@ -106,7 +109,7 @@ export function registerGenerate(program: Command): void {
             if (alignDict && h.attention) hypoStr = replaceUnk(hypoStr, srcStr, attentionArgmax(h.attention, srcRow, src.pad()), alignDict, tgt.unkString());
             if (!quiet) {
               out.push(formatH(id, h.score, hypoStr));
-              out.push(formatD(id, h.score, hypoStr));
+              out.push(formatD(id, h.score, codec.decode(hypoStr)));
               out.push(formatP(id, h.positionalScores));
               if (printAlignment && h.attention) {
                 const a = extractHardAlignment(h.attention, srcRow, h.tokens, tgt.pad(), tgt.eos());
@@ -115,7 +118,7 @@ export function registerGenerate(program: Command): void {
             }
             if (j === 0 && sacre) {
               sacre.refs.push(targetStr);
-              sacre.hyps.push(hypoStr);
+              sacre.hyps.push(codec.decode(hypoStr));
             } else if (j === 0) {
               if (removeBpe !== null || alignDict) bleu.add(tgt.encodeLine(targetStr), tgt.encodeLine(hypoStr));
               else bleu.add(targetTokens, h.tokens);

@@ -4,15 +4,16 @@ import type { Command } from "commander";
 import * as tf from "@tensorflow/tfjs-core";
 import { parseBackendName } from "@fairseq-ts/backend";
 import { collateTokens } from "@fairseq-ts/data";
-import { SequenceGenerator, formatD, formatH, formatP } from "@fairseq-ts/generate";
+import { SequenceGenerator, extractHardAlignment, formatD, formatH, formatP } from "@fairseq-ts/generate";
 import type { EncoderDecoderModel } from "@fairseq-ts/models";
 import { int } from "../flags.js";
 import { setupTranslation } from "../load-model.js";
 import { addGenerationFlags, generatorOptions, removeBpeSymbol } from "../generation-flags.js";
+import { addEncoderFlags, textCodec } from "../encoders.js";
 
 /** `fairseq-ts interactive DATA --path CKPT`: translate raw lines from stdin or --input (fairseq-interactive). */
 export function registerInteractive(program: Command): void {
-  addGenerationFlags(
+  addEncoderFlags(addGenerationFlags(
     program
     .command("interactive")
     .description("translate lines from standard input (fairseq-interactive)")
@@ -25,18 +26,20 @@ export function registerInteractive(program: Command): void {
     .option("--cpu", "accepted for compatibility")
     .option("--user-dir <DIR>", "a module that registers custom models/architectures")
     .option("--backend <NAME>", "tensorflow.js backend: auto, tensorflow, wasm, cpu", (v) => parseBackendName(v))
-  ).action(async (data: string, o: Record<string, unknown>) => {
+  )).action(async (data: string, o: Record<string, unknown>) => {
       const { task, model } = await setupTranslation(data, o, "interactive");
       const src = task.sourceDictionary;
       const tgt = task.targetDictionary;
       const removeBpe = removeBpeSymbol(o);
+      // raw text in: --tokenizer then --bpe; D- lines: BPE removed then detokenized (fairseq's decode_fn)
+      const codec = textCodec(o, { source: task.sourceLang, target: task.targetLang });
       const gen = new SequenceGenerator(model as EncoderDecoderModel, { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, generatorOptions(o));
       const input = o.input === "-" ? process.stdin : createReadStream(o.input as string, "utf8");
       const rl = createInterface({ input, crlfDelay: Infinity });
       let nextId = 0;
       let buffer: string[] = [];
       const translate = (lines: string[]) => {
-        const ids = lines.map((l) => src.encodeLine(l, { addIfNotExist: false }));
+        const ids = lines.map((l) => src.encodeLine(codec.encode(l), { addIfNotExist: false }));
         const m = collateTokens(ids, src.pad(), { leftPad: true });
         const srcT = tf.tensor2d(m.data, [m.rows, m.cols], "int32");
         const lens = tf.tensor1d(ids.map((x) => x.length), "int32");
@@ -48,7 +51,11 @@ export function registerInteractive(program: Command): void {
           out.push(`S-${id}\t${src.string(ids[r]!, { bpeSymbol: removeBpe })}`);
           for (const h of hyps[r]!) {
             const hs = tgt.string(h.tokens, { bpeSymbol: removeBpe });
-            out.push(formatH(id, h.score, hs), formatD(id, h.score, hs), formatP(id, h.positionalScores));
+            out.push(formatH(id, h.score, hs), formatD(id, h.score, codec.decode(hs)), formatP(id, h.positionalScores));
+            if (o.printAlignment && h.attention) {
+              const srcRow = m.data.subarray(r * m.cols, (r + 1) * m.cols);
+              out.push(`A-${id}\t${extractHardAlignment(h.attention, srcRow, h.tokens, tgt.pad(), tgt.eos()).map(([a, b]) => `${a}-${b}`).join(" ")}`);
+            }
           }
         });
         process.stdout.write(`${out.join("\n")}\n`);

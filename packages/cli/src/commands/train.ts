@@ -6,6 +6,7 @@ import { LanguageModelingTask, TranslationTask, type Task } from "@fairseq-ts/ta
 import { train, type TrainOptions } from "@fairseq-ts/trainer";
 import { bool, choice, float, int } from "../flags.js";
 import { importUserDir } from "../user-dir.js";
+import { addEncoderFlags } from "../encoders.js";
 
 const floatList = (v: string) => v.split(",").map((x) => float(x));
 const intList = (v: string) => v.split(",").map((x) => int(x));
@@ -124,6 +125,8 @@ export function registerTrain(program: Command): void {
     .option("--user-dir <DIR>", "a module that registers custom models/architectures/criterions")
     .option("--distributed-world-size <N>", "number of worker processes (node cluster) training together", int, 1)
     .option("--heartbeat-timeout <SECONDS>", "stop a distributed run when a worker does not reach a collective in this time (-1: 30 min)", int, -1);
+  // Accepted like fairseq-train (which uses them only for BLEU during validation): text encoders.
+  addEncoderFlags(cmd);
   for (const [flag, kind] of MODEL_FLAGS) {
     if (kind === "bool") cmd.option(`--${flag}`, `model: ${flag}`);
     else {
