@@ -6,6 +6,7 @@ import { registerScore } from "./commands/score.js";
 import { registerInteractive } from "./commands/interactive.js";
 import { registerEvalLm } from "./commands/eval-lm.js";
 import { addEncoderFlags } from "./encoders.js";
+import { expandConfigFile } from "./config-file.js";
 
 /** Every subcommand, named after fairseq's console scripts. */
 const COMMANDS: ((program: Command) => void)[] = [registerPreprocess, registerTrain, registerGenerate, registerInteractive, registerScore, registerEvalLm];
@@ -19,7 +20,10 @@ export function buildProgram(): Command {
   for (const register of COMMANDS) register(program);
   // fairseq-preprocess accepts (and ignores) the text encoder flags like every fairseq command
   addEncoderFlags(program.commands.find((c) => c.name() === "preprocess")!);
-  for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError("(add --help for usage)");
+  for (const cmd of program.commands) {
+    cmd.exitOverride().showHelpAfterError("(add --help for usage)");
+    cmd.option("--config <FILE>", "read flags from a JSON or YAML file (keys = flag names; the command line overrides them)");
+  }
   return program;
 }
 
@@ -30,7 +34,7 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
-    await program.parseAsync(argv, { from: "user" });
+    await program.parseAsync(expandConfigFile(argv, program), { from: "user" });
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {
