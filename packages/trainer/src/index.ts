@@ -20,3 +20,4 @@ export {
   type LoadedCheckpoint,
 } from "./checkpoint.js";
 export { resolveCheckpointPath, train, type TrainOptions, type TrainResult } from "./train-loop.js";
+export { TensorboardWriter, crc32c, encodeEvent, maskedCrc32c, tfRecord } from "./tensorboard.js";

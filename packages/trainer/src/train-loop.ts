@@ -12,6 +12,7 @@ import { encodeCheckpoint, loadModelWeights, readCheckpointFile, writeCheckpoint
 import { weightsChecksum, type ProcessGroup } from "@fairseq-ts/distributed";
 import type { LoggingOutput } from "@fairseq-ts/criterions";
 import { REDUCED_LOGGING_KEYS, Trainer } from "./trainer.js";
+import { TensorboardWriter } from "./tensorboard.js";
 
 /** fairseq-train's options (camelCase of its flags) that the loop uses, with fairseq's defaults. */
 export interface TrainOptions extends Partial<CheckpointPolicyOptions> {
@@ -62,6 +63,8 @@ export interface TrainOptions extends Partial<CheckpointPolicyOptions> {
   noSave?: boolean;
   logFormat?: LogFormat;
   logInterval?: number;
+  /** `--tensorboard-logdir`: also write the logged stats as TensorBoard event files (rank 0). */
+  tensorboardLogdir?: string | null;
   sink?: LogSink;
   /**
    * Data-parallel training: this worker's process group. Each rank trains on its shard of every
@@ -107,6 +110,7 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
   const saveDir = o.saveDir ?? "checkpoints";
   const logFormat = o.logFormat ?? (process.stderr.isTTY ? "tqdm" : "simple");
   const metrics = new Metrics();
+  const tb = o.tensorboardLogdir && master ? new TensorboardWriter(o.tensorboardLogdir) : null;
   metrics.logStartTime("wall", { priority: 790, round: 0 });
 
   const validSubsets = (o.validSubset ?? "valid").split(",");
@@ -268,6 +272,7 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
         stats.set(`best_${policy.bestCheckpointMetric}`, policy.maximizeBestCheckpointMetric ? Math.max(best, metric) : Math.min(best, metric));
       }
       new ProgressBar({ format: logFormat === "tqdm" ? "simple" : logFormat, size: 1, epoch, prefix: `valid on '${subset}' subset`, sink }).print(stats, subset);
+      tb?.log(subset, stats, trainer.numUpdates);
       if (first === null) first = metric;
     }
     if (first !== null) validLosses.push(first);
@@ -326,6 +331,7 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
           const stats = metrics.getSmoothedValues("train_inner");
           stats.set("wall", Math.round((metrics.getMeter("default", "wall") as StopwatchMeter).elapsedTime));
           bar.log(stats, "train_inner", trainer.numUpdates);
+          tb?.log("train_inner", stats, trainer.numUpdates);
           metrics.resetMeters("train_inner");
         }
       }
@@ -352,13 +358,13 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
         stoppedBy = signal ? "signal" : n >= maxUpdate ? "max-update" : stopTime ? "stop-time" : "patience";
         bar.close();
         info(`end of epoch ${epoch} (average epoch stats below)`);
-        printEpoch(metrics, bar, sink);
+        printEpoch(metrics, bar, sink, tb, trainer.numUpdates);
         break outer;
       }
     }
     bar.close();
     info(`end of epoch ${epoch} (average epoch stats below)`);
-    printEpoch(metrics, bar, sink);
+    printEpoch(metrics, bar, sink, tb, trainer.numUpdates);
     lr = lrScheduler.step(epoch, valLoss);
   }
   if (lr <= minLr) stoppedBy = "min-lr";
@@ -374,8 +380,9 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
   return result;
 }
 
-function printEpoch(metrics: Metrics, bar: ProgressBar, sink: LogSink) {
+function printEpoch(metrics: Metrics, bar: ProgressBar, sink: LogSink, tb: TensorboardWriter | null, step: number) {
   const stats = metrics.getSmoothedValues("train");
+  tb?.log("train", stats, step);
   stats.set("wall", Math.round((metrics.getMeter("default", "wall") as StopwatchMeter).elapsedTime));
   const fmt = bar.format === "tqdm" ? "simple" : bar.format;
   new ProgressBar({ format: fmt, size: bar.size, epoch: bar.epoch, sink }).print(stats, "train");

@@ -118,6 +118,7 @@ export function registerTrain(program: Command): void {
     .option("--maximize-best-checkpoint-metric", "select the largest metric value for saving best checkpoints", false)
     .option("--log-format <FORMAT>", "log format to use", choice("json", "simple", "tqdm", "none"))
     .option("--log-interval <N>", "log progress every N batches", int, 100)
+    .option("--tensorboard-logdir <DIR>", "path to save logs for tensorboard")
     .option("--no-progress-bar", "disable progress bar")
     .option("--cpu", "use CPU instead of CUDA (accepted; fairseq-ts always runs on the CPU/wasm backends)")
     .option("--num-workers <N>", "accepted for compatibility", int, 1)
@@ -269,6 +270,7 @@ async function trainCommand(data: string, o: Record<string, unknown>, pg: Proces
     maximizeBestCheckpointMetric: o.maximizeBestCheckpointMetric as boolean,
     logFormat: o.progressBar === false ? "simple" : (o.logFormat as never),
     logInterval: o.logInterval as number,
+    tensorboardLogdir: (o.tensorboardLogdir as string | undefined) ?? null,
     stopSignal,
     distributed: pg ?? undefined,
   };
