@@ -44,8 +44,8 @@ export class LocalProcessGroup implements ProcessGroup {
   readonly rank = 0;
   readonly worldSize = 1;
   stopRequested = false;
-  async allReduce(): Promise<void> {}
-  async broadcast(): Promise<void> {}
+  async allReduce(_buffers: readonly FloatBuffer[]): Promise<void> {}
+  async broadcast(_buffer: FloatBuffer, _root?: number): Promise<void> {}
   async allGather(buffer: Float64Array): Promise<Float64Array[]> {
     return [buffer.slice()];
   }
