@@ -39,4 +39,14 @@ describe("recipes (pipeline checks with tiny settings; the real runs are by hand
       expect(t).not.toMatch(/ [.,!?]$/);
     }
   }, 900_000);
+
+  it("wikitext2-lm: preprocess --only-source, train transformer_lm, eval-lm with and without a context window", async () => {
+    const work = mkdtempSync(join(tmpdir(), "fsts-recipe-lm-"));
+    const r = await recipe("wikitext2-lm.ts", ["--work", work, "--subset", "400", "--max-update", "20", "--tokens-per-sample", "32", "--tiny"]);
+    expect(r.status, r.out.slice(-3000)).toBe(0);
+    const result = JSON.parse(readFileSync(join(work, "result.json"), "utf8")) as { validPpl: number[]; testPpl: number; testPplContextWindow: number };
+    expect(result.validPpl.length).toBeGreaterThanOrEqual(2); // every 10 updates and at epoch ends
+    expect(result.validPpl.at(-1)!).toBeLessThan(result.validPpl[0]!); // it learns
+    expect(Number.isFinite(result.testPpl) && Number.isFinite(result.testPplContextWindow)).toBe(true);
+  }, 900_000);
 });

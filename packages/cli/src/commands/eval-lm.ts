@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, parseBackendName } from "@fairseq-ts/backend";
-import type { Sample } from "@fairseq-ts/data";
+import { splitSample, type Sample } from "@fairseq-ts/data";
 import { asctime, formatFixed } from "@fairseq-ts/logging";
 import type { LanguageModel } from "@fairseq-ts/models";
 import { LanguageModelingTask } from "@fairseq-ts/tasks";
@@ -21,6 +21,7 @@ export function registerEvalLm(program: Command): void {
     .option("--sample-break-mode <MODE>", "none, complete, complete_doc, eos", "none")
     .option("--max-tokens <N>", "maximum number of tokens in a batch", int)
     .option("--batch-size <N>", "number of blocks in a batch", int)
+    .option("--micro-batch-tokens <N>", "score each batch in row chunks of at most N padded tokens (bounds memory: logits are tokens x vocab)", int, 2048)
     .option("--cpu", "accepted for compatibility")
     .option("--backend <NAME>", "tensorflow.js backend", (v) => parseBackendName(v))
     .action(async (data: string, o: Record<string, unknown>) => {
@@ -45,23 +46,25 @@ export function registerEvalLm(program: Command): void {
       let sum = 0;
       let count = 0;
       const t0 = performance.now();
-      for (const s of itr.nextEpochItr({ shuffle: false }) as Iterable<Sample | null>) {
-        if (!s) continue;
-        if (window) window.apply(s);
-        const { rows, cols } = s.netInput.srcTokens;
-        const { lp, mask } = tf.tidy(() => {
-          const x = tf.tensor2d(s.netInput.srcTokens.data, [rows, cols], "int32");
-          const t = tf.tensor2d(s.target!.data, [rows, cols], "int32");
-          const lprobs = lm.getNormalizedProbs(lm.forward(x), true);
-          const v = lprobs.shape[2];
-          const idx = tf.add(tf.mul(tf.range(0, rows * cols, 1, "int32"), tf.scalar(v, "int32")), tf.reshape(t, [-1]));
-          const picked = tf.gather(tf.reshape(lprobs, [-1]), idx);
-          const m = tf.cast(tf.notEqual(tf.reshape(t, [-1]), tf.scalar(pad, "int32")), "float32");
-          return { lp: tf.sum(tf.mul(picked, m)), mask: tf.sum(m) };
-        });
-        sum += lp.dataSync()[0]!;
-        count += mask.dataSync()[0]!;
-        tf.dispose([lp, mask]);
+      for (const batch of itr.nextEpochItr({ shuffle: false }) as Iterable<Sample | null>) {
+        if (!batch) continue;
+        if (window) window.apply(batch);
+        for (const s of splitSample(batch, o.microBatchTokens as number, pad)) {
+          const { rows, cols } = s.netInput.srcTokens;
+          const { lp, mask } = tf.tidy(() => {
+            const x = tf.tensor2d(s.netInput.srcTokens.data, [rows, cols], "int32");
+            const t = tf.tensor2d(s.target!.data, [rows, cols], "int32");
+            const lprobs = lm.getNormalizedProbs(lm.forward(x), true);
+            const v = lprobs.shape[2];
+            const idx = tf.add(tf.mul(tf.range(0, rows * cols, 1, "int32"), tf.scalar(v, "int32")), tf.reshape(t, [-1]));
+            const picked = tf.gather(tf.reshape(lprobs, [-1]), idx);
+            const m = tf.cast(tf.notEqual(tf.reshape(t, [-1]), tf.scalar(pad, "int32")), "float32");
+            return { lp: tf.sum(tf.mul(picked, m)), mask: tf.sum(m) };
+          });
+          sum += lp.dataSync()[0]!;
+          count += mask.dataSync()[0]!;
+          tf.dispose([lp, mask]);
+        }
       }
       const secs = (performance.now() - t0) / 1000;
       const avgNll = -sum / count / Math.LN2;
