@@ -1,5 +1,6 @@
 import type { EncoderDecoderModel, LanguageModel } from "./interfaces.js";
 import { TransformerLanguageModel, TransformerModel, type TransformerArgs } from "./transformer.js";
+import { LSTMModel, lstmBase, lstmLuongWmtEnDe, lstmWisemanIwsltDeEn, type LSTMArgs } from "./lstm.js";
 
 /** fairseq-style args: snake_case names as in fairseq's argparse Namespace (`encoder_embed_dim`, …). */
 export type ModelArgs = Record<string, unknown> & { arch: string };
@@ -166,6 +167,12 @@ export function ensureBuiltins(): void {
     def(a, "activation_dropout", 0.1);
     vaswaniBig(a);
   });
+  registerModel("lstm", {
+    build: (args, vocab, seed) => new LSTMModel(args as unknown as LSTMArgs, { srcVocabSize: vocab.srcVocabSize!, tgtVocabSize: vocab.tgtVocabSize!, padIdx: vocab.padIdx }, seed),
+  });
+  registerArchitecture("lstm", "lstm", lstmBase);
+  registerArchitecture("lstm", "lstm_wiseman_iwslt_de_en", lstmWisemanIwsltDeEn);
+  registerArchitecture("lstm", "lstm_luong_wmt_en_de", lstmLuongWmtEnDe);
   registerModel("transformer_lm", {
     build: (args, vocab, seed) => new TransformerLanguageModel(args as unknown as TransformerArgs, vocab.vocabSize!, vocab.padIdx, seed),
   });

@@ -21,6 +21,10 @@ const MODEL_FLAGS: [string, "int" | "float" | "bool" | "str"][] = [
   ["no-token-positional-embeddings", "bool"], ["no-scale-embedding", "bool"], ["layernorm-embedding", "bool"],
   ["no-decoder-final-norm", "bool"], ["dropout", "float"], ["attention-dropout", "float"], ["activation-dropout", "float"],
   ["activation-fn", "str"], ["max-source-positions", "int"], ["max-target-positions", "int"],
+  // lstm
+  ["encoder-hidden-size", "int"], ["encoder-bidirectional", "bool"], ["encoder-dropout-in", "float"], ["encoder-dropout-out", "float"],
+  ["decoder-hidden-size", "int"], ["decoder-out-embed-dim", "int"], ["decoder-attention", "str"], ["decoder-dropout-in", "float"],
+  ["decoder-dropout-out", "float"],
 ];
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
