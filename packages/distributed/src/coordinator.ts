@@ -1,7 +1,9 @@
 import cluster, { type Worker } from "node:cluster";
-import { availableParallelism } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
 import { DistributedError, type FloatBuffer } from "./process-group.js";
-import { ENV_RANK, ENV_THREADS, ENV_WORLD_SIZE, isToCoordinator, type CollectiveKind, type ToCoordinator, type ToWorker } from "./protocol.js";
+import { ENV_PEER_DIR, ENV_RANK, ENV_THREADS, ENV_WORLD_SIZE, isToCoordinator, type CollectiveKind, type ToCoordinator, type ToWorker } from "./protocol.js";
 
 export interface CoordinatorOptions {
   worldSize: number;
@@ -46,6 +48,8 @@ export function runCoordinator(o: CoordinatorOptions): Promise<void> {
   const timeoutMs = o.timeoutMs ?? 30 * 60 * 1000;
   const threads = o.threadsPerWorker ?? Math.max(1, Math.floor(availableParallelism() / n));
 
+  // Workers exchange allReduce data directly over Unix sockets in this directory (FAIRSEQ_TS_PEER_MESH=0: through the coordinator).
+  const peerDir = n > 1 && process.env.FAIRSEQ_TS_PEER_MESH !== "0" ? mkdtempSync(join(tmpdir(), "fsts-mesh-")) : null;
   cluster.setupPrimary({ exec: o.exec ?? process.argv[1], args: o.args ?? process.argv.slice(2), serialization: "advanced" });
 
   return new Promise<void>((resolve, reject) => {
@@ -67,6 +71,7 @@ export function runCoordinator(o: CoordinatorOptions): Promise<void> {
       for (const c of collectives.values()) if (c.timer) clearTimeout(c.timer);
       if (killTimer) clearTimeout(killTimer);
       if (o.handleSignals !== false) process.removeListener("SIGINT", onSigint);
+      if (peerDir) rmSync(peerDir, { recursive: true, force: true });
       if (failure) reject(failure);
       else resolve();
     };
@@ -154,7 +159,7 @@ export function runCoordinator(o: CoordinatorOptions): Promise<void> {
     };
 
     for (let rank = 0; rank < n; rank++) {
-      const w = cluster.fork({ ...o.env, [ENV_RANK]: String(rank), [ENV_WORLD_SIZE]: String(n), [ENV_THREADS]: String(threads) });
+      const w = cluster.fork({ ...o.env, [ENV_RANK]: String(rank), [ENV_WORLD_SIZE]: String(n), [ENV_THREADS]: String(threads), ...(peerDir ? { [ENV_PEER_DIR]: peerDir } : {}) });
       workers.push(w);
       let failMessage: string | null = null;
       w.on("message", (m: unknown) => {

@@ -4,11 +4,14 @@ import type { FloatBuffer } from "./process-group.js";
 export const ENV_RANK = "FAIRSEQ_TS_RANK";
 export const ENV_WORLD_SIZE = "FAIRSEQ_TS_WORLD_SIZE";
 export const ENV_THREADS = "FAIRSEQ_TS_THREADS";
+/** Directory for the workers' direct links (allReduce data); unset = everything through the coordinator. */
+export const ENV_PEER_DIR = "FAIRSEQ_TS_PEER_DIR";
 
 /** Largest piece of a buffer sent in one message: the coordinator reduces piece k while k+1 is in flight. */
 export const CHUNK_ELEMENTS = 1 << 20;
 
-export type CollectiveKind = "sum" | "broadcast" | "gather" | "barrier";
+/** "sum-direct": an allReduce whose data goes over the workers' direct links (root = its byte size). */
+export type CollectiveKind = "sum" | "sum-direct" | "broadcast" | "gather" | "barrier";
 
 /** Worker -> coordinator. */
 export type ToCoordinator =

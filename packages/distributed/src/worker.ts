@@ -1,7 +1,8 @@
 import cluster from "node:cluster";
 import { performance } from "node:perf_hooks";
 import { DistributedError, type CommStats, type FloatBuffer, type ProcessGroup } from "./process-group.js";
-import { CHUNK_ELEMENTS, ENV_RANK, ENV_THREADS, ENV_WORLD_SIZE, type CollectiveKind, type ToCoordinator, type ToWorker } from "./protocol.js";
+import { CHUNK_ELEMENTS, ENV_PEER_DIR, ENV_RANK, ENV_THREADS, ENV_WORLD_SIZE, type CollectiveKind, type ToCoordinator, type ToWorker } from "./protocol.js";
+import { PeerMesh } from "./peer-mesh.js";
 
 /** True in a process started by `runCoordinator` (a cluster worker with a rank). */
 export function isDistributedWorker(): boolean {
@@ -35,10 +36,14 @@ class ClusterProcessGroup implements ProcessGroup {
   private failure: DistributedError | null = null;
   private closed = false;
   private readonly rejecters = new Set<(e: Error) => void>();
+  private readonly mesh: PeerMesh | null;
+  private meshReady: Promise<void> | null = null;
 
   constructor(rank: number, worldSize: number) {
     this.rank = rank;
     this.worldSize = worldSize;
+    const dir = process.env[ENV_PEER_DIR];
+    this.mesh = dir && worldSize > 1 ? new PeerMesh(dir, rank, worldSize) : null;
     process.on("message", (m: ToWorker) => this.onMessage(m));
     process.on("disconnect", () => {
       if (this.closed) return;
@@ -102,7 +107,27 @@ class ClusterProcessGroup implements ProcessGroup {
     });
   }
 
-  allReduce(buffers: readonly FloatBuffer[]): Promise<void> {
+  async allReduce(buffers: readonly FloatBuffer[]): Promise<void> {
+    if (this.mesh) {
+      // Data over the direct links; the coordinator still sequences the collective (a barrier), which
+      // carries the stop flag and detects hung or dead ranks.
+      const mesh = this.mesh;
+      this.meshReady ??= mesh.connect();
+      const bytes = buffers.reduce((a, b) => a + b.byteLength, 0);
+      const before = this.counters.waitMs;
+      const t0 = performance.now();
+      // announced first, so a rank that never arrives is reported by the coordinator's timeout
+      const sequenced = this.run("sum-direct", [{ data: null }], bytes, () => {});
+      const data = this.meshReady.then(() => mesh.allReduce(buffers, 24 * 3600 * 1000));
+      await Promise.all([sequenced, data]);
+      this.counters.waitMs = before + (performance.now() - t0);
+      this.counters.bytesSent += buffers.reduce((a, b) => a + b.byteLength, 0) * (this.worldSize - 1);
+      return;
+    }
+    return this.viaCoordinator(buffers);
+  }
+
+  private viaCoordinator(buffers: readonly FloatBuffer[]): Promise<void> {
     // Split into chunks; `slice` copies, because serializing a view would send its whole ArrayBuffer.
     const targets: { buf: FloatBuffer; offset: number }[] = [];
     const pieces: { data: FloatBuffer }[] = [];
@@ -151,6 +176,7 @@ class ClusterProcessGroup implements ProcessGroup {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    this.mesh?.close();
     return new Promise<void>((resolve) => {
       if (!process.connected) return resolve();
       process.send!({ t: "done" } satisfies ToCoordinator, undefined, {}, () => {
