@@ -9,11 +9,13 @@ import { joinProcessGroup, runCoordinator } from "../dist/index.js";
 const sizes = [["tiny", 1_050_112], ["small", 9_060_352]];
 if (cluster.isPrimary) {
   const out = [];
-  for (const world of [2]) {
-    const lines = [];
-    cluster.on("message", (_w, m) => { if (m && m.bench) lines.push(m.bench); });
-    await runCoordinator({ worldSize: world, exec: fileURLToPath(import.meta.url), args: [] });
-    out.push(...lines.filter((l) => l.rank === 0).map((l) => ({ world, ...l })));
+  const lines = [];
+  cluster.on("message", (_w, m) => { if (m && m.bench) lines.push(m.bench); });
+  for (const mesh of ["0", "1"]) {
+    lines.length = 0;
+    process.env.FAIRSEQ_TS_PEER_MESH = mesh;
+    await runCoordinator({ worldSize: 2, exec: fileURLToPath(import.meta.url), args: [] });
+    out.push(...lines.filter((l) => l.rank === 0).map((l) => ({ transport: mesh === "1" ? "direct sockets" : "via coordinator", ...l })));
   }
   const md = [
     "# allReduce of the cluster transport (no compute)",
@@ -21,9 +23,9 @@ if (cluster.isPrimary) {
     `Measured ${new Date().toISOString().slice(0, 10)}: \`node packages/distributed/bench/allreduce.mjs\`, 2 workers on this 2-core machine,`,
     "float32 gradients + a few float64 stats per call; median of 10 calls after 2 warm-ups.",
     "",
-    "| buffer | elements | MB | ms per allReduce | MB/s per worker (sent+received) |",
-    "|---|---|---|---|---|",
-    ...out.map((r) => `| ${r.name} | ${r.n} | ${(r.n * 4 / 1e6).toFixed(1)} | ${r.ms.toFixed(1)} | ${((2 * r.n * 4) / 1e6 / (r.ms / 1000)).toFixed(0)} |`),
+    "| transport | buffer | elements | MB | ms per allReduce | MB/s per worker (sent+received) |",
+    "|---|---|---|---|---|---|",
+    ...out.map((r) => `| ${r.transport} | ${r.name} | ${r.n} | ${(r.n * 4 / 1e6).toFixed(1)} | ${r.ms.toFixed(1)} | ${((2 * r.n * 4) / 1e6 / (r.ms / 1000)).toFixed(0)} |`),
     "",
   ].join("\n");
   const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");

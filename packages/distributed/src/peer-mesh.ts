@@ -102,11 +102,16 @@ export class PeerMesh {
   private until(cond: () => boolean, deadline: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const check = () => {
-        if (this.failure) return reject(this.failure);
+        // the data may all be here although the peer has since closed (it finished first): data wins
         if (cond()) {
           this.waiter = null;
           clearTimeout(timer);
           return resolve();
+        }
+        if (this.failure) {
+          this.waiter = null;
+          clearTimeout(timer);
+          return reject(this.failure);
         }
       };
       const timer = setTimeout(() => {
@@ -160,9 +165,10 @@ export class PeerMesh {
     }
   }
 
-  close(): void {
+  /** End the links once everything written has been flushed (a peer may still be reading our last data). */
+  async close(): Promise<void> {
     this.closing = true;
-    for (const s of this.peers.values()) s.end();
+    await Promise.all([...this.peers.values()].map((s) => new Promise<void>((resolve) => s.end(() => resolve()))));
     this.server?.close();
   }
 }

@@ -173,10 +173,10 @@ class ClusterProcessGroup implements ProcessGroup {
     return { ...this.counters };
   }
 
-  close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
-    this.mesh?.close();
+    await this.mesh?.close();
     return new Promise<void>((resolve) => {
       if (!process.connected) return resolve();
       process.send!({ t: "done" } satisfies ToCoordinator, undefined, {}, () => {

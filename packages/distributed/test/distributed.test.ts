@@ -46,13 +46,14 @@ describe("cluster process group", () => {
   });
 
   it.each([
+    ["hang (direct links)", /rank 1 did not reach collective #2 \(sum-direct\) within 1\.5 s of rank 0/],
     ["die", /rank 1 \(pid \d+\) exited with code 3/],
     ["kill", /rank 1 \(pid \d+\) was killed by SIGKILL/],
     ["fail", /rank 1 failed: checkpoint_last\.pt: disk full/],
-    ["hang", /rank 1 did not reach collective #2 \(sum-direct\) within 1\.5 s of rank 0/],
-    ["diverge", /collective #2: rank \d called (sum-direct|barrier) .* but another rank called (sum-direct|barrier) .*diverged/],
+    ["hang", /rank 1 did not reach collective #2 \(sum\) within 1\.5 s of rank 0/],
+    ["diverge", /collective #2: rank \d called (sum|barrier) .* but another rank called (sum|barrier) .*diverged/],
   ])("a worker that does '%s' stops the run with an error naming rank and cause", async (scenario, re) => {
-    const r = await launch(scenario, { TIMEOUT_MS: "1500" });
+    const r = await launch(scenario, { TIMEOUT_MS: "1500", FAIRSEQ_TS_PEER_MESH: scenario.includes("direct") ? "1" : "0" });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(re);
     expect(r.stdout).not.toContain("must not get here");
