@@ -1,34 +1,12 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { runCli } from "./cli.js";
 import { readCheckpointFile } from "@fairseq-ts/trainer";
 import { REF_BIN } from "./shared.js";
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), "../dist/bin.js");
-
-interface Run {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  out: string;
-}
-
-function run(args: string[], env: Record<string, string> = {}, onLine?: (line: string, pid: number) => void): Promise<Run> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
-    let out = "";
-    const take = (d: Buffer) => {
-      const s = String(d);
-      out += s;
-      if (onLine) for (const line of s.split("\n")) if (line) onLine(line, p.pid!);
-    };
-    p.stdout.on("data", take);
-    p.stderr.on("data", take);
-    p.on("close", (status, signal) => resolve({ status, signal, out }));
-  });
-}
+const run = (args: string[], env: Record<string, string> = {}, onLine?: (line: string, pid: number) => void) => runCli(args, { env, onLine });
 
 const trainArgs = (saveDir: string, maxUpdate: number) => [
   "train", REF_BIN, "--arch", "transformer", "--encoder-layers", "1", "--decoder-layers", "1",

@@ -1,21 +1,11 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { runCli } from "./cli.js";
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), "../dist/bin.js");
+const run = (args: string[]) => runCli(args);
 
-function run(args: string[]): Promise<{ status: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, ...args]);
-    let out = "";
-    p.stdout.on("data", (d) => (out += String(d)));
-    p.stderr.on("data", (d) => (out += String(d)));
-    p.on("close", (status) => resolve({ status, out }));
-  });
-}
 
 describe("fairseq-ts eval-lm", () => {
   it("its loss equals the trainer's validation loss on the same split; --context-window scores every token once with more context", async () => {

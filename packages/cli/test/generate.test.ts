@@ -1,25 +1,13 @@
-import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SHARED } from "./shared.js";
+import { runCli } from "./cli.js";
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), "../dist/bin.js");
 const R = join(SHARED, "reference/fairseq/multi30k-de-en");
 
-function run(args: string[], input?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, ...args]);
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d) => (stdout += String(d)));
-    p.stderr.on("data", (d) => (stderr += String(d)));
-    p.on("close", (status) => resolve({ status, stdout, stderr }));
-    if (input !== undefined) p.stdin.end(input);
-  });
-}
+const run = (args: string[], input?: string) => runCli(args, { input });
 
 const lines = (text: string, prefix: RegExp) => text.split("\n").filter((l) => prefix.test(l));
 

@@ -1,22 +1,12 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { runCli } from "./cli.js";
 import { REF_BIN } from "./shared.js";
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), "../dist/bin.js");
+const run = (args: string[]) => runCli(args);
 
-function run(args: string[]): Promise<{ status: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, ...args]);
-    let out = "";
-    p.stdout.on("data", (d) => (out += String(d)));
-    p.stderr.on("data", (d) => (out += String(d)));
-    p.on("close", (status) => resolve({ status, out }));
-  });
-}
 
 describe("--arch lstm_wiseman_iwslt_de_en through the CLI", () => {
   it("trains (loss falls), checkpoints, and beam-searches with alignments", async () => {

@@ -1,22 +1,13 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { runCli } from "./cli.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BIN = join(here, "../dist/bin.js");
 
-function run(args: string[]): Promise<{ status: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, ...args]);
-    let out = "";
-    p.stdout.on("data", (d) => (out += String(d)));
-    p.stderr.on("data", (d) => (out += String(d)));
-    p.on("close", (status) => resolve({ status, out }));
-  });
-}
+const run = (args: string[]) => runCli(args);
 
 describe("--user-dir: a custom architecture from a user's package, trained through the CLI", () => {
   it("registers and trains transformer_plugin_tiny; without the plugin the arch is unknown", async () => {
