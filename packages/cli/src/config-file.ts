@@ -38,6 +38,19 @@ function flatten(obj: Record<string, unknown>, file: string, group: string | nul
   }
 }
 
+/** Parse a config file's text (JSON when the name ends in .json, else YAML) into a mapping, or a ConfigFileError. */
+export function parseConfigText(text: string, file: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    // (the yaml library throws its own errors and even ReferenceError for a dangling alias: all become ours)
+    parsed = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text, { logLevel: "error" });
+  } catch (err) {
+    throw new ConfigFileError(`--config ${file}: not valid ${/\.json$/i.test(file) ? "JSON" : "YAML"}: ${String((err as Error)?.message ?? err).split("\n")[0]}`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new ConfigFileError(`--config ${file}: expected a mapping of flag names to values`);
+  return parsed as Record<string, unknown>;
+}
+
 /**
  * `fairseq-ts <command> --config FILE ...`: the flags in a JSON or YAML file (keys are flag names, with
  * `-` or `_`; fairseq's hydra groups may nest them) come first, so the command line overrides them.
@@ -58,13 +71,7 @@ export function expandConfigFile(argv: string[], program: Command): string[] {
   } catch (err) {
     throw new ConfigFileError(`--config ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
   }
-  let parsed: unknown;
-  try {
-    parsed = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
-    throw new ConfigFileError(`--config ${file}: not valid ${/\.json$/i.test(file) ? "JSON" : "YAML"}: ${(err as Error).message.split("\n")[0]}`);
-  }
-  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new ConfigFileError(`--config ${file}: expected a mapping of flag names to values`);
+  const parsed = parseConfigText(text, file);
   const pairs: [string, unknown][] = [];
   flatten(parsed as Record<string, unknown>, file, null, pairs);
   const injected: string[] = [];
