@@ -51,7 +51,19 @@ export interface ProgressBarOptions {
   sink?: LogSink;
   /** For `tqdm`: where the bar is drawn (a TTY). */
   stream?: NodeJS.WriteStream;
+  /**
+   * For `tqdm`: the bar implementation (e.g. cli-progress, which the trainer plugs in). This package
+   * stays free of terminal dependencies so that browsers can use it; without one, a minimal bar is drawn.
+   */
+  createBar?: BarFactory;
 }
+
+/** A terminal progress bar: `start` once, `update(value, {postfix})` as it goes, `stop` at the end. */
+export interface TerminalBar {
+  update(value: number, payload: { postfix: string }): void;
+  stop(): void;
+}
+export type BarFactory = (o: { total: number; prefix: string; stream: NodeJS.WriteStream }) => TerminalBar;
 
 /**
  * fairseq's progress bars: `log()` mid-epoch stats every `logInterval` steps, `print()` end-of-epoch
@@ -65,7 +77,7 @@ export class ProgressBar {
   private readonly prefix: string;
   private readonly sink: LogSink;
   private i = 0;
-  private bar: { update(v: number, payload?: object): void; stop(): void } | null = null;
+  private bar: TerminalBar | null = null;
   private barPostfix = "";
 
   constructor(options: ProgressBarOptions) {
@@ -78,10 +90,12 @@ export class ProgressBar {
     if (this.epoch != null) prefix += `epoch ${String(this.epoch).padStart(3, "0")}`;
     if (options.prefix) prefix += `${prefix ? " | " : ""}${options.prefix}`;
     this.prefix = prefix;
-    if (this.format === "tqdm" && options.stream?.isTTY) this.startBar(options.stream);
+    if (this.format === "tqdm" && options.stream?.isTTY) {
+      this.bar = options.createBar ? options.createBar({ total: this.size, prefix: this.prefix, stream: options.stream }) : this.minimalBar(options.stream);
+    }
   }
 
-  private startBar(stream: NodeJS.WriteStream): void {
+  private minimalBar(stream: NodeJS.WriteStream): TerminalBar {
     const width = Math.max(10, Math.min(40, (stream.columns ?? 80) - 70));
     let last = 0;
     const draw = (v: number, done = false) => {
@@ -93,7 +107,7 @@ export class ProgressBar {
       const line = `${this.prefix}: ${String(Math.round(frac * 100)).padStart(3)}%|${"█".repeat(filled)}${" ".repeat(width - filled)}| ${v}/${this.size} ${this.barPostfix}`;
       stream.write(`\r\x1b[2K${line.slice(0, (stream.columns ?? 120) - 1)}`);
     };
-    this.bar = {
+    return {
       update: (v) => draw(v),
       stop: () => {
         draw(this.i, true);
@@ -105,7 +119,7 @@ export class ProgressBar {
   /** Mark iteration `i` (0-based) as the current one. */
   tick(i: number): void {
     this.i = i;
-    this.bar?.update(i + 1);
+    this.bar?.update(i + 1, { postfix: this.barPostfix });
   }
 
   /** fairseq's `_format_stats` for json: epoch, update, then every stat formatted. */
@@ -129,7 +143,7 @@ export class ProgressBar {
       const postfix = [...stats].map(([k, v]) => `${k}=${formatStat(v).trim()}`).join(", ");
       if (this.bar) {
         this.barPostfix = postfix;
-        this.bar.update(this.i + 1);
+        this.bar.update(this.i + 1, { postfix: this.barPostfix });
       } else {
         this.sink(tag, `${this.prefix}:  ${String(this.i + 1).padStart(5)} / ${this.size} ${postfix}`);
       }

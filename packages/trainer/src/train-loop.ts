@@ -13,6 +13,7 @@ import { weightsChecksum, type ProcessGroup } from "@fairseq-ts/distributed";
 import type { LoggingOutput } from "@fairseq-ts/criterions";
 import { REDUCED_LOGGING_KEYS, Trainer } from "./trainer.js";
 import { TensorboardWriter } from "./tensorboard.js";
+import { cliProgressBar } from "./terminal-bar.js";
 
 /** fairseq-train's options (camelCase of its flags) that the loop uses, with fairseq's defaults. */
 export interface TrainOptions extends Partial<CheckpointPolicyOptions> {
@@ -315,7 +316,7 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
     const freqs = o.updateFreq ?? [1];
     const updateFreq = freqs[Math.min(epoch - 1, freqs.length - 1)]!;
     const groups = Math.ceil((itr.total - itr.n) / updateFreq);
-    const bar = new ProgressBar({ format: logFormat, size: Math.ceil(itr.total / updateFreq), epoch, logInterval: o.logInterval ?? 100, sink, stream: process.stderr });
+    const bar = new ProgressBar({ format: logFormat, size: Math.ceil(itr.total / updateFreq), epoch, logInterval: o.logInterval ?? 100, sink, stream: process.stderr, createBar: cliProgressBar });
     info(`begin training epoch ${epoch}`);
     let i = Math.ceil(itr.n / updateFreq);
     let valLoss: number | null = null;

@@ -95,3 +95,30 @@ describe("TensorBoard event files", () => {
     expect(readEvents(join(dir, "valid", readdirSync(join(dir, "valid"))[0]!))[1]!.scalars).toEqual({ loss: 8.5 });
   });
 });
+
+describe("--log-format tqdm on a terminal", () => {
+  it("draws fairseq's bar with cli-progress: percentage, count and the latest stats", async () => {
+    const { ProgressBar } = await import("@fairseq-ts/logging");
+    const { cliProgressBar } = await import("../src/terminal-bar.js");
+    let written = "";
+    // a TTY stand-in with the cursor methods cli-progress uses
+    const stream = Object.assign(new (await import("node:stream")).Writable({ write: (c, _e, cb) => ((written += String(c)), cb()) }), {
+      isTTY: true,
+      columns: 200,
+      cursorTo: (_x: number, _y?: unknown, cb?: () => void) => (cb?.(), true),
+      clearLine: (_d: number, cb?: () => void) => (cb?.(), true),
+      moveCursor: (_dx: number, _dy: number, cb?: () => void) => (cb?.(), true),
+      clearScreenDown: (cb?: () => void) => (cb?.(), true),
+      getWindowSize: () => [200, 50],
+    }) as unknown as NodeJS.WriteStream;
+    const lines: string[] = [];
+    const bar = new ProgressBar({ format: "tqdm", size: 4, epoch: 1, logInterval: 2, sink: (_n, m) => lines.push(m), stream, createBar: cliProgressBar });
+    for (let i = 0; i < 4; i++) {
+      bar.tick(i);
+      bar.log(new Map([["loss", 3.25]]), "train_inner", i + 1);
+    }
+    bar.close();
+    expect(written).toMatch(/epoch 001: 100%\|█+\| 4\/4 .*loss=3\.25/);
+    expect(lines).toEqual([]); // mid-epoch stats go to the bar, not to log lines
+  });
+});
