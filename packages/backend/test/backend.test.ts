@@ -76,6 +76,34 @@ describe("backend", () => {
     }
   });
 
+  it("GatherV2 (slice copies) on wasm equals cpu's kernel on every axis, dtype and index shape", async () => {
+    // hand-checked: rows 2, 0, 2 of a 3x2 matrix
+    const small = await on("wasm", () => tf.gather(tf.tensor2d([[1, 2], [3, 4], [5, 6]]), tf.tensor1d([2, 0, 2], "int32")));
+    expect(Array.from(small)).toEqual([5, 6, 1, 2, 5, 6]);
+    const cases: [number[], number[], number, "float32" | "int32"][] = [
+      [[7, 3, 20], [4], 0, "float32"], // inner 60 (copyWithin path)
+      [[7, 3, 20], [2, 3], 1, "float32"], // 2-D indices, middle axis
+      [[5, 9], [6], 1, "float32"], // inner 1 (element path)
+      [[6, 4, 5, 17], [3], 2, "int32"],
+      [[4, 33], [0], 0, "float32"], // no indices
+    ];
+    for (const [shape, ishape, axis, dtype] of cases) {
+      const n = shape[axis]!;
+      const size = ishape.reduce((a, b) => a * b, 1);
+      const idx = Array.from({ length: size }, (_, i) => (i * 7 + 3) % n);
+      const f = () => {
+        const x = dtype === "int32" ? tf.cast(tf.mul(rand(shape, 8), 1000), "int32") : rand(shape, 8);
+        return tf.gather(x, tf.tensor(idx, ishape, "int32"), axis);
+      };
+      const w = await on("wasm", f);
+      const c = await on("cpu", f);
+      expect(Array.from(w)).toEqual(Array.from(c));
+      expect(tf.tidy(f).shape).toEqual([...shape.slice(0, axis), ...ishape, ...shape.slice(axis + 1)]);
+    }
+    await initBackend({ backend: "wasm", log: null });
+    expect(() => tf.tidy(() => tf.gather(tf.zeros([3, 2]), tf.tensor1d([3], "int32")))).toThrow(/index value 3 is not in \[0, 2\]/);
+  });
+
   it("kernel fixes do not leak tensors and register once", async () => {
     await initBackend({ backend: "wasm", log: null });
     expect(registerKernelFixes("wasm")).toEqual([]);

@@ -1,5 +1,6 @@
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from "@tensorflow/tfjs-core";
 import { batchMatMulWithExplicitTransposes } from "./batch-matmul-transposed.js";
+import { gatherSlicesConfig } from "./gather-slices.js";
 import { unsortedSegmentSumConfig } from "./unsorted-segment-sum.js";
 
 const patched = new Set<string>();
@@ -11,7 +12,8 @@ function replaceKernel(config: KernelConfig): void {
 
 /**
  * Register fairseq-ts's kernel fixes for a backend (once). Returns what was registered, for the log.
- * - wasm: UnsortedSegmentSum (missing; needed by the embedding gradient), BatchMatMul with transposes.
+ * - wasm: UnsortedSegmentSum (missing; needed by the embedding gradient), BatchMatMul with transposes,
+ *   GatherV2 as slice copies (beam search's cache reordering).
  * - cpu: an O(N) UnsortedSegmentSum (the stock one is O(segments × N)).
  */
 export function registerKernelFixes(backendName: string): string[] {
@@ -24,6 +26,8 @@ export function registerKernelFixes(backendName: string): string[] {
   if (backendName === "wasm") {
     replaceKernel(batchMatMulWithExplicitTransposes(backendName));
     done.push("BatchMatMul(explicit transposes)");
+    replaceKernel(gatherSlicesConfig(backendName));
+    done.push("GatherV2(slice copies)");
   }
   patched.add(backendName);
   return done;
