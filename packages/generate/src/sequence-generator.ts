@@ -169,7 +169,8 @@ export class SequenceGenerator {
             const a = out[1].attn;
             stepAttn = tf.slice(a, [0, a.shape[1] - 1, 0], [-1, 1, -1]).dataSync() as Float32Array;
           }
-          let logits = tf.slice(out[0], [0, out[0].shape[1] - 1, 0], [-1, 1, -1]);
+          // incremental decoding gives one time step already: slicing it would only copy [rows, V]
+          let logits = out[0].shape[1] === 1 ? out[0] : tf.slice(out[0], [0, out[0].shape[1] - 1, 0], [-1, 1, -1]);
           if (this.o.temperature !== 1) logits = tf.div(logits, this.o.temperature);
           let lp = tf.reshape(model.decoder.getNormalizedProbs([logits as tf.Tensor3D, out[1]], true), [rows, V]);
           const mask = new Float32Array(V);
@@ -181,8 +182,10 @@ export class SequenceGenerator {
           } else if (step < this.o.minLen && !forcing) {
             mask[eos] = -Infinity;
           }
+          // fairseq: lprobs[lprobs != lprobs] = -inf. Log-probs are never +inf, so a row's sum is NaN
+          // exactly when the row holds a NaN: one reduction instead of isNaN + where over [rows, V].
+          if ((tf.sum(lp, 1).dataSync() as Float32Array).some(Number.isNaN)) lp = tf.where(tf.isNaN(lp), tf.fill(lp.shape, -Infinity), lp);
           lp = tf.add(lp, tf.tensor1d(mask));
-          lp = tf.where(tf.isNaN(lp), tf.fill(lp.shape, -Infinity), lp);
           if (forcing) lp = this.forcePrefix(lp as tf.Tensor2D, step, origIdx.map((o) => prefixTokens![o]!), tokens, scores);
           if (this.o.noRepeatNgramSize > 0) lp = this.noRepeatNgram(lp as tf.Tensor2D, tokens, step);
           let total: tf.Tensor;

@@ -48,6 +48,100 @@ static int64_t get_i64(napi_env env, napi_value v) {
   return x;
 }
 
+#define SMALL_GEMM_FLOPS 8192
+
+// C[M,N] = op(A) x op(B) for tiny sizes; the inner loops run over contiguous memory where the layout
+// allows (an axpy over C's row, or a dot product of two rows).
+static void small_gemm(const float* A, const float* B, float* C, int64_t M, int64_t N, int64_t K, bool ta, bool tb) {
+  for (int64_t m = 0; m < M; m++) {
+    float* c = C + m * N;
+    if (!tb) {
+      for (int64_t n = 0; n < N; n++) c[n] = 0.0f;
+      for (int64_t k = 0; k < K; k++) {
+        const float a = ta ? A[k * M + m] : A[m * K + k];
+        const float* b = B + k * N;
+        for (int64_t n = 0; n < N; n++) c[n] += a * b[n];
+      }
+    } else {
+      for (int64_t n = 0; n < N; n++) {
+        const float* b = B + n * K;
+        float acc = 0.0f;
+        if (!ta) {
+          const float* a = A + m * K;
+          for (int64_t k = 0; k < K; k++) acc += a[k] * b[k];
+        } else {
+          for (int64_t k = 0; k < K; k++) acc += A[k * M + m] * b[k];
+        }
+        c[n] = acc;
+      }
+    }
+  }
+}
+
+// expf without branches, so the compiler vectorizes the loop (wasm's Exp calls a scalar exp, ~5 ns
+// per element; log-softmax over the vocabulary at every beam-search step is mostly that).
+// Cephes' expf: n = round(x / ln 2) by the 1.5·2^23 trick, r = x - n·ln 2 in two parts, a degree-6
+// polynomial, then 2^n applied as two factors so results down to the denormals stay exact to ~1 ulp.
+static inline float exp1(float x) {
+  const float hi = 88.72283935546875f, lo = -103.97207641601562f;
+  float xc = x > hi ? hi : (x < lo ? lo : x);
+  const float magic = 12582912.0f;
+  float t = xc * 1.44269504088896341f + magic;
+  int32_t ti;
+  memcpy(&ti, &t, 4);
+  int32_t n = ti - 0x4B400000;
+  float fn = t - magic;
+  float r = xc - fn * 0.693359375f;
+  r = r - fn * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t n1 = n >> 1, n2 = n - n1;
+  int32_t b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
+  float s1, s2;
+  memcpy(&s1, &b1, 4);
+  memcpy(&s2, &b2, 4);
+  float y = p * s1 * s2;
+  y = x > hi ? __builtin_inff() : y;
+  y = x < lo ? 0.0f : y;
+  return x != x ? x : y;
+}
+
+// AVX2 (8 lanes) where the CPU has it, SSE2 otherwise; chosen once at load time (an ifunc).
+__attribute__((target_clones("avx2", "default"))) static void exp_loop(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = exp1(x[i]);
+}
+
+// vexp(bufX, offX, bufY, offY, n): y[i] = exp(x[i]) (byte offsets, may alias).
+static napi_value vexp(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value a[5];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc != 5) {
+    napi_throw_type_error(env, NULL, "vexp expects 5 arguments");
+    return NULL;
+  }
+  uint8_t *px, *py;
+  size_t lx, ly;
+  if (!get_buffer(env, a[0], &px, &lx) || !get_buffer(env, a[2], &py, &ly)) {
+    napi_throw_type_error(env, NULL, "vexp: buffers must be ArrayBuffers or Float32Arrays");
+    return NULL;
+  }
+  int64_t offX = get_i64(env, a[1]), offY = get_i64(env, a[3]), n = get_i64(env, a[4]);
+  if (offX < 0 || offY < 0 || n < 0 || (offX | offY) % 4 != 0 || (uint64_t)offX + 4 * (uint64_t)n > lx || (uint64_t)offY + 4 * (uint64_t)n > ly) {
+    napi_throw_range_error(env, NULL, "vexp: range outside its buffer or misaligned");
+    return NULL;
+  }
+  const float* x = (const float*)(px + offX);
+  float* y = (float*)(py + offY);
+  exp_loop(x, y, n);
+  return NULL;
+}
+
 // sgemmBatched(bufA, offA, strideA, bufB, offB, strideB, bufC, offC, batch, M, N, K, transA, transB)
 // Byte offsets into the buffers; batch strides in elements (0 = broadcast). C = op(A) x op(B),
 // A is [M,K] (or [K,M] when transA), B is [K,N] (or [N,K] when transB), row-major, C is [M,N].
@@ -91,6 +185,12 @@ static napi_value sgemm_batched(napi_env env, napi_callback_info info) {
   float* C = (float*)(pc + offC);
   int lda = ta ? (int)M : (int)K;
   int ldb = tb ? (int)K : (int)N;
+  // Tiny matrices (attention of one decoding step: M = 1, K = head dim, many batches): a BLAS call
+  // costs more than the arithmetic, so loop in plain C.
+  if ((uint64_t)M * N * K <= SMALL_GEMM_FLOPS) {
+    for (int64_t i = 0; i < batch; i++) small_gemm(A + i * strideA, B + i * strideB, C + i * sizeC, M, N, K, ta, tb);
+    return NULL;
+  }
   for (int64_t i = 0; i < batch; i++) {
     if (K == 0) {
       memset(C + i * sizeC, 0, sizeC * 4);
@@ -129,8 +229,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sgemmBatched", NULL, sgemm_batched, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"vexp", NULL, vexp, NULL, NULL, NULL, napi_default, NULL},
   };
-  if (napi_define_properties(env, exports, 3, props) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, 4, props) != napi_ok) return NULL;
   return exports;
 }
 

@@ -6,6 +6,8 @@ export interface NativeBinding {
     bufC: ArrayBuffer | Float32Array, offC: number,
     batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean,
   ): void;
+  /** y[i] = exp(x[i]) for n float32 values at byte offsets (x and y may be the same memory). */
+  vexp(bufX: ArrayBuffer | Float32Array, offX: number, bufY: ArrayBuffer | Float32Array, offY: number, n: number): void;
   setThreads(n: number): void;
   getThreads(): number;
 }

@@ -1,13 +1,14 @@
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from "@tensorflow/tfjs-core";
 import { nativeBatchMatMulConfig } from "./batch-matmul.js";
 import { loadNativeBinding } from "./binding.js";
+import { nativeExpConfig } from "./exp.js";
 
 export { loadNativeBinding, type LoadResult, type NativeBinding } from "./binding.js";
 
 export interface NativeKernelsInfo {
   /** Whether native kernels are registered. */
   active: boolean;
-  /** Kernels replaced, e.g. ["BatchMatMul"]. */
+  /** Kernels replaced, e.g. ["BatchMatMul", "Exp"]. */
   kernels: string[];
   /** BLAS threads in use. */
   threads: number;
@@ -29,23 +30,28 @@ export async function registerNativeKernels(backendName: string, options: { thre
   const native = loaded.binding;
   if (options.threads && options.threads > 0) native.setThreads(options.threads);
   if (!replaced.has(backendName)) {
-    const config = nativeBatchMatMulConfig(backendName, native);
-    const original = getKernel(config.kernelName, backendName)!;
-    unregisterKernel(config.kernelName, backendName);
-    registerKernel(config);
-    replaced.set(backendName, original);
+    const configs = [nativeBatchMatMulConfig(backendName, native), nativeExpConfig(backendName, native)];
+    const originals: KernelConfig[] = [];
+    for (const config of configs) {
+      originals.push(getKernel(config.kernelName, backendName)!);
+      unregisterKernel(config.kernelName, backendName);
+      registerKernel(config);
+    }
+    replaced.set(backendName, originals);
   }
-  return { active: true, kernels: ["BatchMatMul"], threads: native.getThreads() };
+  return { active: true, kernels: replaced.get(backendName)!.map((k) => k.kernelName), threads: native.getThreads() };
 }
 
 /** Kernels replaced per backend, to restore them. */
-const replaced = new Map<string, KernelConfig>();
+const replaced = new Map<string, KernelConfig[]>();
 
 /** Put back the kernels that `registerNativeKernels` replaced on this backend. */
 export function unregisterNativeKernels(backendName: string): void {
-  const original = replaced.get(backendName);
-  if (!original) return;
-  unregisterKernel(original.kernelName, backendName);
-  registerKernel(original);
+  const originals = replaced.get(backendName);
+  if (!originals) return;
+  for (const original of originals) {
+    unregisterKernel(original.kernelName, backendName);
+    registerKernel(original);
+  }
   replaced.delete(backendName);
 }

@@ -36,7 +36,7 @@ describe("native kernels", () => {
     it(`BatchMatMul on ${backend}: all transpose flags and 1-vs-N broadcasts equal a float64 reference`, async () => {
       await tf.setBackend(backend);
       const info = await registerNativeKernels(backend, { threads: 1 });
-      expect(info).toMatchObject({ active: true, kernels: ["BatchMatMul"] });
+      expect(info).toMatchObject({ active: true, kernels: ["BatchMatMul", "Exp"] });
       const cases: [number, number, number, number, number][] = [
         [3, 3, 5, 7, 4],
         [1, 4, 6, 3, 9],
@@ -59,6 +59,54 @@ describe("native kernels", () => {
           }
     });
   }
+
+  /** Distance in float32 units in the last place between a and the float32 rounding of b (a float64). */
+  function ulps(a: number, b: number): number {
+    const f = new Float32Array([a, Math.fround(b)]);
+    const i = new Int32Array(f.buffer);
+    return Math.abs(i[0]! - i[1]!);
+  }
+
+  for (const backend of ["wasm", "cpu"] as const) {
+    it(`Exp on ${backend}: within 1 ulp of Math.exp over the float32 range, exact at the edges`, async () => {
+      await tf.setBackend(backend);
+      await registerNativeKernels(backend);
+      const xs = seeded(100_003, 5).map((v) => v * 100); // [-100, 100]: overflow, normals and denormals
+      const got = await tf.tidy(() => tf.exp(tf.tensor1d(xs))).data();
+      let worst = 0;
+      for (let i = 0; i < xs.length; i++) {
+        const want = Math.exp(xs[i]!);
+        if (!Number.isFinite(Math.fround(want))) expect(got[i]).toBe(Infinity);
+        else worst = Math.max(worst, ulps(got[i]!, want));
+      }
+      expect(worst).toBeLessThanOrEqual(1);
+      const edges = [0, -0, 1, -1, 88.72283, 88.7229, 1000, -87.33, -103.9, -104, -1000, Infinity, -Infinity, NaN];
+      const e = await tf.tidy(() => tf.exp(tf.tensor1d(edges))).data();
+      edges.forEach((x, i) => {
+        if (Number.isNaN(x)) expect(e[i]).toBeNaN();
+        else expect(ulps(e[i]!, Math.exp(Math.fround(x)))).toBeLessThanOrEqual(1);
+      });
+      expect(e[0]).toBe(1);
+      expect(e[11]).toBe(Infinity);
+      expect(e[12]).toBe(0);
+      // int32 goes to the backend's own kernel
+      expect(Array.from(await tf.tidy(() => tf.exp(tf.tensor1d([0, 1], "int32"))).data())).toEqual([1, Math.fround(Math.E)]);
+    });
+  }
+
+  it("log-softmax over a vocabulary row equals the float64 formula (the beam-search step)", async () => {
+    await tf.setBackend("wasm");
+    await registerNativeKernels("wasm");
+    const V = 6000;
+    const logits = seeded(3 * V, 11).map((v) => v * 12);
+    const got = await tf.tidy(() => tf.logSoftmax(tf.tensor2d(logits, [3, V]))).data();
+    for (let r = 0; r < 3; r++) {
+      const row = Array.from(logits.subarray(r * V, (r + 1) * V));
+      const mx = Math.max(...row);
+      const lse = mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0));
+      for (let j = 0; j < V; j++) expect(Math.abs(got[r * V + j]! - (row[j]! - lse))).toBeLessThan(2e-5);
+    }
+  });
 
   it("keeps working when the wasm heap grows between calls", async () => {
     await tf.setBackend("wasm");
