@@ -163,7 +163,7 @@ export class SequenceGenerator {
         const prevTensor = tf.tensor2d(tokens.flat(), [rows, step + 1], "int32");
         // lprobs for the last step, masked as fairseq does, plus cumulative scores; then top-2·beam per sentence.
         let stepAttn: Float32Array | null = null;
-        const [candScores, candIdx] = tf.tidy(() => {
+        const lprobs = tf.tidy(() => {
           const out = model.decoder.forward(prevTensor, enc, state);
           if (retain && out[1].attn) {
             const a = out[1].attn;
@@ -172,45 +172,62 @@ export class SequenceGenerator {
           // incremental decoding gives one time step already: slicing it would only copy [rows, V]
           let logits = out[0].shape[1] === 1 ? out[0] : tf.slice(out[0], [0, out[0].shape[1] - 1, 0], [-1, 1, -1]);
           if (this.o.temperature !== 1) logits = tf.div(logits, this.o.temperature);
-          let lp = tf.reshape(model.decoder.getNormalizedProbs([logits as tf.Tensor3D, out[1]], true), [rows, V]);
-          const mask = new Float32Array(V);
-          mask[pad] = -Infinity;
-          mask[unk] -= this.o.unkpen;
-          const forcing = prefixTokens !== null && step < prefixLen && step < maxLen;
-          if (step >= maxLen) {
-            for (let v = 0; v < V; v++) if (v !== eos) mask[v] = -Infinity;
-          } else if (step < this.o.minLen && !forcing) {
-            mask[eos] = -Infinity;
-          }
-          // fairseq: lprobs[lprobs != lprobs] = -inf. Log-probs are never +inf, so a row's sum is NaN
-          // exactly when the row holds a NaN: one reduction instead of isNaN + where over [rows, V].
-          if ((tf.sum(lp, 1).dataSync() as Float32Array).some(Number.isNaN)) lp = tf.where(tf.isNaN(lp), tf.fill(lp.shape, -Infinity), lp);
-          lp = tf.add(lp, tf.tensor1d(mask));
-          if (forcing) lp = this.forcePrefix(lp as tf.Tensor2D, step, origIdx.map((o) => prefixTokens![o]!), tokens, scores);
-          if (this.o.noRepeatNgramSize > 0) lp = this.noRepeatNgram(lp as tf.Tensor2D, tokens, step);
-          let total: tf.Tensor;
-          let width: number;
-          if (step === 0) {
-            // all beams are equal at the first step: only beam 0 of each sentence
-            total = tf.gather(lp, tf.tensor1d(Array.from({ length: bsz }, (_, b) => b * beam), "int32"));
-            width = V;
-          } else {
-            const cum = tf.tensor2d(scores.map((s) => s[step - 1]!), [rows, 1]);
-            total = tf.reshape(tf.add(lp, cum), [bsz, beam * V]);
-            width = beam * V;
-          }
-          if (this.o.sampling) return this.sample(lp as tf.Tensor2D, step, bsz, scores);
-          const k = Math.min(cand, width - 1);
-          const top = tf.topk(total, k);
-          return [top.values, top.indices];
+          return tf.reshape(model.decoder.getNormalizedProbs([logits as tf.Tensor3D, out[1]], true), [rows, V]) as tf.Tensor2D;
         });
         prevTensor.dispose();
+        const select = (maskNaN: boolean): [tf.Tensor, tf.Tensor] =>
+          tf.tidy(() => {
+            // fairseq: lprobs[lprobs != lprobs] = -inf
+            let lp: tf.Tensor = maskNaN ? tf.where(tf.isNaN(lprobs), tf.fill(lprobs.shape, -Infinity), lprobs) : lprobs;
+            const mask = new Float32Array(V);
+            mask[pad] = -Infinity;
+            mask[unk] -= this.o.unkpen;
+            const forcing = prefixTokens !== null && step < prefixLen && step < maxLen;
+            if (step >= maxLen) {
+              for (let v = 0; v < V; v++) if (v !== eos) mask[v] = -Infinity;
+            } else if (step < this.o.minLen && !forcing) {
+              mask[eos] = -Infinity;
+            }
+            lp = tf.add(lp, tf.tensor1d(mask));
+            if (forcing) lp = this.forcePrefix(lp as tf.Tensor2D, step, origIdx.map((o) => prefixTokens![o]!), tokens, scores);
+            if (this.o.noRepeatNgramSize > 0) lp = this.noRepeatNgram(lp as tf.Tensor2D, tokens, step);
+            if (this.o.sampling) return this.sample(lp as tf.Tensor2D, step, bsz, scores);
+            let total: tf.Tensor;
+            let width: number;
+            if (step === 0) {
+              // all beams are equal at the first step: only beam 0 of each sentence
+              total = tf.gather(lp, tf.tensor1d(Array.from({ length: bsz }, (_, b) => b * beam), "int32"));
+              width = V;
+            } else {
+              const cum = tf.tensor2d(scores.map((s) => s[step - 1]!), [rows, 1]);
+              total = tf.reshape(tf.add(lp, cum), [bsz, beam * V]);
+              width = beam * V;
+            }
+            const top = tf.topk(total, Math.min(cand, width - 1));
+            return [top.values, top.indices];
+          });
+        let candScores: tf.Tensor;
+        let candIdx: tf.Tensor;
+        let cs: Float32Array;
+        try {
+          // A NaN log-prob would rank first in topk (cpu, wasm and the native kernel all put NaN on
+          // top, as torch.topk does), so a NaN-free candidate list proves no row needed masking; only
+          // then is the isNaN + where pass over [rows, V] paid. Sampling draws from every row: mask first.
+          [candScores, candIdx] = select(this.o.sampling);
+          cs = candScores.dataSync() as Float32Array;
+          if (!this.o.sampling && cs.some(Number.isNaN)) {
+            tf.dispose([candScores, candIdx]);
+            [candScores, candIdx] = select(true);
+            cs = candScores.dataSync() as Float32Array;
+          }
+        } finally {
+          lprobs.dispose();
+        }
         const attnOf = (row: number): Float32Array[] => {
           if (!retain || !stepAttn) return attnHist[row]!;
           const a = stepAttn as Float32Array;
           return [...attnHist[row]!, a.slice(row * srcLen, (row + 1) * srcLen)];
         };
-        const cs = candScores.dataSync() as Float32Array;
         const ci = candIdx.dataSync() as Int32Array;
         const k = candScores.shape[1]!;
         candScores.dispose();

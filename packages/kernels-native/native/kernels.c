@@ -142,6 +142,59 @@ static napi_value vexp(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// a ranks before b: larger first, NaN largest (as torch.topk); equal values keep index order.
+static inline int ranks_before(float a, float b) { return a > b || (a != a && b == b); }
+
+// The k largest of each row, sorted, lower index first among equals (tf.topk's order). One pass per
+// row over a small sorted buffer: most elements fail the comparison with the current k-th.
+static void topk_rows(const float* x, int64_t rows, int64_t cols, int64_t k, float* vals, int32_t* idx) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = x + r * cols;
+    float* v = vals + r * k;
+    int32_t* ix = idx + r * k;
+    int64_t filled = 0;
+    for (int64_t j = 0; j < cols; j++) {
+      const float xj = row[j];
+      if (filled == k && !ranks_before(xj, v[k - 1])) continue;
+      int64_t p = filled < k ? filled++ : k - 1;
+      while (p > 0 && ranks_before(xj, v[p - 1])) {
+        v[p] = v[p - 1];
+        ix[p] = ix[p - 1];
+        p--;
+      }
+      v[p] = xj;
+      ix[p] = (int32_t)j;
+    }
+  }
+}
+
+// topk(bufX, offX, rows, cols, k, bufVals, offVals, bufIdx, offIdx): byte offsets; k <= cols.
+static napi_value topk(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value a[9];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc != 9) {
+    napi_throw_type_error(env, NULL, "topk expects 9 arguments");
+    return NULL;
+  }
+  uint8_t *px, *pv, *pi;
+  size_t lx, lv, li;
+  if (!get_buffer(env, a[0], &px, &lx) || !get_buffer(env, a[5], &pv, &lv) || !get_buffer(env, a[7], &pi, &li)) {
+    napi_throw_type_error(env, NULL, "topk: buffers must be ArrayBuffers or Float32Arrays");
+    return NULL;
+  }
+  int64_t offX = get_i64(env, a[1]), rows = get_i64(env, a[2]), cols = get_i64(env, a[3]), k = get_i64(env, a[4]);
+  int64_t offV = get_i64(env, a[6]), offI = get_i64(env, a[8]);
+  if (offX < 0 || offV < 0 || offI < 0 || rows < 0 || cols < 0 || k < 0 || k > cols || (offX | offV | offI) % 4 != 0 ||
+      (uint64_t)offX + 4 * (uint64_t)rows * cols > lx || (uint64_t)offV + 4 * (uint64_t)rows * k > lv ||
+      (uint64_t)offI + 4 * (uint64_t)rows * k > li) {
+    napi_throw_range_error(env, NULL, "topk: range outside its buffer, misaligned, or k > cols");
+    return NULL;
+  }
+  if (k > 0) topk_rows((const float*)(px + offX), rows, cols, k, (float*)(pv + offV), (int32_t*)(pi + offI));
+  return NULL;
+}
+
 // sgemmBatched(bufA, offA, strideA, bufB, offB, strideB, bufC, offC, batch, M, N, K, transA, transB)
 // Byte offsets into the buffers; batch strides in elements (0 = broadcast). C = op(A) x op(B),
 // A is [M,K] (or [K,M] when transA), B is [K,N] (or [N,K] when transB), row-major, C is [M,N].
@@ -230,8 +283,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_default, NULL},
       {"vexp", NULL, vexp, NULL, NULL, NULL, napi_default, NULL},
+      {"topk", NULL, topk, NULL, NULL, NULL, napi_default, NULL},
   };
-  if (napi_define_properties(env, exports, 4, props) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, 5, props) != napi_ok) return NULL;
   return exports;
 }
 

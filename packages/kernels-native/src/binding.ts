@@ -8,6 +8,11 @@ export interface NativeBinding {
   ): void;
   /** y[i] = exp(x[i]) for n float32 values at byte offsets (x and y may be the same memory). */
   vexp(bufX: ArrayBuffer | Float32Array, offX: number, bufY: ArrayBuffer | Float32Array, offY: number, n: number): void;
+  /** The k largest values of each row (sorted; lower index first among equals) and their indices. */
+  topk(
+    bufX: ArrayBuffer | Float32Array, offX: number, rows: number, cols: number, k: number,
+    bufVals: ArrayBuffer | Float32Array, offVals: number, bufIdx: ArrayBuffer, offIdx: number,
+  ): void;
   setThreads(n: number): void;
   getThreads(): number;
 }

@@ -2,13 +2,14 @@ import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from "
 import { nativeBatchMatMulConfig } from "./batch-matmul.js";
 import { loadNativeBinding } from "./binding.js";
 import { nativeExpConfig } from "./exp.js";
+import { nativeTopKConfig } from "./topk.js";
 
 export { loadNativeBinding, type LoadResult, type NativeBinding } from "./binding.js";
 
 export interface NativeKernelsInfo {
   /** Whether native kernels are registered. */
   active: boolean;
-  /** Kernels replaced, e.g. ["BatchMatMul", "Exp"]. */
+  /** Kernels replaced, e.g. ["BatchMatMul", "Exp", "TopK"]. */
   kernels: string[];
   /** BLAS threads in use. */
   threads: number;
@@ -30,7 +31,7 @@ export async function registerNativeKernels(backendName: string, options: { thre
   const native = loaded.binding;
   if (options.threads && options.threads > 0) native.setThreads(options.threads);
   if (!replaced.has(backendName)) {
-    const configs = [nativeBatchMatMulConfig(backendName, native), nativeExpConfig(backendName, native)];
+    const configs = [nativeBatchMatMulConfig(backendName, native), nativeExpConfig(backendName, native), nativeTopKConfig(backendName, native)];
     const originals: KernelConfig[] = [];
     for (const config of configs) {
       originals.push(getKernel(config.kernelName, backendName)!);

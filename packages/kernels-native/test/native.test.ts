@@ -36,7 +36,7 @@ describe("native kernels", () => {
     it(`BatchMatMul on ${backend}: all transpose flags and 1-vs-N broadcasts equal a float64 reference`, async () => {
       await tf.setBackend(backend);
       const info = await registerNativeKernels(backend, { threads: 1 });
-      expect(info).toMatchObject({ active: true, kernels: ["BatchMatMul", "Exp"] });
+      expect(info).toMatchObject({ active: true, kernels: ["BatchMatMul", "Exp", "TopK"] });
       const cases: [number, number, number, number, number][] = [
         [3, 3, 5, 7, 4],
         [1, 4, 6, 3, 9],
@@ -91,6 +91,34 @@ describe("native kernels", () => {
       expect(e[12]).toBe(0);
       // int32 goes to the backend's own kernel
       expect(Array.from(await tf.tidy(() => tf.exp(tf.tensor1d([0, 1], "int32"))).data())).toEqual([1, Math.fround(Math.E)]);
+    });
+  }
+
+  for (const backend of ["wasm", "cpu"] as const) {
+    it(`TopK on ${backend}: the k largest per row, descending, lower index first among ties`, async () => {
+      await tf.setBackend(backend);
+      await registerNativeKernels(backend);
+      const rows = 7;
+      const cols = 3001;
+      // quantized values: many ties; some -inf (masked tokens)
+      const xs = seeded(rows * cols, 3).map((v, i) => (i % 97 === 0 ? -Infinity : Math.round(v * 40) / 4));
+      for (const k of [1, 10, 64, 65, cols]) {
+        const { values, indices } = tf.topk(tf.tensor2d(xs, [rows, cols]), k);
+        const gv = await values.data();
+        const gi = await indices.data();
+        for (let r = 0; r < rows; r++) {
+          const order = Array.from({ length: cols }, (_, j) => j).sort((a, b) => xs[r * cols + b]! - xs[r * cols + a]! || a - b);
+          const want = order.slice(0, k);
+          expect(Array.from(gi.subarray(r * k, (r + 1) * k))).toEqual(want);
+          expect(Array.from(gv.subarray(r * k, (r + 1) * k))).toEqual(want.map((j) => xs[r * cols + j]!));
+        }
+        tf.dispose([values, indices]);
+      }
+      // rank 3 input: rows are everything but the last axis
+      const t3 = tf.topk(tf.tensor3d([3, 1, 2, 9, 9, 0], [2, 1, 3]), 2);
+      expect(t3.values.shape).toEqual([2, 1, 2]);
+      expect(Array.from(await t3.indices.data())).toEqual([0, 2, 0, 1]);
+      tf.dispose([t3.values, t3.indices]);
     });
   }
 
