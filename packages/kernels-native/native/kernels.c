@@ -3,6 +3,7 @@
 #include <node_api.h>
 #include <stdint.h>
 #include <string.h>
+#include <math.h>
 #include <cblas.h>
 
 #ifdef FAIRSEQ_TS_OPENBLAS
@@ -139,6 +140,54 @@ static napi_value vexp(napi_env env, napi_callback_info info) {
   const float* x = (const float*)(px + offX);
   float* y = (float*)(py + offY);
   exp_loop(x, y, n);
+  return NULL;
+}
+
+// log-softmax of each row: (x - max) - log(sum(exp(x - max))), as tfjs composes it, in one kernel
+// (tfjs runs Max, Sub, Cast, Exp, Sum, Log, Sub: seven passes over [rows, V] and six tensors).
+// A row holding NaN, +inf, or only -inf comes out all NaN, like the composite (the NaN reaches the sum
+// through exp, which passes NaN through; max skips NaN as wasm's Max does).
+__attribute__((target_clones("avx2", "default"))) static void log_softmax_rows(const float* x, float* y, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    float m = -__builtin_inff();
+    for (int64_t j = 0; j < cols; j++) m = xr[j] > m ? xr[j] : m;
+    for (int64_t j = 0; j < cols; j++) yr[j] = exp1(xr[j] - m);
+    float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + 8 <= cols; j += 8)
+      for (int q = 0; q < 8; q++) part[q] += yr[j + q];
+    float sum = 0.0f;
+    for (int q = 0; q < 8; q++) sum += part[q];
+    for (; j < cols; j++) sum += yr[j];
+    const float ls = logf(sum);
+    for (int64_t jj = 0; jj < cols; jj++) yr[jj] = (xr[jj] - m) - ls;
+  }
+}
+
+// logSoftmax(bufX, offX, bufY, offY, rows, cols): byte offsets.
+static napi_value log_softmax(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value a[6];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc != 6) {
+    napi_throw_type_error(env, NULL, "logSoftmax expects 6 arguments");
+    return NULL;
+  }
+  uint8_t *px, *py;
+  size_t lx, ly;
+  if (!get_buffer(env, a[0], &px, &lx) || !get_buffer(env, a[2], &py, &ly)) {
+    napi_throw_type_error(env, NULL, "logSoftmax: buffers must be ArrayBuffers or Float32Arrays");
+    return NULL;
+  }
+  int64_t offX = get_i64(env, a[1]), offY = get_i64(env, a[3]), rows = get_i64(env, a[4]), cols = get_i64(env, a[5]);
+  uint64_t bytes = 4 * (uint64_t)rows * (uint64_t)cols;
+  if (offX < 0 || offY < 0 || rows < 0 || cols < 0 || (offX | offY) % 4 != 0 || (uint64_t)offX + bytes > lx || (uint64_t)offY + bytes > ly) {
+    napi_throw_range_error(env, NULL, "logSoftmax: range outside its buffer or misaligned");
+    return NULL;
+  }
+  log_softmax_rows((const float*)(px + offX), (float*)(py + offY), rows, cols);
   return NULL;
 }
 
@@ -284,8 +333,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_default, NULL},
       {"vexp", NULL, vexp, NULL, NULL, NULL, napi_default, NULL},
       {"topk", NULL, topk, NULL, NULL, NULL, napi_default, NULL},
+      {"logSoftmax", NULL, log_softmax, NULL, NULL, NULL, napi_default, NULL},
   };
-  if (napi_define_properties(env, exports, 5, props) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, 6, props) != napi_ok) return NULL;
   return exports;
 }
 

@@ -45,7 +45,7 @@ const cc = process.env.CC || "cc";
 const args = [
   // no trapping math / errno: lets the compiler vectorize exp's branch-free selects (same results)
   "-O3", "-fno-trapping-math", "-fno-math-errno", "-shared", "-fPIC", "-std=c11", "-DNODE_GYP_MODULE_NAME=fairseq_ts_kernels", "-DFAIRSEQ_TS_OPENBLAS",
-  `-I${headers}`, `-I${cblas}`, join(root, "native", "kernels.c"), "-o", tmp, "-lopenblas",
+  `-I${headers}`, `-I${cblas}`, join(root, "native", "kernels.c"), "-o", tmp, "-lopenblas", "-lm",
 ];
 try {
   execFileSync(cc, args, { stdio: ["ignore", "pipe", "pipe"] });

@@ -13,6 +13,8 @@ export interface NativeBinding {
     bufX: ArrayBuffer | Float32Array, offX: number, rows: number, cols: number, k: number,
     bufVals: ArrayBuffer | Float32Array, offVals: number, bufIdx: ArrayBuffer, offIdx: number,
   ): void;
+  /** Log-softmax over each row of a [rows, cols] float32 matrix (byte offsets). */
+  logSoftmax(bufX: ArrayBuffer | Float32Array, offX: number, bufY: ArrayBuffer | Float32Array, offY: number, rows: number, cols: number): void;
   setThreads(n: number): void;
   getThreads(): number;
 }

@@ -2,6 +2,7 @@ import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from "
 import { nativeBatchMatMulConfig } from "./batch-matmul.js";
 import { loadNativeBinding } from "./binding.js";
 import { nativeExpConfig } from "./exp.js";
+import { nativeLogSoftmaxConfig } from "./log-softmax.js";
 import { nativeTopKConfig } from "./topk.js";
 
 export { loadNativeBinding, type LoadResult, type NativeBinding } from "./binding.js";
@@ -9,7 +10,7 @@ export { loadNativeBinding, type LoadResult, type NativeBinding } from "./bindin
 export interface NativeKernelsInfo {
   /** Whether native kernels are registered. */
   active: boolean;
-  /** Kernels replaced, e.g. ["BatchMatMul", "Exp", "TopK"]. */
+  /** Kernels replaced, e.g. ["BatchMatMul", "Exp", "TopK", "LogSoftmax"]. */
   kernels: string[];
   /** BLAS threads in use. */
   threads: number;
@@ -38,21 +39,27 @@ export async function registerNativeKernels(backendName: string, options: { thre
       unregisterKernel(config.kernelName, backendName);
       registerKernel(config);
     }
-    replaced.set(backendName, originals);
+    // LogSoftmax is new (no backend has one): nothing to restore, only to remove
+    const added = nativeLogSoftmaxConfig(backendName, native);
+    if (getKernel(added.kernelName, backendName)) unregisterKernel(added.kernelName, backendName);
+    registerKernel(added);
+    replaced.set(backendName, { originals, added: [added.kernelName] });
   }
-  return { active: true, kernels: replaced.get(backendName)!.map((k) => k.kernelName), threads: native.getThreads() };
+  const r = replaced.get(backendName)!;
+  return { active: true, kernels: [...r.originals.map((k) => k.kernelName), ...r.added], threads: native.getThreads() };
 }
 
 /** Kernels replaced per backend, to restore them. */
-const replaced = new Map<string, KernelConfig[]>();
+const replaced = new Map<string, { originals: KernelConfig[]; added: string[] }>();
 
 /** Put back the kernels that `registerNativeKernels` replaced on this backend. */
 export function unregisterNativeKernels(backendName: string): void {
-  const originals = replaced.get(backendName);
-  if (!originals) return;
-  for (const original of originals) {
+  const r = replaced.get(backendName);
+  if (!r) return;
+  for (const original of r.originals) {
     unregisterKernel(original.kernelName, backendName);
     registerKernel(original);
   }
+  for (const name of r.added) unregisterKernel(name, backendName);
   replaced.delete(backendName);
 }

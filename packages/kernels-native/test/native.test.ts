@@ -36,7 +36,7 @@ describe("native kernels", () => {
     it(`BatchMatMul on ${backend}: all transpose flags and 1-vs-N broadcasts equal a float64 reference`, async () => {
       await tf.setBackend(backend);
       const info = await registerNativeKernels(backend, { threads: 1 });
-      expect(info).toMatchObject({ active: true, kernels: ["BatchMatMul", "Exp", "TopK"] });
+      expect(info).toMatchObject({ active: true, kernels: ["BatchMatMul", "Exp", "TopK", "LogSoftmax"] });
       const cases: [number, number, number, number, number][] = [
         [3, 3, 5, 7, 4],
         [1, 4, 6, 3, 9],
@@ -122,18 +122,21 @@ describe("native kernels", () => {
     });
   }
 
-  it("log-softmax over a vocabulary row equals the float64 formula (the beam-search step)", async () => {
+  it("log-softmax over vocabulary rows (composite and fused kernel) equals the float64 formula", async () => {
     await tf.setBackend("wasm");
     await registerNativeKernels("wasm");
     const V = 6000;
     const logits = seeded(3 * V, 11).map((v) => v * 12);
-    const got = await tf.tidy(() => tf.logSoftmax(tf.tensor2d(logits, [3, V]))).data();
-    for (let r = 0; r < 3; r++) {
-      const row = Array.from(logits.subarray(r * V, (r + 1) * V));
-      const mx = Math.max(...row);
-      const lse = mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0));
-      for (let j = 0; j < V; j++) expect(Math.abs(got[r * V + j]! - (row[j]! - lse))).toBeLessThan(2e-5);
-    }
+    // tfjs's composite (Max, Sub, Exp through the native Exp, Sum, Log, Sub) and the fused LogSoftmax kernel
+    const composite = await tf.tidy(() => tf.logSoftmax(tf.tensor2d(logits, [3, V]))).data();
+    const fused = await tf.tidy(() => tf.engine().runKernel("LogSoftmax", { logits: tf.tensor2d(logits, [3, V]) }, { axis: 1 }) as tf.Tensor).data();
+    for (const got of [composite, fused])
+      for (let r = 0; r < 3; r++) {
+        const row = Array.from(logits.subarray(r * V, (r + 1) * V));
+        const mx = Math.max(...row);
+        const lse = mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0));
+        for (let j = 0; j < V; j++) expect(Math.abs(got[r * V + j]! - (row[j]! - lse))).toBeLessThan(2e-5);
+      }
   });
 
   it("keeps working when the wasm heap grows between calls", async () => {

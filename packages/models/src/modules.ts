@@ -182,3 +182,21 @@ export function makePositions(tokens: tf.Tensor2D, paddingIdx: number): tf.Tenso
     return tf.add(tf.mul(tf.cumsum(mask, 1), mask), tf.scalar(paddingIdx, "int32")) as tf.Tensor2D;
   });
 }
+
+/**
+ * Log-softmax over the last axis. tfjs's `tf.logSoftmax` runs seven kernels over the whole tensor;
+ * where the backend has a fused `LogSoftmax` kernel (`@fairseq-ts/kernels-native` registers one)
+ * this calls it, with the same gradient as tfjs (dy - sum(dy) · softmax). Float32 only.
+ */
+export function logSoftmax<T extends tf.Tensor>(x: T): T {
+  if (x.dtype !== "float32" || x.rank === 0 || !tf.getKernel("LogSoftmax", tf.getBackend())) return tf.logSoftmax(x, -1);
+  const fused = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
+    const value = tf.engine().runKernel("LogSoftmax", { logits: input }, { axis: input.rank - 1 }) as tf.Tensor;
+    save([value]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.sub(dy, tf.mul(tf.sum(dy, -1, true), tf.exp(saved[0]!))),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return fused(x) as T;
+}

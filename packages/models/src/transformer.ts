@@ -17,6 +17,7 @@ import {
   SeededRandom,
   activation,
   dropout,
+  logSoftmax,
   makePositions,
   sinusoidalTable,
   type ActivationFn,
@@ -79,12 +80,15 @@ class PositionalEmbedding {
     }
     return this.table;
   }
-  /** Positions for tokens B x T; in incremental mode only the last step's ([B, 1, C]). */
+  /**
+   * Positions for tokens B x T; in incremental mode only the last step's, as [1, 1, C] (the same for
+   * every row: decoding prefixes are unpadded), which the caller's add broadcasts over the batch.
+   */
   apply(tokens: tf.Tensor2D, incremental: boolean): tf.Tensor3D {
-    const [b, t] = tokens.shape;
+    const t = tokens.shape[1];
     if (incremental) {
       const pos = this.paddingIdx + t;
-      return tf.tile(tf.reshape(tf.slice(this.weights(pos + 1), [pos, 0], [1, this.dim]), [1, 1, this.dim]), [b!, 1, 1]) as tf.Tensor3D;
+      return tf.reshape(tf.slice(this.weights(pos + 1), [pos, 0], [1, this.dim]), [1, 1, this.dim]);
     }
     const positions = makePositions(tokens, this.paddingIdx);
     return tf.gather(this.weights(this.paddingIdx + t! + 1), positions) as unknown as tf.Tensor3D;
@@ -322,7 +326,7 @@ export class TransformerDecoder implements FairseqDecoder {
     if (incremental) {
       const [b, t] = prev.shape;
       tokens = tf.slice(prev, [0, t - 1], [b, 1]);
-      if (positions && positions.shape[1] !== 1) positions = tf.slice(positions, [0, t - 1, 0], [b, 1, -1]);
+      if (positions && positions.shape[1] !== 1) positions = tf.slice(positions, [0, t - 1, 0], [-1, 1, -1]);
     }
     let x = tf.mul(this.embedTokens.apply(tokens), this.embedScale);
     if (this.projectInDim) x = this.projectInDim.apply(x);
@@ -353,7 +357,7 @@ export class TransformerDecoder implements FairseqDecoder {
   }
 
   getNormalizedProbs(out: DecoderOutput, logProbs: boolean): tf.Tensor3D {
-    return (logProbs ? tf.logSoftmax(out[0], -1) : tf.softmax(out[0], -1)) as tf.Tensor3D;
+    return logProbs ? logSoftmax(out[0]) : (tf.softmax(out[0], -1) as tf.Tensor3D);
   }
 
   reorderIncrementalState(state: IncrementalState, newOrder: tf.Tensor1D): void {

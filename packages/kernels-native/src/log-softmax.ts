@@ -1,0 +1,45 @@
+import { util, type KernelBackend, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
+import type { NativeBinding } from "./binding.js";
+
+interface WasmBackendLike extends KernelBackend {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+}
+
+interface CpuBackendLike extends KernelBackend {
+  data: { get(id: object): { values: Float32Array } | undefined };
+  makeTensorInfo(shape: number[], dtype: string, values: Float32Array): TensorInfo;
+}
+
+/**
+ * tfjs-core names a `LogSoftmax` kernel but its `tf.logSoftmax` op is a composite of seven kernels;
+ * no backend registers one. This registers it (float32, last axis): models call it through
+ * `@fairseq-ts/models`' `logSoftmax` when it is registered. One pass per row in cache instead of
+ * seven over [rows, V] — the output layer of every decoding step and every training batch.
+ */
+export function nativeLogSoftmaxConfig(backendName: "wasm" | "cpu", native: NativeBinding): KernelConfig {
+  const kernelFunc: KernelFunc = (args) => {
+    const { logits } = args.inputs as { logits: TensorInfo };
+    const { axis } = (args.attrs ?? {}) as { axis?: number };
+    const rank = logits.shape.length;
+    if (logits.dtype !== "float32" || rank === 0 || (axis !== undefined && axis !== -1 && axis !== rank - 1)) {
+      throw new Error(`LogSoftmax (native): float32 over the last axis only (got ${logits.dtype}, axis ${axis}, rank ${rank})`);
+    }
+    const cols = logits.shape[rank - 1]!;
+    const rows = cols === 0 ? 0 : util.sizeFromShape(logits.shape) / cols;
+    if (backendName === "wasm") {
+      const be = args.backend as WasmBackendLike;
+      const out = be.makeOutput(logits.shape, "float32");
+      if (rows * cols === 0) return out;
+      const heap = be.wasm.HEAPU8.buffer as ArrayBuffer; // after allocating (the heap may grow)
+      native.logSoftmax(heap, be.dataIdMap.get(logits.dataId)!.memoryOffset, heap, be.dataIdMap.get(out.dataId)!.memoryOffset, rows, cols);
+      return out;
+    }
+    const be = args.backend as CpuBackendLike;
+    const y = new Float32Array(rows * cols);
+    if (rows * cols > 0) native.logSoftmax(be.data.get(logits.dataId)!.values, 0, y, 0, rows, cols);
+    return be.makeTensorInfo(logits.shape, "float32", y);
+  };
+  return { kernelName: "LogSoftmax", backendName, kernelFunc };
+}

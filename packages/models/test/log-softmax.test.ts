@@ -1,0 +1,100 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { describe, expect, it } from "vitest";
+import { initBackend } from "@fairseq-ts/backend";
+import { logSoftmax } from "../src/index.js";
+
+function seeded(n: number, seed: number): Float32Array {
+  let x = seed;
+  return Float32Array.from({ length: n }, () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648) * 16 - 8);
+}
+
+/** Value and gradient of sum(w · f(x)) for x [3, 4, 50]. */
+function valueAndGrad(f: (x: tf.Tensor) => tf.Tensor): { y: Float32Array; dx: Float32Array } {
+  return tf.tidy(() => {
+    const x = tf.tensor3d(seeded(600, 1), [3, 4, 50]);
+    const w = tf.tensor3d(seeded(600, 2), [3, 4, 50]);
+    const y = f(x).dataSync() as Float32Array;
+    const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(w, f(t))))(x).dataSync() as Float32Array;
+    return { y: y.slice(), dx: dx.slice() };
+  });
+}
+
+/** The float64 formula, row by row. */
+function reference(): Float64Array {
+  const x = seeded(600, 1);
+  const out = new Float64Array(600);
+  for (let r = 0; r < 12; r++) {
+    const row = Array.from(x.subarray(r * 50, r * 50 + 50));
+    const m = Math.max(...row);
+    const lse = m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
+    row.forEach((v, j) => (out[r * 50 + j] = v - lse));
+  }
+  return out;
+}
+
+describe("logSoftmax (fused kernel when registered, tfjs's composite otherwise)", () => {
+  it("falls back to tf.logSoftmax without a LogSoftmax kernel (cpu)", async () => {
+    await initBackend({ backend: "cpu", native: false, log: null });
+    expect(tf.getKernel("LogSoftmax", "cpu")).toBeUndefined();
+    const a = valueAndGrad((x) => logSoftmax(x));
+    const b = valueAndGrad((x) => tf.logSoftmax(x));
+    expect(Array.from(a.y)).toEqual(Array.from(b.y));
+    expect(Array.from(a.dx)).toEqual(Array.from(b.dx));
+  });
+
+  it("calls a registered LogSoftmax kernel, with tfjs's gradient", async () => {
+    await initBackend({ backend: "cpu", native: false, log: null });
+    let calls = 0;
+    // a float64 kernel written here, independent of tfjs's composite
+    tf.registerKernel({
+      kernelName: "LogSoftmax",
+      backendName: "cpu",
+      kernelFunc: ({ inputs, backend }) => {
+        calls++;
+        const x = inputs.logits!;
+        const be = backend as unknown as { readSync(id: object): Float32Array; makeTensorInfo(s: number[], d: string, v: Float32Array): tf.TensorInfo };
+        const v = be.readSync(x.dataId);
+        const cols = x.shape[x.shape.length - 1]!;
+        const out = new Float32Array(v.length);
+        for (let r = 0; r < v.length / cols; r++) {
+          const row = Array.from(v.subarray(r * cols, (r + 1) * cols));
+          const m = Math.max(...row);
+          const lse = m + Math.log(row.reduce((s, t) => s + Math.exp(t - m), 0));
+          row.forEach((t, j) => (out[r * cols + j] = t - lse));
+        }
+        return be.makeTensorInfo(x.shape, "float32", out);
+      },
+    });
+    try {
+      const a = valueAndGrad((x) => logSoftmax(x));
+      expect(calls).toBeGreaterThanOrEqual(2);
+      const b = valueAndGrad((x) => tf.logSoftmax(x));
+      const want = reference();
+      for (let i = 0; i < 600; i++) {
+        expect(Math.abs(a.y[i]! - want[i]!)).toBeLessThan(1e-6);
+        expect(Math.abs(a.dx[i]! - b.dx[i]!)).toBeLessThan(1e-5);
+      }
+    } finally {
+      tf.unregisterKernel("LogSoftmax", "cpu");
+    }
+  });
+
+  it("on wasm with the native kernels (built in CI): values and gradients equal the composite", async () => {
+    const info = await initBackend({ backend: "wasm", log: null });
+    const native = (info.native.kernels as string[]).includes("LogSoftmax");
+    expect(native || process.env.CI !== "true").toBe(true);
+    const a = valueAndGrad((x) => logSoftmax(x));
+    const b = valueAndGrad((x) => tf.logSoftmax(x));
+    const want = reference();
+    for (let i = 0; i < 600; i++) {
+      expect(Math.abs(a.y[i]! - want[i]!)).toBeLessThan(2e-6);
+      expect(Math.abs(a.dx[i]! - b.dx[i]!)).toBeLessThan(1e-5);
+    }
+    // rows that are all -inf, or hold NaN or +inf, come out NaN as with tf.logSoftmax
+    const edge = tf.tensor2d([[-Infinity, -Infinity], [NaN, 1], [Infinity, 1], [0, -Infinity]]);
+    const got = Array.from(logSoftmax(edge).dataSync());
+    expect(got.slice(0, 6).every(Number.isNaN)).toBe(true);
+    expect(got.slice(6)).toEqual([0, -Infinity]);
+    edge.dispose();
+  });
+});
