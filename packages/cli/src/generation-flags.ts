@@ -20,6 +20,8 @@ export function addGenerationFlags(cmd: Command): Command {
     .option("--sampling", "sample hypotheses instead of using beam search", false)
     .option("--sampling-topk <N>", "sample from the top k outcomes", int, -1)
     .option("--sampling-topp <P>", "sample from the smallest set whose cumulative probability mass exceeds p", float, -1)
+    .option("--diverse-beam-groups <N>", "number of groups for Diverse Beam Search", int, -1)
+    .option("--diverse-beam-strength <N>", "strength of diversity penalty for Diverse Beam Search", float, 0.5)
     .option("--seed <N>", "random seed", int, 1)
     .option("--remove-bpe, --post-process [SYMBOL]", "remove BPE tokens before scoring (default @@ )")
     .option("--print-alignment", "use attention feedback to compute and print alignment to source tokens", false)
@@ -55,6 +57,8 @@ export function generatorOptions(o: Record<string, unknown>): GeneratorOptions {
     sampling: o.sampling as boolean,
     samplingTopk: o.samplingTopk as number,
     samplingTopp: o.samplingTopp as number,
+    diverseBeamGroups: o.diverseBeamGroups as number,
+    diverseBeamStrength: o.diverseBeamStrength as number,
     seed: o.seed as number,
     retainAttention: (o.printAlignment as boolean) || (o.replaceUnk !== undefined && o.replaceUnk !== false),
   };

@@ -51,6 +51,28 @@ describe("fairseq-ts generate / interactive / score against fairseq's outputs", 
     expect(lines(raw.stdout, /^D-/).map((l) => l.split("\t")[2])).toEqual([want(592), want(398)].map((x) => x!.replace(/ \.$/, ".")));
   }, 60_000);
 
+  it("interactive --diverse-beam-groups: the flags reach the generator (same n-best as the library call) and change it", async () => {
+    const line = "zwei männer sitzen in einem restaurant .\n";
+    const args = ["interactive", join(R, "bin"), "--path", join(R, "model.pt"), "--beam", "4", "--nbest", "4"];
+    const diverse = await run([...args, "--diverse-beam-groups", "2", "--diverse-beam-strength", "2"], line);
+    expect(diverse.status, diverse.stderr).toBe(0);
+    const plain = await run(args, line);
+    const hyps = (t: string) => lines(t, /^H-/).map((l) => l.split("\t").slice(1).join("\t"));
+    expect(hyps(diverse.stdout)).toHaveLength(4);
+    expect(hyps(diverse.stdout)).not.toEqual(hyps(plain.stdout));
+    const { fromPretrained } = await import("@fairseq-ts/generate");
+    await (await import("@fairseq-ts/backend")).initBackend({ log: null });
+    const t = await fromPretrained(join(R, "model.pt"), { dataDir: join(R, "bin"), sourceLang: "de", targetLang: "en", beam: 4, nbest: 4, diverseBeamGroups: 2, diverseBeamStrength: 2 });
+    const lib = t.generate([t.srcDict.encodeLine(line.trim(), { addIfNotExist: false })])[0]!;
+    expect(hyps(diverse.stdout).map((h) => h.split("\t")[1])).toEqual(lib.map((h) => t.tgtDict.string(h.tokens)));
+    // H- lines print the score in base 2, as fairseq does
+    lib.forEach((h, i) => expect(Math.abs(Number(hyps(diverse.stdout)[i]!.split("\t")[0]) - h.score / Math.LN2)).toBeLessThan(1e-5));
+    const bad = await run([...args, "--beam", "5", "--diverse-beam-groups", "2"], line);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/--diverse-beam-groups 2.*divisible/);
+    t.dispose();
+  }, 60_000);
+
   it("score: corpus BLEU and sentence BLEU equal fairseq-score's", async () => {
     const c = await run(["score", "--sys", join(R, "gen-beam5.hyp"), "--ref", join(R, "gen-test.ref-unk.txt")]);
     expect(c.status, c.stderr).toBe(0);

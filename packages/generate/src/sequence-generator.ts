@@ -20,6 +20,14 @@ export interface GeneratorOptions {
   sampling?: boolean;
   samplingTopk?: number;
   samplingTopp?: number;
+  /**
+   * Diverse beam search (`--diverse-beam-groups`, Vijayakumar et al. 2016, fairseq's Hamming
+   * penalty): the beam is split into groups searched one after another; each later group's log-probs
+   * lose `diverseBeamStrength` per earlier-group candidate of the same token at this step. ≤ 0: off.
+   */
+  diverseBeamGroups?: number;
+  /** `--diverse-beam-strength` (fairseq's default 0.5). */
+  diverseBeamStrength?: number;
   /** Seed of the sampling draws (`--seed`); the same seed gives the same samples. */
   seed?: number;
   /**
@@ -77,11 +85,16 @@ export class SequenceGenerator {
       sampling: options.sampling ?? false,
       samplingTopk: options.samplingTopk ?? -1,
       samplingTopp: options.samplingTopp ?? -1,
+      diverseBeamGroups: options.diverseBeamGroups ?? -1,
+      diverseBeamStrength: options.diverseBeamStrength ?? 0.5,
       seed: options.seed ?? 1,
       retainAttention: options.retainAttention ?? false,
     };
     // fairseq: the beam can be at most vocab - 1 (pad is never selected)
     this.beam = Math.min(this.o.beam, vocabSize - 1);
+    if (!this.o.sampling && this.o.diverseBeamGroups > 0 && this.beam % this.o.diverseBeamGroups !== 0) {
+      throw new Error(`--diverse-beam-groups ${this.o.diverseBeamGroups}: DiverseBeamSearch requires --beam (${this.beam}) to be divisible by the number of groups`);
+    }
   }
 
   /**
@@ -175,8 +188,9 @@ export class SequenceGenerator {
           return tf.reshape(model.decoder.getNormalizedProbs([logits as tf.Tensor3D, out[1]], true), [rows, V]) as tf.Tensor2D;
         });
         prevTensor.dispose();
-        const select = (maskNaN: boolean): [tf.Tensor, tf.Tensor] =>
-          tf.tidy(() => {
+        /** The step's candidates per sentence: scores and flat indices (beam · V + token), k per sentence. */
+        const select = (maskNaN: boolean): { cs: Float32Array; ci: Int32Array; k: number } => {
+          const lpMasked = tf.tidy(() => {
             // fairseq: lprobs[lprobs != lprobs] = -inf
             let lp: tf.Tensor = maskNaN ? tf.where(tf.isNaN(lprobs), tf.fill(lprobs.shape, -Infinity), lprobs) : lprobs;
             const mask = new Float32Array(V);
@@ -191,35 +205,30 @@ export class SequenceGenerator {
             lp = tf.add(lp, tf.tensor1d(mask));
             if (forcing) lp = this.forcePrefix(lp as tf.Tensor2D, step, origIdx.map((o) => prefixTokens![o]!), tokens, scores);
             if (this.o.noRepeatNgramSize > 0) lp = this.noRepeatNgram(lp as tf.Tensor2D, tokens, step);
-            if (this.o.sampling) return this.sample(lp as tf.Tensor2D, step, bsz, scores);
-            let total: tf.Tensor;
-            let width: number;
-            if (step === 0) {
-              // all beams are equal at the first step: only beam 0 of each sentence
-              total = tf.gather(lp, tf.tensor1d(Array.from({ length: bsz }, (_, b) => b * beam), "int32"));
-              width = V;
-            } else {
-              const cum = tf.tensor2d(scores.map((s) => s[step - 1]!), [rows, 1]);
-              total = tf.reshape(tf.add(lp, cum), [bsz, beam * V]);
-              width = beam * V;
-            }
-            const top = tf.topk(total, Math.min(cand, width - 1));
-            return [top.values, top.indices];
+            return lp as tf.Tensor2D;
           });
-        let candScores: tf.Tensor;
-        let candIdx: tf.Tensor;
+          try {
+            if (this.o.sampling) {
+              const [values, indices] = tf.tidy(() => this.sample(lpMasked, step, bsz, scores));
+              const out = { cs: values.dataSync() as Float32Array, ci: indices.dataSync() as Int32Array, k: values.shape[1]! };
+              tf.dispose([values, indices]);
+              return out;
+            }
+            const groups = this.o.diverseBeamGroups > 0 ? this.o.diverseBeamGroups : 1;
+            return groups > 1 ? this.diverseStep(lpMasked, step, bsz, groups, scores) : this.beamStep(lpMasked, step, bsz, beam, 1, 0, scores, null);
+          } finally {
+            lpMasked.dispose();
+          }
+        };
         let cs: Float32Array;
+        let ci: Int32Array;
+        let k: number;
         try {
           // A NaN log-prob would rank first in topk (cpu, wasm and the native kernel all put NaN on
           // top, as torch.topk does), so a NaN-free candidate list proves no row needed masking; only
           // then is the isNaN + where pass over [rows, V] paid. Sampling draws from every row: mask first.
-          [candScores, candIdx] = select(this.o.sampling);
-          cs = candScores.dataSync() as Float32Array;
-          if (!this.o.sampling && cs.some(Number.isNaN)) {
-            tf.dispose([candScores, candIdx]);
-            [candScores, candIdx] = select(true);
-            cs = candScores.dataSync() as Float32Array;
-          }
+          ({ cs, ci, k } = select(this.o.sampling));
+          if (!this.o.sampling && cs.some(Number.isNaN)) ({ cs, ci, k } = select(true));
         } finally {
           lprobs.dispose();
         }
@@ -228,10 +237,6 @@ export class SequenceGenerator {
           const a = stepAttn as Float32Array;
           return [...attnHist[row]!, a.slice(row * srcLen, (row + 1) * srcLen)];
         };
-        const ci = candIdx.dataSync() as Int32Array;
-        const k = candScores.shape[1]!;
-        candScores.dispose();
-        candIdx.dispose();
         // per sentence: candidate (score, token, beam)
         const cScore: number[][] = [];
         const cTok: number[][] = [];
@@ -338,6 +343,70 @@ export class SequenceGenerator {
         .slice(0, this.o.nbest)
         .map(([h]) => h),
     );
+  }
+
+  /**
+   * fairseq's BeamSearch.step over the rows `offset, offset + stride, ...` of each sentence (`width`
+   * rows; all of them unless diverse groups split the beam): cumulative scores added (at step 0 only
+   * the first row, all being equal), then the top min(2·width, candidates - 1). `penalty` [bsz, V],
+   * if given, is added to every row first. Flat indices come back in the whole beam's numbering.
+   */
+  private beamStep(
+    lp: tf.Tensor2D, step: number, bsz: number, width: number, stride: number, offset: number,
+    scores: number[][], penalty: tf.Tensor2D | null,
+  ): { cs: Float32Array; ci: Int32Array; k: number } {
+    const V = this.vocabSize;
+    const beam = this.beam;
+    const [values, indices] = tf.tidy(() => {
+      const rows = step === 0 ? 1 : width;
+      const rowIds = Int32Array.from({ length: bsz * rows }, (_, i) => Math.floor(i / rows) * beam + offset + (i % rows) * stride);
+      let x: tf.Tensor = stride === 1 && rows === beam ? lp : tf.gather(lp, tf.tensor1d(rowIds, "int32"));
+      x = tf.reshape(x, [bsz, rows, V]);
+      if (penalty) x = tf.add(x, tf.reshape(penalty, [bsz, 1, V]));
+      if (step > 0) x = tf.add(x, tf.tensor3d(Float32Array.from(rowIds, (r) => scores[r]![step - 1]!), [bsz, rows, 1]));
+      const top = tf.topk(tf.reshape(x, [bsz, rows * V]), Math.min(2 * width, rows * V - 1));
+      return [top.values, top.indices];
+    });
+    const cs = values.dataSync() as Float32Array;
+    const ci = indices.dataSync() as Int32Array;
+    const k = values.shape[1]!;
+    tf.dispose([values, indices]);
+    // group-local beam j is global beam offset + j·stride
+    if (stride !== 1) for (let i = 0; i < ci.length; i++) ci[i] = (offset + Math.floor(ci[i]! / V) * stride) * V + (ci[i]! % V);
+    return { cs, ci, k };
+  }
+
+  /**
+   * fairseq's DiverseBeamSearch.step: group g holds beams g, g + G, ...; it is searched like a beam
+   * of beam/G after subtracting strength × (how many candidates of earlier groups chose each token at
+   * this step); candidates are interleaved (candidate 0 of every group, then candidate 1, ...).
+   */
+  private diverseStep(lp: tf.Tensor2D, step: number, bsz: number, groups: number, scores: number[][]): { cs: Float32Array; ci: Int32Array; k: number } {
+    const V = this.vocabSize;
+    const width = this.beam / groups;
+    const counts = new Float32Array(bsz * V);
+    const perGroup: { cs: Float32Array; ci: Int32Array; k: number }[] = [];
+    for (let g = 0; g < groups; g++) {
+      const penalty = g > 0 ? tf.tensor2d(counts.map((c) => -this.o.diverseBeamStrength * c), [bsz, V]) : null;
+      try {
+        const r = this.beamStep(lp, step, bsz, width, groups, g, scores, penalty);
+        perGroup.push(r);
+        for (let b = 0; b < bsz; b++) for (let j = 0; j < r.k; j++) counts[b * V + (r.ci[b * r.k + j]! % V)]! += 1;
+      } finally {
+        penalty?.dispose();
+      }
+    }
+    const kg = perGroup[0]!.k;
+    const k = kg * groups;
+    const cs = new Float32Array(bsz * k);
+    const ci = new Int32Array(bsz * k);
+    for (let b = 0; b < bsz; b++)
+      for (let j = 0; j < kg; j++)
+        for (let g = 0; g < groups; g++) {
+          cs[b * k + j * groups + g] = perGroup[g]!.cs[b * kg + j]!;
+          ci[b * k + j * groups + g] = perGroup[g]!.ci[b * kg + j]!;
+        }
+    return { cs, ci, k };
   }
 
   /**
