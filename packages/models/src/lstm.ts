@@ -23,6 +23,29 @@ export interface LSTMArgs {
   share_all_embeddings: boolean;
   max_source_positions: number;
   max_target_positions: number;
+  /** fairseq reads the criterion from the same args: `adaptive_loss` switches the decoder to an adaptive softmax. */
+  criterion?: string | null;
+  /** Used by fairseq only with `criterion: adaptive_loss` (which fairseq-ts refuses); ignored otherwise, as there. */
+  adaptive_softmax_cutoff?: string | null;
+}
+
+/**
+ * fairseq's `utils.eval_bool`: `bool(eval(x))` on the flag's string, so Python literals count —
+ * "True"/"False", "1"/"0", "None", other numbers (non-zero is true), quoted strings (non-empty is true).
+ * A name Python would not know ("true", "yes") makes fairseq fail with a NameError; here a clear error
+ * naming the flag. A JS boolean or number (from code or a config file) is taken as its own truth value.
+ */
+export function evalBool(value: unknown, flag: string): boolean {
+  if (typeof value === "boolean") return value;
+  if (typeof value === "number") return value !== 0 && !Number.isNaN(value);
+  if (value === undefined || value === null) return false; // eval_bool's default when the arg is None
+  const s = String(value).trim();
+  if (s === "True") return true;
+  if (s === "False" || s === "None") return false;
+  if (/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(s)) return Number(s) !== 0;
+  const quoted = /^(['"])(.*)\1$/s.exec(s);
+  if (quoted) return quoted[2]!.length > 0;
+  throw new Error(`${flag}: cannot read '${s}' as a boolean (fairseq evaluates it as a Python expression: use True, False, 1 or 0)`);
 }
 
 /** lstm.py initialises every Linear, LSTM and Embedding weight with U(-0.1, 0.1) (embedding pad row 0). */
@@ -238,7 +261,7 @@ export class LSTMDecoder implements FairseqDecoder {
         bhh: uniform(ctx, `decoder.layers.${l}.bias_hh`, [4 * H]),
       });
     }
-    const attn = a.decoder_attention === true || a.decoder_attention === "1" || a.decoder_attention === "True";
+    const attn = evalBool(a.decoder_attention, "--decoder-attention");
     this.attention = attn ? new AttentionLayer(ctx, "decoder.attention", H, encoderOutputUnits, H) : null;
     if (H !== a.decoder_out_embed_dim) this.additionalFc = lin("decoder.additional_fc", H, a.decoder_out_embed_dim);
     if (!a.share_decoder_input_output_embed) this.fcOut = lin("decoder.fc_out", a.decoder_out_embed_dim, vocabSize);
@@ -334,20 +357,35 @@ export class LSTMModel extends BaseModel implements EncoderDecoderModel {
     seed = 1,
   ) {
     super(new ParamStore(), new SeededRandom(seed));
-    if (args.decoder_layers > args.encoder_layers) {
-      // fairseq starts decoder layer i from the encoder's final state of layer i
-      throw new Error(`lstm: --decoder-layers (${args.decoder_layers}) cannot exceed --encoder-layers (${args.encoder_layers}): each decoder layer starts from the encoder's final state of the same layer`);
+    // fairseq's LSTMModel.build_model checks, in its order.
+    if (args.encoder_layers !== args.decoder_layers) {
+      // (decoder layer i starts from the encoder's final state of layer i; fairseq demands equal depths)
+      throw new Error(`lstm: --encoder-layers must match --decoder-layers (got --encoder-layers ${args.encoder_layers}, --decoder-layers ${args.decoder_layers})`);
+    }
+    if (args.share_all_embeddings) {
+      if (vocab.srcVocabSize !== vocab.tgtVocabSize) throw new Error("lstm: --share-all-embeddings requires a joint dictionary (source and target dictionaries differ in size)");
+      if (args.encoder_embed_dim !== args.decoder_embed_dim) {
+        throw new Error(`lstm: --share-all-embeddings requires --encoder-embed-dim (${args.encoder_embed_dim}) to match --decoder-embed-dim (${args.decoder_embed_dim})`);
+      }
+      // fairseq sets this on the args: the output projection is the shared embedding too (no fc_out)
+      args.share_decoder_input_output_embed = true;
+    }
+    if (args.share_decoder_input_output_embed && args.decoder_embed_dim !== args.decoder_out_embed_dim) {
+      throw new Error(
+        `lstm: --share-decoder-input-output-embed requires --decoder-embed-dim (${args.decoder_embed_dim}) to match --decoder-out-embed-dim (${args.decoder_out_embed_dim})`,
+      );
+    }
+    if (args.criterion === "adaptive_loss") {
+      // fairseq then replaces fc_out by an AdaptiveSoftmax over --adaptive-softmax-cutoff
+      throw new Error(
+        `lstm: --criterion adaptive_loss (adaptive softmax, --adaptive-softmax-cutoff ${args.adaptive_softmax_cutoff ?? "10000,50000,200000"}) is not supported by fairseq-ts; use cross_entropy or label_smoothed_cross_entropy`,
+      );
     }
     this.encoder = new LSTMEncoder(this.ctx, args, vocab.padIdx, vocab.srcVocabSize);
     let shared: tf.Variable | null = null;
     if (args.share_all_embeddings) {
-      if (vocab.srcVocabSize !== vocab.tgtVocabSize) throw new Error("--share-all-embeddings requires a joined dictionary");
-      if (args.encoder_embed_dim !== args.decoder_embed_dim) throw new Error("--share-all-embeddings requires --encoder-embed-dim to match --decoder-embed-dim");
       shared = this.encoder.embed;
       this.ctx.store.alias("decoder.embed_tokens.weight", "encoder.embed_tokens.weight");
-    }
-    if (args.share_decoder_input_output_embed && args.decoder_embed_dim !== args.decoder_out_embed_dim) {
-      throw new Error("--share-decoder-input-output-embed requires --decoder-embed-dim to match --decoder-out-embed-dim");
     }
     this.decoder = new LSTMDecoder(this.ctx, args, vocab.padIdx, vocab.tgtVocabSize, this.encoder.outputUnits, shared);
   }
@@ -387,6 +425,7 @@ export function lstmBase(a: Record<string, unknown>): void {
   def(a, "decoder_dropout_out", a.dropout);
   def(a, "share_decoder_input_output_embed", false);
   def(a, "share_all_embeddings", false);
+  def(a, "adaptive_softmax_cutoff", "10000,50000,200000");
   def(a, "max_source_positions", 1e5);
   def(a, "max_target_positions", 1e5);
 }
