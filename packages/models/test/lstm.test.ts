@@ -348,9 +348,12 @@ describe("the whole lstm model against an independent float64 forward", () => {
     const m = buildModel(args, { srcVocabSize: 9, tgtVocabSize: tgtVocab, padIdx: PAD }, { seed: 5 }) as EncoderDecoderModel;
     setFixedWeights(m, 123);
     m.eval();
-    const [logits, attn] = tf.tidy(() => {
+    let logits: number[][][] = [];
+    let attn: number[][][] | null = null;
+    tf.tidy(() => {
       const [l, x] = m.forward(tf.tensor2d(src, [3, 5], "int32"), tf.tensor1d(lens, "int32"), tf.tensor2d(prev, [3, 4], "int32"));
-      return [l.arraySync() as number[][][], (x.attn?.arraySync() as number[][][] | undefined) ?? null];
+      logits = l.arraySync() as number[][][];
+      attn = x.attn ? (x.attn.arraySync() as number[][][]) : null;
     });
     let maxDiff = 0;
     let maxAbs = 0;
