@@ -376,6 +376,57 @@ describe("the whole lstm model against an independent float64 forward", () => {
   });
 });
 
+describe("lstm gradients", () => {
+  it("every parameter's gradient equals a central difference of the float64 reference forward", async () => {
+    const extra = { encoder_layers: 2, decoder_layers: 2, encoder_embed_dim: 4, encoder_hidden_size: 3, decoder_embed_dim: 5, decoder_hidden_size: 4, decoder_out_embed_dim: 3 };
+    const args = lstmArgs(extra);
+    const m = buildModel(args, { srcVocabSize: 9, tgtVocabSize: 10, padIdx: PAD }, { seed: 5 }) as EncoderDecoderModel;
+    setFixedWeights(m, 321);
+    m.eval();
+    const src = [[PAD, PAD, 4, 5, EOS], [3, 6, 7, 8, EOS], [PAD, 7, 3, 3, EOS]];
+    const lens = [3, 5, 4];
+    const prev = [[EOS, 5, 6, 7], [EOS, 8, 3, 4], [EOS, 4, PAD, 4]];
+    const rnd = lcg(99);
+    const coef = src.map(() => prev[0]!.map(() => Array.from({ length: 10 }, rnd)));
+    // loss = sum of logits weighted by fixed coefficients: every logit's gradient path counts
+    const refLoss = () =>
+      src.reduce((acc, row, b) => {
+        const { logits } = lstmModelRef(m, args, row.slice(5 - lens[b]!), prev[b]!);
+        return acc + logits.reduce((a2, r, t) => a2 + r.reduce((a3, v, k) => a3 + v * coef[b]![t]![k]!, 0), 0);
+      }, 0);
+    const params = m.namedParameters();
+    const { grads } = tf.variableGrads(() =>
+      tf.sum(tf.mul(m.forward(tf.tensor2d(src, [3, 5], "int32"), tf.tensor1d(lens, "int32"), tf.tensor2d(prev, [3, 4], "int32"))[0], tf.tensor3d(coef))) as tf.Scalar,
+    [...params.values()]);
+    let worst = 0;
+    for (const [name, v] of params) {
+      const g = grads[v.name]!.dataSync() as Float32Array;
+      // the largest entry and one more spot of every parameter
+      const spots = [g.reduce((bi, x, i) => (Math.abs(x) > Math.abs(g[bi]!) ? i : bi), 0), Math.floor(v.size / 2)];
+      for (const idx of spots) {
+        const base = Float32Array.from(v.dataSync());
+        const at = (delta: number) => {
+          const w = Float32Array.from(base);
+          w[idx] = base[idx]! + delta;
+          v.assign(tf.tensor(w, v.shape));
+          return [refLoss(), w[idx]!] as const;
+        };
+        const [lp, wp] = at(1e-3);
+        const [lm, wm] = at(-1e-3);
+        v.assign(tf.tensor(base, v.shape));
+        const fd = (lp - lm) / (wp - wm);
+        const err = Math.abs(fd - g[idx]!) / Math.max(1, Math.abs(fd));
+        worst = Math.max(worst, err);
+        expect(err, `${name}[${idx}]: autodiff ${g[idx]}, central difference ${fd}`).toBeLessThan(2e-3);
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(worst).toBeGreaterThan(0); // compared real numbers
+    tf.dispose(Object.values(grads));
+    m.dispose();
+  });
+});
+
 describe("lstm checkpoints and memory", () => {
   it("a fairseq-ts checkpoint (safetensors + args) round trip reproduces the outputs bit for bit, tied weights included", () => {
     const args = lstmArgs({ share_all_embeddings: true, encoder_layers: 2, decoder_layers: 2, decoder_hidden_size: 5 });
