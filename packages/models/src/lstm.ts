@@ -471,8 +471,10 @@ export function lstmBase(a: Record<string, unknown>): void {
   def(a, "share_decoder_input_output_embed", false);
   def(a, "share_all_embeddings", false);
   def(a, "adaptive_softmax_cutoff", "10000,50000,200000");
-  def(a, "max_source_positions", 1e5);
-  def(a, "max_target_positions", 1e5);
+  // lstm.py falls back to 1e5 only when args lack these; fairseq's translation task always supplies
+  // them (--max-source-positions / --max-target-positions, default 1024), so that is what an LSTM gets.
+  def(a, "max_source_positions", 1024);
+  def(a, "max_target_positions", 1024);
 }
 
 export function lstmWisemanIwsltDeEn(a: Record<string, unknown>): void {

@@ -226,6 +226,15 @@ describe("lstm build_model rules (fairseq's LSTMModel.build_model)", () => {
     expect(evalBool(undefined, "--x")).toBe(false);
   });
 
+  it("max positions: 1024 by default (fairseq's translation task supplies --max-source/target-positions), else the flags", () => {
+    const m = build();
+    expect(m.maxPositions()).toEqual([1024, 1024]);
+    m.dispose();
+    const m2 = build({ max_source_positions: 50, max_target_positions: 60 });
+    expect(m2.maxPositions()).toEqual([50, 60]);
+    m2.dispose();
+  });
+
   it("refuses --criterion adaptive_loss (adaptive softmax); --adaptive-softmax-cutoff alone is ignored, as in fairseq", () => {
     expect(() => build({ criterion: "adaptive_loss", adaptive_softmax_cutoff: "5,8" })).toThrow(/--criterion adaptive_loss .*--adaptive-softmax-cutoff 5,8.* not supported/);
     const m = build({ criterion: "cross_entropy", adaptive_softmax_cutoff: "5,8" });
