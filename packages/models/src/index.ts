@@ -14,7 +14,7 @@ export { BaseModel } from "./base-model.js";
 export { logSoftmax, makePositions, sinusoidalTable, ParamStore, SeededRandom, type ActivationFn } from "./modules.js";
 export { MultiheadAttention } from "./multihead-attention.js";
 export { TransformerDecoder, TransformerEncoder, TransformerLanguageModel, TransformerModel, type TransformerArgs } from "./transformer.js";
-export { AttentionLayer, LSTMDecoder, LSTMEncoder, LSTMModel, lstmBase, type LSTMArgs } from "./lstm.js";
+export { AttentionLayer, LSTMDecoder, LSTMEncoder, LSTMModel, evalBool, lstmBase, type LSTMArgs } from "./lstm.js";
 export {
   applyArchitecture,
   buildModel,

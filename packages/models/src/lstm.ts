@@ -23,6 +23,29 @@ export interface LSTMArgs {
   share_all_embeddings: boolean;
   max_source_positions: number;
   max_target_positions: number;
+  /** fairseq reads the criterion from the same args: `adaptive_loss` switches the decoder to an adaptive softmax. */
+  criterion?: string | null;
+  /** Used by fairseq only with `criterion: adaptive_loss` (which fairseq-ts refuses); ignored otherwise, as there. */
+  adaptive_softmax_cutoff?: string | null;
+}
+
+/**
+ * fairseq's `utils.eval_bool`: `bool(eval(x))` on the flag's string, so Python literals count —
+ * "True"/"False", "1"/"0", "None", other numbers (non-zero is true), quoted strings (non-empty is true).
+ * A name Python would not know ("true", "yes") makes fairseq fail with a NameError; here a clear error
+ * naming the flag. A JS boolean or number (from code or a config file) is taken as its own truth value.
+ */
+export function evalBool(value: unknown, flag: string): boolean {
+  if (typeof value === "boolean") return value;
+  if (typeof value === "number") return value !== 0 && !Number.isNaN(value);
+  if (value === undefined || value === null) return false; // eval_bool's default when the arg is None
+  const s = String(value).trim();
+  if (s === "True") return true;
+  if (s === "False" || s === "None") return false;
+  if (/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(s)) return Number(s) !== 0;
+  const quoted = /^(['"])(.*)\1$/s.exec(s);
+  if (quoted) return quoted[2]!.length > 0;
+  throw new Error(`${flag}: cannot read '${s}' as a boolean (fairseq evaluates it as a Python expression: use True, False, 1 or 0)`);
 }
 
 /** lstm.py initialises every Linear, LSTM and Embedding weight with U(-0.1, 0.1) (embedding pad row 0). */
@@ -48,13 +71,44 @@ function affine(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null): tf.Tensor {
   return tf.reshape(y, [...shape.slice(0, -1), w.shape[0]!]);
 }
 
-/** One LSTM step with PyTorch's gate order (i, f, g, o); `xProj` = x W_ih^T + b_ih already applied. */
-function lstmStep(xProj: tf.Tensor2D, h: tf.Tensor2D, c: tf.Tensor2D, whh: tf.Tensor, bhh: tf.Tensor): [tf.Tensor2D, tf.Tensor2D] {
-  const gates = tf.add(tf.add(xProj, tf.matMul(h, whh, false, true)), bhh) as tf.Tensor2D;
-  const [i, f, g, o] = tf.split(gates, 4, 1) as tf.Tensor2D[];
-  const c2 = tf.add(tf.mul(tf.sigmoid(f!), c), tf.mul(tf.sigmoid(i!), tf.tanh(g!))) as tf.Tensor2D;
-  const h2 = tf.mul(tf.sigmoid(o!), tf.tanh(c2)) as tf.Tensor2D;
-  return [h2, c2];
+/**
+ * The LSTM cell's nonlinear part with PyTorch's gate order (i, f, g, o): gates [B, 4H] (pre-activation)
+ * and c [B, H] -> [h' ; c'] as one [B, 2H] tensor. Its gradient is written out, so the backward pass
+ * keeps only the activated gates and tanh(c') per step instead of every intermediate of the formula
+ * (the step loop otherwise holds ~2x the memory, enough to exhaust wasm's heap on 4096-token batches).
+ *   c' = f c + i g,  h' = o tanh(c')
+ *   dc'_total = dc' + dh' o (1 - tanh(c')^2);  di = dc'_total g,  df = dc'_total c,  dg = dc'_total i,
+ *   do = dh' tanh(c');  dc = dc'_total f;  through the activations: sigmoid' = s (1 - s), tanh' = 1 - t^2.
+ */
+export const lstmCellCore: (gates: tf.Tensor, c: tf.Tensor) => tf.Tensor = tf.customGrad(((gates: tf.Tensor, c: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [gi, gf, gg, go] = tf.split(gates, 4, 1);
+  const act = tf.concat([tf.sigmoid(gi!), tf.sigmoid(gf!), tf.tanh(gg!), tf.sigmoid(go!)], 1);
+  const [i, f, g, o] = tf.split(act, 4, 1);
+  const c2 = tf.add(tf.mul(f!, c), tf.mul(i!, g!));
+  const tc2 = tf.tanh(c2);
+  save([act, c, tc2]);
+  return {
+    value: tf.concat([tf.mul(o!, tc2), c2], 1),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sAct, sC, sTc2] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const [si, sf, sg, so] = tf.split(sAct, 4, 1) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      const [dh, dc] = tf.split(dy, 2, 1) as [tf.Tensor, tf.Tensor];
+      const dct = tf.add(dc, tf.mul(tf.mul(dh, so), tf.sub(1, tf.square(sTc2))));
+      const dsig = (s: tf.Tensor, d: tf.Tensor) => tf.mul(d, tf.mul(s, tf.sub(1, s)));
+      const dGates = tf.concat(
+        [dsig(si, tf.mul(dct, sg)), dsig(sf, tf.mul(dct, sC)), tf.mul(tf.mul(dct, si), tf.sub(1, tf.square(sg))), dsig(so, tf.mul(dh, sTc2))],
+        1,
+      );
+      return [dGates, tf.mul(dct, sf)];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]);
+
+/** One LSTM step: `gates` = x W_ih^T + h W_hh^T + b_ih + b_hh already summed. */
+function lstmStep(gates: tf.Tensor2D, c: tf.Tensor2D): [tf.Tensor2D, tf.Tensor2D] {
+  const H = c.shape[1];
+  const hc = lstmCellCore(gates, c);
+  return [tf.slice(hc, [0, 0], [-1, H]) as tf.Tensor2D, tf.slice(hc, [0, H], [-1, H]) as tf.Tensor2D];
 }
 
 /** x [B, L, C] -> L tensors [B, C]. (Slices, not tf.unstack: unstack's gradient fails when some parts get none.) */
@@ -88,17 +142,23 @@ class LSTMDirection {
    * Run over x [B, T, in] (right-padded, `mask` [T][B,1] = 1 on real steps): padded steps keep the state,
    * like a packed sequence. Returns outputs [B, T, H] (0 on padding) and the final h, c.
    */
-  run(x: tf.Tensor3D, mask: tf.Tensor2D[], reverse: boolean): { out: tf.Tensor3D; h: tf.Tensor2D; c: tf.Tensor2D } {
+  run(x: tf.Tensor3D, mask: (tf.Tensor2D | null)[], reverse: boolean): { out: tf.Tensor3D; h: tf.Tensor2D; c: tf.Tensor2D } {
     const [b, t] = x.shape;
-    const proj = affine(x, this.wih, this.bih) as tf.Tensor3D;
+    // both biases once for all steps (x W_ih^T + b_ih + b_hh)
+    const proj = affine(x, this.wih, tf.add(this.bih, this.bhh)) as tf.Tensor3D;
     let h = tf.zeros([b, this.hidden]) as tf.Tensor2D;
     let c = tf.zeros([b, this.hidden]) as tf.Tensor2D;
     const outs: tf.Tensor2D[] = new Array(t);
     for (let k = 0; k < t; k++) {
       const step = reverse ? t - 1 - k : k;
-      const xp = tf.reshape(tf.slice(proj, [0, step, 0], [-1, 1, -1]), [b, 4 * this.hidden]) as tf.Tensor2D;
-      const [h2, c2] = lstmStep(xp, h, c, this.whh, this.bhh);
-      const m = mask[step]!;
+      const xp = tf.reshape(tf.slice(proj, [0, step, 0], [-1, 1, -1]), [b, 4 * this.hidden]);
+      const [h2, c2] = lstmStep(tf.add(xp, tf.matMul(h, this.whh, false, true)) as tf.Tensor2D, c);
+      const m = mask[step];
+      if (!m) {
+        // every sentence is still running at this step
+        [h, c, outs[step]] = [h2, c2, h2];
+        continue;
+      }
       h = tf.add(tf.mul(m, h2), tf.mul(tf.sub(1, m), h)) as tf.Tensor2D;
       c = tf.add(tf.mul(m, c2), tf.mul(tf.sub(1, m), c)) as tf.Tensor2D;
       outs[step] = tf.mul(m, h2) as tf.Tensor2D;
@@ -142,8 +202,9 @@ export class LSTMEncoder implements FairseqEncoder {
     const right = rotateRows(srcTokens, leftPad) as tf.Tensor2D;
     let x = tf.gather(this.embed, right) as tf.Tensor3D;
     x = dropout(this.ctx, x, this.a.encoder_dropout_in) as tf.Tensor3D;
-    const mask: tf.Tensor2D[] = [];
-    for (let t = 0; t < s; t++) mask.push(tf.tensor2d(lengths.map((len) => (t < len ? 1 : 0)), [b, 1]));
+    // 1 on real steps, 0 on padding; null where no sentence is padded (no masking needed)
+    const mask: (tf.Tensor2D | null)[] = [];
+    for (let t = 0; t < s; t++) mask.push(lengths.every((len) => t < len) ? null : tf.tensor2d(lengths.map((len) => (t < len ? 1 : 0)), [b, 1]));
     const finalH: tf.Tensor2D[] = [];
     const finalC: tf.Tensor2D[] = [];
     this.layers.forEach((dirs, l) => {
@@ -191,10 +252,12 @@ export class AttentionLayer {
   /** input [B, in], source [B, S, C], padMask [B, S] -> ([B, out], scores [B, S]) */
   apply(input: tf.Tensor2D, source: tf.Tensor3D, padMask: tf.Tensor2D | null): [tf.Tensor2D, tf.Tensor2D] {
     const x = affine(input, this.inputProj, null);
-    let scores = tf.sum(tf.mul(source, tf.expandDims(x, 1)), 2) as tf.Tensor2D;
+    // Batched products rather than fairseq's broadcast-multiply-and-sum: the same sums without a
+    // [B, S, C] intermediate per decoder step (kept for the backward pass, that exhausts wasm memory).
+    let scores = tf.reshape(tf.matMul(source, tf.expandDims(x, 2)), [source.shape[0], source.shape[1]]) as tf.Tensor2D;
     if (padMask) scores = tf.where(padMask, tf.fill(scores.shape, -Infinity), scores) as tf.Tensor2D;
     const p = tf.softmax(scores, 1) as tf.Tensor2D;
-    const ctxv = tf.sum(tf.mul(tf.expandDims(p, 2), source), 1);
+    const ctxv = tf.reshape(tf.matMul(tf.expandDims(p, 1), source), [source.shape[0], source.shape[2]]);
     const out = tf.tanh(affine(tf.concat([ctxv, input], 1), this.outputProj, null)) as tf.Tensor2D;
     return [out, p];
   }
@@ -238,7 +301,7 @@ export class LSTMDecoder implements FairseqDecoder {
         bhh: uniform(ctx, `decoder.layers.${l}.bias_hh`, [4 * H]),
       });
     }
-    const attn = a.decoder_attention === true || a.decoder_attention === "1" || a.decoder_attention === "True";
+    const attn = evalBool(a.decoder_attention, "--decoder-attention");
     this.attention = attn ? new AttentionLayer(ctx, "decoder.attention", H, encoderOutputUnits, H) : null;
     if (H !== a.decoder_out_embed_dim) this.additionalFc = lin("decoder.additional_fc", H, a.decoder_out_embed_dim);
     if (!a.share_decoder_input_output_embed) this.fcOut = lin("decoder.fc_out", a.decoder_out_embed_dim, vocabSize);
@@ -270,15 +333,20 @@ export class LSTMDecoder implements FairseqDecoder {
       }
       feed = tf.zeros([b, H]) as tf.Tensor2D;
     }
+    // [W_ih W_hh] and b_ih + b_hh once per call: each step is then one product of [input; h]
+    const weights = this.cells.map((cell) => ({ w: tf.concat([cell.wih, cell.whh], 1), b: tf.add(cell.bih, cell.bhh) }));
     const outs: tf.Tensor2D[] = [];
     const scores: tf.Tensor2D[] = [];
     for (let j = 0; j < t; j++) {
       const xj = tf.reshape(tf.slice(x, [0, j, 0], [-1, 1, -1]), [b, -1]) as tf.Tensor2D;
       let input = tf.concat([xj, feed], 1) as tf.Tensor2D;
       let hidden = input;
-      this.cells.forEach((cell, l) => {
-        const [h2, c2] = lstmStep(affine(input, cell.wih, cell.bih) as tf.Tensor2D, hs[l]!, cs[l]!, cell.whh, cell.bhh);
-        input = dropout(this.ctx, h2, this.a.decoder_dropout_out) as tf.Tensor2D;
+      this.cells.forEach((_, l) => {
+        const w = weights[l]!;
+        const gates = tf.add(tf.matMul(tf.concat([input, hs[l]!], 1), w.w, false, true), w.b) as tf.Tensor2D;
+        const [h2, c2] = lstmStep(gates, cs[l]!);
+        // (fairseq also drops out the last layer's hidden state, as input to no further layer: skipped)
+        if (l < this.cells.length - 1) input = dropout(this.ctx, h2, this.a.decoder_dropout_out) as tf.Tensor2D;
         hs[l] = h2;
         cs[l] = c2;
         hidden = h2;
@@ -334,20 +402,35 @@ export class LSTMModel extends BaseModel implements EncoderDecoderModel {
     seed = 1,
   ) {
     super(new ParamStore(), new SeededRandom(seed));
-    if (args.decoder_layers > args.encoder_layers) {
-      // fairseq starts decoder layer i from the encoder's final state of layer i
-      throw new Error(`lstm: --decoder-layers (${args.decoder_layers}) cannot exceed --encoder-layers (${args.encoder_layers}): each decoder layer starts from the encoder's final state of the same layer`);
+    // fairseq's LSTMModel.build_model checks, in its order.
+    if (args.encoder_layers !== args.decoder_layers) {
+      // (decoder layer i starts from the encoder's final state of layer i; fairseq demands equal depths)
+      throw new Error(`lstm: --encoder-layers must match --decoder-layers (got --encoder-layers ${args.encoder_layers}, --decoder-layers ${args.decoder_layers})`);
+    }
+    if (args.share_all_embeddings) {
+      if (vocab.srcVocabSize !== vocab.tgtVocabSize) throw new Error("lstm: --share-all-embeddings requires a joint dictionary (source and target dictionaries differ in size)");
+      if (args.encoder_embed_dim !== args.decoder_embed_dim) {
+        throw new Error(`lstm: --share-all-embeddings requires --encoder-embed-dim (${args.encoder_embed_dim}) to match --decoder-embed-dim (${args.decoder_embed_dim})`);
+      }
+      // fairseq sets this on the args: the output projection is the shared embedding too (no fc_out)
+      args.share_decoder_input_output_embed = true;
+    }
+    if (args.share_decoder_input_output_embed && args.decoder_embed_dim !== args.decoder_out_embed_dim) {
+      throw new Error(
+        `lstm: --share-decoder-input-output-embed requires --decoder-embed-dim (${args.decoder_embed_dim}) to match --decoder-out-embed-dim (${args.decoder_out_embed_dim})`,
+      );
+    }
+    if (args.criterion === "adaptive_loss") {
+      // fairseq then replaces fc_out by an AdaptiveSoftmax over --adaptive-softmax-cutoff
+      throw new Error(
+        `lstm: --criterion adaptive_loss (adaptive softmax, --adaptive-softmax-cutoff ${args.adaptive_softmax_cutoff ?? "10000,50000,200000"}) is not supported by fairseq-ts; use cross_entropy or label_smoothed_cross_entropy`,
+      );
     }
     this.encoder = new LSTMEncoder(this.ctx, args, vocab.padIdx, vocab.srcVocabSize);
     let shared: tf.Variable | null = null;
     if (args.share_all_embeddings) {
-      if (vocab.srcVocabSize !== vocab.tgtVocabSize) throw new Error("--share-all-embeddings requires a joined dictionary");
-      if (args.encoder_embed_dim !== args.decoder_embed_dim) throw new Error("--share-all-embeddings requires --encoder-embed-dim to match --decoder-embed-dim");
       shared = this.encoder.embed;
       this.ctx.store.alias("decoder.embed_tokens.weight", "encoder.embed_tokens.weight");
-    }
-    if (args.share_decoder_input_output_embed && args.decoder_embed_dim !== args.decoder_out_embed_dim) {
-      throw new Error("--share-decoder-input-output-embed requires --decoder-embed-dim to match --decoder-out-embed-dim");
     }
     this.decoder = new LSTMDecoder(this.ctx, args, vocab.padIdx, vocab.tgtVocabSize, this.encoder.outputUnits, shared);
   }
@@ -387,8 +470,11 @@ export function lstmBase(a: Record<string, unknown>): void {
   def(a, "decoder_dropout_out", a.dropout);
   def(a, "share_decoder_input_output_embed", false);
   def(a, "share_all_embeddings", false);
-  def(a, "max_source_positions", 1e5);
-  def(a, "max_target_positions", 1e5);
+  def(a, "adaptive_softmax_cutoff", "10000,50000,200000");
+  // lstm.py falls back to 1e5 only when args lack these; fairseq's translation task always supplies
+  // them (--max-source-positions / --max-target-positions, default 1024), so that is what an LSTM gets.
+  def(a, "max_source_positions", 1024);
+  def(a, "max_target_positions", 1024);
 }
 
 export function lstmWisemanIwsltDeEn(a: Record<string, unknown>): void {
