@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { BaseModel } from "./base-model.js";
 import type { DecoderOutput, EncoderDecoderModel, EncoderOut, FairseqDecoder, FairseqEncoder, IncrementalState } from "./interfaces.js";
-import { ParamStore, SeededRandom, dropout, type ModuleContext } from "./modules.js";
+import { ParamStore, SeededRandom, dropout, logSoftmax, type ModuleContext } from "./modules.js";
 
 /** fairseq's lstm.py args (snake_case), complete after the architecture preset. */
 export interface LSTMArgs {
@@ -374,7 +374,7 @@ export class LSTMDecoder implements FairseqDecoder {
   }
 
   getNormalizedProbs(out: DecoderOutput, logProbs: boolean): tf.Tensor3D {
-    return (logProbs ? tf.logSoftmax(out[0], -1) : tf.softmax(out[0], -1)) as tf.Tensor3D;
+    return logProbs ? logSoftmax(out[0]) : (tf.softmax(out[0], -1) as tf.Tensor3D);
   }
 
   reorderIncrementalState(state: IncrementalState, newOrder: tf.Tensor1D): void {
