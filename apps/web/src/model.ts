@@ -10,7 +10,9 @@ async function fetchOk(url: URL): Promise<Response> {
   } catch (err) {
     throw new Error(`cannot fetch ${url.href}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (!res.ok) throw new Error(`cannot fetch ${url.href}: HTTP ${res.status} ${res.statusText}`);
+  if (!res.ok) throw new Error(`cannot fetch ${url.href}: HTTP ${res.status} ${res.statusText}`.trimEnd());
+  // Single-page-app servers answer a missing file with their index.html and status 200.
+  if (res.headers.get("content-type")?.startsWith("text/html")) throw new Error(`cannot fetch ${url.href}: the server sent an HTML page (is the file there?)`);
   return res;
 }
 
