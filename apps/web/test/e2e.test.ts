@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { build, preview, type PreviewServer } from "vite";
+import { build, preview, type PreviewServer, type Rollup } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stageModel } from "../scripts/stage-model.js";
 import { runCli, trainTinyModel } from "./tiny-model.js";
@@ -55,6 +55,8 @@ describe("apps/web in headless Chromium", () => {
   let browser: BrowserContext;
   let base: string;
   let cli: Hyp[][];
+  const buildWarnings: string[] = [];
+  const collectWarning = (w: Rollup.RollupLog) => void buildWarnings.push(w.message);
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), "fsts-web-"));
@@ -62,7 +64,7 @@ describe("apps/web in headless Chromium", () => {
     const inter = await runCli(["interactive", model.dataBin, "--path", model.checkpoint, "--beam", String(BEAM), "--nbest", String(NBEST)], SENTENCES.join("\n") + "\n");
     if (inter.status !== 0) throw new Error(`fairseq-ts interactive failed:\n${inter.out}`);
     cli = parseInteractive(inter.stdout);
-    await build({ root, logLevel: "warn" });
+    await build({ root, logLevel: "warn", build: { rollupOptions: { onwarn: collectWarning } } });
     stageModel({ data: model.dataBin, checkpoint: model.checkpoint, out: join(root, "dist/model") });
     server = await preview({ root, logLevel: "warn", preview: { host: "127.0.0.1", port: 0, strictPort: false } });
     base = server.resolvedUrls!.local[0]!;
@@ -85,6 +87,39 @@ describe("apps/web in headless Chromium", () => {
     expect(cli.map((h) => h.length)).toEqual([NBEST, NBEST]);
     // the toy language is word for word: a trained model gets it right ('suche' → 'seek')
     expect(cli.map((h) => h[0]!.text)).toEqual(["we seek four old dogs .", "i have many small cats ."]);
+  });
+
+  it("bundles dictionary, models, generate and backend for the browser without node: modules", () => {
+    // Vite swaps a node: import for a stub that throws when used, warning "externalized for browser compatibility"
+    expect(buildWarnings).toEqual([]);
+    const assets = join(root, "dist/assets");
+    const js = readdirSync(assets).filter((f) => f.endsWith(".js"));
+    expect(js.length).toBeGreaterThan(0);
+    for (const f of js) expect(readFileSync(join(assets, f), "utf8")).not.toMatch(/__vite-browser-external|from\s*["']node:|import\(\s*["']node:/);
+    // the wasm binaries ship with the page (tfjs fetches them at run time)
+    expect(readdirSync(assets).filter((f) => f.endsWith(".wasm"))).toHaveLength(3);
+  });
+
+  it("keeps import-time registrations (tokenizers of a sideEffects:false package) in a browser bundle", async () => {
+    const out = join(work, "probe");
+    await build({
+      configFile: false,
+      root,
+      logLevel: "warn",
+      build: { outDir: out, emptyOutDir: true, lib: { entry: join(root, "test/fixtures/registry-probe.ts"), formats: ["es"], fileName: "probe" }, rollupOptions: { onwarn: collectWarning } },
+    });
+    expect(buildWarnings).toEqual([]);
+    const page = await browser.newPage();
+    await page.goto(`${base}?model=none/`); // any page of the site: the probe needs a browser, not the model
+    await page.addScriptTag({ content: readFileSync(join(out, "probe.js"), "utf8"), type: "module" });
+    await page.waitForFunction(() => (globalThis as { registryProbe?: unknown }).registryProbe !== undefined);
+    // fairseq's moses tokenizer splits punctuation off and its detokenizer joins it back
+    expect(await page.evaluate(() => (globalThis as { registryProbe?: unknown }).registryProbe)).toEqual({
+      moses: "Hello , world !",
+      mosesBack: "Hello, world!",
+      space: "Hello, world!",
+    });
+    await page.close();
   });
 
   /** Open the page (optionally forcing a backend), wait for the model, return the backend it shows. */
