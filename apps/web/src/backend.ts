@@ -18,6 +18,8 @@ export interface BackendChoice {
   skipped: string[];
   /** fairseq-ts kernel fixes registered for it (as `fairseq-ts` does in Node). */
   kernels: string[];
+  /** WebGL's renderer (GPU name), null for the other backends. */
+  renderer: string | null;
 }
 
 setWasmPaths({
@@ -26,9 +28,20 @@ setWasmPaths({
   "tfjs-backend-wasm-threaded-simd.wasm": wasmThreadedSimd,
 });
 
+/** The WebGL renderer tfjs's context runs on (e.g. "ANGLE (…SwiftShader…)"), or null when unknown. */
+function webglRenderer(): string | null {
+  const gl = (tf.backend() as unknown as { gpgpu?: { gl?: WebGLRenderingContext } }).gpgpu?.gl;
+  if (!gl) return null;
+  const info = gl.getExtension("WEBGL_debug_renderer_info");
+  return String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+}
+
+/** Software rasterisers: WebGL on them runs beam search ~50x slower than WASM (headless Chromium's SwiftShader). */
+const SOFTWARE_GL = /swiftshader|llvmpipe|softpipe|software/i;
+
 /**
- * The fastest backend that initialises here: WebGL, else WASM, else CPU (or only `forced`). A backend
- * counts only if it can run an op: WebGL can register and then fail on the first shader compile.
+ * The fastest backend that initialises here: WebGL on a GPU, else WASM, else CPU (or only `forced`). A
+ * backend counts only if it can run an op: WebGL can register and then fail on the first shader compile.
  */
 export async function chooseBackend(forced?: WebBackend): Promise<BackendChoice> {
   const skipped: string[] = [];
@@ -38,8 +51,11 @@ export async function chooseBackend(forced?: WebBackend): Promise<BackendChoice>
       await tf.ready();
       const probe = tf.tidy(() => tf.add(tf.tensor1d([1, 2]), tf.scalar(1)).dataSync());
       if (probe[0] !== 2 || probe[1] !== 3) throw new Error(`a test op gave ${Array.from(probe).join(",")}`);
-      return { name, skipped, kernels: registerKernelFixes(name) };
+      const renderer = name === "webgl" ? webglRenderer() : null;
+      if (!forced && renderer !== null && SOFTWARE_GL.test(renderer)) throw new Error(`software renderer (${renderer}), slower than WASM`);
+      return { name, skipped, kernels: registerKernelFixes(name), renderer };
     } catch (err) {
+      if (name === "webgl" && tf.findBackend("webgl")) tf.removeBackend("webgl"); // frees its GL context
       skipped.push(`${name}: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`);
     }
   }

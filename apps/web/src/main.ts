@@ -109,7 +109,8 @@ try {
   setStatus("loading", "Choosing a TensorFlow.js backend…");
   const choice = await chooseBackend(parseBackendParam(params.get("backend")));
   $("backend").textContent = choice.name;
-  $("backend-note").textContent = choice.skipped.length ? `(not available: ${choice.skipped.join("; ")})` : "";
+  if (choice.renderer) $("backend").title = choice.renderer;
+  $("backend-note").textContent = choice.skipped.length ? `(passed over: ${choice.skipped.join("; ")})` : "";
   document.body.dataset.backend = choice.name;
   await load();
 } catch (err) {

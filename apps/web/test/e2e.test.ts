@@ -143,7 +143,9 @@ describe("apps/web in headless Chromium", () => {
 
   it("picks the fastest backend that works and translates typed sentences exactly as `fairseq-ts interactive` does", async () => {
     const { page, backend, errors } = await openPage();
-    expect(["webgl", "wasm", "cpu"]).toContain(backend);
+    // --disable-gpu leaves WebGL on SwiftShader (software) at best, which the page passes over for WASM
+    expect(backend).toBe("wasm");
+    expect(await page.textContent("#backend-note")).toMatch(/^\(passed over: webgl: /);
     await expectSameAsCli(page);
     const times = await page.$$eval(".sentence .time", (els) => els.map((e) => e.textContent));
     expect(times).toHaveLength(SENTENCES.length);
@@ -162,11 +164,10 @@ describe("apps/web in headless Chromium", () => {
     await page.close();
   });
 
-  it.each(["wasm", "cpu"])("?backend=%s runs headless and gives the CLI's n-best lists too", async (name) => {
+  it.each(["webgl", "cpu"])("?backend=%s runs headless and gives the CLI's n-best lists too", async (name) => {
     const { page, backend, errors } = await openPage(`?backend=${name}`);
     expect(backend).toBe(name);
     await expectSameAsCli(page);
-    if (name === "wasm") await page.screenshot({ path: join(ARTIFACTS, "translate-wasm.png"), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
   });
