@@ -100,7 +100,7 @@ describe("apps/web in headless Chromium", () => {
     expect(readdirSync(assets).filter((f) => f.endsWith(".wasm"))).toHaveLength(3);
   });
 
-  it("keeps import-time registrations (tokenizers of a sideEffects:false package) in a browser bundle", async () => {
+  it("keeps import-time registrations (tokenizers of a sideEffects:false package) in a browser bundle; Node-only calls say so", async () => {
     const out = join(work, "probe");
     await build({
       configFile: false,
@@ -118,6 +118,7 @@ describe("apps/web in headless Chromium", () => {
       moses: "Hello , world !",
       mosesBack: "Hello, world!",
       space: "Hello, world!",
+      nodeOnly: "fromPretrained needs Node.js (node:fs/promises); in a browser, pass the contents instead of a path",
     });
     await page.close();
   });
