@@ -104,6 +104,13 @@ $<HTMLFormElement>("translate-form").addEventListener("submit", (e) => {
   e.preventDefault();
   void translateAll();
 });
+// Enter adds a line in the textarea; Ctrl/Cmd+Enter translates.
+source.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !translateButton.disabled) {
+    e.preventDefault();
+    void translateAll();
+  }
+});
 
 try {
   setStatus("loading", "Choosing a TensorFlow.js backend…");

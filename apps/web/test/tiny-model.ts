@@ -51,7 +51,7 @@ export async function trainTinyModel(work: string): Promise<{ dataBin: string; c
     "train", dataBin, "--arch", "transformer", "--encoder-layers", "1", "--decoder-layers", "1",
     "--encoder-embed-dim", "32", "--decoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64", "--decoder-ffn-embed-dim", "64",
     "--encoder-attention-heads", "2", "--decoder-attention-heads", "2", "--share-decoder-input-output-embed",
-    "--optimizer", "adam", "--lr", "0.01", "--max-tokens", "1024", "--max-epoch", process.env.FAIRSEQ_TS_WEB_EPOCHS ?? "25",
+    "--optimizer", "adam", "--lr", "0.01", "--max-tokens", "1024", "--max-epoch", "25",
     "--dropout", "0", "--seed", "1", "--no-epoch-checkpoints", "--disable-validation", "--log-format", "simple", "--log-interval", "100",
     "--save-dir", save,
   ]);
