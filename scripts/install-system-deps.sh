@@ -4,6 +4,7 @@
 #   runs on the wasm kernels; with it training is ~3x faster.
 # - sentencepiece (spm_train/spm_encode) for @fairseq-ts/tokenizers' tests, which compare with spm_encode
 #   on a BPE model trained at test time.
+# - Chromium (/usr/bin/chromium) for @fairseq-ts/web's end-to-end test (headless, driven by playwright-core).
 # Needs root and apt (Debian/Ubuntu); elsewhere it prints what to install and exits 0.
 set -u
 missing=()
@@ -17,13 +18,18 @@ if command -v spm_train >/dev/null 2>&1 && command -v spm_encode >/dev/null 2>&1
 else
   missing+=(sentencepiece)
 fi
+if [ -x /usr/bin/chromium ]; then
+  echo "system deps: chromium already installed"
+else
+  missing+=(chromium)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "system deps: installing ${missing[*]} (apt-get)"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
-    || echo "system deps: apt-get failed; the wasm kernels will be used and the tokenizers' spm_encode comparison fails"
+    || echo "system deps: apt-get failed; the wasm kernels will be used, the tokenizers' spm_encode comparison and the web page's Chromium test fail"
 else
   echo "system deps: install ${missing[*]} (e.g. 'apt-get install ${missing[*]}' or 'brew install openblas sentencepiece');" \
-    "continuing without (wasm kernels; the tokenizers' spm_encode comparison fails)"
+    "continuing without (wasm kernels; the tokenizers' spm_encode comparison and the web page's Chromium test fail)"
 fi
 exit 0

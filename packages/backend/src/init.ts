@@ -1,3 +1,4 @@
+import { nodeBuiltin } from "./node-builtin.js";
 import * as tf from "@tensorflow/tfjs-core";
 import { registerGradients } from "./gradients.js";
 import { registerKernelFixes } from "./kernels/index.js";
@@ -44,17 +45,20 @@ export function parseBackendName(value: string, source = "--backend"): BackendNa
   throw new Error(`${source}: unknown backend '${value}' (expected auto, tensorflow, wasm or cpu)`);
 }
 
+/** A variable, not a literal: bundlers would try (and fail) to resolve this optional, Node-only package. */
+const TFJS_NODE = "@tensorflow/tfjs-node";
+
 async function loadTfjsNode(threads: number | undefined): Promise<void> {
   if (threads && !process.env.TF_NUM_INTRAOP_THREADS) process.env.TF_NUM_INTRAOP_THREADS = String(threads);
   // tfjs-node is not a dependency (its install needs a download that is often unreachable): resolve it
   // from this package first, then from the application's working directory.
   try {
-    await import("@tensorflow/tfjs-node" as string);
+    await import(/* @vite-ignore */ /* webpackIgnore: true */ TFJS_NODE);
   } catch (first) {
-    const { createRequire } = await import("node:module");
+    const { createRequire } = await nodeBuiltin<typeof import("node:module")>("node:module", "the tensorflow backend");
     const req = createRequire(`${process.cwd()}/`);
     try {
-      req("@tensorflow/tfjs-node");
+      req(TFJS_NODE);
     } catch {
       throw first;
     }

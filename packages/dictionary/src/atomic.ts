@@ -1,11 +1,13 @@
+import { nodeBuiltin } from "./node-builtin.js";
+
 /**
  * Write a file so that readers see either the old content or the whole new content: write a
  * temporary file beside it, fsync, then rename over the target (Node only; `node:` modules are
- * imported lazily so browser bundles of this package stay free of them).
+ * loaded by nodeBuiltin when called, so browser bundles of this package stay free of them).
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const { open, rename, unlink } = await import("node:fs/promises");
-  const { basename, dirname, join } = await import("node:path");
+  const { open, rename, unlink } = await nodeBuiltin<typeof import("node:fs/promises")>("node:fs/promises", "writeFileAtomic");
+  const { basename, dirname, join } = await nodeBuiltin<typeof import("node:path")>("node:path", "writeFileAtomic");
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
   const fh = await open(tmp, "w");
   try {

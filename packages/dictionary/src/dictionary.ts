@@ -1,3 +1,4 @@
+import { nodeBuiltin } from "./node-builtin.js";
 import { writeFileAtomic } from "./atomic.js";
 import { postProcess, type PostProcess } from "./post-process.js";
 import { compareCodePoints, pyRstrip, splitLines, tokenizeLine } from "./text.js";
@@ -328,7 +329,7 @@ export class Dictionary {
 
   /** Read a dict.txt file (Node only). Invalid UTF-8 and malformed lines are errors naming the file. */
   static async load(path: string, options: DictionaryOptions = {}): Promise<Dictionary> {
-    const { readFile } = await import("node:fs/promises");
+    const { readFile } = await nodeBuiltin<typeof import("node:fs/promises")>("node:fs/promises", "Dictionary.load");
     const bytes = await readFile(path);
     let text: string;
     try {

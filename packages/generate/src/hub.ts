@@ -1,3 +1,4 @@
+import { nodeBuiltin } from "./node-builtin.js";
 import * as tf from "@tensorflow/tfjs-core";
 import { Dictionary } from "@fairseq-ts/dictionary";
 import { loadModelCheckpointBytes, type EncoderDecoderModel } from "@fairseq-ts/models";
@@ -141,8 +142,8 @@ export async function fromPretrained(
   checkpoint: string,
   o: { dataDir: string; sourceLang?: string; targetLang?: string; tokenizer?: string; bpe?: string } & GeneratorOptions & EncoderOptions,
 ): Promise<Translator> {
-  const { readFile, readdir } = await import("node:fs/promises");
-  const { join } = await import("node:path");
+  const { readFile, readdir } = await nodeBuiltin<typeof import("node:fs/promises")>("node:fs/promises", "fromPretrained");
+  const { join } = await nodeBuiltin<typeof import("node:path")>("node:path", "fromPretrained");
   let { sourceLang, targetLang } = o;
   if (!sourceLang || !targetLang) {
     const m = (await readdir(o.dataDir)).map((f) => /^(?:train|valid|test)\.([^.-]+)-([^.-]+)\./.exec(f)).find(Boolean);

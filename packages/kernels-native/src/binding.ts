@@ -1,3 +1,5 @@
+import { nodeBuiltin } from "./node-builtin.js";
+
 /** The compiled addon's functions (see native/kernels.c). */
 export interface NativeBinding {
   sgemmBatched(
@@ -27,10 +29,10 @@ let cached: LoadResult | undefined;
 export async function loadNativeBinding(): Promise<LoadResult> {
   if (cached) return cached;
   try {
-    const { createRequire } = await import("node:module");
-    const { fileURLToPath } = await import("node:url");
-    const { dirname, join } = await import("node:path");
-    const { existsSync } = await import("node:fs");
+    const { createRequire } = await nodeBuiltin<typeof import("node:module")>("node:module", "native kernels");
+    const { fileURLToPath } = await nodeBuiltin<typeof import("node:url")>("node:url", "native kernels");
+    const { dirname, join } = await nodeBuiltin<typeof import("node:path")>("node:path", "native kernels");
+    const { existsSync } = await nodeBuiltin<typeof import("node:fs")>("node:fs", "native kernels");
     const here = typeof __dirname === "string" ? __dirname : dirname(fileURLToPath(import.meta.url));
     const path = join(here, "..", "build", "fairseq_ts_kernels.node");
     if (!existsSync(path)) {

@@ -1,3 +1,4 @@
+import { nodeBuiltin } from "./node-builtin.js";
 import { TorchLoadError } from "./errors.js";
 import { DTYPE_BYTES, PyGlobal, STORAGE_DTYPES, TorchTensor, unpickle, type TorchStorage } from "./unpickler.js";
 import { entryBytes, readZipEntries, type ZipEntry } from "./zip.js";
@@ -103,7 +104,7 @@ export function loadTorchCheckpoint(bytes: Uint8Array, options: LoadOptions = {}
 
 /** Read a checkpoint file (Node only); errors name the file. */
 export async function readTorchCheckpoint(path: string, options: LoadOptions = {}): Promise<TorchCheckpoint> {
-  const { readFile } = await import("node:fs/promises");
+  const { readFile } = await nodeBuiltin<typeof import("node:fs/promises")>("node:fs/promises", "readTorchCheckpoint");
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
