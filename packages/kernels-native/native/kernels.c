@@ -50,6 +50,10 @@ static int64_t get_i64(napi_env env, napi_value v) {
 }
 
 #define SMALL_GEMM_FLOPS 8192
+#define ONE_THREAD_FLOPS 16e6
+
+// The BLAS threads asked for (setThreads), restored after single-threaded small products.
+static int blas_threads = 1;
 
 // C[M,N] = op(A) x op(B) for tiny sizes; the inner loops run over contiguous memory where the layout
 // allows (an axpy over C's row, or a dot product of two rows).
@@ -293,6 +297,13 @@ static napi_value sgemm_batched(napi_env env, napi_callback_info info) {
     for (int64_t i = 0; i < batch; i++) small_gemm(A + i * strideA, B + i * strideB, C + i * sizeC, M, N, K, ta, tb);
     return NULL;
   }
+#ifdef FAIRSEQ_TS_OPENBLAS
+  // Each GEMM below ONE_THREAD_FLOPS runs on one thread: splitting a few-MFLOP product costs more in
+  // thread hand-offs than it saves, and when the other core is busy (another worker, another
+  // process) a waiting OpenBLAS thread stalls the whole call. Decoding steps are all such products.
+  const int one_thread = 2.0 * (double)M * N * K < ONE_THREAD_FLOPS && blas_threads > 1;
+  if (one_thread) openblas_set_num_threads(1);
+#endif
   for (int64_t i = 0; i < batch; i++) {
     if (K == 0) {
       memset(C + i * sizeC, 0, sizeC * 4);
@@ -301,6 +312,9 @@ static napi_value sgemm_batched(napi_env env, napi_callback_info info) {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
                 A + i * strideA, lda, B + i * strideB, ldb, 0.0f, C + i * sizeC, (int)N);
   }
+#ifdef FAIRSEQ_TS_OPENBLAS
+  if (one_thread) openblas_set_num_threads(blas_threads);
+#endif
   return NULL;
 }
 
@@ -311,7 +325,10 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
 #ifdef FAIRSEQ_TS_OPENBLAS
   int32_t n = 1;
   napi_get_value_int32(env, a[0], &n);
-  if (n > 0) openblas_set_num_threads(n);
+  if (n > 0) {
+    openblas_set_num_threads(n);
+    blas_threads = n;
+  }
 #endif
   return NULL;
 }
@@ -327,6 +344,9 @@ static napi_value get_threads(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+#ifdef FAIRSEQ_TS_OPENBLAS
+  blas_threads = openblas_get_num_threads();
+#endif
   napi_property_descriptor props[] = {
       {"sgemmBatched", NULL, sgemm_batched, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
