@@ -195,6 +195,51 @@ static napi_value log_softmax(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Layer normalisation of each row: (x - mean) / sqrt(var + eps) * gamma + beta, with the biased
+// variance, as tf.moments and fairseq's LayerNorm (one kernel instead of tfjs's ten).
+static void layer_norm_rows(const float* x, const float* g, const float* b, float* y, int64_t rows, int64_t cols, float eps) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    float sum = 0.0f;
+    for (int64_t j = 0; j < cols; j++) sum += xr[j];
+    const float mean = sum / (float)cols;
+    float ss = 0.0f;
+    for (int64_t j = 0; j < cols; j++) ss += (xr[j] - mean) * (xr[j] - mean);
+    const float rstd = 1.0f / sqrtf(ss / (float)cols + eps);
+    for (int64_t j = 0; j < cols; j++) yr[j] = (xr[j] - mean) * rstd * g[j] + b[j];
+  }
+}
+
+// layerNorm(bufX, offX, bufG, offG, bufB, offB, bufY, offY, rows, cols, eps): byte offsets.
+static napi_value layer_norm(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value a[11];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc != 11) {
+    napi_throw_type_error(env, NULL, "layerNorm expects 11 arguments");
+    return NULL;
+  }
+  uint8_t *px, *pg, *pb, *py;
+  size_t lx, lg, lb, ly;
+  if (!get_buffer(env, a[0], &px, &lx) || !get_buffer(env, a[2], &pg, &lg) || !get_buffer(env, a[4], &pb, &lb) || !get_buffer(env, a[6], &py, &ly)) {
+    napi_throw_type_error(env, NULL, "layerNorm: buffers must be ArrayBuffers or Float32Arrays");
+    return NULL;
+  }
+  int64_t offX = get_i64(env, a[1]), offG = get_i64(env, a[3]), offB = get_i64(env, a[5]), offY = get_i64(env, a[7]);
+  int64_t rows = get_i64(env, a[8]), cols = get_i64(env, a[9]);
+  double eps = 0;
+  napi_get_value_double(env, a[10], &eps);
+  uint64_t bytes = 4 * (uint64_t)rows * (uint64_t)cols;
+  if (offX < 0 || offG < 0 || offB < 0 || offY < 0 || rows < 0 || cols < 0 || (offX | offG | offB | offY) % 4 != 0 ||
+      (uint64_t)offX + bytes > lx || (uint64_t)offY + bytes > ly || (uint64_t)offG + 4 * (uint64_t)cols > lg || (uint64_t)offB + 4 * (uint64_t)cols > lb) {
+    napi_throw_range_error(env, NULL, "layerNorm: range outside its buffer or misaligned");
+    return NULL;
+  }
+  if (cols > 0) layer_norm_rows((const float*)(px + offX), (const float*)(pg + offG), (const float*)(pb + offB), (float*)(py + offY), rows, cols, (float)eps);
+  return NULL;
+}
+
 // a ranks before b: larger first, NaN largest (as torch.topk); equal values keep index order.
 static inline int ranks_before(float a, float b) { return a > b || (a != a && b == b); }
 
@@ -354,8 +399,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"vexp", NULL, vexp, NULL, NULL, NULL, napi_default, NULL},
       {"topk", NULL, topk, NULL, NULL, NULL, napi_default, NULL},
       {"logSoftmax", NULL, log_softmax, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_default, NULL},
   };
-  if (napi_define_properties(env, exports, 6, props) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, 7, props) != napi_ok) return NULL;
   return exports;
 }
 

@@ -17,6 +17,12 @@ export interface NativeBinding {
   ): void;
   /** Log-softmax over each row of a [rows, cols] float32 matrix (byte offsets). */
   logSoftmax(bufX: ArrayBuffer | Float32Array, offX: number, bufY: ArrayBuffer | Float32Array, offY: number, rows: number, cols: number): void;
+  /** Layer normalisation of each row of a [rows, cols] float32 matrix with gamma/beta of length cols. */
+  layerNorm(
+    bufX: ArrayBuffer | Float32Array, offX: number, bufG: ArrayBuffer | Float32Array, offG: number,
+    bufB: ArrayBuffer | Float32Array, offB: number, bufY: ArrayBuffer | Float32Array, offY: number,
+    rows: number, cols: number, eps: number,
+  ): void;
   setThreads(n: number): void;
   getThreads(): number;
 }

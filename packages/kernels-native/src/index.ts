@@ -2,15 +2,17 @@ import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from "
 import { nativeBatchMatMulConfig } from "./batch-matmul.js";
 import { loadNativeBinding } from "./binding.js";
 import { nativeExpConfig } from "./exp.js";
+import { nativeLayerNormConfig } from "./layer-norm.js";
 import { nativeLogSoftmaxConfig } from "./log-softmax.js";
 import { nativeTopKConfig } from "./topk.js";
 
 export { loadNativeBinding, type LoadResult, type NativeBinding } from "./binding.js";
+export { LAYER_NORM } from "./layer-norm.js";
 
 export interface NativeKernelsInfo {
   /** Whether native kernels are registered. */
   active: boolean;
-  /** Kernels replaced, e.g. ["BatchMatMul", "Exp", "TopK", "LogSoftmax"]. */
+  /** Kernels replaced, e.g. ["BatchMatMul", "Exp", "TopK", "LogSoftmax", "FairseqLayerNorm"]. */
   kernels: string[];
   /** BLAS threads in use. */
   threads: number;
@@ -39,11 +41,13 @@ export async function registerNativeKernels(backendName: string, options: { thre
       unregisterKernel(config.kernelName, backendName);
       registerKernel(config);
     }
-    // LogSoftmax is new (no backend has one): nothing to restore, only to remove
-    const added = nativeLogSoftmaxConfig(backendName, native);
-    if (getKernel(added.kernelName, backendName)) unregisterKernel(added.kernelName, backendName);
-    registerKernel(added);
-    replaced.set(backendName, { originals, added: [added.kernelName] });
+    // kernels no backend has: nothing to restore, only to remove
+    const added = [nativeLogSoftmaxConfig(backendName, native), nativeLayerNormConfig(backendName, native)];
+    for (const config of added) {
+      if (getKernel(config.kernelName, backendName)) unregisterKernel(config.kernelName, backendName);
+      registerKernel(config);
+    }
+    replaced.set(backendName, { originals, added: added.map((c) => c.kernelName) });
   }
   const r = replaced.get(backendName)!;
   return { active: true, kernels: [...r.originals.map((k) => k.kernelName), ...r.added], threads: native.getThreads() };

@@ -99,10 +99,39 @@ export class LayerNorm {
     this.bias = ctx.store.add(`${name}.bias`, tf.zeros([dim]));
   }
   apply(x: tf.Tensor): tf.Tensor {
+    if (x.dtype === "float32" && x.rank > 0 && tf.getKernel(LAYER_NORM_KERNEL, tf.getBackend())) return this.fused(x);
     const { mean, variance } = tf.moments(x, -1, true);
     return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps))), this.weight), this.bias);
   }
+
+  /** One kernel forward; the backward from the usual formula (only needed when training). */
+  private fused(x: tf.Tensor): tf.Tensor {
+    const eps = this.eps;
+    const f = tf.customGrad(((input: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([input, gamma]);
+      const value = tf.engine().runKernel(LAYER_NORM_KERNEL, { x: input, gamma, beta }, { eps }) as tf.Tensor;
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor, [xs, g]: tf.Tensor[]) => {
+          const { mean, variance } = tf.moments(xs!, -1, true);
+          const rstd = tf.rsqrt(tf.add(variance, eps));
+          const xhat = tf.mul(tf.sub(xs!, mean), rstd);
+          const dxhat = tf.mul(dy, g!);
+          const dx = tf.mul(rstd, tf.sub(tf.sub(dxhat, tf.mean(dxhat, -1, true)), tf.mul(xhat, tf.mean(tf.mul(dxhat, xhat), -1, true))));
+          const outer = Array.from({ length: dy.rank - 1 }, (_, i) => i);
+          return [dx, tf.sum(tf.mul(dy, xhat), outer), tf.sum(dy, outer)];
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]);
+    return f(x, this.weight, this.bias);
+  }
 }
+
+/**
+ * A fused layer-norm kernel (inputs x, gamma, beta; attr eps) that a backend may register:
+ * `@fairseq-ts/kernels-native` does, under this name. tfjs itself has none.
+ */
+export const LAYER_NORM_KERNEL = "FairseqLayerNorm";
 
 export class Embedding {
   readonly weight: tf.Variable;

@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
 import { logSoftmax } from "../src/index.js";
+import { LAYER_NORM_KERNEL, LayerNorm, ParamStore, type ModuleContext } from "../src/modules.js";
 
 function seeded(n: number, seed: number): Float32Array {
   let x = seed;
@@ -96,5 +97,68 @@ describe("logSoftmax (fused kernel when registered, tfjs's composite otherwise)"
     expect(got.slice(0, 6).every(Number.isNaN)).toBe(true);
     expect(got.slice(6)).toEqual([0, -Infinity]);
     edge.dispose();
+  });
+});
+
+describe("LayerNorm (fused kernel when registered, tfjs's ops otherwise)", () => {
+  /** Value and gradients (x, gamma, beta) of sum(w · LayerNorm(x)) for x [3, 5, 24]. */
+  function run(): { y: Float32Array; dx: Float32Array; dg: Float32Array; db: Float32Array } {
+    const store = new ParamStore();
+    const ln = new LayerNorm({ store } as unknown as ModuleContext, "ln", 24);
+    ln.weight.assign(tf.tensor1d(seeded(24, 7).map((v) => 1 + v / 8)));
+    ln.bias.assign(tf.tensor1d(seeded(24, 8).map((v) => v / 8)));
+    const out = tf.tidy(() => {
+      const x = tf.tensor3d(seeded(360, 3), [3, 5, 24]);
+      const w = tf.tensor3d(seeded(360, 4), [3, 5, 24]);
+      const y = ln.apply(x).dataSync() as Float32Array;
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => {
+        // the layer's own variables, swapped for the inputs so their gradients come back too
+        const saved = [ln.weight, ln.bias];
+        Object.assign(ln, { weight: b, bias: c });
+        try {
+          return tf.sum(tf.mul(w, ln.apply(a)));
+        } finally {
+          Object.assign(ln, { weight: saved[0], bias: saved[1] });
+        }
+      })([x, ln.weight, ln.bias]);
+      return { y: y.slice(), dx: g[0]!.dataSync().slice() as Float32Array, dg: g[1]!.dataSync().slice() as Float32Array, db: g[2]!.dataSync().slice() as Float32Array };
+    });
+    ln.weight.dispose();
+    ln.bias.dispose();
+    return out;
+  }
+
+  /** float64 layer norm of x with the same gamma/beta. */
+  function reference(): Float64Array {
+    const x = seeded(360, 3);
+    const g = seeded(24, 7).map((v) => 1 + v / 8);
+    const b = seeded(24, 8).map((v) => v / 8);
+    const out = new Float64Array(360);
+    for (let r = 0; r < 15; r++) {
+      const row = Array.from(x.subarray(r * 24, r * 24 + 24));
+      const mean = row.reduce((s, v) => s + v, 0) / 24;
+      const vr = row.reduce((s, v) => s + (v - mean) ** 2, 0) / 24;
+      row.forEach((v, j) => (out[r * 24 + j] = ((v - mean) / Math.sqrt(vr + 1e-5)) * g[j]! + b[j]!));
+    }
+    return out;
+  }
+
+  it("on wasm with the native kernel (built in CI): values equal float64, gradients equal tfjs's ops", async () => {
+    await initBackend({ backend: "wasm", native: false, log: null });
+    const composite = run();
+    const info = await initBackend({ backend: "wasm", log: null });
+    expect((info.native.kernels as string[]).includes(LAYER_NORM_KERNEL) || process.env.CI !== "true").toBe(true);
+    expect(!!tf.getKernel(LAYER_NORM_KERNEL, "wasm")).toBe((info.native.kernels as string[]).includes(LAYER_NORM_KERNEL));
+    const fused = run();
+    const want = reference();
+    for (let i = 0; i < 360; i++) {
+      expect(Math.abs(fused.y[i]! - want[i]!)).toBeLessThan(1e-5);
+      expect(Math.abs(composite.y[i]! - want[i]!)).toBeLessThan(1e-5);
+      expect(Math.abs(fused.dx[i]! - composite.dx[i]!)).toBeLessThan(1e-4);
+    }
+    for (let j = 0; j < 24; j++) {
+      expect(Math.abs(fused.dg[j]! - composite.dg[j]!)).toBeLessThan(1e-4);
+      expect(Math.abs(fused.db[j]! - composite.db[j]!)).toBeLessThan(1e-4);
+    }
   });
 });

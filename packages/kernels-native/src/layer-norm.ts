@@ -1,0 +1,49 @@
+import { util, type KernelBackend, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
+import type { NativeBinding } from "./binding.js";
+
+interface WasmBackendLike extends KernelBackend {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+}
+
+interface CpuBackendLike extends KernelBackend {
+  data: { get(id: object): { values: Float32Array } | undefined };
+  makeTensorInfo(shape: number[], dtype: string, values: Float32Array): TensorInfo;
+}
+
+/** The kernel's name: tfjs has no layer-norm kernel; `@fairseq-ts/models`' LayerNorm calls it when registered. */
+export const LAYER_NORM = "FairseqLayerNorm";
+
+/**
+ * Layer normalisation over the last axis (inputs x, gamma, beta; attr eps), float32: tfjs composes it
+ * from ten kernels (moments, sub, add, rsqrt, two muls, add), six times per decoding step.
+ */
+export function nativeLayerNormConfig(backendName: "wasm" | "cpu", native: NativeBinding): KernelConfig {
+  const kernelFunc: KernelFunc = (args) => {
+    const { x, gamma, beta } = args.inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+    const { eps } = args.attrs as { eps: number };
+    const rank = x.shape.length;
+    const cols = x.shape[rank - 1] ?? 0;
+    if (x.dtype !== "float32" || gamma.dtype !== "float32" || beta.dtype !== "float32" || rank === 0 ||
+        util.sizeFromShape(gamma.shape) !== cols || util.sizeFromShape(beta.shape) !== cols) {
+      throw new Error(`${LAYER_NORM}: float32 x [..., C] with gamma and beta of C values (got x ${x.dtype} [${x.shape}], gamma [${gamma.shape}], beta [${beta.shape}])`);
+    }
+    const rows = cols === 0 ? 0 : util.sizeFromShape(x.shape) / cols;
+    if (backendName === "wasm") {
+      const be = args.backend as WasmBackendLike;
+      const out = be.makeOutput(x.shape, "float32");
+      if (rows * cols === 0) return out;
+      const heap = be.wasm.HEAPU8.buffer as ArrayBuffer; // after allocating (the heap may grow)
+      const off = (t: TensorInfo) => be.dataIdMap.get(t.dataId)!.memoryOffset;
+      native.layerNorm(heap, off(x), heap, off(gamma), heap, off(beta), heap, off(out), rows, cols, eps);
+      return out;
+    }
+    const be = args.backend as CpuBackendLike;
+    const y = new Float32Array(rows * cols);
+    const v = (t: TensorInfo) => be.data.get(t.dataId)!.values;
+    if (rows * cols > 0) native.layerNorm(v(x), 0, v(gamma), 0, v(beta), 0, y, 0, rows, cols, eps);
+    return be.makeTensorInfo(x.shape, "float32", y);
+  };
+  return { kernelName: LAYER_NORM, backendName, kernelFunc };
+}
