@@ -1,26 +1,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
-import type { DecoderOutput, EncoderDecoderModel, EncoderOut } from "@fairseq-ts/models";
 import { SequenceGenerator } from "../src/index.js";
+import { fixedModel } from "./fake-model.js";
 
 /** Over 6 tokens (0 bos, 1 pad, 2 eos, 3 unk, 4, 5): p(4) = 0.6, p(5) = 0.3, p(eos) = 0.1 at every step. */
-function fixedModel(): EncoderDecoderModel {
-  const logp = [-Infinity, -Infinity, Math.log(0.1), -Infinity, Math.log(0.6), Math.log(0.3)];
-  const enc = (b: number): EncoderOut => ({ encoderOut: tf.zeros([b, 1, 1]) as tf.Tensor3D, encoderPaddingMask: null, extra: {} });
-  const decoder = {
-    forward: (prev: tf.Tensor2D): DecoderOutput => [tf.tile(tf.reshape(tf.tensor1d(logp), [1, 1, 6]), [prev.shape[0], 1, 1]) as tf.Tensor3D, { attn: null }],
-    getNormalizedProbs: (out: DecoderOutput) => out[0],
-    reorderIncrementalState: () => {},
-    maxPositions: () => 1024,
-  };
-  const encoder = {
-    forward: (src: tf.Tensor2D) => enc(src.shape[0]),
-    reorderEncoderOut: (e: EncoderOut, order: tf.Tensor1D) => ({ encoderOut: tf.gather(e.encoderOut, order), encoderPaddingMask: null, extra: {} }),
-    maxPositions: () => 1024,
-  };
-  return { kind: "encoder-decoder", encoder, decoder, eval: () => {}, maxDecoderPositions: () => 1024 } as unknown as EncoderDecoderModel;
-}
+const model = () => fixedModel([-Infinity, -Infinity, Math.log(0.1), -Infinity, Math.log(0.6), Math.log(0.3)]);
 
 const specials = { pad: 1, eos: 2, unk: 3 };
 const L6 = Math.log(0.6);
@@ -32,7 +17,7 @@ describe("diverse beam search (fairseq's DiverseBeamSearch, Hamming penalty)", (
     const src = tf.tensor2d([[4, 2]], [1, 2], "int32");
     const lens = tf.tensor1d([2], "int32");
     const before = tf.memory().numTensors;
-    const out = new SequenceGenerator(fixedModel(), specials, 6, { beam: 2, nbest: 2, minLen: 2, maxLenB: 2, diverseBeamGroups: 2, diverseBeamStrength: 0.5 }).generate(src, lens);
+    const out = new SequenceGenerator(model(), specials, 6, { beam: 2, nbest: 2, minLen: 2, maxLenB: 2, diverseBeamGroups: 2, diverseBeamStrength: 0.5 }).generate(src, lens);
     expect(tf.memory().numTensors).toBe(before);
     // step 0 (eos banned by min-len 2): group 0 (beam 0) takes 4 (L6) and 5 (L3); group 1 (beam 1) pays 0.5
     // for each: 4 (L6 - .5), 5 (L3 - .5). Interleaved: [4 g0, 4 g1, 5 g0, 5 g1] -> beams: 4 (L6), 4 (L6 - .5).
@@ -50,11 +35,11 @@ describe("diverse beam search (fairseq's DiverseBeamSearch, Hamming penalty)", (
 
   it("groups must divide the beam (fairseq's error); 1 group is plain beam search", async () => {
     await initBackend({ backend: "cpu", log: null });
-    expect(() => new SequenceGenerator(fixedModel(), specials, 6, { beam: 3, diverseBeamGroups: 2 })).toThrow(/--diverse-beam-groups 2.*divisible/);
+    expect(() => new SequenceGenerator(model(), specials, 6, { beam: 3, diverseBeamGroups: 2 })).toThrow(/--diverse-beam-groups 2.*divisible/);
     const src = tf.tensor2d([[4, 2]], [1, 2], "int32");
     const lens = tf.tensor1d([2], "int32");
-    const a = new SequenceGenerator(fixedModel(), specials, 6, { beam: 4, nbest: 4, maxLenB: 3, diverseBeamGroups: 1 }).generate(src, lens);
-    const b = new SequenceGenerator(fixedModel(), specials, 6, { beam: 4, nbest: 4, maxLenB: 3 }).generate(src, lens);
+    const a = new SequenceGenerator(model(), specials, 6, { beam: 4, nbest: 4, maxLenB: 3, diverseBeamGroups: 1 }).generate(src, lens);
+    const b = new SequenceGenerator(model(), specials, 6, { beam: 4, nbest: 4, maxLenB: 3 }).generate(src, lens);
     expect(a[0]!.map((h) => [Array.from(h.tokens), h.score])).toEqual(b[0]!.map((h) => [Array.from(h.tokens), h.score]));
     tf.dispose([src, lens]);
   });

@@ -1,8 +1,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
-import type { DecoderOutput, EncoderDecoderModel, EncoderOut } from "@fairseq-ts/models";
+import type { EncoderDecoderModel } from "@fairseq-ts/models";
 import { SequenceGenerator } from "../src/index.js";
+import { fakeModel } from "./fake-model.js";
 
 /**
  * A fake model over 6 tokens (0 bos, 1 pad, 2 eos, 3 unk, 4, 5) whose log-probs hold a NaN for token 4
@@ -11,27 +12,14 @@ import { SequenceGenerator } from "../src/index.js";
  */
 function nanModel(nanRows: Set<number>): EncoderDecoderModel {
   const logp = [-Infinity, -Infinity, Math.log(0.1), -Infinity, Math.log(0.6), Math.log(0.3)];
-  const enc = (b: number): EncoderOut => ({ encoderOut: tf.zeros([b, 1, 1]) as tf.Tensor3D, encoderPaddingMask: null, extra: {} });
-  const decoder = {
-    forward: (prev: tf.Tensor2D): DecoderOutput => {
-      const rows = prev.shape[0];
-      const v = new Float32Array(rows * 6);
-      for (let r = 0; r < rows; r++) {
-        v.set(logp, r * 6);
-        if (nanRows.has(r)) v[r * 6 + 4] = NaN;
-      }
-      return [tf.tensor3d(v, [rows, 1, 6]), { attn: null }];
-    },
-    getNormalizedProbs: (out: DecoderOutput) => out[0],
-    reorderIncrementalState: () => {},
-    maxPositions: () => 1024,
-  };
-  const encoder = {
-    forward: (src: tf.Tensor2D) => enc(src.shape[0]),
-    reorderEncoderOut: (e: EncoderOut, order: tf.Tensor1D) => ({ encoderOut: tf.gather(e.encoderOut, order), encoderPaddingMask: null, extra: {} }),
-    maxPositions: () => 1024,
-  };
-  return { kind: "encoder-decoder", encoder, decoder, eval: () => {}, maxDecoderPositions: () => 1024 } as unknown as EncoderDecoderModel;
+  return fakeModel((rows) => {
+    const v = new Float32Array(rows * 6);
+    for (let r = 0; r < rows; r++) {
+      v.set(logp, r * 6);
+      if (nanRows.has(r)) v[r * 6 + 4] = NaN;
+    }
+    return tf.tensor3d(v, [rows, 1, 6]);
+  });
 }
 
 describe("NaN log-probs (fairseq: lprobs[lprobs != lprobs] = -inf)", () => {

@@ -1,29 +1,14 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
-import type { DecoderOutput, EncoderDecoderModel, EncoderOut } from "@fairseq-ts/models";
 import { SequenceGenerator } from "../src/index.js";
+import { fixedModel } from "./fake-model.js";
 
 /**
  * A fake model whose next-token distribution is fixed: over 6 tokens (0 bos, 1 pad, 2 eos, 3 unk, 4, 5)
- * it gives p(4) = 0.6, p(5) = 0.3, p(eos) = 0.1 at every step.
+ * it gives p(4) = 0.6, p(5) = 0.3, p(eos) = 0.1 at every step (logits normalised by log-softmax).
  */
-function fixedModel(): EncoderDecoderModel {
-  const logp = [-1e9, -1e9, Math.log(0.1), -1e9, Math.log(0.6), Math.log(0.3)];
-  const enc = (b: number): EncoderOut => ({ encoderOut: tf.zeros([b, 1, 1]) as tf.Tensor3D, encoderPaddingMask: null, extra: {} });
-  const decoder = {
-    forward: (prev: tf.Tensor2D): DecoderOutput => [tf.tile(tf.reshape(tf.tensor1d(logp), [1, 1, 6]), [prev.shape[0], 1, 1]) as tf.Tensor3D, { attn: null }],
-    getNormalizedProbs: (out: DecoderOutput, log: boolean) => (log ? tf.logSoftmax(out[0], -1) : tf.softmax(out[0], -1)) as tf.Tensor3D,
-    reorderIncrementalState: () => {},
-    maxPositions: () => 1024,
-  };
-  const encoder = {
-    forward: (src: tf.Tensor2D) => enc(src.shape[0]),
-    reorderEncoderOut: (e: EncoderOut, order: tf.Tensor1D) => ({ encoderOut: tf.gather(e.encoderOut, order), encoderPaddingMask: null, extra: {} }),
-    maxPositions: () => 1024,
-  };
-  return { kind: "encoder-decoder", encoder, decoder, eval: () => {}, maxDecoderPositions: () => 1024 } as unknown as EncoderDecoderModel;
-}
+const fixed = () => fixedModel([-1e9, -1e9, Math.log(0.1), -1e9, Math.log(0.6), Math.log(0.3)], (x) => tf.logSoftmax(x, -1) as tf.Tensor3D);
 
 beforeAll(async () => {
   await initBackend({ backend: "cpu", log: null });
@@ -35,10 +20,10 @@ describe("sampling (fairseq's Sampling search)", () => {
 
   it("is reproducible with a seed, and top-k 1 is greedy", () => {
     const specials = { pad: 1, eos: 2, unk: 3 };
-    const a = new SequenceGenerator(fixedModel(), specials, 6, { sampling: true, beam: 3, nbest: 3, seed: 5, maxLenB: 6 }).generate(src(), lens());
-    const b = new SequenceGenerator(fixedModel(), specials, 6, { sampling: true, beam: 3, nbest: 3, seed: 5, maxLenB: 6 }).generate(src(), lens());
+    const a = new SequenceGenerator(fixed(), specials, 6, { sampling: true, beam: 3, nbest: 3, seed: 5, maxLenB: 6 }).generate(src(), lens());
+    const b = new SequenceGenerator(fixed(), specials, 6, { sampling: true, beam: 3, nbest: 3, seed: 5, maxLenB: 6 }).generate(src(), lens());
     expect(a[0]!.map((h) => Array.from(h.tokens))).toEqual(b[0]!.map((h) => Array.from(h.tokens)));
-    const greedy = new SequenceGenerator(fixedModel(), specials, 6, { sampling: true, samplingTopk: 1, beam: 2, maxLenB: 4 }).generate(src(), lens());
+    const greedy = new SequenceGenerator(fixed(), specials, 6, { sampling: true, samplingTopk: 1, beam: 2, maxLenB: 4 }).generate(src(), lens());
     // always the most likely token (4) until max length forces eos
     expect(Array.from(greedy[0]![0]!.tokens)).toEqual([4, 4, 4, 4, 2]);
     // the score of a sampled token is its log-prob: 4 steps of log 0.6 then eos at max length (prob 0.1 -> forced)
@@ -47,11 +32,11 @@ describe("sampling (fairseq's Sampling search)", () => {
 
   it("top-p 0.5 keeps only the most likely word (0.6 reaches p); top-p 0.7 allows 4 and 5 but never eos", () => {
     const specials = { pad: 1, eos: 2, unk: 3 };
-    const p5 = new SequenceGenerator(fixedModel(), specials, 6, { sampling: true, samplingTopp: 0.5, beam: 4, nbest: 4, minLen: 3, maxLenB: 3 }).generate(src(), lens());
+    const p5 = new SequenceGenerator(fixed(), specials, 6, { sampling: true, samplingTopp: 0.5, beam: 4, nbest: 4, minLen: 3, maxLenB: 3 }).generate(src(), lens());
     for (const h of p5[0]!) expect(Array.from(h.tokens)).toEqual([4, 4, 4, 2]);
     const seen = new Set<number>();
     for (let seed = 1; seed <= 8; seed++) {
-      const p7 = new SequenceGenerator(fixedModel(), specials, 6, { sampling: true, samplingTopp: 0.7, beam: 4, nbest: 4, minLen: 3, maxLenB: 3, seed }).generate(src(), lens());
+      const p7 = new SequenceGenerator(fixed(), specials, 6, { sampling: true, samplingTopp: 0.7, beam: 4, nbest: 4, minLen: 3, maxLenB: 3, seed }).generate(src(), lens());
       for (const h of p7[0]!) for (const t of Array.from(h.tokens).slice(0, 3)) seen.add(t);
     }
     expect([...seen].sort()).toEqual([4, 5]);

@@ -2,24 +2,12 @@ import {
   BatchMatMul,
   getKernel,
   util,
-  type KernelBackend,
   type KernelConfig,
   type KernelFunc,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
 import type { NativeBinding } from "./binding.js";
-
-/** The parts of tfjs's wasm backend this kernel uses (its heap and tensor offsets). */
-interface WasmBackendLike extends KernelBackend {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: string): TensorInfo;
-}
-
-interface CpuBackendLike extends KernelBackend {
-  data: { get(id: object): { values: Float32Array } | undefined };
-  makeTensorInfo(shape: number[], dtype: string, values: Float32Array): TensorInfo;
-}
+import { cpuValues, heapOffset, type CpuBackendLike, type WasmBackendLike } from "./backend-memory.js";
 
 interface Plan {
   batch: number;
@@ -80,15 +68,15 @@ export function nativeBatchMatMulConfig(backendName: "wasm" | "cpu", native: Nat
       const out = be.makeOutput(p.outShape, "float32");
       // Read offsets and the heap only after allocating: the heap may have grown (new ArrayBuffer).
       const heap = be.wasm.HEAPU8.buffer as ArrayBuffer;
-      const offA = be.dataIdMap.get(a.dataId)!.memoryOffset;
-      const offB = be.dataIdMap.get(b.dataId)!.memoryOffset;
-      const offC = be.dataIdMap.get(out.dataId)!.memoryOffset;
+      const offA = heapOffset(be, a);
+      const offB = heapOffset(be, b);
+      const offC = heapOffset(be, out);
       native.sgemmBatched(heap, offA, p.strideA, heap, offB, p.strideB, heap, offC, p.batch, p.m, p.n, p.k, transposeA, transposeB);
       return out;
     }
     const be = args.backend as CpuBackendLike;
-    const av = be.data.get(a.dataId)!.values;
-    const bv = be.data.get(b.dataId)!.values;
+    const av = cpuValues(be, a);
+    const bv = cpuValues(be, b);
     const cv = new Float32Array(p.batch * p.m * p.n);
     native.sgemmBatched(av, 0, p.strideA, bv, 0, p.strideB, cv, 0, p.batch, p.m, p.n, p.k, transposeA, transposeB);
     return be.makeTensorInfo(p.outShape, "float32", cv);

@@ -1,16 +1,6 @@
-import { Exp, getKernel, util, type KernelBackend, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
+import { Exp, getKernel, util, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
 import type { NativeBinding } from "./binding.js";
-
-interface WasmBackendLike extends KernelBackend {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: string): TensorInfo;
-}
-
-interface CpuBackendLike extends KernelBackend {
-  data: { get(id: object): { values: Float32Array } | undefined };
-  makeTensorInfo(shape: number[], dtype: string, values: Float32Array): TensorInfo;
-}
+import { cpuValues, heapOffset, type CpuBackendLike, type WasmBackendLike } from "./backend-memory.js";
 
 /**
  * Exp through the addon's vectorized expf (≤ 1 ulp from the correctly rounded result, exact at
@@ -31,12 +21,12 @@ export function nativeExpConfig(backendName: "wasm" | "cpu", native: NativeBindi
       if (n === 0) return out;
       // after allocating: the heap may have grown (a new ArrayBuffer)
       const heap = be.wasm.HEAPU8.buffer as ArrayBuffer;
-      native.vexp(heap, be.dataIdMap.get(x.dataId)!.memoryOffset, heap, be.dataIdMap.get(out.dataId)!.memoryOffset, n);
+      native.vexp(heap, heapOffset(be, x), heap, heapOffset(be, out), n);
       return out;
     }
     const be = args.backend as CpuBackendLike;
     const y = new Float32Array(n);
-    native.vexp(be.data.get(x.dataId)!.values, 0, y, 0, n);
+    native.vexp(cpuValues(be, x), 0, y, 0, n);
     return be.makeTensorInfo(x.shape, "float32", y);
   };
   return { kernelName: Exp, backendName, kernelFunc };

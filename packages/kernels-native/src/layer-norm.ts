@@ -1,16 +1,6 @@
-import { util, type KernelBackend, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
+import { util, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
 import type { NativeBinding } from "./binding.js";
-
-interface WasmBackendLike extends KernelBackend {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: string): TensorInfo;
-}
-
-interface CpuBackendLike extends KernelBackend {
-  data: { get(id: object): { values: Float32Array } | undefined };
-  makeTensorInfo(shape: number[], dtype: string, values: Float32Array): TensorInfo;
-}
+import { cpuValues, heapOffset, type CpuBackendLike, type WasmBackendLike } from "./backend-memory.js";
 
 /** The kernel's name: tfjs has no layer-norm kernel; `@fairseq-ts/models`' LayerNorm calls it when registered. */
 export const LAYER_NORM = "FairseqLayerNorm";
@@ -35,13 +25,13 @@ export function nativeLayerNormConfig(backendName: "wasm" | "cpu", native: Nativ
       const out = be.makeOutput(x.shape, "float32");
       if (rows * cols === 0) return out;
       const heap = be.wasm.HEAPU8.buffer as ArrayBuffer; // after allocating (the heap may grow)
-      const off = (t: TensorInfo) => be.dataIdMap.get(t.dataId)!.memoryOffset;
+      const off = (t: TensorInfo) => heapOffset(be, t);
       native.layerNorm(heap, off(x), heap, off(gamma), heap, off(beta), heap, off(out), rows, cols, eps);
       return out;
     }
     const be = args.backend as CpuBackendLike;
     const y = new Float32Array(rows * cols);
-    const v = (t: TensorInfo) => be.data.get(t.dataId)!.values;
+    const v = (t: TensorInfo) => cpuValues(be, t);
     if (rows * cols > 0) native.layerNorm(v(x), 0, v(gamma), 0, v(beta), 0, y, 0, rows, cols, eps);
     return be.makeTensorInfo(x.shape, "float32", y);
   };

@@ -1,16 +1,6 @@
-import { util, type KernelBackend, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
+import { util, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
 import type { NativeBinding } from "./binding.js";
-
-interface WasmBackendLike extends KernelBackend {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: string): TensorInfo;
-}
-
-interface CpuBackendLike extends KernelBackend {
-  data: { get(id: object): { values: Float32Array } | undefined };
-  makeTensorInfo(shape: number[], dtype: string, values: Float32Array): TensorInfo;
-}
+import { cpuValues, heapOffset, type CpuBackendLike, type WasmBackendLike } from "./backend-memory.js";
 
 /**
  * tfjs-core names a `LogSoftmax` kernel but its `tf.logSoftmax` op is a composite of seven kernels;
@@ -33,12 +23,12 @@ export function nativeLogSoftmaxConfig(backendName: "wasm" | "cpu", native: Nati
       const out = be.makeOutput(logits.shape, "float32");
       if (rows * cols === 0) return out;
       const heap = be.wasm.HEAPU8.buffer as ArrayBuffer; // after allocating (the heap may grow)
-      native.logSoftmax(heap, be.dataIdMap.get(logits.dataId)!.memoryOffset, heap, be.dataIdMap.get(out.dataId)!.memoryOffset, rows, cols);
+      native.logSoftmax(heap, heapOffset(be, logits), heap, heapOffset(be, out), rows, cols);
       return out;
     }
     const be = args.backend as CpuBackendLike;
     const y = new Float32Array(rows * cols);
-    if (rows * cols > 0) native.logSoftmax(be.data.get(logits.dataId)!.values, 0, y, 0, rows, cols);
+    if (rows * cols > 0) native.logSoftmax(cpuValues(be, logits), 0, y, 0, rows, cols);
     return be.makeTensorInfo(logits.shape, "float32", y);
   };
   return { kernelName: "LogSoftmax", backendName, kernelFunc };

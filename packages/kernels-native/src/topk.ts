@@ -1,16 +1,6 @@
-import { TopK, getKernel, util, type KernelBackend, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
+import { TopK, getKernel, util, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
 import type { NativeBinding } from "./binding.js";
-
-interface WasmBackendLike extends KernelBackend {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: string): TensorInfo;
-}
-
-interface CpuBackendLike extends KernelBackend {
-  data: { get(id: object): { values: Float32Array } | undefined };
-  makeTensorInfo(shape: number[], dtype: string, values: Float32Array | Int32Array): TensorInfo;
-}
+import { cpuValues, heapOffset, type CpuBackendLike, type WasmBackendLike } from "./backend-memory.js";
 
 /** Above this k the one-pass insertion buffer loses to a sort: the backend's kernel runs. */
 const MAX_K = 64;
@@ -36,14 +26,14 @@ export function nativeTopKConfig(backendName: "wasm" | "cpu", native: NativeBind
       const idx = be.makeOutput(outShape, "int32");
       if (rows * k === 0) return [vals, idx];
       const heap = be.wasm.HEAPU8.buffer as ArrayBuffer; // after allocating (the heap may grow)
-      const off = (t: TensorInfo) => be.dataIdMap.get(t.dataId)!.memoryOffset;
+      const off = (t: TensorInfo) => heapOffset(be, t);
       native.topk(heap, off(x), rows, cols, k, heap, off(vals), heap, off(idx));
       return [vals, idx];
     }
     const be = args.backend as CpuBackendLike;
     const v = new Float32Array(rows * k);
     const i = new Int32Array(rows * k);
-    if (rows * k > 0) native.topk(be.data.get(x.dataId)!.values, 0, rows, cols, k, v, 0, i.buffer, 0);
+    if (rows * k > 0) native.topk(cpuValues(be, x), 0, rows, cols, k, v, 0, i.buffer, 0);
     return [be.makeTensorInfo(outShape, "float32", v), be.makeTensorInfo(outShape, "int32", i)];
   };
   return { kernelName: TopK, backendName, kernelFunc };
