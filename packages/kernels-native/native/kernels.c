@@ -293,6 +293,74 @@ static napi_value topk(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// C[i] = op(A[i]) x op(B[i]) for i < batch (strides in elements; 0 broadcasts), row-major.
+static void gemm_batched(const float* A, int64_t strideA, const float* B, int64_t strideB, float* C, int64_t batch,
+                         int64_t M, int64_t N, int64_t K, bool ta, bool tb) {
+  const uint64_t sizeC = (uint64_t)M * N;
+  int lda = ta ? (int)M : (int)K;
+  int ldb = tb ? (int)K : (int)N;
+  // Tiny matrices (attention of one decoding step: M = 1, K = head dim, many batches): a BLAS call
+  // costs more than the arithmetic, so loop in plain C.
+  if ((uint64_t)M * N * K <= SMALL_GEMM_FLOPS) {
+    for (int64_t i = 0; i < batch; i++) small_gemm(A + i * strideA, B + i * strideB, C + i * sizeC, M, N, K, ta, tb);
+    return;
+  }
+#ifdef FAIRSEQ_TS_OPENBLAS
+  // Each GEMM below ONE_THREAD_FLOPS runs on one thread: splitting a few-MFLOP product costs more in
+  // thread hand-offs than it saves, and when the other core is busy (another worker, another
+  // process) a waiting OpenBLAS thread stalls the whole call. Decoding steps are all such products.
+  const int one_thread = 2.0 * (double)M * N * K < ONE_THREAD_FLOPS && blas_threads > 1;
+  if (one_thread) openblas_set_num_threads(1);
+#endif
+  for (int64_t i = 0; i < batch; i++) {
+    if (K == 0) {
+      memset(C + i * sizeC, 0, sizeC * 4);
+      continue;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
+                A + i * strideA, lda, B + i * strideB, ldb, 0.0f, C + i * sizeC, (int)N);
+  }
+#ifdef FAIRSEQ_TS_OPENBLAS
+  if (one_thread) openblas_set_num_threads(blas_threads);
+#endif
+}
+
+// linear(bufX, offX, bufW, offW, bufB, offB, bufY, offY, M, N, K): Y[M,N] = X[M,K] x W[N,K]^T + b[N]
+// (fairseq's Linear in one kernel; offB < 0: no bias). Byte offsets.
+static napi_value linear_fwd(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value a[11];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc != 11) {
+    napi_throw_type_error(env, NULL, "linear expects 11 arguments");
+    return NULL;
+  }
+  uint8_t *px, *pw, *pb = NULL, *py;
+  size_t lx, lw, lb = 0, ly;
+  int64_t offB = get_i64(env, a[5]);
+  if (!get_buffer(env, a[0], &px, &lx) || !get_buffer(env, a[2], &pw, &lw) || !get_buffer(env, a[6], &py, &ly) ||
+      (offB >= 0 && !get_buffer(env, a[4], &pb, &lb))) {
+    napi_throw_type_error(env, NULL, "linear: buffers must be ArrayBuffers or Float32Arrays");
+    return NULL;
+  }
+  int64_t offX = get_i64(env, a[1]), offW = get_i64(env, a[3]), offY = get_i64(env, a[7]);
+  int64_t M = get_i64(env, a[8]), N = get_i64(env, a[9]), K = get_i64(env, a[10]);
+  if (offX < 0 || offW < 0 || offY < 0 || M < 0 || N < 0 || K < 0 || (offX | offW | offY | (offB < 0 ? 0 : offB)) % 4 != 0 ||
+      (uint64_t)offX + 4 * (uint64_t)M * K > lx || (uint64_t)offW + 4 * (uint64_t)N * K > lw ||
+      (uint64_t)offY + 4 * (uint64_t)M * N > ly || (offB >= 0 && (uint64_t)offB + 4 * (uint64_t)N > lb)) {
+    napi_throw_range_error(env, NULL, "linear: range outside its buffer or misaligned");
+    return NULL;
+  }
+  float* Y = (float*)(py + offY);
+  gemm_batched((const float*)(px + offX), 0, (const float*)(pw + offW), 0, Y, 1, M, N, K, false, true);
+  if (offB >= 0) {
+    const float* bias = (const float*)(pb + offB);
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t n = 0; n < N; n++) Y[m * N + n] += bias[n];
+  }
+  return NULL;
+}
+
 // sgemmBatched(bufA, offA, strideA, bufB, offB, strideB, bufC, offC, batch, M, N, K, transA, transB)
 // Byte offsets into the buffers; batch strides in elements (0 = broadcast). C = op(A) x op(B),
 // A is [M,K] (or [K,M] when transA), B is [K,N] (or [N,K] when transB), row-major, C is [M,N].
@@ -334,32 +402,7 @@ static napi_value sgemm_batched(napi_env env, napi_callback_info info) {
   float* A = (float*)(pa + offA);
   float* B = (float*)(pb + offB);
   float* C = (float*)(pc + offC);
-  int lda = ta ? (int)M : (int)K;
-  int ldb = tb ? (int)K : (int)N;
-  // Tiny matrices (attention of one decoding step: M = 1, K = head dim, many batches): a BLAS call
-  // costs more than the arithmetic, so loop in plain C.
-  if ((uint64_t)M * N * K <= SMALL_GEMM_FLOPS) {
-    for (int64_t i = 0; i < batch; i++) small_gemm(A + i * strideA, B + i * strideB, C + i * sizeC, M, N, K, ta, tb);
-    return NULL;
-  }
-#ifdef FAIRSEQ_TS_OPENBLAS
-  // Each GEMM below ONE_THREAD_FLOPS runs on one thread: splitting a few-MFLOP product costs more in
-  // thread hand-offs than it saves, and when the other core is busy (another worker, another
-  // process) a waiting OpenBLAS thread stalls the whole call. Decoding steps are all such products.
-  const int one_thread = 2.0 * (double)M * N * K < ONE_THREAD_FLOPS && blas_threads > 1;
-  if (one_thread) openblas_set_num_threads(1);
-#endif
-  for (int64_t i = 0; i < batch; i++) {
-    if (K == 0) {
-      memset(C + i * sizeC, 0, sizeC * 4);
-      continue;
-    }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
-                A + i * strideA, lda, B + i * strideB, ldb, 0.0f, C + i * sizeC, (int)N);
-  }
-#ifdef FAIRSEQ_TS_OPENBLAS
-  if (one_thread) openblas_set_num_threads(blas_threads);
-#endif
+  gemm_batched(A, strideA, B, strideB, C, batch, M, N, K, ta, tb);
   return NULL;
 }
 
@@ -400,8 +443,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"topk", NULL, topk, NULL, NULL, NULL, napi_default, NULL},
       {"logSoftmax", NULL, log_softmax, NULL, NULL, NULL, napi_default, NULL},
       {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_default, NULL},
+      {"linear", NULL, linear_fwd, NULL, NULL, NULL, napi_default, NULL},
   };
-  if (napi_define_properties(env, exports, 7, props) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, 8, props) != napi_ok) return NULL;
   return exports;
 }
 

@@ -23,6 +23,12 @@ export interface NativeBinding {
     bufB: ArrayBuffer | Float32Array, offB: number, bufY: ArrayBuffer | Float32Array, offY: number,
     rows: number, cols: number, eps: number,
   ): void;
+  /** Y[M, N] = X[M, K] · W[N, K]ᵀ + b[N]; offB < 0 for no bias (byte offsets). */
+  linear(
+    bufX: ArrayBuffer | Float32Array, offX: number, bufW: ArrayBuffer | Float32Array, offW: number,
+    bufB: ArrayBuffer | Float32Array, offB: number, bufY: ArrayBuffer | Float32Array, offY: number,
+    m: number, n: number, k: number,
+  ): void;
   setThreads(n: number): void;
   getThreads(): number;
 }

@@ -3,16 +3,18 @@ import { nativeBatchMatMulConfig } from "./batch-matmul.js";
 import { loadNativeBinding } from "./binding.js";
 import { nativeExpConfig } from "./exp.js";
 import { nativeLayerNormConfig } from "./layer-norm.js";
+import { nativeLinearConfig } from "./linear.js";
 import { nativeLogSoftmaxConfig } from "./log-softmax.js";
 import { nativeTopKConfig } from "./topk.js";
 
 export { loadNativeBinding, type LoadResult, type NativeBinding } from "./binding.js";
 export { LAYER_NORM } from "./layer-norm.js";
+export { LINEAR } from "./linear.js";
 
 export interface NativeKernelsInfo {
   /** Whether native kernels are registered. */
   active: boolean;
-  /** Kernels replaced, e.g. ["BatchMatMul", "Exp", "TopK", "LogSoftmax", "FairseqLayerNorm"]. */
+  /** Kernels replaced, e.g. ["BatchMatMul", "Exp", "TopK", "LogSoftmax", "FairseqLayerNorm", "FairseqLinear"]. */
   kernels: string[];
   /** BLAS threads in use. */
   threads: number;
@@ -42,7 +44,7 @@ export async function registerNativeKernels(backendName: string, options: { thre
       registerKernel(config);
     }
     // kernels no backend has: nothing to restore, only to remove
-    const added = [nativeLogSoftmaxConfig(backendName, native), nativeLayerNormConfig(backendName, native)];
+    const added = [nativeLogSoftmaxConfig(backendName, native), nativeLayerNormConfig(backendName, native), nativeLinearConfig(backendName, native)];
     for (const config of added) {
       if (getKernel(config.kernelName, backendName)) unregisterKernel(config.kernelName, backendName);
       registerKernel(config);

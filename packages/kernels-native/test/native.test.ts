@@ -36,7 +36,7 @@ describe("native kernels", () => {
     it(`BatchMatMul on ${backend}: all transpose flags and 1-vs-N broadcasts equal a float64 reference`, async () => {
       await tf.setBackend(backend);
       const info = await registerNativeKernels(backend, { threads: 1 });
-      expect(info).toMatchObject({ active: true, kernels: ["BatchMatMul", "Exp", "TopK", "LogSoftmax", "FairseqLayerNorm"] });
+      expect(info).toMatchObject({ active: true, kernels: ["BatchMatMul", "Exp", "TopK", "LogSoftmax", "FairseqLayerNorm", "FairseqLinear"] });
       const cases: [number, number, number, number, number][] = [
         [3, 3, 5, 7, 4],
         [1, 4, 6, 3, 9],

@@ -86,9 +86,35 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | null):
   const shape = x.shape;
   const inF = shape[shape.length - 1]!;
   const x2 = tf.reshape(x, [-1, inF]) as tf.Tensor2D;
-  let y = tf.matMul(x2, weight, false, true);
-  if (bias) y = tf.add(y, bias);
+  let y: tf.Tensor;
+  if (x.dtype === "float32" && tf.getKernel(LINEAR_KERNEL, tf.getBackend())) {
+    y = fusedLinear(x2, weight, bias);
+  } else {
+    y = tf.matMul(x2, weight, false, true);
+    if (bias) y = tf.add(y, bias);
+  }
   return tf.reshape(y, [...shape.slice(0, -1), weight.shape[0]!]);
+}
+
+/**
+ * A fused linear kernel (inputs x [M, K], weight [N, K], optional bias [N]; y = x · weightᵀ + bias)
+ * that a backend may register: `@fairseq-ts/kernels-native` does, under this name.
+ */
+export const LINEAR_KERNEL = "FairseqLinear";
+
+/** The fused kernel forward; the backward as for matMul + add (dx = dy·W, dW = dyᵀ·x, db = Σ dy). */
+function fusedLinear(x: tf.Tensor2D, weight: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
+  const run = (inputs: Record<string, tf.Tensor>) => tf.engine().runKernel(LINEAR_KERNEL, inputs, {}) as tf.Tensor;
+  if (bias) {
+    return tf.customGrad(((a: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([a, w]);
+      return { value: run({ x: a, weight: w, bias: b }), gradFunc: (dy: tf.Tensor, [as, ws]: tf.Tensor[]) => [tf.matMul(dy, ws!), tf.matMul(dy, as!, true, false), tf.sum(dy, 0)] };
+    }) as unknown as Parameters<typeof tf.customGrad>[0])(x, weight, bias);
+  }
+  return tf.customGrad(((a: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([a, w]);
+    return { value: run({ x: a, weight: w }), gradFunc: (dy: tf.Tensor, [as, ws]: tf.Tensor[]) => [tf.matMul(dy, ws!), tf.matMul(dy, as!, true, false)] };
+  }) as unknown as Parameters<typeof tf.customGrad>[0])(x, weight);
 }
 
 export class LayerNorm {

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
 import { logSoftmax } from "../src/index.js";
-import { LAYER_NORM_KERNEL, LayerNorm, ParamStore, type ModuleContext } from "../src/modules.js";
+import { LAYER_NORM_KERNEL, LINEAR_KERNEL, LayerNorm, ParamStore, linear, type ModuleContext } from "../src/modules.js";
 
 function seeded(n: number, seed: number): Float32Array {
   let x = seed;
@@ -159,6 +159,53 @@ describe("LayerNorm (fused kernel when registered, tfjs's ops otherwise)", () =>
     for (let j = 0; j < 24; j++) {
       expect(Math.abs(fused.dg[j]! - composite.dg[j]!)).toBeLessThan(1e-4);
       expect(Math.abs(fused.db[j]! - composite.db[j]!)).toBeLessThan(1e-4);
+    }
+  });
+});
+
+describe("linear (fused kernel when registered, matMul + add otherwise)", () => {
+  /** Value and gradients of sum(w · linear(x, W, b)) for x [2, 7, 12], W [9, 12], b [9] (or none). */
+  function run(withBias: boolean): Float32Array[] {
+    return tf.tidy(() => {
+      const x = tf.tensor3d(seeded(168, 11), [2, 7, 12]);
+      const W = tf.tensor2d(seeded(108, 12), [9, 12]);
+      const b = tf.tensor1d(seeded(9, 13));
+      const w = tf.tensor3d(seeded(126, 14), [2, 7, 9]);
+      const f = (a: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(w, linear(a, ww, withBias ? bb : null)));
+      const y = linear(x, W, withBias ? b : null);
+      expect(y.shape).toEqual([2, 7, 9]);
+      const g = withBias ? tf.grads(f)([x, W, b]) : tf.grads((a: tf.Tensor, ww: tf.Tensor) => f(a, ww, b))([x, W]);
+      return [y, ...g].map((t) => t.dataSync().slice() as Float32Array);
+    });
+  }
+
+  it("on wasm with the native kernel (built in CI): values equal float64, gradients equal matMul + add", async () => {
+    await initBackend({ backend: "wasm", native: false, log: null });
+    const composite = [run(true), run(false)];
+    const info = await initBackend({ backend: "wasm", log: null });
+    expect((info.native.kernels as string[]).includes(LINEAR_KERNEL) || process.env.CI !== "true").toBe(true);
+    const fused = [run(true), run(false)];
+    const x = seeded(168, 11);
+    const W = seeded(108, 12);
+    const b = seeded(9, 13);
+    for (const [bi, withBias] of [[0, true], [1, false]] as const) {
+      for (let r = 0; r < 14; r++)
+        for (let n = 0; n < 9; n++) {
+          let acc = withBias ? b[n]! : 0;
+          let mag = Math.abs(acc);
+          for (let k = 0; k < 12; k++) {
+            acc += x[r * 12 + k]! * W[n * 12 + k]!;
+            mag += Math.abs(x[r * 12 + k]! * W[n * 12 + k]!);
+          }
+          // float32 accumulation: a few ulps of the terms' magnitude
+          expect(Math.abs(fused[bi]![0]![r * 9 + n]! - acc)).toBeLessThan(1e-6 * mag);
+        }
+      expect(fused[bi]!.length).toBe(withBias ? 4 : 3);
+      for (let t = 1; t < fused[bi]!.length; t++) {
+        const [f, c] = [fused[bi]![t]!, composite[bi]![t]!];
+        expect(f.length).toBe(c.length);
+        for (let i = 0; i < f.length; i++) expect(Math.abs(f[i]! - c[i]!)).toBeLessThan(1e-4);
+      }
     }
   });
 });
