@@ -42,9 +42,10 @@ export class MultiheadAttention {
     }
   }
 
-  /** [B, T, C] -> [B, H, T, d] */
+  /** [B, T, C] -> [B, H, T, d] (a decoding step, T = 1, needs no transpose: the layout is the same) */
   private heads(x: tf.Tensor): tf.Tensor4D {
     const [b, t] = x.shape;
+    if (t === 1) return tf.reshape(x, [b!, this.numHeads, 1, this.headDim]);
     return tf.transpose(tf.reshape(x, [b!, t!, this.numHeads, this.headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
   }
 
@@ -108,7 +109,7 @@ export class MultiheadAttention {
     if (keyBias) scores = tf.add(scores, keyBias);
     const probs = tf.softmax(scores, -1);
     const attn = tf.matMul(dropout(this.ctx, probs, this.dropoutP), v); // [B, H, T, d]
-    const merged = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [b!, t!, this.embedDim]);
+    const merged = tf.reshape(t === 1 ? attn : tf.transpose(attn, [0, 2, 1, 3]), [b!, t!, this.embedDim]);
     const out = this.outProj.apply(merged) as tf.Tensor3D;
     return [out, needWeights ? (tf.mean(probs, 1) as tf.Tensor3D) : null];
   }
