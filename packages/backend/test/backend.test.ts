@@ -26,7 +26,7 @@ describe("backend", () => {
     expect(info.name).toBe("wasm");
     expect(info.skipped[0]).toMatch(/^tensorflow: not available/);
     expect(lines.join("\n")).toMatch(/backend: wasm .*tfjs-node not installed/);
-  });
+  }, 180_000); // the first wasm start-up of the file: slow when CI runs many test files at once
 
   it("forcing tfjs-node when it is missing is an error that says how to enable it", async () => {
     await expect(initBackend({ backend: "tensorflow", log: null })).rejects.toThrow(/pnpm add @tensorflow\/tfjs-node/);
