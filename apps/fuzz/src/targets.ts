@@ -8,6 +8,8 @@ import { SubwordNmtApplier, parseModelProto } from "@fairseq-ts/tokenizers";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { ConfigFileError, buildProgram, expandConfigFile } from "@fairseq-ts/cli";
+import { PyNamespace, PyObject, TorchLoadError, TorchTensor, loadTorchCheckpoint } from "@fairseq-ts/torch-load";
+import { fairseqLikePickle, hostilePickles, torchZip } from "./pickles.js";
 
 /** A reader under test: valid inputs to mutate, the reader, and the error types it may throw. */
 export interface FuzzTarget {
@@ -24,6 +26,34 @@ const isClass = (...classes: (abstract new (...a: never[]) => Error)[]) => (e: u
 /** Readers without an error class of their own: any Error that is not a JS engine error (TypeError, RangeError, …). */
 const plainError = (e: unknown) => e instanceof Error && e.constructor === Error && e.message.length > 0;
 
+/** Every tensor reachable from an unpickled object graph; iterative (hostile files nest 100k deep) and cycle-safe. */
+export function tensorsIn(root: unknown): TorchTensor[] {
+  const out: TorchTensor[] = [];
+  const seen = new Set<unknown>();
+  const todo: unknown[] = [root];
+  while (todo.length) {
+    const v = todo.pop();
+    if (v === null || typeof v !== "object" || seen.has(v)) continue;
+    seen.add(v);
+    if (v instanceof TorchTensor) out.push(v);
+    else if (v instanceof Map) for (const [k, x] of v) todo.push(k, x);
+    else if (Array.isArray(v) || v instanceof Set) for (const x of v) todo.push(x);
+    else if (v instanceof PyObject) todo.push(v.args, v.state);
+    else if (v instanceof PyNamespace) todo.push(...Object.values(v));
+  }
+  return out;
+}
+
+/**
+ * Load a `.pt` and read its tensors the way an importer would. Small tensors are materialized, and so is
+ * every view claiming more elements than its storage (stride 0): those are where a size taken on trust
+ * would become a huge allocation. The 1.4M-value model's big tensors are skipped to keep inputs fast.
+ */
+export function readTorchCheckpointFully(b: Uint8Array): void {
+  const ckpt = loadTorchCheckpoint(b);
+  for (const t of tensorsIn(ckpt.root)) if (t.numel <= 1 << 16 || t.numel > t.storage.numel) ckpt.tensorData(t);
+}
+
 export function fuzzTargets(shared: string): FuzzTarget[] {
   const ref = join(shared, "reference/fairseq/multi30k-de-en/bin");
   const dictText = readFileSync(join(ref, "dict.en.txt"), "utf8").split("\n").slice(0, 300).join("\n") + "\n";
@@ -33,7 +63,12 @@ export function fuzzTargets(shared: string): FuzzTarget[] {
   const codes = "#version: 0.2\nt h\nth e</w>\na n\nan d</w>\ne r\n";
   const program = buildProgram();
   const cfgDir = mkdtempSync(join(tmpdir(), "fsts-fuzz-config-"));
+  const modelPt = new Uint8Array(readFileSync(join(shared, "reference/fairseq/multi30k-de-en/model.pt")));
+  const smallPt = torchZip(fairseqLikePickle());
+  // model.pt is the torch-load package's own fuzz seed; the small and hostile ones mutate much faster
+  const ptSeeds = [modelPt, smallPt, smallPt.subarray(0, smallPt.length >> 1), ...Object.values(hostilePickles()).map(torchZip)];
   return [
+    { name: ".pt (torch zip + pickle)", seeds: ptSeeds, read: readTorchCheckpointFully, allowed: isClass(TorchLoadError) },
     { name: "dict.txt", seeds: [bytes(dictText), bytes("a 5\nb 3 #fairseq:overwrite\n")], read: (b) => void Dictionary.parse(text(b), { source: "fuzz" }), allowed: isClass(DictionaryFormatError) },
     {
       name: ".idx",
