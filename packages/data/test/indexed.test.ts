@@ -59,6 +59,9 @@ describe("mmap indexed dataset", () => {
     await b.finalize(join(dir, "w.idx"));
     const ds = MMapIndexedDataset.open(join(dir, "w"));
     expect(() => ds.get(0)).toThrow(/not a valid token id/);
+    // an IndexedDatasetError naming the .bin and the item (found by apps/fuzz: was a bare RangeError)
+    expect(() => ds.get(0)).toThrow(IndexedDatasetError);
+    expect(() => ds.get(0)).toThrow(`${join(dir, "w.bin")}: item 0: value 1099511627776 at position 0 is not a valid token id`);
     ds.close();
   });
 

@@ -218,7 +218,13 @@ export class MMapIndexedDataset implements TokenSequenceDataset {
     if (!Number.isInteger(i) || i < 0 || i >= this.sizes.length) {
       throw new RangeError(`index ${i} out of range for ${this.binPath} (${this.sizes.length} items)`);
     }
-    return decodeItems(this.bytes(i), this.dtype, this.sizes[i]!);
+    try {
+      return decodeItems(this.bytes(i), this.dtype, this.sizes[i]!);
+    } catch (err) {
+      // int64/float64 data holding a value that is no token id (a corrupt .bin, or an .idx with the wrong dtype)
+      if (err instanceof RangeError) throw new IndexedDatasetError(`item ${i}: ${err.message}`, this.binPath);
+      throw err;
+    }
   }
 
   close(): void {
