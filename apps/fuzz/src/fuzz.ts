@@ -73,7 +73,7 @@ export interface FuzzReport {
  * Run every target for its share of `seconds`: mutate a seed, read it; the reader must succeed or throw
  * one of its allowed errors, within `slowMs`. Findings (with the input saved under `crashDir`) are returned.
  */
-export function runFuzz(targets: FuzzTarget[], o: { seconds: number; seed: number; slowMs?: number; crashDir?: string }): FuzzReport {
+export async function runFuzz(targets: FuzzTarget[], o: { seconds: number; seed: number; slowMs?: number; crashDir?: string }): Promise<FuzzReport> {
   const rnd = prng(o.seed);
   const iterations: Record<string, number> = {};
   const findings: FuzzFinding[] = [];
@@ -81,7 +81,13 @@ export function runFuzz(targets: FuzzTarget[], o: { seconds: number; seed: numbe
   for (const t of targets) {
     iterations[t.name] = 0;
     const end = performance.now() + (o.seconds * 1000) / targets.length;
+    let yielded = performance.now();
     while (performance.now() < end) {
+      // let the event loop run (vitest's worker messages time out behind a long synchronous loop)
+      if (performance.now() - yielded > 50) {
+        await new Promise((r) => setImmediate(r));
+        yielded = performance.now();
+      }
       const input = mutate(t.seeds[Math.floor(rnd() * t.seeds.length)]!, rnd);
       iterations[t.name]!++;
       const t0 = performance.now();

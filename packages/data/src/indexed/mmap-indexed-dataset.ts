@@ -37,7 +37,9 @@ function readWhole(path: string): Uint8Array {
     throw new IndexedDatasetError(`cannot open (${(err as NodeJS.ErrnoException).code ?? err})`, path);
   }
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new IndexedDatasetError("is a directory", path);
+    const size = st.size;
     const buf = new Uint8Array(size);
     let off = 0;
     while (off < size) {
@@ -140,7 +142,13 @@ export class MMapIndexedDataset implements TokenSequenceDataset {
     } catch (err) {
       throw new IndexedDatasetError(`cannot open (${(err as NodeJS.ErrnoException).code ?? err})`, this.binPath);
     }
-    this.binSize = fstatSync(this.fd).size;
+    const st = fstatSync(this.fd);
+    if (st.isDirectory()) {
+      closeSync(this.fd);
+      this.fd = null;
+      throw new IndexedDatasetError("is a directory", this.binPath);
+    }
+    this.binSize = st.size;
     const item = ITEM_SIZE[this.dtype];
     for (let i = 0; i < this.sizes.length; i++) {
       const end = this.pointers[i]! + this.sizes[i]! * item;
