@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
 import { describe, expect, it } from "vitest";
 import { cliScratch, judgeOutcome, runCliCase, runCliFuzz } from "../src/cli-fuzz.js";
 
@@ -63,8 +64,12 @@ describe("fuzzing fairseq-ts command lines (in-process main)", () => {
   });
 
   it("a short seeded run: every outcome is success or a clear error, none hangs", async () => {
+    // tfjs' engine is process-global: no tensor may outlive a failed run (read as a field: no backend needed)
+    const tensors = () => tf.engine().state.numTensors;
+    const before = tensors();
     const report = await runCliFuzz({ seconds: 6, seed: 20261201 });
     expect(report.findings).toEqual([]);
+    expect(tensors()).toBe(before);
     expect(report.cases).toBeGreaterThan(300);
     // all three outcomes occur: the run reaches real work, not only usage errors
     for (const k of ["exit 0", "exit 1", "exit 2"]) expect(report.outcomes[k], k).toBeGreaterThan(10);
