@@ -31,10 +31,12 @@ export interface CliScratch {
   dir: string;
   /** Paths and plain values flags are given. */
   values: string[];
+  /** A real model and its data directory: `interactive` runs get them often enough to translate. */
+  model?: { data: string; path: string; input: string };
 }
 
 /** A scratch directory with the few real inputs runs can succeed on (score's --sys/--ref, preprocess' corpus). */
-export function cliScratch(): CliScratch {
+export function cliScratch(model?: { data: string; path: string }): CliScratch {
   const dir = mkdtempSync(join(tmpdir(), "fsts-fuzz-cli-"));
   writeFileSync(join(dir, "sys.txt"), "a cat sat on the mat\nthe dog\n");
   writeFileSync(join(dir, "ref.txt"), "the cat sat on the mat\na dog\n");
@@ -53,7 +55,8 @@ export function cliScratch(): CliScratch {
     join(dir, "missing"), join(dir, "sys.txt"), join(dir, "ref.txt"), join(dir, "empty.txt"), join(dir, "corp"), join(dir, "conf.yaml"),
     join(dir, "data-missing-splits"), dir,
   ];
-  return { dir, values };
+  writeFileSync(join(dir, "input.de"), "ein hund läuft .\nzwei frauen\n");
+  return { dir, values, model: model && { ...model, input: join(dir, "input.de") } };
 }
 
 const LETTERS = "abcdefghijklmnopqrstuvwxyz-_";
@@ -65,7 +68,10 @@ export function randomArgv(program: Command, scratch: CliScratch, rnd: () => num
   const r = rnd();
   const cmd: Command | null = r < 0.93 ? pick(cmds) : null;
   const name = cmd ? cmd.name() : pick(["", "trian", "--help", "-h", "help", "--version", "TRAIN", "fairseq-train", pick(scratch.values)]);
-  const value = () => pick(scratch.values);
+  // With a real model, a valid but huge --beam/--nbest only costs time (fairseq caps the beam at the
+  // vocabulary size, 5927 here: minutes of decoding), so those two get small values in model runs.
+  const modelRun = cmd?.name() === "interactive" && scratch.model !== undefined && rnd() < 0.7;
+  const value = (flag?: string) => (modelRun && (flag === "--beam" || flag === "--nbest") ? pick(["-1", "0", "1", "2", "3", "8", "abc"]) : pick(scratch.values));
   const garbageFlag = () => {
     const k = Math.floor(rnd() * 4);
     const word = Array.from({ length: 1 + Math.floor(rnd() * 12) }, () => pick([...LETTERS])).join("");
@@ -87,12 +93,17 @@ export function randomArgv(program: Command, scratch: CliScratch, rnd: () => num
     const flag = opt.long && (rnd() < 0.85 || !opt.short) ? opt.long : opt.short!;
     const takesValue = opt.required || opt.optional;
     const form = rnd();
-    if (takesValue && form < 0.7) groups.push([flag, value()]);
-    else if (takesValue && form < 0.85 && flag.startsWith("--")) groups.push([`${flag}=${value()}`]);
+    if (takesValue && form < 0.7) groups.push([flag, value(opt.long)]);
+    else if (takesValue && form < 0.85 && flag.startsWith("--")) groups.push([`${flag}=${value(opt.long)}`]);
     else if (!takesValue && form < 0.1) groups.push([`${flag}=${value()}`]);
     else groups.push([flag]);
   }
   // the commands that need a model or input get one often enough to get past the first check
+  if (modelRun && scratch.model) {
+    // a real model on two lines of input: the generation flags reach the sequence generator
+    groups.push([scratch.model.data], ["--path", scratch.model.path], ["--input", scratch.model.input], ["--backend", "cpu"]);
+    if (nPos > 0) groups.splice(0, 1);
+  }
   if (cmd?.name() === "score" && rnd() < 0.7) groups.push(["--sys", join(scratch.dir, "sys.txt")], ["--ref", join(scratch.dir, "ref.txt")]);
   if (cmd?.name() === "preprocess" && rnd() < 0.5) groups.push(["-s", "de"], ["-t", "en"], ["--trainpref", join(scratch.dir, "corp")], ["--destdir", join(scratch.dir, `out${Math.floor(rnd() * 4)}`)]);
   // orders: as built, shuffled, or a flag group moved before the subcommand name
@@ -216,9 +227,9 @@ export interface CliFuzzReport {
 }
 
 /** Random command lines for `seconds`; the first `maxFindings` unacceptable outcomes are returned with their argv. */
-export async function runCliFuzz(o: { seconds: number; seed: number; maxFindings?: number; hangMs?: number }): Promise<CliFuzzReport> {
+export async function runCliFuzz(o: { seconds: number; seed: number; maxFindings?: number; hangMs?: number; model?: { data: string; path: string } }): Promise<CliFuzzReport> {
   const rnd = prng(o.seed);
-  const scratch = cliScratch();
+  const scratch = cliScratch(o.model);
   const program = buildProgram();
   const outcomes: Record<string, number> = {};
   const findings: CliFuzzReport["findings"] = [];

@@ -1,8 +1,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { describe, expect, it } from "vitest";
 import { cliScratch, judgeOutcome, runCliCase, runCliFuzz } from "../src/cli-fuzz.js";
+
+const SHARED = process.env.FAIRSEQ_TS_SHARED ?? resolve(dirname(fileURLToPath(import.meta.url)), "../../../../shared");
 
 describe("fuzzing fairseq-ts command lines (in-process main)", () => {
   const s = cliScratch();
@@ -73,5 +76,33 @@ describe("fuzzing fairseq-ts command lines (in-process main)", () => {
     expect(report.cases).toBeGreaterThan(300);
     // all three outcomes occur: the run reaches real work, not only usage errors
     for (const k of ["exit 0", "exit 1", "exit 2"]) expect(report.outcomes[k], k).toBeGreaterThan(10);
+  }, 60_000);
+
+  it("with the reference model, generation flags reach the sequence generator: translations or clear errors", async () => {
+    const ref = join(SHARED, "reference/fairseq/multi30k-de-en");
+    const tensors = () => tf.engine().state.numTensors;
+    const before = tensors();
+    // found by this run: --beam 0 (a tfjs RangeError), and every failing run after the model loaded kept
+    // the model's tensors (and each build 24 initialisation intermediates)
+    const sm = cliScratch({ data: join(ref, "bin"), path: join(ref, "model.pt") });
+    const base = ["interactive", join(ref, "bin"), "--path", join(ref, "model.pt"), "--input", sm.model!.input, "--backend", "cpu"];
+    const cases: [string[], number, string][] = [
+      [[], 0, ""],
+      [["--beam", "0"], 1, "fairseq-ts: error: --beam must be a positive integer, got 0\n"],
+      [["--min-len", "1000"], 1, "fairseq-ts: error: --min-len 1000 cannot be larger than the maximum length 200 (from --max-len-a/--max-len-b and the model's max positions), please adjust these!\n"],
+      [["--input", join(sm.dir, "nope")], 1, `fairseq-ts: error: --input ${join(sm.dir, "nope")}: cannot read (no such file)\n`],
+    ];
+    for (const [extra, code, message] of cases) {
+      const r = await runCliCase([...base, ...extra], sm);
+      expect([r.code, r.problem], extra.join(" ")).toEqual([code, null]);
+      if (message) expect(r.stderr).toContain(message);
+      else expect(r.stdout).toMatch(/^H-1\t-?[\d.]+\t\S/m);
+      expect(tensors(), extra.join(" ")).toBe(before);
+    }
+    const report = await runCliFuzz({ seconds: 6, seed: 7, model: { data: join(ref, "bin"), path: join(ref, "model.pt") } });
+    expect(report.findings).toEqual([]);
+    expect(tensors()).toBe(before);
+    expect(report.cases).toBeGreaterThan(30);
+    expect(report.outcomes["exit 0"]).toBeGreaterThan(0);
   }, 60_000);
 });
