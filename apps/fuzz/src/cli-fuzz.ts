@@ -15,6 +15,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
 import { buildProgram, main } from "@fairseq-ts/cli";
 import { prng, type FuzzFinding } from "./fuzz.js";
 
@@ -239,7 +240,11 @@ export async function runCliFuzz(o: { seconds: number; seed: number; maxFindings
   while (performance.now() < end && findings.length < (o.maxFindings ?? 20)) {
     await new Promise((r) => setImmediate(r)); // main() can finish in microtasks only: let I/O and vitest through
     const argv = randomArgv(program, scratch, rnd);
+    const tensors = tf.engine().state.numTensors;
     const r = await runCliCase(argv, scratch, o.hangMs);
+    // a finished run, failed or not, leaves no tensor behind (tfjs' engine is process-global)
+    const left = tf.engine().state.numTensors - tensors;
+    if (left > 0 && !r.problem) r.problem = `${left} tensors left after the run`;
     cases++;
     const key = `exit ${r.code}`;
     outcomes[key] = (outcomes[key] ?? 0) + 1;
