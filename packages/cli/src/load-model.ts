@@ -46,6 +46,9 @@ export async function setupTranslation(
     leftPadSource: (o.leftPadSource as boolean | undefined) ?? true,
   });
   const { model } = loadModelForTask(o.path as string, task);
-  if (model.kind !== "encoder-decoder") throw new Error(`--path ${o.path}: ${command} needs an encoder-decoder model`);
+  if (model.kind !== "encoder-decoder") {
+    model.dispose();
+    throw new Error(`--path ${o.path}: ${command} needs an encoder-decoder model`);
+  }
   return { task, model };
 }

@@ -33,6 +33,16 @@ export function buildProgram(): Command {
  */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  // A NUL byte cannot be in a path or any value fairseq takes; Node's fs would throw a TypeError naming
+  // no flag, so refuse it here and name the flag it was given to.
+  const nul = argv.findIndex((a) => a.includes("\0"));
+  if (nul >= 0) {
+    const tok = argv[nul]!;
+    const flag = tok.startsWith("-") ? tok.split("=")[0] : argv[nul - 1]?.startsWith("-") ? argv[nul - 1] : null;
+    const shown = JSON.stringify(tok);
+    process.stderr.write(flag ? `error: option '${flag}': value ${shown} contains a NUL byte\n` : `error: argument ${nul + 1} (${shown}) contains a NUL byte\n`);
+    return 2;
+  }
   try {
     await program.parseAsync(expandConfigFile(argv, program), { from: "user" });
     return 0;

@@ -17,7 +17,19 @@ export async function importUserDir(dir: string | undefined): Promise<void> {
     if (!found) throw new Error(`--user-dir ${dir}: no index.js, index.mjs or dist/index.js to import`);
     entry = found;
   }
-  const mod = (await import(pathToFileURL(entry).href)) as { register?: () => unknown };
+  let mod: { register?: () => unknown };
+  try {
+    mod = (await import(pathToFileURL(entry).href)) as typeof mod;
+  } catch (err) {
+    // e.g. ERR_UNKNOWN_FILE_EXTENSION for a .txt, a SyntaxError in the plugin: say which flag and file
+    throw new Error(`--user-dir ${dir}: cannot import ${entry} (${(err as Error).message})`, { cause: err });
+  }
   // A plugin may register at import or export a register() function (preferred: no import side effects).
-  if (typeof mod.register === "function") await mod.register();
+  if (typeof mod.register === "function") {
+    try {
+      await mod.register();
+    } catch (err) {
+      throw new Error(`--user-dir ${dir}: register() failed (${(err as Error).message})`, { cause: err });
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -84,6 +84,90 @@ describe("fairseq-ts train --distributed-world-size (node cluster)", () => {
     expect(again.status, again.out).toBe(0);
     expect(again.out).toMatch(/loaded checkpoint .*checkpoint_last\.safetensors \(epoch 1 @ \d+ updates\)/);
     expect(again.out).toMatch(/num_updates 40/);
+  }, 240_000);
+
+  // Fault injection at a seeded-random point (FAIRSEQ_TS_FAULT_SEED replays or varies it): which rank, which update.
+  const faultSeed = Number(process.env.FAIRSEQ_TS_FAULT_SEED ?? 20261201);
+  const faultRng = (k: number) => {
+    let a = (faultSeed + k * 0x9e3779b9) >>> 0;
+    a = Math.imul(a ^ (a >>> 16), 0x45d9f3b) >>> 0;
+    return (Math.imul(a ^ (a >>> 16), 0x45d9f3b) >>> 0) / 4294967296;
+  };
+  /** Every checkpoint file in `save` loads; returns their update counts by name. */
+  const allCheckpointsLoad = async (save: string) => {
+    const files = readdirSync(save).filter((f) => f.endsWith(".safetensors"));
+    const updates: Record<string, number> = {};
+    for (const f of files) updates[f] = (await readCheckpointFile(join(save, f))).meta.numUpdates;
+    return updates;
+  };
+  /** The forked workers of the launcher `pid`, by rank (cluster forks rank 0 first). */
+  const workerPids = (pid: number) => execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" }).trim().split("\n").map(Number).sort((a, b) => a - b);
+
+  it("SIGKILL of a random rank at a random update between saves: the error names rank and signal, every checkpoint loads, rerunning finishes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fsts-dist-rkill-"));
+    const save = join(dir, "ck");
+    const rank = faultRng(1) < 0.5 ? 0 : 1;
+    const at = 5 + Math.floor(faultRng(2) * 7); // 5..11: after the first save (4), never on a save point's line
+    let killed = 0;
+    const args = [...trainArgs(save, 16), "--distributed-world-size", "2", "--save-interval-updates", "4", "--log-interval", "1"];
+    const first = await run(args, {}, (line, pid) => {
+      if (killed === 0 && new RegExp(`num_updates=${at},`).test(line)) {
+        killed = workerPids(pid)[rank]!;
+        process.kill(killed, "SIGKILL");
+      }
+    });
+    expect(killed, `seed ${faultSeed}: rank ${rank} at update ${at}`).toBeGreaterThan(0);
+    expect(first.status).toBe(1);
+    expect(first.out).toContain(`rank ${rank} (pid ${killed}) was killed by SIGKILL`);
+    const updates = await allCheckpointsLoad(save);
+    expect(updates["checkpoint_last.safetensors"]).toBeGreaterThanOrEqual(4);
+    expect(updates["checkpoint_last.safetensors"]).toBeLessThanOrEqual(at + 1);
+    expect(updates["checkpoint_1_4.safetensors"]).toBe(4);
+    const again = await run(args);
+    expect(again.status, again.out).toBe(0);
+    expect(again.out).toMatch(new RegExp(`loaded checkpoint .*checkpoint_last\\.safetensors \\(epoch 1 @ ${updates["checkpoint_last.safetensors"]} updates\\)`));
+    expect(again.out).toMatch(/num_updates 16/);
+    expect((await allCheckpointsLoad(save))["checkpoint_last.safetensors"]).toBe(16);
+  }, 240_000);
+
+  it("a worker stalled (SIGSTOP) past --heartbeat-timeout: the run stops naming the rank and the timeout, checkpoints load, rerunning finishes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fsts-dist-stall-"));
+    const save = join(dir, "ck");
+    const rank = faultRng(3) < 0.5 ? 0 : 1;
+    let stopped = 0;
+    const args = [...trainArgs(save, 16), "--distributed-world-size", "2", "--save-interval-updates", "4", "--heartbeat-timeout", "3"];
+    const t0 = Date.now();
+    let stoppedAt = 0;
+    try {
+      const first = await run(args, {}, (line, pid) => {
+        if (stopped === 0 && /saved checkpoint .* @ 4 updates/.test(line)) {
+          stopped = workerPids(pid)[rank]!;
+          stoppedAt = Date.now();
+          process.kill(stopped, "SIGSTOP");
+        }
+      });
+      expect(stopped, `seed ${faultSeed}: rank ${rank}`).toBeGreaterThan(0);
+      expect(first.status).toBe(1);
+      expect(first.out).toMatch(new RegExp(`rank ${rank} did not reach collective #\\d+ \\(\\w+\\) within 3 s of rank ${1 - rank}: hung or far too slow \\(--heartbeat-timeout\\)`));
+      // stopped: the timeout, then SIGTERM (held while stopped) and SIGKILL 5 s later; not the 30 min default
+      expect(Date.now() - stoppedAt).toBeLessThan(60_000);
+      expect(Date.now() - t0).toBeLessThan(200_000);
+    } finally {
+      // never leave a stopped process behind, whatever failed above
+      if (stopped) {
+        try {
+          process.kill(stopped, "SIGKILL");
+        } catch {
+          // already gone (the coordinator killed it)
+        }
+      }
+    }
+    const updates = await allCheckpointsLoad(save);
+    expect(updates["checkpoint_last.safetensors"]).toBe(4);
+    const again = await run(args);
+    expect(again.status, again.out).toBe(0);
+    expect(again.out).toMatch(/loaded checkpoint .*checkpoint_last\.safetensors \(epoch 1 @ 4 updates\)/);
+    expect(again.out).toMatch(/num_updates 16/);
   }, 240_000);
 
   it("Ctrl-C stops both workers after the same update and saves checkpoint_last", async () => {

@@ -51,6 +51,6 @@ describe("fairseq-ts preprocess (the built binary)", () => {
     const dest = mkdtempSync(join(tmpdir(), "cli-pre-"));
     const r = run(["preprocess", "-s", "de", "-t", "en", "--trainpref", "/no/such/train", "--destdir", dest]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/fairseq-ts: error: \/no\/such\/train\.de: cannot read \(no such file\)/);
+    expect(r.stderr).toMatch(/fairseq-ts: error: --trainpref \/no\/such\/train: \/no\/such\/train\.de: cannot read \(no such file\)/);
   });
 });

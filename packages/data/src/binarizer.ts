@@ -15,7 +15,13 @@ export class TextInputError extends Error {
 
 function openForRead(path: string): number {
   try {
-    return openSync(path, "r");
+    const fd = openSync(path, "r");
+    // open(2) succeeds on a directory; the read would then fail with an EISDIR that names no file
+    if (fstatSync(fd).isDirectory()) {
+      closeSync(fd);
+      throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+    }
+    return fd;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String(code ?? err);

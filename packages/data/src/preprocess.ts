@@ -144,15 +144,28 @@ export async function preprocess(options: PreprocessOptions): Promise<Preprocess
     throw new PreprocessError(`${dictPath(o.targetLang)} already exists (remove it, or pass --tgtdict to reuse it)`);
   }
 
-  const loadDict = async (path: string) => {
-    if (!existsSync(path)) throw new PreprocessError(`${path}: dictionary not found`);
-    return Dictionary.load(path);
+  const loadDict = async (path: string, flag: "--srcdict" | "--tgtdict") => {
+    if (!existsSync(path)) throw new PreprocessError(`${flag} ${path}: dictionary not found`);
+    try {
+      return await Dictionary.load(path);
+    } catch (err) {
+      throw new PreprocessError(`${flag} ${(err as Error).message}`);
+    }
   };
   const buildDict = (files: string[], src: boolean): Dictionary => {
     if (!o.trainpref) throw new PreprocessError(`--trainpref must be set if --${src ? "srcdict" : "tgtdict"} is not specified`);
     const d = new Dictionary();
     const counts = new Map<string, number>();
-    for (const f of files) countWords(f, d.eosWord, {}, counts);
+    for (const f of files) {
+      try {
+        countWords(f, d.eosWord, {}, counts);
+      } catch (err) {
+        // a file that cannot be opened (errors about its content carry a line and stay TextInputErrors):
+        // the file name alone can be unreadable (a blank or relative --trainpref), so name the flag too
+        if (err instanceof TextInputError && err.line === undefined) throw new PreprocessError(`--trainpref ${/^\S+$/.test(o.trainpref ?? "") ? o.trainpref : JSON.stringify(o.trainpref)}: ${err.message}`);
+        throw err;
+      }
+    }
     d.addCounts(counts);
     d.finalize({
       threshold: src ? o.thresholdsrc : o.thresholdtgt,
@@ -166,13 +179,13 @@ export async function preprocess(options: PreprocessOptions): Promise<Preprocess
   let tgtDict: Dictionary | null;
   if (o.joinedDictionary) {
     if (o.srcdict && o.tgtdict) throw new PreprocessError("cannot use both --srcdict and --tgtdict with --joined-dictionary");
-    if (o.srcdict) srcDict = await loadDict(o.srcdict);
-    else if (o.tgtdict) srcDict = await loadDict(o.tgtdict);
+    if (o.srcdict) srcDict = await loadDict(o.srcdict, "--srcdict");
+    else if (o.tgtdict) srcDict = await loadDict(o.tgtdict, "--tgtdict");
     else srcDict = buildDict([...new Set([trainPath(o.sourceLang), trainPath(o.targetLang)])], true);
     tgtDict = srcDict;
   } else {
-    srcDict = o.srcdict ? await loadDict(o.srcdict) : buildDict([trainPath(o.sourceLang)], true);
-    tgtDict = target ? (o.tgtdict ? await loadDict(o.tgtdict) : buildDict([trainPath(o.targetLang)], false)) : null;
+    srcDict = o.srcdict ? await loadDict(o.srcdict, "--srcdict") : buildDict([trainPath(o.sourceLang)], true);
+    tgtDict = target ? (o.tgtdict ? await loadDict(o.tgtdict, "--tgtdict") : buildDict([trainPath(o.targetLang)], false)) : null;
   }
   await srcDict.save(dictPath(o.sourceLang));
   if (target && tgtDict) await tgtDict.save(dictPath(o.targetLang));

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -59,7 +59,19 @@ describe("mmap indexed dataset", () => {
     await b.finalize(join(dir, "w.idx"));
     const ds = MMapIndexedDataset.open(join(dir, "w"));
     expect(() => ds.get(0)).toThrow(/not a valid token id/);
+    // an IndexedDatasetError naming the .bin and the item (found by apps/fuzz: was a bare RangeError)
+    expect(() => ds.get(0)).toThrow(IndexedDatasetError);
+    expect(() => ds.get(0)).toThrow(`${join(dir, "w.bin")}: item 0: value 1099511627776 at position 0 is not a valid token id`);
     ds.close();
+  });
+
+  it("a directory where the .idx or .bin should be is an IndexedDatasetError naming it (was Node's EISDIR, naming nothing)", () => {
+    const dir = tmp();
+    mkdirSync(join(dir, "a.idx"));
+    expect(() => MMapIndexedDataset.open(join(dir, "a"))).toThrow(`${join(dir, "a.idx")}: is a directory`);
+    writeFileSync(join(dir, "b.idx"), formatMMapIndex("uint16", []));
+    mkdirSync(join(dir, "b.bin"));
+    expect(() => MMapIndexedDataset.open(join(dir, "b"))).toThrow(`${join(dir, "b.bin")}: is a directory`);
   });
 
   it("bad files are errors that name the file", async () => {

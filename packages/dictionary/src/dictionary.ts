@@ -330,7 +330,15 @@ export class Dictionary {
   /** Read a dict.txt file (Node only). Invalid UTF-8 and malformed lines are errors naming the file. */
   static async load(path: string, options: DictionaryOptions = {}): Promise<Dictionary> {
     const { readFile } = await nodeBuiltin<typeof import("node:fs/promises")>("node:fs/promises", "Dictionary.load");
-    const bytes = await readFile(path);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(path);
+    } catch (err) {
+      // Node's EISDIR message names no file ("illegal operation on a directory, read"): name it, keep the code
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String(code ?? err);
+      throw Object.assign(new Error(`${path}: cannot read dictionary (${why})`, { cause: err }), { code });
+    }
     let text: string;
     try {
       text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

@@ -112,7 +112,10 @@ describe("Dictionary", () => {
 
   it("load() names the file for missing files and invalid UTF-8; save() is atomic", async () => {
     const dir = mkdtempSync(join(tmpdir(), "dict-"));
-    await expect(Dictionary.load(join(dir, "missing.txt"))).rejects.toThrow(/missing\.txt/);
+    await expect(Dictionary.load(join(dir, "missing.txt"))).rejects.toThrow(`${join(dir, "missing.txt")}: cannot read dictionary (no such file)`);
+    // Node's own EISDIR message names no file
+    await expect(Dictionary.load(dir)).rejects.toThrow(`${dir}: cannot read dictionary (is a directory)`);
+    await expect(Dictionary.load(dir)).rejects.toMatchObject({ code: "EISDIR" });
     const bad = join(dir, "bad.txt");
     writeFileSync(bad, Buffer.concat([Buffer.from("a 1\nb 2\n"), Buffer.from([0xff, 0x20, 0x31, 0x0a])]));
     await expect(Dictionary.load(bad)).rejects.toThrow(/bad\.txt:3: invalid UTF-8/);

@@ -90,6 +90,16 @@ export class SequenceGenerator {
       seed: options.seed ?? 1,
       retainAttention: options.retainAttention ?? false,
     };
+    const o = this.o;
+    // (found by fuzzing the CLI: --beam 0 / -1 ended in tfjs' RangeErrors)
+    if (!Number.isInteger(o.beam) || o.beam < 1) throw new Error(`--beam must be a positive integer, got ${o.beam}`);
+    if (!Number.isInteger(o.nbest) || o.nbest < 1) throw new Error(`--nbest must be a positive integer, got ${o.nbest}`);
+    // fairseq's SequenceGenerator asserts these three
+    if (o.samplingTopk >= 0 && !o.sampling) throw new Error("--sampling-topk requires --sampling");
+    if (o.samplingTopp >= 0 && !o.sampling) throw new Error("--sampling-topp requires --sampling");
+    if (!(o.temperature > 0)) throw new Error(`--temperature must be greater than 0, got ${o.temperature}`);
+    // (fairseq: torch's topk fails with "selected index k out of range")
+    if (o.samplingTopk > vocabSize) throw new Error(`--sampling-topk ${o.samplingTopk} is larger than the vocabulary (${vocabSize} symbols)`);
     // fairseq: the beam can be at most vocab - 1 (pad is never selected)
     this.beam = Math.min(this.o.beam, vocabSize - 1);
     if (!this.o.sampling && this.o.diverseBeamGroups > 0 && this.beam % this.o.diverseBeamGroups !== 0) {
@@ -123,7 +133,9 @@ export class SequenceGenerator {
     const maxLen = this.o.matchSourceLen
       ? Math.max(...srcNonSpecial)
       : Math.min(Math.floor(this.o.maxLenA * srcLen + this.o.maxLenB), model.maxDecoderPositions() - 1);
-    if (this.o.minLen > maxLen) throw new Error("min_len cannot be larger than max_len, please adjust these!");
+    if (this.o.minLen > maxLen) {
+      throw new Error(`--min-len ${this.o.minLen} cannot be larger than the maximum length ${maxLen} (from --max-len-a/--max-len-b and the model's max positions), please adjust these!`);
+    }
 
     let enc: EncoderOut = tidyEnc(() => {
       const e = model.encoder.forward(srcTokens, srcLengths);

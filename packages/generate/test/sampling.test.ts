@@ -42,3 +42,27 @@ describe("sampling (fairseq's Sampling search)", () => {
     expect([...seen].sort()).toEqual([4, 5]);
   });
 });
+
+describe("generator options are checked where they enter (fairseq's asserts, and what fuzzing the CLI found)", () => {
+  const specials = { pad: 1, eos: 2, unk: 3 };
+  const make = (o: ConstructorParameters<typeof SequenceGenerator>[3]) => () => new SequenceGenerator(fixedModel(), specials, 6, o);
+  it("refuses beams and nbests below 1, temperature <= 0, top-k/top-p without --sampling, top-k beyond the vocabulary", () => {
+    expect(make({ beam: 0 })).toThrow("--beam must be a positive integer, got 0");
+    expect(make({ beam: -1 })).toThrow("--beam must be a positive integer, got -1");
+    expect(make({ nbest: 0 })).toThrow("--nbest must be a positive integer, got 0");
+    expect(make({ temperature: 0 })).toThrow("--temperature must be greater than 0, got 0");
+    expect(make({ temperature: Number.NaN })).toThrow("--temperature must be greater than 0, got NaN");
+    expect(make({ samplingTopk: 0 })).toThrow("--sampling-topk requires --sampling");
+    expect(make({ samplingTopp: 0.5 })).toThrow("--sampling-topp requires --sampling");
+    expect(make({ sampling: true, samplingTopk: 7 })).toThrow("--sampling-topk 7 is larger than the vocabulary (6 symbols)");
+    // still accepted: fairseq caps a large beam at vocab - 1, and top-k = vocab
+    expect(make({ beam: 100 })().beam).toBe(5);
+    expect(make({ sampling: true, samplingTopk: 6 })).not.toThrow();
+  });
+  it("a --min-len above the maximum length names both and the flags that set it", () => {
+    const g = new SequenceGenerator(fixedModel(), specials, 6, { minLen: 10, maxLenB: 4 });
+    expect(() => g.generate(tf.tensor2d([[4, 2]], [1, 2], "int32"), tf.tensor1d([2], "int32"))).toThrow(
+      "--min-len 10 cannot be larger than the maximum length 4 (from --max-len-a/--max-len-b and the model's max positions), please adjust these!",
+    );
+  });
+});

@@ -163,14 +163,13 @@ export class Embedding {
   readonly weight: tf.Variable;
   constructor(ctx: ModuleContext, name: string, num: number, dim: number, readonly paddingIdx: number | null) {
     // fairseq's Embedding: N(0, dim^-0.5), padding row zero.
-    let w = tf.randomNormal([num, dim], 0, dim ** -0.5, "float32", ctx.rng.next());
-    if (paddingIdx !== null) {
+    // tidy: the index, one-hot and 1 - mask intermediates outlived the model's dispose() before
+    const w = tf.tidy(() => {
+      const drawn = tf.randomNormal([num, dim], 0, dim ** -0.5, "float32", ctx.rng.next());
+      if (paddingIdx === null) return drawn;
       const mask = tf.reshape(tf.oneHot(tf.tensor1d([paddingIdx], "int32"), num), [num, 1]);
-      const masked = tf.mul(w, tf.sub(1, mask));
-      w.dispose();
-      mask.dispose();
-      w = masked;
-    }
+      return tf.mul(drawn, tf.sub(1, mask));
+    });
     this.weight = ctx.store.add(`${name}.weight`, w);
   }
   apply(tokens: tf.Tensor): tf.Tensor {

@@ -38,7 +38,9 @@ export class MultiheadAttention {
     // q/k/v biases keep PyTorch's default init in fairseq; their values are re-drawn here for that.
     for (const l of [this.kProj, this.vProj, this.qProj]) {
       const b = 1 / Math.sqrt(embedDim);
-      l.bias!.assign(tf.randomUniform([embedDim], -b, b, "float32", ctx.rng.next()));
+      const drawn = tf.randomUniform([embedDim], -b, b, "float32", ctx.rng.next());
+      l.bias!.assign(drawn);
+      drawn.dispose(); // assign copies: without this, 3 tensors per attention outlived the model's dispose()
     }
   }
 

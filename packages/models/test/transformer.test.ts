@@ -166,3 +166,14 @@ describe("transformer", () => {
     m.dispose();
   });
 });
+
+describe("building and disposing a model leaves no tensor behind", () => {
+  it.each(["transformer", "lstm", "transformer_lm"])("%s (found by the CLI fuzzer: initialisation intermediates outlived dispose())", (arch) => {
+    const small = { encoder_layers: 1, decoder_layers: 1, encoder_embed_dim: 8, decoder_embed_dim: 8, encoder_ffn_embed_dim: 16, decoder_ffn_embed_dim: 16, encoder_attention_heads: 2, decoder_attention_heads: 2, encoder_hidden_size: 8, decoder_hidden_size: 8, decoder_out_embed_dim: 8 };
+    const before = tf.memory().numTensors;
+    const m = buildModel({ arch, ...small } as never, (arch === "transformer_lm" ? { vocabSize: 12, padIdx: 1 } : { srcVocabSize: 12, tgtVocabSize: 11, padIdx: 1 }) as never);
+    expect(tf.memory().numTensors).toBeGreaterThan(before);
+    m.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

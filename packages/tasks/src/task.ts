@@ -127,7 +127,8 @@ export class TranslationTask implements Task {
   /** Load dictionaries; languages are inferred from `train.src-tgt.*` files like fairseq when not given. */
   static async setup(o: TranslationTaskOptions): Promise<TranslationTask> {
     const dir = o.data.split(":")[0]!;
-    if (!existsSync(dir)) throw new TaskError(`data directory not found: ${dir}`);
+    // quoted: the positional DATA argument may be blank, "-" or "-0" (a mistyped flag)
+    if (!existsSync(dir)) throw new TaskError(`data directory not found: '${dir}'`);
     let src = o.sourceLang ?? null;
     let tgt = o.targetLang ?? null;
     if (!src || !tgt) {
@@ -193,6 +194,7 @@ export class LanguageModelingTask implements Task {
   ) {}
   static async setup(o: LanguageModelingTaskOptions): Promise<LanguageModelingTask> {
     const dir = o.data.split(":")[0]!;
+    if (!existsSync(dir)) throw new TaskError(`data directory not found: '${dir}'`);
     const p = join(dir, "dict.txt");
     if (!existsSync(p)) throw new TaskError(`dictionary not found: ${p}`);
     return new LanguageModelingTask(dir, await Dictionary.load(p), o);

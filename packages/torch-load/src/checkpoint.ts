@@ -67,6 +67,12 @@ export function loadTorchCheckpoint(bytes: Uint8Array, options: LoadOptions = {}
     const size = DTYPE_BYTES[t.dtype];
     const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const n = t.numel;
+    // A view may cover more elements than its storage holds (stride 0, as torch's expand() makes), so the
+    // loader's storage-size check does not bound n. Refuse what would be a huge allocation from a few bytes.
+    const cap = Math.max(t.storage.numel, 1 << 24);
+    if (!(n <= cap)) {
+      throw new TorchLoadError(`tensor of shape [${t.shape}] has ${n} elements, more than its storage (${t.storage.numel}) and than the ${1 << 24} a broadcast view may materialize`);
+    }
     const rank = t.shape.length;
     const out =
       t.dtype === "float32" || t.dtype === "float16" || t.dtype === "bfloat16" ? new Float32Array(n)

@@ -111,9 +111,11 @@ function callAllowed(name: string, args: unknown[]): unknown | typeof NOT_ALLOWE
       return new TorchTensor(data.storage, data.storageOffset, data.shape, data.stride, Boolean(requiresGrad));
     }
     case "collections.OrderedDict":
-      if (args.length > 0) {
+      if (args.length > 0 && args[0] !== null) {
+        if (args[0] instanceof Map) return new Map(args[0]);
+        if (!Array.isArray(args[0])) throw new TorchLoadError("OrderedDict: argument is not a list of pairs");
         const m = new Map<unknown, unknown>();
-        for (const kv of (args[0] as unknown[]) ?? []) {
+        for (const kv of args[0]) {
           if (!Array.isArray(kv) || kv.length !== 2) throw new TorchLoadError("OrderedDict: items must be pairs");
           m.set(kv[0], kv[1]);
         }
@@ -123,8 +125,13 @@ function callAllowed(name: string, args: unknown[]): unknown | typeof NOT_ALLOWE
     case "argparse.Namespace":
       return new PyNamespace();
     case "builtins.set":
-    case "builtins.frozenset":
-      return new Set((args[0] as unknown[]) ?? []);
+    case "builtins.frozenset": {
+      const items = args[0];
+      if (items === undefined) return new Set();
+      if (Array.isArray(items) || items instanceof Set || typeof items === "string") return new Set(items);
+      if (items instanceof Map) return new Set(items.keys());
+      throw new TorchLoadError(`${name}: argument is not iterable`);
+    }
     case "torch.serialization._get_layout":
       return new PyGlobal(`torch.${String(args[0] ?? "strided")}`);
     default:
@@ -211,8 +218,21 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
     else if (l instanceof PyObject) l.args.push(v);
     else throw new TorchLoadError("pickle: APPEND on a non-list");
   };
+  // Work bound: the memo lets a few bytes reference a big tuple again and again, so calls (which read their
+  // arguments, and copy them into inert placeholders) are charged per element read. A real checkpoint
+  // builds each argument tuple from its own bytes and stays far below the limit; a hostile one would
+  // otherwise cost (tuple size x references) — 4e9 element copies from a 1 MB pickle.
+  const workLimit = (1 << 20) + 8 * n;
+  let work = 0;
+  const charge = (k: number) => {
+    work += k;
+    if (work > workLimit) throw new TorchLoadError(`pickle: more than ${workLimit} elements read by calls in a ${n}-byte pickle (memo references amplifying a large object; refused)`);
+  };
+  const shallowSize = (v: unknown) => (Array.isArray(v) ? v.length : v instanceof Map || v instanceof Set ? v.size : 0);
   const call = (fn: unknown, args: unknown, how: string) => {
     if (!Array.isArray(args)) throw new TorchLoadError(`pickle: ${how} arguments are not a tuple`);
+    charge(1 + args.length);
+    for (const a of args) charge(shallowSize(a));
     if (!(fn instanceof PyGlobal)) throw new TorchLoadError(`pickle: ${how} of a non-global (refused)`);
     const r = callAllowed(fn.name, args);
     if (r !== NOT_ALLOWED) return r;
@@ -501,6 +521,7 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
         const state = pop();
         const obj = top();
         if (obj instanceof PyNamespace) {
+          charge(shallowSize(state));
           const entries = state instanceof Map ? [...state] : [];
           for (const [k, v] of entries) if (typeof k === "string") obj[k] = v;
         } else if (obj instanceof PyObject) {

@@ -97,6 +97,54 @@ describe("the restricted unpickler (hand-written pickles, CPython's opcode table
     expect(() => unpickle(new Uint8Array([0xff]), noPersist)).toThrow(/unknown pickle opcode 0xff/);
   });
 
+  it("set()/OrderedDict() over a non-iterable argument is a TorchLoadError, not a TypeError (found by apps/fuzz)", () => {
+    // builtins.set(0) / collections.OrderedDict(5): GLOBAL, (BININT1 n), TUPLE1, REDUCE, STOP
+    for (const g of ["builtins\nset\n", "collections\nOrderedDict\n"]) {
+      expect(() => unpickle(new Uint8Array([0x63, ...bytes(g), 0x4b, 5, 0x85, 0x52, 0x2e]), noPersist)).toThrow(TorchLoadError);
+    }
+    // Python's set() of a list, and OrderedDict of pairs, still build
+    expect(unpickle(new Uint8Array([0x63, ...bytes("builtins\nset\n"), 0x5d, 0x28, 0x4b, 1, 0x4b, 2, 0x4b, 1, 0x65, 0x85, 0x52, 0x2e]), noPersist)).toEqual(new Set([1, 2]));
+  });
+
+  it("memo references cannot amplify a big tuple into billions of copies: bounded work, then a TorchLoadError", () => {
+    // a 20k-item tuple memoized once, then 200k REDUCEs of an unknown class over it (unbounded: 4e9 copies, ~40 s)
+    const p: number[] = [0x80, 2, 0x63, ...bytes("numpy\n_reconstruct\n"), 0x71, 0, 0x28];
+    for (let i = 0; i < 20_000; i++) p.push(0x4b, i & 0xff);
+    p.push(0x74, 0x71, 1, 0x30);
+    for (let i = 0; i < 200_000; i++) p.push(0x68, 0, 0x68, 1, 0x52, 0x30);
+    p.push(0x68, 1, 0x2e);
+    const t0 = performance.now();
+    expect(() => unpickle(Uint8Array.from(p), noPersist)).toThrow(/memo references amplifying/);
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    // ten references stay within the bound and build ten inert placeholders sharing nothing
+    const ok: number[] = p.slice(0, 2 + 1 + 19 + 2 + 1 + 40_000 + 4);
+    ok.push(0x30, 0x28); // drop the global left on the stack, then MARK
+    for (let i = 0; i < 10; i++) ok.push(0x68, 0, 0x68, 1, 0x52);
+    ok.push(0x6c, 0x2e);
+    const built = unpickle(Uint8Array.from(ok), noPersist) as PyObject[];
+    expect(built).toHaveLength(10);
+    expect(built[9]!.args).toHaveLength(20_000);
+    expect(built[0]!.args).not.toBe(built[1]!.args);
+  });
+
+  it("a stride-0 view claiming 2^62 elements loads, but reading it is a TorchLoadError, not a RangeError/OOM", () => {
+    const pkl = new Uint8Array([
+      0x80, 2, 0x63, ...bytes("torch._utils\n_rebuild_tensor_v2\n"), 0x28, 0x4e, 0x51, 0x4b, 0,
+      0x4a, 0xff, 0xff, 0xff, 0x7f, 0x4a, 0xff, 0xff, 0xff, 0x7f, 0x86, 0x4b, 0, 0x4b, 0, 0x86, 0x89, 0x74, 0x52, 0x2e,
+    ]);
+    const storage = { dtype: "float32", key: "0", location: "cpu", numel: 6 };
+    const t = unpickle(pkl, { persistentLoad: () => storage }) as TorchTensor;
+    expect(t.shape).toEqual([0x7fffffff, 0x7fffffff]);
+    const ckpt = loadTorchCheckpoint(readFileSync(MODEL));
+    // the same view over one of model.pt's real storages
+    const emb = (ckpt.root as Map<string, Map<string, TorchTensor>>).get("model")!.get("encoder.embed_tokens.weight")!;
+    const view = new TorchTensor(emb.storage, 0, [0x7fffffff, 0x7fffffff], [0, 0], false);
+    expect(() => ckpt.tensorData(view)).toThrow(/more than its storage/);
+    // a modest broadcast (what torch's expand() saves) still reads: every row is row 0
+    const rows = ckpt.tensorData(new TorchTensor(emb.storage, 0, [3, 64], [0, 1], false)) as Float32Array;
+    expect(Array.from(rows.subarray(128, 192))).toEqual(Array.from((ckpt.tensorData(emb) as Float32Array).subarray(0, 64)));
+  });
+
   it("a truncated or corrupted checkpoint is a TorchLoadError naming the problem", () => {
     const full = readFileSync(MODEL);
     expect(() => loadTorchCheckpoint(full.subarray(0, Math.floor(full.length * 0.6)))).toThrow(TorchLoadError);

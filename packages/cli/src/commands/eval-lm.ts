@@ -32,46 +32,50 @@ export function registerEvalLm(program: Command): void {
       if (cw < 0 || tps <= 0) throw new Error(`--context-window ${cw} must be >= 0 and smaller than --tokens-per-sample ${o.tokensPerSample}`);
       const task = await LanguageModelingTask.setup({ data, tokensPerSample: tps, sampleBreakMode: o.sampleBreakMode as never });
       const { model } = loadModelForTask(o.path as string, task);
-      if (model.kind !== "language-model") throw new Error(`--path ${o.path}: eval-lm needs a language model`);
-      const lm = model as LanguageModel;
-      lm.eval();
-      const loaded = task.loadDataset(o.genSubset as string);
-      // fairseq's LMContextWindowDataset keeps the blocks in corpus order (the context is the previous block)
-      const ds: typeof loaded =
-        cw > 0 ? Object.assign(Object.create(loaded) as typeof loaded, { orderedIndices: () => Int32Array.from({ length: loaded.length }, (_, i) => i) }) : loaded;
-      // fairseq-eval-lm's default --max-tokens is 36000
-      const itr = task.getBatchIterator(ds, { maxTokens: (o.maxTokens as number) ?? (o.batchSize ? null : 36000), maxSentences: (o.batchSize as number) ?? null, seed: 1 });
-      const pad = task.dictionary.pad();
-      const window = cw > 0 ? new ContextWindow(tps, cw, pad) : null;
-      let sum = 0;
-      let count = 0;
-      const t0 = performance.now();
-      for (const batch of itr.nextEpochItr({ shuffle: false }) as Iterable<Sample | null>) {
-        if (!batch) continue;
-        if (window) window.apply(batch);
-        for (const s of splitSample(batch, o.microBatchTokens as number, pad)) {
-          const { rows, cols } = s.netInput.srcTokens;
-          const { lp, mask } = tf.tidy(() => {
-            const x = tf.tensor2d(s.netInput.srcTokens.data, [rows, cols], "int32");
-            const t = tf.tensor2d(s.target!.data, [rows, cols], "int32");
-            const lprobs = lm.getNormalizedProbs(lm.forward(x), true);
-            const v = lprobs.shape[2];
-            const idx = tf.add(tf.mul(tf.range(0, rows * cols, 1, "int32"), tf.scalar(v, "int32")), tf.reshape(t, [-1]));
-            const picked = tf.gather(tf.reshape(lprobs, [-1]), idx);
-            const m = tf.cast(tf.notEqual(tf.reshape(t, [-1]), tf.scalar(pad, "int32")), "float32");
-            return { lp: tf.sum(tf.mul(picked, m)), mask: tf.sum(m) };
-          });
-          sum += lp.dataSync()[0]!;
-          count += mask.dataSync()[0]!;
-          tf.dispose([lp, mask]);
+      // disposed on every path: main() may run many times in one process (tests, embedding)
+      try {
+        if (model.kind !== "language-model") throw new Error(`--path ${o.path}: eval-lm needs a language model`);
+        const lm = model as LanguageModel;
+        lm.eval();
+        const loaded = task.loadDataset(o.genSubset as string);
+        // fairseq's LMContextWindowDataset keeps the blocks in corpus order (the context is the previous block)
+        const ds: typeof loaded =
+          cw > 0 ? Object.assign(Object.create(loaded) as typeof loaded, { orderedIndices: () => Int32Array.from({ length: loaded.length }, (_, i) => i) }) : loaded;
+        // fairseq-eval-lm's default --max-tokens is 36000
+        const itr = task.getBatchIterator(ds, { maxTokens: (o.maxTokens as number) ?? (o.batchSize ? null : 36000), maxSentences: (o.batchSize as number) ?? null, seed: 1 });
+        const pad = task.dictionary.pad();
+        const window = cw > 0 ? new ContextWindow(tps, cw, pad) : null;
+        let sum = 0;
+        let count = 0;
+        const t0 = performance.now();
+        for (const batch of itr.nextEpochItr({ shuffle: false }) as Iterable<Sample | null>) {
+          if (!batch) continue;
+          if (window) window.apply(batch);
+          for (const s of splitSample(batch, o.microBatchTokens as number, pad)) {
+            const { rows, cols } = s.netInput.srcTokens;
+            const { lp, mask } = tf.tidy(() => {
+              const x = tf.tensor2d(s.netInput.srcTokens.data, [rows, cols], "int32");
+              const t = tf.tensor2d(s.target!.data, [rows, cols], "int32");
+              const lprobs = lm.getNormalizedProbs(lm.forward(x), true);
+              const v = lprobs.shape[2];
+              const idx = tf.add(tf.mul(tf.range(0, rows * cols, 1, "int32"), tf.scalar(v, "int32")), tf.reshape(t, [-1]));
+              const picked = tf.gather(tf.reshape(lprobs, [-1]), idx);
+              const m = tf.cast(tf.notEqual(tf.reshape(t, [-1]), tf.scalar(pad, "int32")), "float32");
+              return { lp: tf.sum(tf.mul(picked, m)), mask: tf.sum(m) };
+            });
+            sum += lp.dataSync()[0]!;
+            count += mask.dataSync()[0]!;
+            tf.dispose([lp, mask]);
+          }
         }
+        const secs = (performance.now() - t0) / 1000;
+        const avgNll = -sum / count / Math.LN2;
+        const log = (msg: string) => process.stdout.write(`${asctime()} | INFO | fairseq_cli.eval_lm | ${msg}\n`);
+        log(`Evaluated ${count} tokens in ${formatFixed(secs, 1)}s (${formatFixed(count / secs, 2)} tokens/s)`);
+        log(`Loss (base 2): ${formatFixed(avgNll, 4)}, Perplexity: ${formatFixed(2 ** avgNll, 2)}`);
+      } finally {
+        model.dispose();
       }
-      const secs = (performance.now() - t0) / 1000;
-      const avgNll = -sum / count / Math.LN2;
-      const log = (msg: string) => process.stdout.write(`${asctime()} | INFO | fairseq_cli.eval_lm | ${msg}\n`);
-      log(`Evaluated ${count} tokens in ${formatFixed(secs, 1)}s (${formatFixed(count / secs, 2)} tokens/s)`);
-      log(`Loss (base 2): ${formatFixed(avgNll, 4)}, Perplexity: ${formatFixed(2 ** avgNll, 2)}`);
-      model.dispose();
     });
 }
 

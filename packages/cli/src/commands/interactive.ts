@@ -1,4 +1,4 @@
-import { createReadStream } from "node:fs";
+import { createReadStream, existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import * as tf from "@tensorflow/tfjs-core";
@@ -28,47 +28,58 @@ export function registerInteractive(program: Command): void {
     .option("--backend <NAME>", "tensorflow.js backend: auto, tensorflow, wasm, cpu", (v) => parseBackendName(v))
   )).action(async (data: string, o: Record<string, unknown>) => {
       const { task, model } = await setupTranslation(data, o, "interactive");
-      const src = task.sourceDictionary;
-      const tgt = task.targetDictionary;
-      const removeBpe = removeBpeSymbol(o);
-      // raw text in: --tokenizer then --bpe; D- lines: BPE removed then detokenized (fairseq's decode_fn)
-      const codec = textCodec(o, { source: task.sourceLang, target: task.targetLang });
-      const gen = new SequenceGenerator(model as EncoderDecoderModel, { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, generatorOptions(o));
-      const input = o.input === "-" ? process.stdin : createReadStream(o.input as string, "utf8");
-      const rl = createInterface({ input, crlfDelay: Infinity });
-      let nextId = 0;
-      let buffer: string[] = [];
-      const translate = (lines: string[]) => {
-        const ids = lines.map((l) => src.encodeLine(codec.encode(l), { addIfNotExist: false }));
-        const m = collateTokens(ids, src.pad(), { leftPad: true });
-        const srcT = tf.tensor2d(m.data, [m.rows, m.cols], "int32");
-        const lens = tf.tensor1d(ids.map((x) => x.length), "int32");
-        const hyps = gen.generate(srcT, lens);
-        tf.dispose([srcT, lens]);
-        const out: string[] = [];
-        lines.forEach((_, r) => {
-          const id = nextId++;
-          out.push(`S-${id}\t${src.string(ids[r]!, { bpeSymbol: removeBpe })}`);
-          for (const h of hyps[r]!) {
-            const hs = tgt.string(h.tokens, { bpeSymbol: removeBpe });
-            out.push(formatH(id, h.score, hs), formatD(id, h.score, codec.decode(hs)), formatP(id, h.positionalScores));
-            if (o.printAlignment && h.attention) {
-              const srcRow = m.data.subarray(r * m.cols, (r + 1) * m.cols);
-              out.push(`A-${id}\t${extractHardAlignment(h.attention, srcRow, h.tokens, tgt.pad(), tgt.eos()).map(([a, b]) => `${a}-${b}`).join(" ")}`);
-            }
+      // disposed on every path: main() may run many times in one process (tests, embedding)
+      try {
+        const src = task.sourceDictionary;
+        const tgt = task.targetDictionary;
+        const removeBpe = removeBpeSymbol(o);
+        // raw text in: --tokenizer then --bpe; D- lines: BPE removed then detokenized (fairseq's decode_fn)
+        const codec = textCodec(o, { source: task.sourceLang, target: task.targetLang });
+        const gen = new SequenceGenerator(model as EncoderDecoderModel, { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, generatorOptions(o));
+        // (a stream's open error names the file but not the flag, and arrives only once reading starts)
+        if (o.input !== "-" && !existsSync(o.input as string)) throw new Error(`--input ${o.input as string}: cannot read (no such file)`);
+        const input = o.input === "-" ? process.stdin : createReadStream(o.input as string, "utf8");
+        const rl = createInterface({ input, crlfDelay: Infinity });
+        let nextId = 0;
+        let buffer: string[] = [];
+        const translate = (lines: string[]) => {
+          const ids = lines.map((l) => src.encodeLine(codec.encode(l), { addIfNotExist: false }));
+          const m = collateTokens(ids, src.pad(), { leftPad: true });
+          const srcT = tf.tensor2d(m.data, [m.rows, m.cols], "int32");
+          const lens = tf.tensor1d(ids.map((x) => x.length), "int32");
+          let hyps;
+          try {
+            hyps = gen.generate(srcT, lens);
+          } finally {
+            // also when generation throws (e.g. --min-len above the maximum length)
+            tf.dispose([srcT, lens]);
           }
-        });
-        process.stdout.write(`${out.join("\n")}\n`);
-      };
-      if (process.stdin.isTTY && o.input === "-") process.stderr.write("Type the input sentence and press return:\n");
-      for await (const line of rl) {
-        buffer.push(line);
-        if (buffer.length >= (o.bufferSize as number)) {
-          translate(buffer);
-          buffer = [];
+          const out: string[] = [];
+          lines.forEach((_, r) => {
+            const id = nextId++;
+            out.push(`S-${id}\t${src.string(ids[r]!, { bpeSymbol: removeBpe })}`);
+            for (const h of hyps[r]!) {
+              const hs = tgt.string(h.tokens, { bpeSymbol: removeBpe });
+              out.push(formatH(id, h.score, hs), formatD(id, h.score, codec.decode(hs)), formatP(id, h.positionalScores));
+              if (o.printAlignment && h.attention) {
+                const srcRow = m.data.subarray(r * m.cols, (r + 1) * m.cols);
+                out.push(`A-${id}\t${extractHardAlignment(h.attention, srcRow, h.tokens, tgt.pad(), tgt.eos()).map(([a, b]) => `${a}-${b}`).join(" ")}`);
+              }
+            }
+          });
+          process.stdout.write(`${out.join("\n")}\n`);
+        };
+        if (process.stdin.isTTY && o.input === "-") process.stderr.write("Type the input sentence and press return:\n");
+        for await (const line of rl) {
+          buffer.push(line);
+          if (buffer.length >= (o.bufferSize as number)) {
+            translate(buffer);
+            buffer = [];
+          }
         }
+        if (buffer.length) translate(buffer);
+      } finally {
+        model.dispose();
       }
-      if (buffer.length) translate(buffer);
-      model.dispose();
     });
 }

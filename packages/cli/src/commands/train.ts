@@ -185,10 +185,12 @@ async function trainCommand(data: string, o: Record<string, unknown>, pg: Proces
     process.stderr.write(`\nfairseq-ts train: ${sig}: finishing the current update and saving checkpoint_last\n`);
     stopSignal.stop = true;
   };
+  const onSigint = () => onSignal("SIGINT");
+  const onSigterm = () => onSignal("SIGTERM");
   if (!pg) {
     // (In a distributed run the coordinator turns Ctrl-C into a stop flag that all ranks see together.)
-    process.once("SIGINT", () => onSignal("SIGINT"));
-    process.once("SIGTERM", () => onSignal("SIGTERM"));
+    process.once("SIGINT", onSigint);
+    process.once("SIGTERM", onSigterm);
   }
   const opts: TrainOptions = {
     model,
@@ -278,5 +280,11 @@ async function trainCommand(data: string, o: Record<string, unknown>, pg: Proces
     stopSignal,
     distributed: pg ?? undefined,
   };
-  await train(task, opts);
+  try {
+    await train(task, opts);
+  } finally {
+    // main() may run many times in one process (tests, embedding): leave no handlers behind
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigterm);
+  }
 }

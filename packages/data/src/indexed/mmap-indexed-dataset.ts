@@ -37,7 +37,9 @@ function readWhole(path: string): Uint8Array {
     throw new IndexedDatasetError(`cannot open (${(err as NodeJS.ErrnoException).code ?? err})`, path);
   }
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new IndexedDatasetError("is a directory", path);
+    const size = st.size;
     const buf = new Uint8Array(size);
     let off = 0;
     while (off < size) {
@@ -140,7 +142,13 @@ export class MMapIndexedDataset implements TokenSequenceDataset {
     } catch (err) {
       throw new IndexedDatasetError(`cannot open (${(err as NodeJS.ErrnoException).code ?? err})`, this.binPath);
     }
-    this.binSize = fstatSync(this.fd).size;
+    const st = fstatSync(this.fd);
+    if (st.isDirectory()) {
+      closeSync(this.fd);
+      this.fd = null;
+      throw new IndexedDatasetError("is a directory", this.binPath);
+    }
+    this.binSize = st.size;
     const item = ITEM_SIZE[this.dtype];
     for (let i = 0; i < this.sizes.length; i++) {
       const end = this.pointers[i]! + this.sizes[i]! * item;
@@ -218,7 +226,13 @@ export class MMapIndexedDataset implements TokenSequenceDataset {
     if (!Number.isInteger(i) || i < 0 || i >= this.sizes.length) {
       throw new RangeError(`index ${i} out of range for ${this.binPath} (${this.sizes.length} items)`);
     }
-    return decodeItems(this.bytes(i), this.dtype, this.sizes[i]!);
+    try {
+      return decodeItems(this.bytes(i), this.dtype, this.sizes[i]!);
+    } catch (err) {
+      // int64/float64 data holding a value that is no token id (a corrupt .bin, or an .idx with the wrong dtype)
+      if (err instanceof RangeError) throw new IndexedDatasetError(`item ${i}: ${err.message}`, this.binPath);
+      throw err;
+    }
   }
 
   close(): void {
