@@ -45,7 +45,7 @@ describe("sampling (fairseq's Sampling search)", () => {
 
 describe("generator options are checked where they enter (fairseq's asserts, and what fuzzing the CLI found)", () => {
   const specials = { pad: 1, eos: 2, unk: 3 };
-  const make = (o: ConstructorParameters<typeof SequenceGenerator>[3]) => () => new SequenceGenerator(fixedModel(), specials, 6, o);
+  const make = (o: ConstructorParameters<typeof SequenceGenerator>[3]) => () => new SequenceGenerator(fixed(), specials, 6, o);
   it("refuses beams and nbests below 1, temperature <= 0, top-k/top-p without --sampling, top-k beyond the vocabulary", () => {
     expect(make({ beam: 0 })).toThrow("--beam must be a positive integer, got 0");
     expect(make({ beam: -1 })).toThrow("--beam must be a positive integer, got -1");
@@ -60,7 +60,7 @@ describe("generator options are checked where they enter (fairseq's asserts, and
     expect(make({ sampling: true, samplingTopk: 6 })).not.toThrow();
   });
   it("a --min-len above the maximum length names both and the flags that set it", () => {
-    const g = new SequenceGenerator(fixedModel(), specials, 6, { minLen: 10, maxLenB: 4 });
+    const g = new SequenceGenerator(fixed(), specials, 6, { minLen: 10, maxLenB: 4 });
     expect(() => g.generate(tf.tensor2d([[4, 2]], [1, 2], "int32"), tf.tensor1d([2], "int32"))).toThrow(
       "--min-len 10 cannot be larger than the maximum length 4 (from --max-len-a/--max-len-b and the model's max positions), please adjust these!",
     );
