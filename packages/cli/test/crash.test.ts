@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli } from "./cli.js";
 import { readCheckpointFile } from "@fairseq-ts/trainer";
+import { toFloat32 } from "@fairseq-ts/models";
 import { REF_BIN } from "./shared.js";
 
 const run = (args: string[], env: Record<string, string> = {}, onLine?: (line: string, pid: number) => void) => runCli(args, { env, onLine });
@@ -39,6 +40,35 @@ describe("crash safety of fairseq-ts train (real child processes)", () => {
     expect((await readCheckpointFile(join(save, "checkpoint_last.safetensors"))).meta.numUpdates).toBe(6);
     expect(readdirSync(save).filter((f) => f.endsWith(".tmp"))).toEqual([]);
     await allCheckpointsLoad(save);
+  }, 120_000);
+
+  it("disk full (simulated ENOSPC halfway through writing checkpoint_1_4): a clear error naming the file, no temp file, checkpoint_last intact, rerun resumes", async () => {
+    const save = mkdtempSync(join(tmpdir(), "fsts-enospc-"));
+    const full = await run(trainArgs(save, 6), { FAIRSEQ_TS_FAILPOINT: "atomic-write:mid@2:enospc" });
+    expect(full.status, full.out).toBe(1);
+    expect(full.out).toMatch(/checkpoint_1_4\.safetensors: cannot write \(ENOSPC: no space left on device, write\); the previous checkpoint_1_4\.safetensors, if any, is unchanged/);
+    expect(full.out).not.toMatch(/\n\s+at /); // no stack trace
+    expect(readdirSync(save).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    expect(await allCheckpointsLoad(save)).toEqual(["checkpoint_1_2.safetensors", "checkpoint_last.safetensors"]);
+    expect((await readCheckpointFile(join(save, "checkpoint_last.safetensors"))).meta.numUpdates).toBe(2);
+    const again = await run(trainArgs(save, 6));
+    expect(again.status, again.out).toBe(0);
+    expect((await readCheckpointFile(join(save, "checkpoint_last.safetensors"))).meta.numUpdates).toBe(6);
+  }, 120_000);
+
+  it("NaN in a batch (update 3's loss poisoned): stops like fairseq's FloatingPointError, nothing NaN is saved, rerun resumes", async () => {
+    const save = mkdtempSync(join(tmpdir(), "fsts-nan-"));
+    const r = await run(trainArgs(save, 6), { FAIRSEQ_TS_FAILPOINT: "train:nan-batch@3:flag" });
+    expect(r.status, r.out).toBe(1);
+    expect(r.out).toMatch(/gradients are Nan\/Inf at update 3/);
+    expect(r.out).not.toMatch(/\n\s+at /); // no stack trace
+    expect(r.out).not.toMatch(/num_updates=3,/); // the poisoned update was not applied
+    const last = await readCheckpointFile(join(save, "checkpoint_last.safetensors"));
+    expect(last.meta.numUpdates).toBe(2);
+    for (const [name, t] of last.model) expect(toFloat32(t).every(Number.isFinite), name).toBe(true);
+    const again = await run(trainArgs(save, 6));
+    expect(again.status, again.out).toBe(0);
+    expect((await readCheckpointFile(join(save, "checkpoint_last.safetensors"))).meta.numUpdates).toBe(6);
   }, 120_000);
 
   it("SIGINT finishes the current update, saves checkpoint_last and exits with a message", async () => {

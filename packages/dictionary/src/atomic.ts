@@ -23,7 +23,10 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   } catch (err) {
     await fh.close().catch(() => {});
     await unlink(tmp).catch(() => {});
-    throw err;
+    // Node's messages name no file ("ENOSPC: no space left on device, write"): name it, keep the code
+    const code = (err as { code?: string }).code;
+    if (code === undefined) throw err;
+    throw Object.assign(new Error(`${path}: cannot write (${(err as Error).message}); the previous ${basename(path)}, if any, is unchanged`, { cause: err }), { code });
   }
   await fh.close();
   try {
@@ -37,15 +40,21 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
 const failpointHits = new Map<string, number>();
 
 /**
- * Fault injection for crash tests: `FAIRSEQ_TS_FAILPOINT=name@N` kills this process with SIGKILL the
- * N-th time (default 1st) execution reaches `failpoint(name)`. A no-op unless the variable names it.
+ * Fault injection for crash tests: `FAIRSEQ_TS_FAILPOINT=name@N[:action]` acts the N-th time (default
+ * 1st) execution reaches `failpoint(name)`: `kill` (default) SIGKILLs this process, `enospc` throws the
+ * error a full disk gives (code ENOSPC), `flag` makes this call return true for the caller to act on
+ * (e.g. poison a batch with NaN). A no-op returning false unless the variable names it.
  */
-export function failpoint(name: string): void {
+export function failpoint(name: string): boolean {
   const spec = typeof process !== "undefined" ? process.env?.FAIRSEQ_TS_FAILPOINT : undefined;
-  if (!spec) return;
-  const [want, nth] = spec.split("@");
-  if (want !== name) return;
+  if (!spec) return false;
+  const m = /^([^@]+)(?:@(\d+))?(?::(kill|enospc|flag))?$/.exec(spec);
+  if (!m || m[1] !== name) return false;
   const hits = (failpointHits.get(name) ?? 0) + 1;
   failpointHits.set(name, hits);
-  if (hits === Number(nth ?? 1)) process.kill(process.pid, "SIGKILL");
+  if (hits !== Number(m[2] ?? 1)) return false;
+  const action = m[3] ?? "kill";
+  if (action === "kill") process.kill(process.pid, "SIGKILL");
+  if (action === "enospc") throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", errno: -28, syscall: "write" });
+  return true;
 }

@@ -6,6 +6,7 @@ import type { EncoderDecoderModel, LanguageModel } from "@fairseq-ts/models";
 import { NonFiniteGradientError, clipGradNorm, multiplyGrads, type Grads, type LrScheduler, type Optimizer } from "@fairseq-ts/optim";
 import { disposeSample, toTensorSample } from "@fairseq-ts/tasks";
 import type { ProcessGroup } from "@fairseq-ts/distributed";
+import { failpoint } from "@fairseq-ts/dictionary";
 
 /** The logged values summed across workers (fairseq's criterions' keys). */
 export const REDUCED_LOGGING_KEYS = ["loss", "nll_loss", "ntokens", "nsentences", "sample_size", "n_correct", "total"] as const;
@@ -63,12 +64,15 @@ export class Trainer {
     let kept: Record<string, tf.Scalar | number> = {};
     let sampleSize = 0;
     const params = [...this.model.namedParameters().values()];
+    // fault injection (FAIRSEQ_TS_FAILPOINT=train:nan-batch@N:flag): this batch's loss becomes NaN, as a
+    // NaN anywhere in a forward pass makes it
+    const poison = failpoint("train:nan-batch");
     const { value, grads } = tf.variableGrads(() => {
       const out = this.criterion.forward(this.model, ts);
       sampleSize = out.sampleSize;
       kept = {};
       for (const [k, v] of Object.entries(out.logging)) kept[k] = typeof v === "number" ? v : tf.keep(v);
-      return out.loss;
+      return poison ? tf.mul(out.loss, NaN) : out.loss;
     }, params);
     disposeSample(ts);
     // The logged tensors may include the returned loss itself, and repeat (cross_entropy: loss = nll_loss).
