@@ -104,6 +104,27 @@ describe("backend", () => {
     expect(() => tf.tidy(() => tf.gather(tf.zeros([3, 2]), tf.tensor1d([3], "int32")))).toThrow(/index value 3 is not in \[0, 2\]/);
   });
 
+  it("GatherV2 (slice copies) on tensors placed past 2 GiB in the wasm heap", async () => {
+    await initBackend({ backend: "wasm", log: null });
+    const big = tf.zeros([(2 ** 31 + 2 ** 24) / 4]); // 2.06 GB: new tensors land beyond 2^31 bytes
+    const offsetOf = (t: tf.Tensor) => (tf.engine().backend as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } } }).dataIdMap.get(t.dataId).memoryOffset;
+    // earlier tests left free holes low in the heap: fill them until a tensor lands past 2 GiB
+    const fillers: tf.Tensor[] = [];
+    try {
+      let x = tf.tensor2d(Array.from({ length: 12 }, (_, i) => i), [4, 3]);
+      while (offsetOf(x) < 2 ** 31 && fillers.length < 100_000) {
+        fillers.push(x);
+        x = tf.tensor2d(Array.from({ length: 12 }, (_, i) => i), [4, 3]);
+      }
+      expect(offsetOf(x)).toBeGreaterThan(2 ** 31);
+      const y = tf.gather(x, tf.tensor1d([3, 0], "int32"));
+      expect(Array.from(await y.data())).toEqual([9, 10, 11, 0, 1, 2]);
+      tf.dispose([x, y]);
+    } finally {
+      tf.dispose([big, ...fillers]);
+    }
+  }, 120_000);
+
   it("kernel fixes do not leak tensors and register once", async () => {
     await initBackend({ backend: "wasm", log: null });
     expect(registerKernelFixes("wasm")).toEqual([]);

@@ -38,8 +38,9 @@ export function gatherSlicesConfig(backendName: "wasm"): KernelConfig {
     if (outer * n * inner === 0) return out;
     // makeOutput may grow the heap: take the view (and offsets) after it
     const heap = new Int32Array(be.wasm.HEAPU8.buffer);
-    const xOff = be.dataIdMap.get(x.dataId)!.memoryOffset >> 2;
-    const outOff = be.dataIdMap.get(out.dataId)!.memoryOffset >> 2;
+    // (byte offsets reach 4 GiB: divide, a `>> 2` would turn offsets past 2 GiB negative)
+    const xOff = be.dataIdMap.get(x.dataId)!.memoryOffset / 4;
+    const outOff = be.dataIdMap.get(out.dataId)!.memoryOffset / 4;
     let dst = outOff;
     for (let o = 0; o < outer; o++) {
       const base = xOff + o * dim * inner;
