@@ -42,6 +42,28 @@ describe("crash safety of fairseq-ts train (real child processes)", () => {
     await allCheckpointsLoad(save);
   }, 120_000);
 
+  it("SIGKILL at seeded-random moments of a run (saves every 2 updates, so some land mid-save): every file left loads, reruns finish", async () => {
+    let seed = 20261201;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (let trial = 0; trial < 3; trial++) {
+      const save = mkdtempSync(join(tmpdir(), "fsts-randkill-"));
+      const delay = 200 + Math.floor(rand() * 2500); // ms after the first update is logged
+      let timer: NodeJS.Timeout | undefined;
+      const killed = await run(trainArgs(save, 40), {}, (line, pid) => {
+        if (!timer && /num_updates=1,/.test(line)) timer = setTimeout(() => process.kill(pid, "SIGKILL"), delay);
+      });
+      clearTimeout(timer);
+      expect(killed.signal, `trial ${trial} (${delay} ms): ${killed.out.slice(-500)}`).toBe("SIGKILL");
+      const left = await allCheckpointsLoad(save); // a torn checkpoint would throw
+      const again = await run(trainArgs(save, 40));
+      expect(again.status, again.out).toBe(0);
+      if (left.includes("checkpoint_last.safetensors")) expect(again.out).toMatch(/loaded checkpoint .*checkpoint_last\.safetensors/);
+      expect((await readCheckpointFile(join(save, "checkpoint_last.safetensors"))).meta.numUpdates).toBe(40);
+      expect(readdirSync(save).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+      await allCheckpointsLoad(save);
+    }
+  }, 300_000);
+
   it("disk full (simulated ENOSPC halfway through writing checkpoint_1_4): a clear error naming the file, no temp file, checkpoint_last intact, rerun resumes", async () => {
     const save = mkdtempSync(join(tmpdir(), "fsts-enospc-"));
     const full = await run(trainArgs(save, 6), { FAIRSEQ_TS_FAILPOINT: "atomic-write:mid@2:enospc" });
