@@ -125,6 +125,25 @@ describe("backend", () => {
     }
   }, 120_000);
 
+  it("Identity (tf.clone, and every tensor saved for a gradient) shares memory on wasm and frees it with the last user", async () => {
+    await initBackend({ backend: "wasm", log: null });
+    const be = tf.engine().backend as unknown as { numDataIds(): number; dataIdMap: { get(id: object): { memoryOffset: number } } };
+    const ids = be.numDataIds();
+    const x = tf.tensor1d([1, 2, 3]);
+    const y = tf.clone(x);
+    expect(be.numDataIds()).toBe(ids + 1); // no copy
+    expect(be.dataIdMap.get(y.dataId).memoryOffset).toBe(be.dataIdMap.get(x.dataId).memoryOffset);
+    x.dispose();
+    expect(Array.from(await y.data())).toEqual([1, 2, 3]); // still valid after the original is gone
+    y.dispose();
+    expect(be.numDataIds()).toBe(ids);
+    // gradients through kernels that save their inputs are unchanged (cpu as the reference)
+    const f = () => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.exp(a), tf.square(a))))(tf.tensor1d([0.5, -1, 2]));
+    const w = await on("wasm", f);
+    const c = await on("cpu", f);
+    for (let i = 0; i < 3; i++) expect(w[i]).toBeCloseTo(c[i]!, 5);
+  });
+
   it("kernel fixes do not leak tensors and register once", async () => {
     await initBackend({ backend: "wasm", log: null });
     expect(registerKernelFixes("wasm")).toEqual([]);

@@ -1,6 +1,7 @@
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from "@tensorflow/tfjs-core";
 import { batchMatMulWithExplicitTransposes } from "./batch-matmul-transposed.js";
 import { gatherSlicesConfig } from "./gather-slices.js";
+import { identitySharedConfig } from "./identity-shared.js";
 import { unsortedSegmentSumConfig } from "./unsorted-segment-sum.js";
 
 const patched = new Set<string>();
@@ -13,7 +14,7 @@ function replaceKernel(config: KernelConfig): void {
 /**
  * Register fairseq-ts's kernel fixes for a backend (once). Returns what was registered, for the log.
  * - wasm: UnsortedSegmentSum (missing; needed by the embedding gradient), BatchMatMul with transposes,
- *   GatherV2 as slice copies (beam search's cache reordering).
+ *   GatherV2 as slice copies (beam search's cache reordering), Identity sharing memory (gradient saves).
  * - cpu: an O(N) UnsortedSegmentSum (the stock one is O(segments × N)).
  */
 export function registerKernelFixes(backendName: string): string[] {
@@ -28,6 +29,8 @@ export function registerKernelFixes(backendName: string): string[] {
     done.push("BatchMatMul(explicit transposes)");
     replaceKernel(gatherSlicesConfig(backendName));
     done.push("GatherV2(slice copies)");
+    replaceKernel(identitySharedConfig(backendName));
+    done.push("Identity(shared)");
   }
   patched.add(backendName);
   return done;
