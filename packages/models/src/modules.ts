@@ -102,19 +102,26 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | null):
  */
 export const LINEAR_KERNEL = "FairseqLinear";
 
-/** The fused kernel forward; the backward as for matMul + add (dx = dy·W, dW = dyᵀ·x, db = Σ dy). */
+/** tf.customGrad for ops with several inputs (its typing only admits one). */
+function customOp(f: (...args: never[]) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] }) {
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as (...inputs: tf.Tensor[]) => tf.Tensor;
+}
+
+const runLinear = (inputs: Record<string, tf.Tensor>) => tf.engine().runKernel(LINEAR_KERNEL, inputs, {}) as tf.Tensor;
+
+// The fused kernel forward; the backward as for matMul + add (dx = dy·W, dW = dyᵀ·x, db = Σ dy).
+// Built once: these run for every linear layer of every step.
+const fusedLinearBias = customOp((a: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([a, w]);
+  return { value: runLinear({ x: a, weight: w, bias: b }), gradFunc: (dy, [as, ws]) => [tf.matMul(dy, ws!), tf.matMul(dy, as!, true, false), tf.sum(dy, 0)] };
+});
+const fusedLinearNoBias = customOp((a: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([a, w]);
+  return { value: runLinear({ x: a, weight: w }), gradFunc: (dy, [as, ws]) => [tf.matMul(dy, ws!), tf.matMul(dy, as!, true, false)] };
+});
+
 function fusedLinear(x: tf.Tensor2D, weight: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
-  const run = (inputs: Record<string, tf.Tensor>) => tf.engine().runKernel(LINEAR_KERNEL, inputs, {}) as tf.Tensor;
-  if (bias) {
-    return tf.customGrad(((a: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-      save([a, w]);
-      return { value: run({ x: a, weight: w, bias: b }), gradFunc: (dy: tf.Tensor, [as, ws]: tf.Tensor[]) => [tf.matMul(dy, ws!), tf.matMul(dy, as!, true, false), tf.sum(dy, 0)] };
-    }) as unknown as Parameters<typeof tf.customGrad>[0])(x, weight, bias);
-  }
-  return tf.customGrad(((a: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([a, w]);
-    return { value: run({ x: a, weight: w }), gradFunc: (dy: tf.Tensor, [as, ws]: tf.Tensor[]) => [tf.matMul(dy, ws!), tf.matMul(dy, as!, true, false)] };
-  }) as unknown as Parameters<typeof tf.customGrad>[0])(x, weight);
+  return bias ? fusedLinearBias(x, weight, bias) : fusedLinearNoBias(x, weight);
 }
 
 export class LayerNorm {
@@ -130,10 +137,11 @@ export class LayerNorm {
     return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps))), this.weight), this.bias);
   }
 
-  /** One kernel forward; the backward from the usual formula (only needed when training). */
+  /** One kernel forward; the backward from the usual formula (only needed when training). Built on first use. */
+  private fusedOp: ((...inputs: tf.Tensor[]) => tf.Tensor) | null = null;
   private fused(x: tf.Tensor): tf.Tensor {
     const eps = this.eps;
-    const f = tf.customGrad(((input: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
+    this.fusedOp ??= customOp((input: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
       save([input, gamma]);
       const value = tf.engine().runKernel(LAYER_NORM_KERNEL, { x: input, gamma, beta }, { eps }) as tf.Tensor;
       return {
@@ -148,8 +156,8 @@ export class LayerNorm {
           return [dx, tf.sum(tf.mul(dy, xhat), outer), tf.sum(dy, outer)];
         },
       };
-    }) as unknown as Parameters<typeof tf.customGrad>[0]);
-    return f(x, this.weight, this.bias);
+    });
+    return this.fusedOp(x, this.weight, this.bias);
   }
 }
 
@@ -244,13 +252,11 @@ export function makePositions(tokens: tf.Tensor2D, paddingIdx: number): tf.Tenso
  */
 export function logSoftmax<T extends tf.Tensor>(x: T): T {
   if (x.dtype !== "float32" || x.rank === 0 || !tf.getKernel("LogSoftmax", tf.getBackend())) return tf.logSoftmax(x, -1);
-  const fused = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
-    const value = tf.engine().runKernel("LogSoftmax", { logits: input }, { axis: input.rank - 1 }) as tf.Tensor;
-    save([value]);
-    return {
-      value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.sub(dy, tf.mul(tf.sum(dy, -1, true), tf.exp(saved[0]!))),
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return fused(x) as T;
+  return fusedLogSoftmax(x) as T;
 }
+
+const fusedLogSoftmax = customOp((input: tf.Tensor, save: tf.GradSaveFunc) => {
+  const value = tf.engine().runKernel("LogSoftmax", { logits: input }, { axis: input.rank - 1 }) as tf.Tensor;
+  save([value]);
+  return { value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.sub(dy, tf.mul(tf.sum(dy, -1, true), tf.exp(saved[0]!))) };
+});
