@@ -18,6 +18,7 @@ console.log(`seed ${seed}`);
 const targets = fuzzTargets(shared);
 // the CLI gets one reader's share of the time
 const report = await runFuzz(targets, { seconds: (seconds * targets.length) / (targets.length + 1), seed, crashDir: join(here, "../fuzz-crashes") });
+for (const t of targets) t.dispose?.();
 for (const [t, n] of Object.entries(report.iterations)) console.log(`${t}: ${n} inputs`);
 for (const f of report.findings) console.log(`FINDING ${f.target} [${f.kind}] ${f.message}${f.file ? ` (${f.file})` : ""}`);
 const ref = join(shared, "reference/fairseq/multi30k-de-en");

@@ -5,7 +5,7 @@ import { IndexedDatasetError, MMapIndexedDataset, formatMMapIndex, parseMMapInde
 import { SafetensorsError, decodeSafetensors, encodeSafetensors, f32 } from "@fairseq-ts/models";
 import { CheckpointFileError, decodeCheckpoint } from "@fairseq-ts/trainer";
 import { SubwordNmtApplier, parseModelProto } from "@fairseq-ts/tokenizers";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { ConfigFileError, buildProgram, expandConfigFile } from "@fairseq-ts/cli";
 import { PyNamespace, PyObject, TorchLoadError, TorchTensor, loadTorchCheckpoint } from "@fairseq-ts/torch-load";
@@ -18,6 +18,8 @@ export interface FuzzTarget {
   read(bytes: Uint8Array): void;
   /** Errors the reader is allowed to throw (its own, clear ones). */
   allowed: (e: unknown) => boolean;
+  /** Release what the target holds (temp files). */
+  dispose?: () => void;
 }
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -132,7 +134,7 @@ export function fuzzTargets(shared: string): FuzzTarget[] {
     packIdxBin(formatMMapIndex("uint16", []), new Uint8Array(0)),
   ];
   return [
-    { name: ".idx + .bin", seeds: idxBinSeeds, read: (b) => readIdxBinPair(b, binDir), allowed: isClass(IndexedDatasetError) },
+    { name: ".idx + .bin", seeds: idxBinSeeds, read: (b) => readIdxBinPair(b, binDir), allowed: isClass(IndexedDatasetError), dispose: () => rmSync(binDir, { recursive: true, force: true }) },
     { name: ".pt (torch zip + pickle)", seeds: ptSeeds, read: readTorchCheckpointFully, allowed: isClass(TorchLoadError) },
     { name: "dict.txt", seeds: [bytes(dictText), bytes("a 5\nb 3 #fairseq:overwrite\n")], read: (b) => void Dictionary.parse(text(b), { source: "fuzz" }), allowed: isClass(DictionaryFormatError) },
     {

@@ -29,6 +29,7 @@ export {
   EpochBatchIterator,
   EpochIterator,
   shardBatches,
+  splitBatches,
   type CollatableDataset,
   type EpochBatchIteratorOptions,
   type EpochBatchIteratorState,

@@ -11,11 +11,11 @@ if (cluster.isPrimary) {
   const out = [];
   const lines = [];
   cluster.on("message", (_w, m) => { if (m && m.bench) lines.push(m.bench); });
-  for (const mesh of ["0", "1"]) {
+  for (const transport of ["coordinator", "sockets", "shm"]) {
     lines.length = 0;
-    process.env.FAIRSEQ_TS_PEER_MESH = mesh;
+    process.env.FAIRSEQ_TS_TRANSPORT = transport;
     await runCoordinator({ worldSize: 2, exec: fileURLToPath(import.meta.url), args: [] });
-    out.push(...lines.filter((l) => l.rank === 0).map((l) => ({ transport: mesh === "1" ? "direct sockets" : "via coordinator", ...l })));
+    out.push(...lines.filter((l) => l.rank === 0).map((l) => ({ transport: { coordinator: "via coordinator", sockets: "direct Unix sockets", shm: "shared memory (/dev/shm files)" }[transport], ...l })));
   }
   const md = [
     "# allReduce of the cluster transport (no compute)",

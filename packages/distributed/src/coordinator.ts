@@ -1,9 +1,9 @@
 import cluster, { type Worker } from "node:cluster";
-import { mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { DistributedError, type FloatBuffer } from "./process-group.js";
-import { ENV_PEER_DIR, ENV_RANK, ENV_THREADS, ENV_WORLD_SIZE, isToCoordinator, type CollectiveKind, type ToCoordinator, type ToWorker } from "./protocol.js";
+import { ENV_PEER_DIR, ENV_TRANSPORT, transportFromEnv, ENV_RANK, ENV_THREADS, ENV_WORLD_SIZE, isToCoordinator, type CollectiveKind, type ToCoordinator, type ToWorker } from "./protocol.js";
 
 export interface CoordinatorOptions {
   worldSize: number;
@@ -48,9 +48,10 @@ export function runCoordinator(o: CoordinatorOptions): Promise<void> {
   const timeoutMs = o.timeoutMs ?? 30 * 60 * 1000;
   const threads = o.threadsPerWorker ?? Math.max(1, Math.floor(availableParallelism() / n));
 
-  // FAIRSEQ_TS_PEER_MESH=1: workers exchange allReduce data directly over Unix sockets in this directory.
-  // Off by default: measured on this machine it is no faster than the coordinator (36 MB: 169 vs 147 ms).
-  const peerDir = n > 1 && process.env.FAIRSEQ_TS_PEER_MESH === "1" ? mkdtempSync(join(tmpdir(), "fsts-mesh-")) : null;
+  // Large allReduce data moves through files in a RAM-backed directory (default), or Unix sockets in a
+  // temp directory; FAIRSEQ_TS_TRANSPORT=coordinator sends everything through this process.
+  const transport = transportFromEnv(process.env[ENV_TRANSPORT]);
+  const peerDir = n > 1 && transport !== "coordinator" ? mkdtempSync(join(transport === "shm" ? ramDir() : tmpdir(), "fsts-mesh-")) : null;
   cluster.setupPrimary({ exec: o.exec ?? process.argv[1], args: o.args ?? process.argv.slice(2), serialization: "advanced" });
 
   return new Promise<void>((resolve, reject) => {
@@ -160,7 +161,7 @@ export function runCoordinator(o: CoordinatorOptions): Promise<void> {
     };
 
     for (let rank = 0; rank < n; rank++) {
-      const w = cluster.fork({ ...o.env, [ENV_RANK]: String(rank), [ENV_WORLD_SIZE]: String(n), [ENV_THREADS]: String(threads), ...(peerDir ? { [ENV_PEER_DIR]: peerDir } : {}) });
+      const w = cluster.fork({ ...o.env, [ENV_RANK]: String(rank), [ENV_WORLD_SIZE]: String(n), [ENV_THREADS]: String(threads), [ENV_TRANSPORT]: transport, ...(peerDir ? { [ENV_PEER_DIR]: peerDir } : {}) });
       workers.push(w);
       let failMessage: string | null = null;
       w.on("message", (m: unknown) => {
@@ -182,4 +183,14 @@ export function runCoordinator(o: CoordinatorOptions): Promise<void> {
       });
     }
   });
+}
+
+/** /dev/shm when this system has a writable one (Linux), else the temp directory (its page cache still serves it). */
+function ramDir(): string {
+  try {
+    accessSync("/dev/shm", constants.W_OK);
+    return "/dev/shm";
+  } catch {
+    return tmpdir();
+  }
 }

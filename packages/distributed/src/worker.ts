@@ -1,8 +1,9 @@
 import cluster from "node:cluster";
 import { performance } from "node:perf_hooks";
 import { DistributedError, type CommStats, type FloatBuffer, type ProcessGroup } from "./process-group.js";
-import { CHUNK_ELEMENTS, ENV_PEER_DIR, ENV_RANK, ENV_THREADS, ENV_WORLD_SIZE, type CollectiveKind, type ToCoordinator, type ToWorker } from "./protocol.js";
+import { CHUNK_ELEMENTS, DIRECT_MIN_BYTES, ENV_PEER_DIR, ENV_TRANSPORT, transportFromEnv, ENV_RANK, ENV_THREADS, ENV_WORLD_SIZE, type CollectiveKind, type ToCoordinator, type ToWorker } from "./protocol.js";
 import { PeerMesh } from "./peer-mesh.js";
+import { ShmExchange } from "./shm-exchange.js";
 
 /** True in a process started by `runCoordinator` (a cluster worker with a rank). */
 export function isDistributedWorker(): boolean {
@@ -38,12 +39,15 @@ class ClusterProcessGroup implements ProcessGroup {
   private readonly rejecters = new Set<(e: Error) => void>();
   private readonly mesh: PeerMesh | null;
   private meshReady: Promise<void> | null = null;
+  private readonly shm: ShmExchange | null;
 
   constructor(rank: number, worldSize: number) {
     this.rank = rank;
     this.worldSize = worldSize;
     const dir = process.env[ENV_PEER_DIR];
-    this.mesh = dir && worldSize > 1 ? new PeerMesh(dir, rank, worldSize) : null;
+    const transport = transportFromEnv(process.env[ENV_TRANSPORT]);
+    this.mesh = dir && worldSize > 1 && transport === "sockets" ? new PeerMesh(dir, rank, worldSize) : null;
+    this.shm = dir && worldSize > 1 && transport === "shm" ? new ShmExchange(dir, rank, worldSize) : null;
     process.on("message", (m: ToWorker) => this.onMessage(m));
     process.on("disconnect", () => {
       if (this.closed) return;
@@ -108,12 +112,22 @@ class ClusterProcessGroup implements ProcessGroup {
   }
 
   async allReduce(buffers: readonly FloatBuffer[]): Promise<void> {
-    if (this.mesh) {
+    const bytes = buffers.reduce((a, b) => a + b.byteLength, 0);
+    if (this.shm && bytes >= DIRECT_MIN_BYTES) {
+      // The coordinator sequences the call (a barrier that also carries the stop flag and detects
+      // hung or dead ranks); the data goes through shared memory.
+      const before = this.counters.waitMs;
+      const t0 = performance.now();
+      await this.shm.allReduce(buffers, () => this.run("sum-direct", [{ data: null }], bytes, () => {}));
+      this.counters.waitMs = before + (performance.now() - t0);
+      this.counters.bytesSent += bytes;
+      return;
+    }
+    if (this.mesh && bytes >= DIRECT_MIN_BYTES) {
       // Data over the direct links; the coordinator still sequences the collective (a barrier), which
       // carries the stop flag and detects hung or dead ranks.
       const mesh = this.mesh;
       this.meshReady ??= mesh.connect();
-      const bytes = buffers.reduce((a, b) => a + b.byteLength, 0);
       const before = this.counters.waitMs;
       const t0 = performance.now();
       // announced first, so a rank that never arrives is reported by the coordinator's timeout
@@ -177,6 +191,7 @@ class ClusterProcessGroup implements ProcessGroup {
     if (this.closed) return;
     this.closed = true;
     await this.mesh?.close();
+    this.shm?.close();
     return new Promise<void>((resolve) => {
       if (!process.connected) return resolve();
       process.send!({ t: "done" } satisfies ToCoordinator, undefined, {}, () => {

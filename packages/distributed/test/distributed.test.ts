@@ -23,9 +23,8 @@ function launch(scenario: string, env: Record<string, string> = {}, onStdout?: (
 
 describe("cluster process group", () => {
   it("allReduce sums in rank order (identical to float32 accumulation) across chunks; broadcast, allGather, barrier", async () => {
-    for (const [world, mesh] of [[2, "1"], [3, "1"], [2, "0"], [3, "0"]] as const) {
-      // mesh "1": data over the workers' direct links; "0": everything through the coordinator
-      const r = await launch("collectives", { WORLD: String(world), FAIRSEQ_TS_PEER_MESH: mesh });
+    for (const [world, transport] of [[2, "shm"], [3, "shm"], [2, "sockets"], [3, "sockets"], [2, "coordinator"], [3, "coordinator"]] as const) {
+      const r = await launch("collectives", { WORLD: String(world), FAIRSEQ_TS_TRANSPORT: transport });
       expect(r.stderr).toBe("");
       expect(r.code).toBe(0);
       const lines = r.stdout.split("\n").filter((l) => l.startsWith("rank "));
@@ -47,13 +46,15 @@ describe("cluster process group", () => {
 
   it.each([
     ["hang (direct links)", /rank 1 did not reach collective #2 \(sum-direct\) within 1\.5 s of rank 0/],
+    ["hang (shared memory)", /rank 1 did not reach collective #2 \(sum-direct\) within 1\.5 s of rank 0/],
     ["die", /rank 1 \(pid \d+\) exited with code 3/],
     ["kill", /rank 1 \(pid \d+\) was killed by SIGKILL/],
     ["fail", /rank 1 failed: checkpoint_last\.pt: disk full/],
     ["hang", /rank 1 did not reach collective #2 \(sum\) within 1\.5 s of rank 0/],
     ["diverge", /collective #2: rank \d called (sum|barrier) .* but another rank called (sum|barrier) .*diverged/],
   ])("a worker that does '%s' stops the run with an error naming rank and cause", async (scenario, re) => {
-    const r = await launch(scenario, { TIMEOUT_MS: "1500", FAIRSEQ_TS_PEER_MESH: scenario.includes("direct") ? "1" : "0" });
+    const transport = scenario.includes("direct") ? "sockets" : scenario.includes("shared") ? "shm" : "coordinator";
+    const r = await launch(scenario, { TIMEOUT_MS: "1500", FAIRSEQ_TS_TRANSPORT: transport });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(re);
     expect(r.stdout).not.toContain("must not get here");

@@ -35,6 +35,8 @@ export interface BatchIteratorOptions {
   numShards?: number;
   shardId?: number;
   epoch?: number;
+  /** Deal every batch's rows across the shards (balanced data-parallel updates), see EpochBatchIterator. */
+  splitBatchesAcrossShards?: boolean;
 }
 
 /** The datasets a task builds: items by index, sizes, ordering and collation. */
@@ -99,7 +101,7 @@ function iterator(ds: TaskDataset, o: BatchIteratorOptions, filter: (idx: Int32A
     maxSentences: o.maxSentences,
     requiredBatchSizeMultiple: o.requiredBatchSizeMultiple ?? 1,
   });
-  return new EpochBatchIterator<unknown, Sample>(ds as never, batches, { seed, numShards: o.numShards, shardId: o.shardId, epoch: o.epoch });
+  return new EpochBatchIterator<unknown, Sample>(ds as never, batches, { seed, numShards: o.numShards, shardId: o.shardId, epoch: o.epoch, splitBatchesAcrossShards: o.splitBatchesAcrossShards });
 }
 
 export interface TranslationTaskOptions {

@@ -74,6 +74,12 @@ export interface TrainOptions extends Partial<CheckpointPolicyOptions> {
    * and only rank 0 logs and writes checkpoints.
    */
   distributed?: ProcessGroup;
+  /**
+   * `--distributed-whole-batches`: give each rank whole batches as fairseq does. Default: every
+   * batch's rows are dealt across the ranks (the same sentences per update), so the ranks' compute is
+   * balanced and no rank waits for another's longer batch at the all-reduce.
+   */
+  distributedWholeBatches?: boolean;
   /** Called after every update (tests, progress hooks). */
   onUpdate?: (trainer: Trainer) => void;
   /** Set to request a clean stop (SIGINT/SIGTERM): the loop saves checkpoint_last and returns. */
@@ -174,6 +180,7 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
     numShards: worldSize,
     shardId: rank,
     epoch: 1,
+    splitBatchesAcrossShards: worldSize > 1 && !o.distributedWholeBatches,
   });
   if (iteratorState) epochItr.loadStateDict(iteratorState);
   lrScheduler.step(epochItr.epoch);
@@ -311,7 +318,7 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
   let lr = trainer.getLr();
   const minLr = o.minLr ?? -1;
   outer: while (lr > minLr && epochItr.nextEpochIdx <= maxEpoch) {
-    const itr = epochItr.nextEpochItr({ shuffle: true });
+    const itr = epochItr.nextEpochPieces({ shuffle: true });
     const epoch = epochItr.epoch;
     const freqs = o.updateFreq ?? [1];
     const updateFreq = freqs[Math.min(epoch - 1, freqs.length - 1)]!;
@@ -324,7 +331,7 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
     void groups;
     for (const group of itr.grouped(updateFreq)) {
       bar.tick(i);
-      const ok = await metrics.aggregate("train", () => metrics.aggregate("train_inner", () => trainer.trainStep(group)));
+      const ok = await metrics.aggregate("train", () => metrics.aggregate("train_inner", () => trainer.trainStep(group.flat())));
       i++;
       if (ok) {
         o.onUpdate?.(trainer);

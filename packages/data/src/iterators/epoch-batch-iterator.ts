@@ -20,6 +20,13 @@ export interface EpochBatchIteratorOptions {
   shardId?: number;
   /** 1-based epoch to start at. */
   epoch?: number;
+  /**
+   * Deal the rows of every batch across the shards instead of giving each shard whole batches (see
+   * `splitBatches`). Position k of every shard then covers the same global batches as fairseq's
+   * sharding (kN … kN+N-1), so an update trains on the same sentences and the iterator state is the
+   * same; read it with `nextEpochPieces`.
+   */
+  splitBatchesAcrossShards?: boolean;
 }
 
 /** One pass over a list of batches, counting how many were consumed (fairseq's CountingIterator). */
@@ -63,6 +70,26 @@ export function shardBatches(batches: readonly Int32Array[], numShards: number, 
 }
 
 /**
+ * Deal each batch's rows to `numShards` shards in snake order (0,1,…,N-1,N-1,…,1,0,0,1,…) and return
+ * shard `shardId`'s piece of every batch. A batch from `batchBySize` lists its examples sorted by size,
+ * so consecutive rows have nearly equal lengths and every piece gets the same share of the batch's
+ * tokens and the same padding: the shards' compute per update is balanced whatever the batches' shapes,
+ * where fairseq's whole-batch sharding makes every update wait for the rank with the costlier batch.
+ */
+export function splitBatches(batches: readonly Int32Array[], numShards: number, shardId: number): Int32Array[] {
+  if (shardId < 0 || shardId >= numShards) throw new RangeError("shard_id must be between 0 and num_shards");
+  return batches.map((b) => {
+    const out: number[] = [];
+    for (let t = 0; t < b.length; t++) {
+      const round = Math.floor(t / numShards);
+      const pos = t % numShards;
+      if ((round % 2 === 0 ? pos : numShards - 1 - pos) === shardId) out.push(b[t]!);
+    }
+    return Int32Array.from(out);
+  });
+}
+
+/**
  * fairseq's `EpochBatchIterator`: a fixed list of batches (from `batchBySize`), shuffled per epoch with
  * numpy's generator seeded by `seed + epoch`, sharded across workers, resumable mid-epoch.
  */
@@ -70,10 +97,12 @@ export class EpochBatchIterator<Item, Batch> {
   readonly seed: number;
   readonly numShards: number;
   readonly shardId: number;
+  readonly splitBatchesAcrossShards: boolean;
   epoch: number;
   shuffle = true;
-  private cur: CountingIterator<Int32Array> | null = null;
-  private nextItr: CountingIterator<Int32Array> | null = null;
+  /** per position: the index lists this shard collates (one batch, or its pieces of N batches) */
+  private cur: CountingIterator<Int32Array[]> | null = null;
+  private nextItr: CountingIterator<Int32Array[]> | null = null;
 
   constructor(
     readonly dataset: CollatableDataset<Item, Batch>,
@@ -83,6 +112,7 @@ export class EpochBatchIterator<Item, Batch> {
     this.seed = options.seed ?? 1;
     this.numShards = options.numShards ?? 1;
     this.shardId = options.shardId ?? 0;
+    this.splitBatchesAcrossShards = options.splitBatchesAcrossShards ?? false;
     this.epoch = Math.max(options.epoch ?? 1, 1);
   }
 
@@ -99,8 +129,20 @@ export class EpochBatchIterator<Item, Batch> {
   }
 
   /** Start (or resume) the next epoch; yields collated batches (null for a shard's padding batch). */
-  nextEpochItr(options: { shuffle?: boolean } = {}): EpochIterator<Batch> {
-    const shuffle = options.shuffle ?? true;
+  nextEpochItr(options: { shuffle?: boolean } = {}): EpochIterator<Batch | null> {
+    if (this.splitBatchesAcrossShards) throw new Error("EpochBatchIterator: batches are split across shards; read them with nextEpochPieces()");
+    return new EpochIterator(this.startEpoch(options.shuffle ?? true), (p) => this.collate(p[0]!));
+  }
+
+  /**
+   * Start (or resume) the next epoch; each position yields this shard's collated batches: its one
+   * batch, or with `splitBatchesAcrossShards` its pieces of N batches (null for an empty piece).
+   */
+  nextEpochPieces(options: { shuffle?: boolean } = {}): EpochIterator<(Batch | null)[]> {
+    return new EpochIterator(this.startEpoch(options.shuffle ?? true), (p) => p.map((b) => this.collate(b)));
+  }
+
+  private startEpoch(shuffle: boolean): CountingIterator<Int32Array[]> {
     this.epoch = this.nextEpochIdx;
     if (this.nextItr) {
       this.cur = this.nextItr;
@@ -109,7 +151,7 @@ export class EpochBatchIterator<Item, Batch> {
       this.cur = this.iteratorForEpoch(this.epoch, shuffle, 0)!;
     }
     this.shuffle = shuffle;
-    return new EpochIterator(this.cur, (b) => this.collate(b));
+    return this.cur;
   }
 
   endOfEpoch(): boolean {
@@ -144,14 +186,25 @@ export class EpochBatchIterator<Item, Batch> {
 
   /** The batch index lists of an epoch for this shard, in order (for inspection and tests). */
   epochBatches(epoch: number, shuffle: boolean): Int32Array[] {
-    let batches = [...this.frozenBatches];
-    if (shuffle) new RandomState(this.seed + epoch).shuffle(batches);
-    batches = shardBatches(batches, this.numShards, this.shardId);
-    return batches;
+    return this.epochPositions(epoch, shuffle).map((p) => (p.length === 1 ? p[0]! : Int32Array.from(p.flatMap((b) => Array.from(b)))));
   }
 
-  private iteratorForEpoch(epoch: number, shuffle: boolean, offset: number): CountingIterator<Int32Array> | null {
-    const batches = this.epochBatches(epoch, shuffle);
+  private epochPositions(epoch: number, shuffle: boolean): Int32Array[][] {
+    const batches = [...this.frozenBatches];
+    if (shuffle) new RandomState(this.seed + epoch).shuffle(batches);
+    if (!this.splitBatchesAcrossShards) return shardBatches(batches, this.numShards, this.shardId).map((b) => [b]);
+    const n = this.numShards;
+    const positions: Int32Array[][] = [];
+    for (let k = 0; k * n < batches.length; k++) {
+      // the batches fairseq's sharding gives the N shards at position k (empty past the end)
+      const group = Array.from({ length: n }, (_, s) => batches[k * n + s] ?? new Int32Array(0));
+      positions.push(splitBatches(group, n, this.shardId));
+    }
+    return positions;
+  }
+
+  private iteratorForEpoch(epoch: number, shuffle: boolean, offset: number): CountingIterator<Int32Array[]> | null {
+    const batches = this.epochPositions(epoch, shuffle);
     if (offset > 0 && offset >= batches.length) return null;
     return new CountingIterator(batches.slice(offset), offset);
   }
@@ -162,11 +215,11 @@ export class EpochBatchIterator<Item, Batch> {
   }
 }
 
-/** The iterator one epoch gives: collated batches, with fairseq's counters. */
-export class EpochIterator<Batch> implements IterableIterator<Batch | null> {
+/** The iterator one epoch gives: collated batches (or pieces, see `nextEpochPieces`), with fairseq's counters. */
+export class EpochIterator<T> implements IterableIterator<T> {
   constructor(
-    private readonly inner: CountingIterator<Int32Array>,
-    private readonly collate: (b: Int32Array) => Batch | null,
+    private readonly inner: CountingIterator<Int32Array[]>,
+    private readonly collate: (position: Int32Array[]) => T,
   ) {}
   get n(): number {
     return this.inner.n;
@@ -177,16 +230,16 @@ export class EpochIterator<Batch> implements IterableIterator<Batch | null> {
   hasNext(): boolean {
     return this.inner.hasNext();
   }
-  next(): IteratorResult<Batch | null> {
+  next(): IteratorResult<T> {
     const r = this.inner.next();
     return r.done ? { done: true, value: undefined } : { done: false, value: this.collate(r.value) };
   }
-  [Symbol.iterator](): IterableIterator<Batch | null> {
+  [Symbol.iterator](): IterableIterator<T> {
     return this;
   }
   /** fairseq's GroupedIterator: the rest of the epoch in groups of `size` (for --update-freq). */
-  *grouped(size: number): Generator<(Batch | null)[]> {
-    let group: (Batch | null)[] = [];
+  *grouped(size: number): Generator<T[]> {
+    let group: T[] = [];
     for (const b of this) {
       group.push(b);
       if (group.length === size) {
