@@ -4,10 +4,13 @@
 //   1proc  = one process using both cores (default threads)
 //   1w1t   = one process with one thread (FAIRSEQ_TS_THREADS=1): a worker's share on 2 cores
 //   2w     = --distributed-world-size 2 (node cluster), each worker one thread
+//   2w-whole = the same with --distributed-whole-batches (fairseq's whole batch per worker)
+//   2x1w1t = two independent 1w1t runs at the same time (seeds 1 and 2), words/s added: what the two
+//            cores give with no synchronisation at all, the ceiling for 2w on this machine
 // Writes bench-results/training.md.
-// Usage: node bench/train-speed.mjs [--updates 60] [--configs tiny,small] [--layouts 1proc,1w1t,2w] [--repeats 1]
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+// Usage: node bench/train-speed.mjs [--updates 60] [--configs tiny,small] [--layouts 1proc,1w1t,2w,2x1w1t] [--repeats 1]
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,7 +21,7 @@ const arg = (k, d) => (process.argv.includes(k) ? process.argv[process.argv.inde
 const updates = Number(arg("--updates", "60"));
 const repeats = Number(arg("--repeats", "1"));
 const configs = arg("--configs", "tiny,small").split(",");
-const layouts = arg("--layouts", "1proc,1w1t,2w").split(",");
+const layouts = arg("--layouts", "1proc,1w1t,2w,2x1w1t").split(",");
 const fairseq = { tiny: 6860, small: 2190 };
 const dims = { tiny: [2, 64, 128], small: [3, 256, 1024] };
 const median = (xs) => {
@@ -27,35 +30,57 @@ const median = (xs) => {
 };
 const rows = [];
 let backendLine = "?";
-for (const name of configs) {
-  for (const layout of layouts) {
-    const runs = [];
-    let comm = NaN;
-    let err = "";
-    for (let rep = 0; rep < repeats; rep++) {
+// Repeats are interleaved (every layout once, then again) so that a noisy minute on this shared
+// machine (see the steal column) spreads over the layouts instead of sinking one of them.
+const acc = new Map();
+const steal = () => Number(readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/)[8] ?? NaN);
+for (let rep = 0; rep < repeats; rep++) {
+  for (const name of configs) {
+    for (const layout of layouts) {
+      const key = `${name}/${layout}`;
+      if (!acc.has(key)) acc.set(key, { name, layout, runs: [], comm: [], steal: [], err: "" });
+      const a = acc.get(key);
+      const s0 = steal();
       const [L, E, F] = dims[name];
-      const extra = layout === "2w" ? ["--distributed-world-size", "2"] : [];
-      const env = { ...process.env, ...(layout === "1w1t" ? { FAIRSEQ_TS_THREADS: "1" } : {}) };
-      const r = spawnSync(process.execPath, [join(root, "packages/cli/dist/bin.js"), "train", join(shared, "reference/fairseq/multi30k-de-en/bin"),
-        "--arch", "transformer", "--encoder-layers", L, "--decoder-layers", L, "--encoder-embed-dim", E, "--decoder-embed-dim", E,
-        "--encoder-ffn-embed-dim", F, "--decoder-ffn-embed-dim", F, "--encoder-attention-heads", "4", "--decoder-attention-heads", "4",
-        "--share-decoder-input-output-embed", "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr", "5e-4",
-        "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "400", "--criterion", "label_smoothed_cross_entropy",
-        "--label-smoothing", "0.1", "--dropout", "0.1", "--max-tokens", "4096", "--max-update", String(updates), "--seed", "1",
-        "--log-format", "json", "--log-interval", "10", "--disable-validation", "--no-save", "--save-dir", mkdtempSync(join(tmpdir(), "bench-")), ...extra].map(String),
-        { encoding: "utf8", maxBuffer: 1 << 26, env });
-      const wps = [...r.stdout.matchAll(/\| train_inner \| (\{.*\})/g)].map((m) => Number(JSON.parse(m[1]).wps)).slice(1);
-      if (wps.length) runs.push(median(wps));
-      const c = (r.stdout + r.stderr).match(/([\d.]+) ms in communication per update/);
-      if (c) comm = Number(c[1]);
-      const b = r.stderr.match(/backend: .*/);
-      if (b && layout === "1proc") backendLine = b[0];
-      if (r.status) err = r.stderr.slice(-300).replace(/\n/g, " ");
-      console.log(name, layout, rep, median(wps), r.status, err);
+      const extra = layout.startsWith("2w") ? ["--distributed-world-size", "2", ...(layout === "2w-whole" ? ["--distributed-whole-batches"] : [])] : [];
+      const env = { ...process.env, ...(layout.includes("1w1t") ? { FAIRSEQ_TS_THREADS: "1" } : {}) };
+      const train = (seed) =>
+        run([join(root, "packages/cli/dist/bin.js"), "train", join(shared, "reference/fairseq/multi30k-de-en/bin"),
+          "--arch", "transformer", "--encoder-layers", L, "--decoder-layers", L, "--encoder-embed-dim", E, "--decoder-embed-dim", E,
+          "--encoder-ffn-embed-dim", F, "--decoder-ffn-embed-dim", F, "--encoder-attention-heads", "4", "--decoder-attention-heads", "4",
+          "--share-decoder-input-output-embed", "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr", "5e-4",
+          "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "400", "--criterion", "label_smoothed_cross_entropy",
+          "--label-smoothing", "0.1", "--dropout", "0.1", "--max-tokens", "4096", "--max-update", String(updates), "--seed", String(seed),
+          "--log-format", "json", "--log-interval", "10", "--disable-validation", "--no-save", "--save-dir", mkdtempSync(join(tmpdir(), "bench-")), ...extra].map(String), env);
+      const results = await Promise.all(layout === "2x1w1t" ? [train(1), train(2)] : [train(1)]);
+      let total = 0;
+      for (const r of results) {
+        const wps = [...r.stdout.matchAll(/\| train_inner \| (\{.*\})/g)].map((m) => Number(JSON.parse(m[1]).wps)).slice(1);
+        total += wps.length ? median(wps) : NaN;
+        const c = (r.stdout + r.stderr).match(/([\d.]+) ms in communication per update/);
+        if (c) a.comm.push(Number(c[1]));
+        const b = r.stderr.match(/backend: .*/);
+        if (b && layout === "1proc") backendLine = b[0];
+        if (r.status) a.err = r.stderr.slice(-300).replace(/\n/g, " ");
+      }
+      if (Number.isFinite(total)) a.runs.push(total);
+      a.steal.push(steal() - s0);
+      console.log(name, layout, rep, total, a.err);
     }
-    rows.push({ name, layout, med: median(runs), runs, comm, err });
   }
 }
+for (const a of acc.values()) rows.push({ ...a, med: median(a.runs), comm: median(a.comm) });
+function run(args, env) {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, args, { env });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d) => (stdout += d));
+    p.stderr.on("data", (d) => (stderr += d));
+    p.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 const get = (name, layout) => rows.find((r) => r.name === name && r.layout === layout)?.med ?? NaN;
 const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "—");
 const md = [
@@ -69,15 +94,17 @@ const md = [
   `Backend: ${backendLine}`,
   "",
   "Layouts: **1proc** one process, both cores; **1w1t** one process, one thread (a worker's share);",
-  "**2w** `--distributed-world-size 2` (node cluster, one thread each).",
+  "**2w** `--distributed-world-size 2` (node cluster, one thread each; every batch's rows dealt across the workers);",
+  "**2w-whole** the same with `--distributed-whole-batches` (fairseq's whole batch per worker);",
+  "**2x1w1t** two independent 1w1t runs at once (seeds 1, 2), words/s added: the two cores with no synchronisation, the ceiling for 2w.",
   "",
-  "| config | layout | fairseq-ts wps | runs | vs fairseq | comm ms/update |",
-  "|---|---|---|---|---|---|",
-  ...rows.map((r) => `| ${r.name} | ${r.layout} | ${r.err && !Number.isFinite(r.med) ? `failed (${r.err})` : fmt(r.med)} | ${r.runs.map((x) => fmt(x)).join(", ")} | ${fmt(r.med / fairseq[r.name], 2)}× of ${fairseq[r.name]} | ${r.layout === "2w" ? fmt(r.comm) : ""} |`),
+  "| config | layout | fairseq-ts wps (median) | runs | vs fairseq | comm ms/update | steal (1/100 s) per run |",
+  "|---|---|---|---|---|---|---|",
+  ...rows.map((r) => `| ${r.name} | ${r.layout} | ${r.err && !Number.isFinite(r.med) ? `failed (${r.err})` : fmt(r.med)} | ${r.runs.map((x) => fmt(x)).join(", ")} | ${fmt(r.med / fairseq[r.name], 2)}× of ${fairseq[r.name]} | ${r.layout.startsWith("2w") ? fmt(r.comm) : ""} | ${r.steal.join(", ")} |`),
   "",
-  "Scaling (2w vs 1w1t; goal ≥ 1.7×) and 2w vs 1proc:",
+  "Scaling (2w vs 1w1t; goal ≥ 1.7×), 2w vs 1proc, and the ceiling (2x1w1t vs 1w1t):",
   "",
-  ...configs.map((c) => `- ${c}: 2w/1w1t = ${fmt(get(c, "2w") / get(c, "1w1t"), 2)}×, 2w/1proc = ${fmt(get(c, "2w") / get(c, "1proc"), 2)}×`),
+  ...configs.map((c) => `- ${c}: 2w/1w1t = ${fmt(get(c, "2w") / get(c, "1w1t"), 2)}×, 2w-whole/1w1t = ${fmt(get(c, "2w-whole") / get(c, "1w1t"), 2)}×, 2w/1proc = ${fmt(get(c, "2w") / get(c, "1proc"), 2)}×, ceiling 2x1w1t/1w1t = ${fmt(get(c, "2x1w1t") / get(c, "1w1t"), 2)}× (2w reaches ${fmt((100 * get(c, "2w")) / get(c, "2x1w1t"), 0)}% of it)`),
   "",
 ];
 mkdirSync(join(root, "bench-results"), { recursive: true });

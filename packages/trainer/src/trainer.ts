@@ -190,26 +190,24 @@ export class Trainer {
 
   private async reduceAcrossWorkers(acc: Grads | null, outputs: LoggingOutput[], sampleSize: number) {
     const params = [...this.model.namedParameters()];
-    const total = params.reduce((a, [, p]) => a + p.size, 0);
-    const flat = new Float32Array(total);
-    let off = 0;
-    for (const [name, p] of params) {
+    // One buffer per parameter, summed in place (no flat copy: the shared-memory transport writes
+    // them with one writev); zeros for a parameter this rank has no gradient for. The cpu backend's
+    // dataSync returns a tensor's own storage, which gradients may share: copy it there.
+    const owned = tf.getBackend() !== "cpu";
+    const buffers = params.map(([name, p]) => {
       const g = acc?.get(name);
-      if (g) flat.set(g.dataSync() as Float32Array, off);
-      off += p.size;
-    }
+      if (!g) return new Float32Array(p.size);
+      const d = g.dataSync() as Float32Array;
+      return owned ? d : d.slice();
+    });
     if (acc) for (const g of acc.values()) g.dispose();
     const keys = REDUCED_LOGGING_KEYS;
     const stats = new Float64Array(1 + keys.length);
     stats[0] = sampleSize;
     keys.forEach((k, i) => (stats[i + 1] = outputs.reduce((a, o) => a + (o[k] ?? 0), 0)));
-    await this.processGroup!.allReduce([flat, stats]);
+    await this.processGroup!.allReduce([...buffers, stats]);
     const grads: Grads = new Map();
-    off = 0;
-    for (const [name, p] of params) {
-      grads.set(name, tf.tensor(flat.subarray(off, off + p.size), p.shape, "float32"));
-      off += p.size;
-    }
+    params.forEach(([name, p], i) => grads.set(name, tf.tensor(buffers[i]!, p.shape, "float32")));
     const merged: LoggingOutput = {};
     keys.forEach((k, i) => (merged[k] = stats[i + 1]!));
     return { grads, sampleSize: stats[0]!, outputs: [merged] };
