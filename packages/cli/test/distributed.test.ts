@@ -43,8 +43,8 @@ describe("fairseq-ts train --distributed-world-size (node cluster)", () => {
     const plain = { FAIRSEQ_TS_NATIVE: "0" };
     const one = await run([...trainArgs(join(dir, "uf2"), 6), "--update-freq", "2"], plain);
     expect(one.status, one.out).toBe(0);
-    // fairseq's sharding: each worker trains on one whole batch of the pair
-    const whole = await run([...trainArgs(join(dir, "ws2w"), 6), "--distributed-world-size", "2", "--distributed-whole-batches"], plain);
+    // fairseq's sharding (default): each worker trains on one whole batch of the pair
+    const whole = await run([...trainArgs(join(dir, "ws2w"), 6), "--distributed-world-size", "2"], plain);
     expect(whole.status, whole.out).toBe(0);
     expect(whole.out).toMatch(/distributed training on 2 workers/);
     expect(whole.out).toMatch(/distributed: \d+ collectives, [\d.]+ MB sent by rank 0, [\d.]+ ms in communication per update/);
@@ -53,9 +53,9 @@ describe("fairseq-ts train --distributed-world-size (node cluster)", () => {
     expect(epochLine(whole.out)).toBe(epochLine(one.out));
     const uf2 = await weights(join(dir, "uf2/checkpoint_last.safetensors"));
     expect(maxAbsDiff(uf2, await weights(join(dir, "ws2w/checkpoint_last.safetensors")))).toBe(0);
-    // Default: both batches' rows dealt across the workers. The same sentences per update, summed
-    // in another order: equal up to float rounding.
-    const split = await run([...trainArgs(join(dir, "ws2"), 6), "--distributed-world-size", "2"], plain);
+    // --distributed-split-batches: both batches' rows dealt across the workers. The same sentences per
+    // update, summed in another order: equal up to float rounding.
+    const split = await run([...trainArgs(join(dir, "ws2"), 6), "--distributed-world-size", "2", "--distributed-split-batches"], plain);
     expect(split.status, split.out).toBe(0);
     const splitDiff = maxAbsDiff(uf2, await weights(join(dir, "ws2/checkpoint_last.safetensors")));
     expect(splitDiff).toBeGreaterThan(0); // the split did happen
