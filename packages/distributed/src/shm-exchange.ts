@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync, writevSync } from "node:fs";
 import { join } from "node:path";
-import type { FloatBuffer } from "./process-group.js";
+import { DistributedError, type FloatBuffer } from "./process-group.js";
 
 /**
  * allReduce data through files in a RAM-backed directory (/dev/shm): each rank writes its
@@ -25,15 +25,31 @@ export class ShmExchange {
     readonly worldSize: number,
   ) {}
 
+  private path(rank: number, slot: number): string {
+    return join(this.dir, `${rank}.${slot}.bin`);
+  }
+
   private fd(rank: number, slot: number, write: boolean): number {
     const key = `${rank}.${slot}`;
     let fd = this.fds.get(key);
     if (fd === undefined) {
       // the peer's file exists once the barrier of the call that wrote it has passed
-      fd = openSync(join(this.dir, `${key}.bin`), write ? "w+" : "r");
+      fd = this.io(rank, slot, () => openSync(this.path(rank, slot), write ? "w+" : "r"));
       this.fds.set(key, fd);
     }
     return fd;
+  }
+
+  /** Run a file operation; a failure (/dev/shm full, removed) names the file and the way out. */
+  private io<T>(rank: number, slot: number, f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      throw new DistributedError(
+        `rank ${this.rank}: shared-memory allReduce: ${this.path(rank, slot)}: ${(e as Error).message} (FAIRSEQ_TS_TRANSPORT=coordinator avoids shared memory)`,
+        this.rank,
+      );
+    }
   }
 
   private scratchFor(i: number, b: FloatBuffer): FloatBuffer {
@@ -51,14 +67,14 @@ export class ShmExchange {
   async allReduce(buffers: readonly FloatBuffer[], barrier: () => Promise<void>): Promise<void> {
     const slot = this.calls++ & 1;
     const own = this.fd(this.rank, slot, true);
-    writeAll(own, buffers);
+    this.io(this.rank, slot, () => writeAll(own, buffers));
     await barrier();
     const read = (rank: number, into: (b: FloatBuffer, i: number) => FloatBuffer) => {
       const fd = this.fd(rank, slot, false);
       let pos = 0;
       buffers.forEach((b, i) => {
         const dst = into(b, i);
-        readFully(fd, dst, pos);
+        this.io(rank, slot, () => readFully(fd, dst, pos));
         pos += b.byteLength;
       });
     };
