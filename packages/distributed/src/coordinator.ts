@@ -1,5 +1,5 @@
 import cluster, { type Worker } from "node:cluster";
-import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, rmSync, statfsSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { DistributedError, type FloatBuffer } from "./process-group.js";
@@ -185,11 +185,16 @@ export function runCoordinator(o: CoordinatorOptions): Promise<void> {
   });
 }
 
-/** /dev/shm when this system has a writable one (Linux), else the temp directory (its page cache still serves it). */
+/**
+ * /dev/shm when this system has a writable one with room (Linux), else the temp directory (its page
+ * cache still serves it). A container's /dev/shm is often 64 MB: each rank keeps two copies of its
+ * gradients there, so less than 1 GiB free means the temp directory.
+ */
 function ramDir(): string {
   try {
     accessSync("/dev/shm", constants.W_OK);
-    return "/dev/shm";
+    const fs = statfsSync("/dev/shm");
+    return fs.bavail * fs.bsize >= 2 ** 30 ? "/dev/shm" : tmpdir();
   } catch {
     return tmpdir();
   }
