@@ -3,6 +3,7 @@ import { accessSync, constants, mkdtempSync, rmSync, statfsSync } from "node:fs"
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { DistributedError, type FloatBuffer } from "./process-group.js";
+import { addInto } from "./sum.js";
 import { ENV_PEER_DIR, ENV_TRANSPORT, transportFromEnv, ENV_RANK, ENV_THREADS, ENV_WORLD_SIZE, isToCoordinator, type CollectiveKind, type ToCoordinator, type ToWorker } from "./protocol.js";
 
 export interface CoordinatorOptions {
@@ -118,10 +119,7 @@ export function runCoordinator(o: CoordinatorOptions): Promise<void> {
         }
         // Rank order, starting from rank 0's values: identical to accumulating the batches in one process.
         const out = first.slice();
-        for (let r = 1; r < n; r++) {
-          const b = contribs[r]!;
-          for (let i = 0; i < out.length; i++) out[i]! += b[i]!;
-        }
+        for (let r = 1; r < n; r++) addInto(out, contribs[r]!);
         data = out;
       } else if (c.kind === "broadcast") {
         data = contribs[c.root]!;

@@ -2,13 +2,14 @@ import { existsSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { DistributedError, type FloatBuffer } from "./process-group.js";
+import { addInto, type DirectExchange } from "./sum.js";
 
 /**
  * Direct worker-to-worker links (Unix domain sockets, raw bytes: no serialization, no coordinator hop)
  * for the bulk data of allReduce. Every rank sends its buffers to every other rank and sums all
  * contributions itself in rank order, so every rank computes identical bits.
  */
-export class PeerMesh {
+export class PeerMesh implements DirectExchange {
   private server: Server | null = null;
   private readonly peers = new Map<number, Socket>();
   /** per peer: bytes received and not yet consumed */
@@ -16,6 +17,7 @@ export class PeerMesh {
   private waiter: (() => void) | null = null;
   private failure: DistributedError | null = null;
   private closing = false;
+  private ready: Promise<void> | null = null;
 
   constructor(
     readonly dir: string,
@@ -133,8 +135,15 @@ export class PeerMesh {
     return out;
   }
 
-  /** Sum `buffers` across ranks in place (rank order). */
-  async allReduce(buffers: readonly FloatBuffer[], timeoutMs: number): Promise<void> {
+  /** Sum `buffers` across ranks in place (rank order); connects on the first call. */
+  async allReduce(buffers: readonly FloatBuffer[], sequence: () => Promise<void>): Promise<void> {
+    // announced first, so a rank that never arrives is reported by the coordinator's timeout
+    const sequenced = sequence();
+    this.ready ??= this.connect();
+    await Promise.all([sequenced, this.ready.then(() => this.exchange(buffers, 24 * 3600 * 1000))]);
+  }
+
+  private async exchange(buffers: readonly FloatBuffer[], timeoutMs: number): Promise<void> {
     const total = buffers.reduce((a, b) => a + b.byteLength, 0);
     // A copy of our contribution: the originals are overwritten with the sum before the writes drain.
     const mine = Buffer.allocUnsafe(total);
@@ -158,8 +167,7 @@ export class PeerMesh {
       const parts = contrib.map(view);
       b.set(parts[0]!);
       for (let r = 1; r < this.worldSize; r++) {
-        const p = parts[r]!;
-        for (let i = 0; i < b.length; i++) b[i]! += p[i]!;
+        addInto(b, parts[r]!);
       }
       off += b.byteLength;
     }

@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync, writevSync } from "node:fs";
 import { join } from "node:path";
 import { DistributedError, type FloatBuffer } from "./process-group.js";
+import { addInto, type DirectExchange } from "./sum.js";
 
 /**
  * allReduce data through files in a RAM-backed directory (/dev/shm): each rank writes its
@@ -8,12 +9,12 @@ import { DistributedError, type FloatBuffer } from "./process-group.js";
  * the others' files and sums in rank order, so every rank computes identical bits. Two memory copies
  * per contribution instead of a socket stream through the event loop: on this machine a 36 MB
  * allReduce between 2 workers drops from ~230 ms (Unix sockets) / ~160 ms (through the cluster
- * primary) to ~40 ms (bench-results/distributed.md).
+ * primary) to ~58 ms (bench-results/distributed.md).
  *
  * Files alternate between two slots per rank: a rank overwrites slot k % 2 at call k + 2 only after
  * the barrier of call k + 1, which every rank reaches after it finished reading call k.
  */
-export class ShmExchange {
+export class ShmExchange implements DirectExchange {
   private calls = 0;
   private readonly fds = new Map<string, number>();
   /** per buffer position: space to read a peer's contribution into */
@@ -78,16 +79,13 @@ export class ShmExchange {
         pos += b.byteLength;
       });
     };
-    const add = (dst: FloatBuffer, src: FloatBuffer) => {
-      for (let i = 0; i < dst.length; i++) dst[i]! += src[i]!;
-    };
     if (this.rank === 0 || this.worldSize === 2) {
       // Rank 0 holds c0 and adds c1, c2, ... in order. With two ranks, rank 1 computes c1 + c0, the
       // same bits as c0 + c1 (IEEE addition is commutative).
       for (let r = 0; r < this.worldSize; r++) {
         if (r === this.rank) continue;
         read(r, (b, i) => this.scratchFor(i, b));
-        buffers.forEach((b, i) => add(b, this.scratch[i]!));
+        buffers.forEach((b, i) => addInto(b, this.scratch[i]!));
       }
       return;
     }
@@ -95,10 +93,10 @@ export class ShmExchange {
     const mine = buffers.map((b) => b.slice());
     read(0, (b) => b);
     for (let r = 1; r < this.worldSize; r++) {
-      if (r === this.rank) buffers.forEach((b, i) => add(b, mine[i]!));
+      if (r === this.rank) buffers.forEach((b, i) => addInto(b, mine[i]!));
       else {
         read(r, (b, i) => this.scratchFor(i, b));
-        buffers.forEach((b, i) => add(b, this.scratch[i]!));
+        buffers.forEach((b, i) => addInto(b, this.scratch[i]!));
       }
     }
   }

@@ -4,6 +4,7 @@ import { DistributedError, type CommStats, type FloatBuffer, type ProcessGroup }
 import { CHUNK_ELEMENTS, DIRECT_MIN_BYTES, ENV_PEER_DIR, ENV_TRANSPORT, transportFromEnv, ENV_RANK, ENV_THREADS, ENV_WORLD_SIZE, type CollectiveKind, type ToCoordinator, type ToWorker } from "./protocol.js";
 import { PeerMesh } from "./peer-mesh.js";
 import { ShmExchange } from "./shm-exchange.js";
+import type { DirectExchange } from "./sum.js";
 
 /** True in a process started by `runCoordinator` (a cluster worker with a rank). */
 export function isDistributedWorker(): boolean {
@@ -37,17 +38,15 @@ class ClusterProcessGroup implements ProcessGroup {
   private failure: DistributedError | null = null;
   private closed = false;
   private readonly rejecters = new Set<(e: Error) => void>();
-  private readonly mesh: PeerMesh | null;
-  private meshReady: Promise<void> | null = null;
-  private readonly shm: ShmExchange | null;
+  /** allReduce data outside the IPC channel (shared memory or sockets), null: through the coordinator */
+  private readonly direct: DirectExchange | null;
 
   constructor(rank: number, worldSize: number) {
     this.rank = rank;
     this.worldSize = worldSize;
     const dir = process.env[ENV_PEER_DIR];
     const transport = transportFromEnv(process.env[ENV_TRANSPORT]);
-    this.mesh = dir && worldSize > 1 && transport === "sockets" ? new PeerMesh(dir, rank, worldSize) : null;
-    this.shm = dir && worldSize > 1 && transport === "shm" ? new ShmExchange(dir, rank, worldSize) : null;
+    this.direct = !dir || worldSize === 1 || transport === "coordinator" ? null : transport === "shm" ? new ShmExchange(dir, rank, worldSize) : new PeerMesh(dir, rank, worldSize);
     process.on("message", (m: ToWorker) => this.onMessage(m));
     process.on("disconnect", () => {
       if (this.closed) return;
@@ -113,29 +112,13 @@ class ClusterProcessGroup implements ProcessGroup {
 
   async allReduce(buffers: readonly FloatBuffer[]): Promise<void> {
     const bytes = buffers.reduce((a, b) => a + b.byteLength, 0);
-    if (this.shm && bytes >= DIRECT_MIN_BYTES) {
-      // The coordinator sequences the call (a barrier that also carries the stop flag and detects
-      // hung or dead ranks); the data goes through shared memory.
+    if (this.direct && bytes >= DIRECT_MIN_BYTES) {
+      // The coordinator still sequences the call; the data goes over the direct transport.
       const before = this.counters.waitMs;
       const t0 = performance.now();
-      await this.shm.allReduce(buffers, () => this.run("sum-direct", [{ data: null }], bytes, () => {}));
+      await this.direct.allReduce(buffers, () => this.run("sum-direct", [{ data: null }], bytes, () => {}));
       this.counters.waitMs = before + (performance.now() - t0);
-      this.counters.bytesSent += bytes;
-      return;
-    }
-    if (this.mesh && bytes >= DIRECT_MIN_BYTES) {
-      // Data over the direct links; the coordinator still sequences the collective (a barrier), which
-      // carries the stop flag and detects hung or dead ranks.
-      const mesh = this.mesh;
-      this.meshReady ??= mesh.connect();
-      const before = this.counters.waitMs;
-      const t0 = performance.now();
-      // announced first, so a rank that never arrives is reported by the coordinator's timeout
-      const sequenced = this.run("sum-direct", [{ data: null }], bytes, () => {});
-      const data = this.meshReady.then(() => mesh.allReduce(buffers, 24 * 3600 * 1000));
-      await Promise.all([sequenced, data]);
-      this.counters.waitMs = before + (performance.now() - t0);
-      this.counters.bytesSent += buffers.reduce((a, b) => a + b.byteLength, 0) * (this.worldSize - 1);
+      this.counters.bytesSent += bytes * (this.worldSize - 1);
       return;
     }
     return this.viaCoordinator(buffers);
@@ -190,8 +173,7 @@ class ClusterProcessGroup implements ProcessGroup {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.mesh?.close();
-    this.shm?.close();
+    await this.direct?.close();
     return new Promise<void>((resolve) => {
       if (!process.connected) return resolve();
       process.send!({ t: "done" } satisfies ToCoordinator, undefined, {}, () => {
