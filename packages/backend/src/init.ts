@@ -30,7 +30,7 @@ export interface BackendInfo {
   skipped: string[];
   /** Kernel fixes registered for this backend. */
   kernels: string[];
-  /** Native kernels in use (e.g. ["BatchMatMul", "Exp", "TopK", "LogSoftmax", "FairseqLayerNorm", "FairseqLinear"]), with their BLAS threads; or why not. */
+  /** Native kernels in use (e.g. ["BatchMatMul", "Exp", ..., "FairseqLinear"]), with their BLAS threads; or why not. */
   native: { kernels: string[]; threads: number } | { kernels: []; reason: string };
 }
 

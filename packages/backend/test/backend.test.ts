@@ -171,7 +171,7 @@ describe("native kernels through initBackend", () => {
   for (const native of [true, false]) {
     it(`wasm ${native ? "with" : "without"} native BLAS: matMul gradients equal the float64 formulas`, async () => {
       const info = await initBackend({ backend: "wasm", native, log: null });
-      if (native) expect(info.native).toMatchObject({ kernels: ["BatchMatMul", "Exp", "TopK", "LogSoftmax", "FairseqLayerNorm", "FairseqLinear"] });
+      if (native) expect(info.native.kernels).toEqual(expect.arrayContaining(["BatchMatMul", "Sum", "SplitV", "Concat", "FairseqLinear", "FairseqLayerNormGrad"]));
       else expect(info.native.kernels).toEqual([]);
       const xs = [[0.5, -1, 2], [1.5, 0.25, -0.75]];
       const ws = [[1, 2], [-0.5, 0.5], [0.25, -1]];

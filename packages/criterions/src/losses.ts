@@ -7,6 +7,34 @@ export function gatherTargets(lprobs: tf.Tensor2D, target: tf.Tensor1D): tf.Tens
   return tf.gather(tf.reshape(lprobs, [-1]), idx) as tf.Tensor1D;
 }
 
+/**
+ * A backward kernel for `nllAndSmoothRows` (inputs dy [N, 2], target int32 [N]; attrs vocab,
+ * hasIgnore, ignoreIndex) that a backend may register (`@fairseq-ts/kernels-native` does): dlprobs in one write
+ * pass, where autodiff scatters the gather's gradient into [N, V] and adds the sum's broadcast to it.
+ */
+export const SMOOTHED_NLL_GRAD_KERNEL = "FairseqSmoothedNllGrad";
+
+/** Per row [nll, smooth] = [-lprobs[target], -Σ_v lprobs[v]], both 0 where target is ignoreIndex: [N, 2]. */
+export function nllAndSmoothRows(lprobs: tf.Tensor2D, target: tf.Tensor1D, ignoreIndex: number | null): tf.Tensor2D {
+  const forward = (lp: tf.Tensor2D) => {
+    let rows = tf.neg(tf.stack([gatherTargets(lp, target), tf.sum(lp, -1)], 1));
+    if (ignoreIndex !== null) rows = tf.mul(rows, tf.expandDims(tf.cast(tf.notEqual(target, tf.scalar(ignoreIndex, "int32")), "float32"), 1));
+    return rows as tf.Tensor2D;
+  };
+  if (lprobs.dtype !== "float32" || !tf.getKernel(SMOOTHED_NLL_GRAD_KERNEL, tf.getBackend())) return forward(lprobs);
+  const vocab = lprobs.shape[1];
+  const attrs = { vocab, hasIgnore: ignoreIndex !== null, ignoreIndex: ignoreIndex ?? 0 };
+  // target is saved, not only captured: tf.grad disposes the forward's tensors that no kernel saved
+  const op = tf.customGrad(((lp: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    save([target]);
+    return {
+      value: forward(lp),
+      gradFunc: (dy: tf.Tensor, [t]: tf.Tensor[]) => tf.engine().runKernel(SMOOTHED_NLL_GRAD_KERNEL, { dy, target: t! }, attrs) as tf.Tensor,
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(lprobs) as tf.Tensor2D;
+}
+
 export interface SmoothedLoss {
   loss: tf.Scalar;
   nllLoss: tf.Scalar;
@@ -26,15 +54,7 @@ export function labelSmoothedNllLoss(
 ): SmoothedLoss {
   return tf.tidy(() => {
     const v = lprobs.shape[1];
-    let nll = tf.neg(gatherTargets(lprobs, target));
-    let smooth = tf.neg(tf.sum(lprobs, -1));
-    if (ignoreIndex !== null) {
-      const keep = tf.cast(tf.notEqual(target, tf.scalar(ignoreIndex, "int32")), "float32");
-      nll = tf.mul(nll, keep);
-      smooth = tf.mul(smooth, keep);
-    }
-    const nllSum = tf.sum(nll) as tf.Scalar;
-    const smoothSum = tf.sum(smooth);
+    const [nllSum, smoothSum] = tf.unstack(tf.sum(nllAndSmoothRows(lprobs, target, ignoreIndex), 0)) as [tf.Scalar, tf.Scalar];
     const epsI = epsSplit === "v0.10" ? epsilon / v : epsilon / (v - 1);
     const nllWeight = epsSplit === "v0.10" ? 1 - epsilon : 1 - epsilon - epsI;
     const loss = tf.add(tf.mul(nllSum, nllWeight), tf.mul(smoothSum, epsI)) as tf.Scalar;

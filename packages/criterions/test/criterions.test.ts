@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
 import { Metrics } from "@fairseq-ts/logging";
 import { LabelSmoothedCrossEntropyCriterion, buildCriterion, labelSmoothedNllLoss, nllLoss, perplexity } from "../src/index.js";
+import { SMOOTHED_NLL_GRAD_KERNEL } from "../src/losses.js";
 
 beforeAll(async () => {
   await initBackend({ backend: "cpu", log: null });
@@ -56,6 +57,21 @@ describe("label_smoothed_nll_loss (fairseq's formula, worked by hand)", () => {
       expect(g[i]![j]).toBeCloseTo(num, 3);
     }
     expect(g[2]).toEqual([0, 0, 0, 0]); // padding gets no gradient
+  });
+
+  it("gradient w.r.t. lprobs is -(eps_i + w·[v = target]) on kept rows, with the native backward kernel and without", () => {
+    const eps = 0.2;
+    const f = (lp: tf.Tensor) => labelSmoothedNllLoss(lp as tf.Tensor2D, tf.tensor1d(target, "int32"), eps, 1, "v0.12").loss;
+    const kernel = tf.getKernel(SMOOTHED_NLL_GRAD_KERNEL, "cpu");
+    expect(kernel, "native kernels are built in CI (libopenblas-dev)").toBeDefined();
+    const withKernel = tf.grad(f)(tf.tensor2d(L)).arraySync() as number[][];
+    tf.unregisterKernel(SMOOTHED_NLL_GRAD_KERNEL, "cpu");
+    const composite = tf.grad(f)(tf.tensor2d(L)).arraySync() as number[][];
+    tf.registerKernel(kernel!);
+    const ei = eps / 3;
+    const want = target.map((t) => (t === 1 ? [0, 0, 0, 0] : [0, 1, 2, 3].map((v) => -(ei + (v === t ? 1 - eps - ei : 0)))));
+    for (const got of [withKernel, composite])
+      got.forEach((row, i) => row.forEach((g, v) => expect(g).toBeCloseTo(want[i]![v]!, 6)));
   });
 });
 

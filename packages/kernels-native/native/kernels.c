@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <math.h>
+#include <stdio.h>
 #include <cblas.h>
 
 #ifdef FAIRSEQ_TS_OPENBLAS
@@ -35,7 +36,7 @@ static int get_buffer(napi_env env, napi_value v, uint8_t** data, size_t* len) {
     void* p;
     napi_value ab;
     if (napi_get_typedarray_info(env, v, &t, &n, &p, &ab, &off) != napi_ok) return 0;
-    if (t != napi_float32_array) return 0;
+    if (t != napi_float32_array && t != napi_int32_array) return 0;
     *data = (uint8_t*)p;
     *len = n * 4;
     return 1;
@@ -48,6 +49,9 @@ static int64_t get_i64(napi_env env, napi_value v) {
   napi_get_value_int64(env, v, &x);
   return x;
 }
+
+// AVX2 (8 lanes) where the CPU has it, SSE2 otherwise; chosen once at load time (an ifunc).
+#define TC __attribute__((target_clones("avx2", "default")))
 
 #define SMALL_GEMM_FLOPS 8192
 #define ONE_THREAD_FLOPS 16e6
@@ -406,6 +410,220 @@ static napi_value sgemm_batched(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- Argument helpers for the kernels below: fetch exactly n arguments; resolve a (buffer, byte
+// offset) pair to a pointer after checking that `bytes` bytes from it lie inside the buffer.
+static int get_args(napi_env env, napi_callback_info info, napi_value* a, size_t n, const char* fn) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != n) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s expects %zu arguments", fn, n);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  return 1;
+}
+
+static void* span(napi_env env, napi_value buf, napi_value off, uint64_t bytes, uint64_t align, const char* fn) {
+  uint8_t* p;
+  size_t len;
+  char msg[96];
+  if (!get_buffer(env, buf, &p, &len)) {
+    snprintf(msg, sizeof msg, "%s: buffers must be ArrayBuffers, Float32Arrays or Int32Arrays", fn);
+    napi_throw_type_error(env, NULL, msg);
+    return NULL;
+  }
+  int64_t o = get_i64(env, off);
+  if (o < 0 || (uint64_t)o % align != 0 || (uint64_t)o + bytes > len) {
+    snprintf(msg, sizeof msg, "%s: range outside its buffer or misaligned", fn);
+    napi_throw_range_error(env, NULL, msg);
+    return NULL;
+  }
+  return p + o;
+}
+
+static int nonneg(napi_env env, const int64_t* v, int n, const char* fn) {
+  for (int i = 0; i < n; i++)
+    if (v[i] < 0) {
+      char msg[96];
+      snprintf(msg, sizeof msg, "%s: negative size", fn);
+      napi_throw_range_error(env, NULL, msg);
+      return 0;
+    }
+  return 1;
+}
+
+// y[o, i] = sum over m of x[o, m, i]: tfjs's Sum over a run of adjacent axes. The wasm backend
+// transposes the reduced axes to the end first (bias and layer-norm gradients sum [rows, C] over
+// rows: a full transpose per call); here rows are added into the output row in place.
+TC static void sum_axis(const float* x, float* y, int64_t outer, int64_t mid, int64_t inner) {
+  for (int64_t o = 0; o < outer; o++) {
+    const float* xo = x + o * mid * inner;
+    float* yo = y + o * inner;
+    if (inner == 1) {
+      float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int64_t m = 0;
+      for (; m + 8 <= mid; m += 8)
+        for (int q = 0; q < 8; q++) part[q] += xo[m + q];
+      float s = 0.0f;
+      for (int q = 0; q < 8; q++) s += part[q];
+      for (; m < mid; m++) s += xo[m];
+      yo[0] = s;
+      continue;
+    }
+    for (int64_t i = 0; i < inner; i++) yo[i] = 0.0f;
+    for (int64_t m = 0; m < mid; m++) {
+      const float* xr = xo + m * inner;
+      for (int64_t i = 0; i < inner; i++) yo[i] += xr[i];
+    }
+  }
+}
+
+// sumAxis(bufX, offX, bufY, offY, outer, mid, inner): float32, byte offsets.
+static napi_value sum_axis_fn(napi_env env, napi_callback_info info) {
+  napi_value a[7];
+  if (!get_args(env, info, a, 7, "sumAxis")) return NULL;
+  int64_t d[3] = {get_i64(env, a[4]), get_i64(env, a[5]), get_i64(env, a[6])};
+  if (!nonneg(env, d, 3, "sumAxis")) return NULL;
+  const float* x = span(env, a[0], a[1], 4 * (uint64_t)d[0] * d[1] * d[2], 4, "sumAxis");
+  float* y = x ? span(env, a[2], a[3], 4 * (uint64_t)d[0] * d[2], 4, "sumAxis") : NULL;
+  if (!y) return NULL;
+  sum_axis(x, y, d[0], d[1], d[2]);
+  return NULL;
+}
+
+// copyBlocks(bufSrc, offSrc, srcStride, bufDst, offDst, dstStride, blockBytes, count): count blocks of
+// blockBytes, the i-th from offSrc + i·srcStride to offDst + i·dstStride (all in bytes): one piece of
+// a split or a concat along any axis (tfjs's wasm SplitV and Concat copy row by row from JavaScript).
+static napi_value copy_blocks(napi_env env, napi_callback_info info) {
+  napi_value a[8];
+  if (!get_args(env, info, a, 8, "copyBlocks")) return NULL;
+  int64_t d[4] = {get_i64(env, a[2]), get_i64(env, a[5]), get_i64(env, a[6]), get_i64(env, a[7])};
+  if (!nonneg(env, d, 4, "copyBlocks")) return NULL;
+  const int64_t srcStride = d[0], dstStride = d[1], block = d[2], count = d[3];
+  if (count == 0 || block == 0) return NULL;
+  const uint8_t* src = span(env, a[0], a[1], (uint64_t)(count - 1) * srcStride + block, 1, "copyBlocks");
+  uint8_t* dst = src ? span(env, a[3], a[4], (uint64_t)(count - 1) * dstStride + block, 1, "copyBlocks") : NULL;
+  if (!dst) return NULL;
+  for (int64_t i = 0; i < count; i++) memcpy(dst + i * dstStride, src + i * srcStride, block);
+  return NULL;
+}
+
+// The gradient of layer_norm_rows for each row, with mean and rstd recomputed as the forward does:
+// xhat = (x - mean)·rstd, dxhat = dy·gamma,
+// dx = rstd·(dxhat - mean(dxhat) - xhat·mean(dxhat·xhat)); dgamma = Σrows dy·xhat; dbeta = Σrows dy.
+// (tfjs composes it from about twenty kernels, each a pass over [rows, C].)
+TC static void layer_norm_grad_rows(const float* x, const float* g, const float* dy, float* dx, float* dg, float* db,
+                                    int64_t rows, int64_t cols, float eps) {
+  for (int64_t j = 0; j < cols; j++) dg[j] = db[j] = 0.0f;
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * cols;
+    const float* dyr = dy + r * cols;
+    float* dxr = dx + r * cols;
+    float sum = 0.0f;
+    for (int64_t j = 0; j < cols; j++) sum += xr[j];
+    const float mean = sum / (float)cols;
+    float ss = 0.0f;
+    for (int64_t j = 0; j < cols; j++) ss += (xr[j] - mean) * (xr[j] - mean);
+    const float rstd = 1.0f / sqrtf(ss / (float)cols + eps);
+    float s1 = 0.0f, s2 = 0.0f;
+    for (int64_t j = 0; j < cols; j++) {
+      const float xhat = (xr[j] - mean) * rstd, dxhat = dyr[j] * g[j];
+      s1 += dxhat;
+      s2 += dxhat * xhat;
+      dg[j] += dyr[j] * xhat;
+      db[j] += dyr[j];
+    }
+    const float m1 = s1 / (float)cols, m2 = s2 / (float)cols;
+    for (int64_t j = 0; j < cols; j++) dxr[j] = rstd * (dyr[j] * g[j] - m1 - (xr[j] - mean) * rstd * m2);
+  }
+}
+
+// layerNormGrad(bufX, offX, bufG, offG, bufDy, offDy, bufDx, offDx, bufDg, offDg, bufDb, offDb, rows, cols, eps)
+static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
+  napi_value a[15];
+  if (!get_args(env, info, a, 15, "layerNormGrad")) return NULL;
+  int64_t d[2] = {get_i64(env, a[12]), get_i64(env, a[13])};
+  if (!nonneg(env, d, 2, "layerNormGrad")) return NULL;
+  double eps = 0;
+  napi_get_value_double(env, a[14], &eps);
+  const uint64_t big = 4 * (uint64_t)d[0] * d[1], row = 4 * (uint64_t)d[1];
+  const char* fn = "layerNormGrad";
+  const float *x, *g, *dy;
+  float *dx, *dg, *db;
+  if (!(x = span(env, a[0], a[1], big, 4, fn)) || !(g = span(env, a[2], a[3], row, 4, fn)) || !(dy = span(env, a[4], a[5], big, 4, fn)) ||
+      !(dx = span(env, a[6], a[7], big, 4, fn)) || !(dg = span(env, a[8], a[9], row, 4, fn)) || !(db = span(env, a[10], a[11], row, 4, fn)))
+    return NULL;
+  layer_norm_grad_rows(x, g, dy, dx, dg, db, d[0], d[1], (float)eps);
+  return NULL;
+}
+
+// The gradient of log-softmax over each row: dx = dy - Σ(dy)·exp(y), y the forward's output
+// (tfjs: Sum, Exp, Mul, Sub — four passes over [rows, V] and three temporaries).
+TC static void log_softmax_grad_rows(const float* dy, const float* y, float* dx, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* dyr = dy + r * cols;
+    const float* yr = y + r * cols;
+    float* dxr = dx + r * cols;
+    float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + 8 <= cols; j += 8)
+      for (int q = 0; q < 8; q++) part[q] += dyr[j + q];
+    float s = 0.0f;
+    for (int q = 0; q < 8; q++) s += part[q];
+    for (; j < cols; j++) s += dyr[j];
+    for (int64_t jj = 0; jj < cols; jj++) dxr[jj] = dyr[jj] - s * exp1(yr[jj]);
+  }
+}
+
+// logSoftmaxGrad(bufDy, offDy, bufY, offY, bufDx, offDx, rows, cols)
+static napi_value log_softmax_grad(napi_env env, napi_callback_info info) {
+  napi_value a[8];
+  if (!get_args(env, info, a, 8, "logSoftmaxGrad")) return NULL;
+  int64_t d[2] = {get_i64(env, a[6]), get_i64(env, a[7])};
+  if (!nonneg(env, d, 2, "logSoftmaxGrad")) return NULL;
+  const uint64_t big = 4 * (uint64_t)d[0] * d[1];
+  const char* fn = "logSoftmaxGrad";
+  const float *dy, *y;
+  float* dx;
+  if (!(dy = span(env, a[0], a[1], big, 4, fn)) || !(y = span(env, a[2], a[3], big, 4, fn)) || !(dx = span(env, a[4], a[5], big, 4, fn))) return NULL;
+  log_softmax_grad_rows(dy, y, dx, d[0], d[1]);
+  return NULL;
+}
+
+// The gradient of per-row (nll, smooth) = (-lprobs[t], -Σ lprobs) (both 0 where t is the ignored
+// index) with respect to lprobs, from the upstream gradient dy [rows, 2]: row r of dx is
+// -dy[r,1] everywhere and additionally -dy[r,0] at column t[r]. One write pass; tfjs builds it from a
+// scatter of the gather's gradient, a broadcast of the sum's, masks and an add over [rows, V].
+TC static void smoothed_nll_grad_rows(const float* dy, const int32_t* t, float* dx, int64_t rows, int64_t cols, int has_ignore, int32_t ignore) {
+  for (int64_t r = 0; r < rows; r++) {
+    float* dxr = dx + r * cols;
+    const int keep = !(has_ignore && t[r] == ignore);
+    const float fill = keep ? -dy[2 * r + 1] : 0.0f;
+    for (int64_t j = 0; j < cols; j++) dxr[j] = fill;
+    if (keep && t[r] >= 0 && t[r] < cols) dxr[t[r]] -= dy[2 * r];
+  }
+}
+
+// smoothedNllGrad(bufDy, offDy, bufT, offT, bufDx, offDx, rows, cols, hasIgnore, ignoreIndex)
+static napi_value smoothed_nll_grad(napi_env env, napi_callback_info info) {
+  napi_value a[10];
+  if (!get_args(env, info, a, 10, "smoothedNllGrad")) return NULL;
+  int64_t d[2] = {get_i64(env, a[6]), get_i64(env, a[7])};
+  if (!nonneg(env, d, 2, "smoothedNllGrad")) return NULL;
+  bool has_ignore = false;
+  napi_get_value_bool(env, a[8], &has_ignore);
+  const int32_t ignore = (int32_t)get_i64(env, a[9]);
+  const char* fn = "smoothedNllGrad";
+  const float* dy;
+  const int32_t* t;
+  float* dx;
+  if (!(dy = span(env, a[0], a[1], 8 * (uint64_t)d[0], 4, fn)) || !(t = span(env, a[2], a[3], 4 * (uint64_t)d[0], 4, fn)) ||
+      !(dx = span(env, a[4], a[5], 4 * (uint64_t)d[0] * d[1], 4, fn)))
+    return NULL;
+  smoothed_nll_grad_rows(dy, t, dx, d[0], d[1], has_ignore, ignore);
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value a[1];
@@ -444,8 +662,13 @@ static napi_value init(napi_env env, napi_value exports) {
       {"logSoftmax", NULL, log_softmax, NULL, NULL, NULL, napi_default, NULL},
       {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_default, NULL},
       {"linear", NULL, linear_fwd, NULL, NULL, NULL, napi_default, NULL},
+      {"sumAxis", NULL, sum_axis_fn, NULL, NULL, NULL, napi_default, NULL},
+      {"copyBlocks", NULL, copy_blocks, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"logSoftmaxGrad", NULL, log_softmax_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"smoothedNllGrad", NULL, smoothed_nll_grad, NULL, NULL, NULL, napi_default, NULL},
   };
-  if (napi_define_properties(env, exports, 8, props) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;
 }
 

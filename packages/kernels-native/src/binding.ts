@@ -1,34 +1,48 @@
+import type { NativeBuffer as Buf } from "./backend-memory.js";
 import { nodeBuiltin } from "./node-builtin.js";
 
 /** The compiled addon's functions (see native/kernels.c). */
 export interface NativeBinding {
   sgemmBatched(
-    bufA: ArrayBuffer | Float32Array, offA: number, strideA: number,
-    bufB: ArrayBuffer | Float32Array, offB: number, strideB: number,
-    bufC: ArrayBuffer | Float32Array, offC: number,
+    bufA: Buf, offA: number, strideA: number,
+    bufB: Buf, offB: number, strideB: number,
+    bufC: Buf, offC: number,
     batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean,
   ): void;
   /** y[i] = exp(x[i]) for n float32 values at byte offsets (x and y may be the same memory). */
-  vexp(bufX: ArrayBuffer | Float32Array, offX: number, bufY: ArrayBuffer | Float32Array, offY: number, n: number): void;
+  vexp(bufX: Buf, offX: number, bufY: Buf, offY: number, n: number): void;
   /** The k largest values of each row (sorted; lower index first among equals) and their indices. */
   topk(
-    bufX: ArrayBuffer | Float32Array, offX: number, rows: number, cols: number, k: number,
-    bufVals: ArrayBuffer | Float32Array, offVals: number, bufIdx: ArrayBuffer, offIdx: number,
+    bufX: Buf, offX: number, rows: number, cols: number, k: number,
+    bufVals: Buf, offVals: number, bufIdx: ArrayBuffer, offIdx: number,
   ): void;
   /** Log-softmax over each row of a [rows, cols] float32 matrix (byte offsets). */
-  logSoftmax(bufX: ArrayBuffer | Float32Array, offX: number, bufY: ArrayBuffer | Float32Array, offY: number, rows: number, cols: number): void;
+  logSoftmax(bufX: Buf, offX: number, bufY: Buf, offY: number, rows: number, cols: number): void;
   /** Layer normalisation of each row of a [rows, cols] float32 matrix with gamma/beta of length cols. */
   layerNorm(
-    bufX: ArrayBuffer | Float32Array, offX: number, bufG: ArrayBuffer | Float32Array, offG: number,
-    bufB: ArrayBuffer | Float32Array, offB: number, bufY: ArrayBuffer | Float32Array, offY: number,
+    bufX: Buf, offX: number, bufG: Buf, offG: number,
+    bufB: Buf, offB: number, bufY: Buf, offY: number,
     rows: number, cols: number, eps: number,
   ): void;
   /** Y[M, N] = X[M, K] · W[N, K]ᵀ + b[N]; offB < 0 for no bias (byte offsets). */
   linear(
-    bufX: ArrayBuffer | Float32Array, offX: number, bufW: ArrayBuffer | Float32Array, offW: number,
-    bufB: ArrayBuffer | Float32Array, offB: number, bufY: ArrayBuffer | Float32Array, offY: number,
+    bufX: Buf, offX: number, bufW: Buf, offW: number,
+    bufB: Buf, offB: number, bufY: Buf, offY: number,
     m: number, n: number, k: number,
   ): void;
+  /** y[o, i] = Σ_m x[o, m, i] (float32, byte offsets). */
+  sumAxis(bufX: Buf, offX: number, bufY: Buf, offY: number, outer: number, mid: number, inner: number): void;
+  /** `count` blocks of `blockBytes`, the i-th from offSrc + i·srcStride to offDst + i·dstStride (bytes). */
+  copyBlocks(bufSrc: Buf, offSrc: number, srcStride: number, bufDst: Buf, offDst: number, dstStride: number, blockBytes: number, count: number): void;
+  /** Layer norm's gradient for [rows, cols] x and dy: dx, and dgamma / dbeta summed over rows. */
+  layerNormGrad(
+    bufX: Buf, offX: number, bufG: Buf, offG: number, bufDy: Buf, offDy: number,
+    bufDx: Buf, offDx: number, bufDg: Buf, offDg: number, bufDb: Buf, offDb: number, rows: number, cols: number, eps: number,
+  ): void;
+  /** Log-softmax's gradient per row: dx = dy - Σdy·exp(y), y the forward output. */
+  logSoftmaxGrad(bufDy: Buf, offDy: number, bufY: Buf, offY: number, bufDx: Buf, offDx: number, rows: number, cols: number): void;
+  /** Gradient of per-row (nll, smooth) (dy [rows, 2]) w.r.t. lprobs [rows, cols]; int32 targets. */
+  smoothedNllGrad(bufDy: Buf, offDy: number, bufT: Buf, offT: number, bufDx: Buf, offDx: number, rows: number, cols: number, hasIgnore: boolean, ignoreIndex: number): void;
   setThreads(n: number): void;
   getThreads(): number;
 }

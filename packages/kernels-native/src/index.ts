@@ -2,19 +2,23 @@ import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from "
 import { nativeBatchMatMulConfig } from "./batch-matmul.js";
 import { loadNativeBinding } from "./binding.js";
 import { nativeExpConfig } from "./exp.js";
-import { nativeLayerNormConfig } from "./layer-norm.js";
+import { nativeLayerNormConfig, nativeLayerNormGradConfig } from "./layer-norm.js";
 import { nativeLinearConfig } from "./linear.js";
-import { nativeLogSoftmaxConfig } from "./log-softmax.js";
+import { nativeLogSoftmaxConfig, nativeLogSoftmaxGradConfig } from "./log-softmax.js";
+import { nativeSmoothedNllGradConfig } from "./smoothed-nll.js";
+import { nativeConcatConfig, nativeSplitVConfig, nativeSumConfig } from "./reduce-copy.js";
 import { nativeTopKConfig } from "./topk.js";
 
 export { loadNativeBinding, type LoadResult, type NativeBinding } from "./binding.js";
-export { LAYER_NORM } from "./layer-norm.js";
+export { LAYER_NORM, LAYER_NORM_GRAD } from "./layer-norm.js";
 export { LINEAR } from "./linear.js";
+export { LOG_SOFTMAX_GRAD } from "./log-softmax.js";
+export { SMOOTHED_NLL_GRAD } from "./smoothed-nll.js";
 
 export interface NativeKernelsInfo {
   /** Whether native kernels are registered. */
   active: boolean;
-  /** Kernels replaced, e.g. ["BatchMatMul", "Exp", "TopK", "LogSoftmax", "FairseqLayerNorm", "FairseqLinear"]. */
+  /** Kernels replaced or added, e.g. ["BatchMatMul", "Exp", "TopK", "Sum", ..., "FairseqLinear", ...]. */
   kernels: string[];
   /** BLAS threads in use. */
   threads: number;
@@ -36,7 +40,10 @@ export async function registerNativeKernels(backendName: string, options: { thre
   const native = loaded.binding;
   if (options.threads && options.threads > 0) native.setThreads(options.threads);
   if (!replaced.has(backendName)) {
-    const configs = [nativeBatchMatMulConfig(backendName, native), nativeExpConfig(backendName, native), nativeTopKConfig(backendName, native)];
+    const configs = [
+      nativeBatchMatMulConfig(backendName, native), nativeExpConfig(backendName, native), nativeTopKConfig(backendName, native),
+      nativeSumConfig(backendName, native), nativeSplitVConfig(backendName, native), nativeConcatConfig(backendName, native),
+    ];
     const originals: KernelConfig[] = [];
     for (const config of configs) {
       originals.push(getKernel(config.kernelName, backendName)!);
@@ -44,7 +51,10 @@ export async function registerNativeKernels(backendName: string, options: { thre
       registerKernel(config);
     }
     // kernels no backend has: nothing to restore, only to remove
-    const added = [nativeLogSoftmaxConfig(backendName, native), nativeLayerNormConfig(backendName, native), nativeLinearConfig(backendName, native)];
+    const added = [
+      nativeLogSoftmaxConfig(backendName, native), nativeLayerNormConfig(backendName, native), nativeLinearConfig(backendName, native),
+      nativeLayerNormGradConfig(backendName, native), nativeLogSoftmaxGradConfig(backendName, native), nativeSmoothedNllGradConfig(backendName, native),
+    ];
     for (const config of added) {
       if (getKernel(config.kernelName, backendName)) unregisterKernel(config.kernelName, backendName);
       registerKernel(config);

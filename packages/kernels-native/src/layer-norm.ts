@@ -1,6 +1,6 @@
 import { util, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
 import type { NativeBinding } from "./binding.js";
-import { cpuValues, heapOffset, type CpuBackendLike, type WasmBackendLike } from "./backend-memory.js";
+import { cpuValues, heapOffset, kernelMemory, type CpuBackendLike, type WasmBackendLike } from "./backend-memory.js";
 
 /** The kernel's name: tfjs has no layer-norm kernel; `@fairseq-ts/models`' LayerNorm calls it when registered. */
 export const LAYER_NORM = "FairseqLayerNorm";
@@ -36,4 +36,29 @@ export function nativeLayerNormConfig(backendName: "wasm" | "cpu", native: Nativ
     return be.makeTensorInfo(x.shape, "float32", y);
   };
   return { kernelName: LAYER_NORM, backendName, kernelFunc };
+}
+
+/** The gradient kernel's name: `@fairseq-ts/models`' LayerNorm backward calls it when registered. */
+export const LAYER_NORM_GRAD = "FairseqLayerNormGrad";
+
+/**
+ * Layer norm's backward (inputs x, gamma, dy; attr eps; outputs dx, dgamma, dbeta), float32, in one
+ * pass per row where tfjs composes about twenty kernels over [rows, C].
+ */
+export function nativeLayerNormGradConfig(backendName: "wasm" | "cpu", native: NativeBinding): KernelConfig {
+  const kernelFunc: KernelFunc = (args) => {
+    const { x, gamma, dy } = args.inputs as { x: TensorInfo; gamma: TensorInfo; dy: TensorInfo };
+    const { eps } = args.attrs as { eps: number };
+    const cols = x.shape[x.shape.length - 1] ?? 0;
+    if (x.dtype !== "float32" || gamma.dtype !== "float32" || dy.dtype !== "float32" || x.shape.length === 0 ||
+        util.sizeFromShape(gamma.shape) !== cols || !util.arraysEqual(x.shape, dy.shape)) {
+      throw new Error(`${LAYER_NORM_GRAD}: float32 x and dy [..., C] with gamma of C values (got x [${x.shape}], dy [${dy.shape}], gamma [${gamma.shape}])`);
+    }
+    const rows = cols === 0 ? 0 : util.sizeFromShape(x.shape) / cols;
+    const mem = kernelMemory(backendName, args.backend);
+    const outs = [mem.alloc(x.shape, "float32"), mem.alloc([cols], "float32"), mem.alloc([cols], "float32")] as const;
+    if (cols > 0) native.layerNormGrad(...mem.at(x), ...mem.at(gamma), ...mem.at(dy), ...mem.at(outs[0]), ...mem.at(outs[1]), ...mem.at(outs[2]), rows, cols, eps);
+    return [...outs];
+  };
+  return { kernelName: LAYER_NORM_GRAD, backendName, kernelFunc };
 }

@@ -1,8 +1,10 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
+// the gradients of tfjs's ops (for the autodiff reference of the backward kernels)
+import "@tensorflow/tfjs-core/dist/register_all_gradients";
 import { describe, expect, it } from "vitest";
-import { loadNativeBinding, registerNativeKernels } from "../src/index.js";
+import { LAYER_NORM, LAYER_NORM_GRAD, LOG_SOFTMAX_GRAD, SMOOTHED_NLL_GRAD, loadNativeBinding, registerNativeKernels, unregisterNativeKernels } from "../src/index.js";
 
 // A plain float64 reference matmul, independent of tfjs and BLAS.
 function refMatMul(a: Float32Array, b: Float32Array, batchA: number, batchB: number, m: number, n: number, k: number, ta: boolean, tb: boolean): Float64Array {
@@ -36,7 +38,10 @@ describe("native kernels", () => {
     it(`BatchMatMul on ${backend}: all transpose flags and 1-vs-N broadcasts equal a float64 reference`, async () => {
       await tf.setBackend(backend);
       const info = await registerNativeKernels(backend, { threads: 1 });
-      expect(info).toMatchObject({ active: true, kernels: ["BatchMatMul", "Exp", "TopK", "LogSoftmax", "FairseqLayerNorm", "FairseqLinear"] });
+      expect(info).toMatchObject({
+        active: true,
+        kernels: ["BatchMatMul", "Exp", "TopK", "Sum", "SplitV", "Concat", "LogSoftmax", "FairseqLayerNorm", "FairseqLinear", LAYER_NORM_GRAD, LOG_SOFTMAX_GRAD, SMOOTHED_NLL_GRAD],
+      });
       const cases: [number, number, number, number, number][] = [
         [3, 3, 5, 7, 4],
         [1, 4, 6, 3, 9],
@@ -138,6 +143,140 @@ describe("native kernels", () => {
         for (let j = 0; j < V; j++) expect(Math.abs(got[r * V + j]! - (row[j]! - lse))).toBeLessThan(2e-5);
       }
   });
+
+  for (const backend of ["wasm", "cpu"] as const) {
+    it(`Sum on ${backend}: runs of adjacent axes (keepDims or not) equal a float64 reference; other axis sets and int32 still work`, async () => {
+      await tf.setBackend(backend);
+      await registerNativeKernels(backend);
+      const shape = [3, 5, 4, 7];
+      const xv = seeded(3 * 5 * 4 * 7, 21);
+      const x = tf.tensor4d(xv, shape as [number, number, number, number]);
+      const strides = [140, 28, 7, 1];
+      // float64 sum over `axes`, output in row-major order of the kept axes
+      const ref = (axes: number[]) => {
+        const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+        const out = new Float64Array(kept.reduce((a, b) => a * b, 1));
+        for (let i = 0; i < xv.length; i++) {
+          let o = 0;
+          for (let d = 0; d < 4; d++) {
+            const idx = Math.floor(i / strides[d]!) % shape[d]!;
+            o = o * kept[d]! + (axes.includes(d) ? 0 : idx);
+          }
+          out[o]! += xv[i]!;
+        }
+        return out;
+      };
+      for (const axes of [[0], [0, 1], [0, 1, 2], [3], [2, 3], [1, 2], [1], [0, 1, 2, 3], [0, 2], [1, 3]])
+        for (const keepDims of [false, true]) {
+          const y = tf.sum(x, axes, keepDims);
+          expect(y.shape).toEqual(keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i)));
+          const got = await y.data();
+          const want = ref(axes);
+          expect(got.length).toBe(want.length);
+          for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5);
+          y.dispose();
+        }
+      // a float32 cast of a bool tensor (the cpu backend keeps its Uint8Array), as loss masks are
+      const mask = tf.cast(tf.tensor2d([true, false, true, true], [2, 2], "bool"), "float32");
+      expect(Array.from(await tf.sum(mask, 0).data())).toEqual([2, 1]);
+      expect(Array.from(await tf.exp(mask).data()).map((v) => Math.fround(v))).toEqual([Math.E, 1, Math.E, Math.E].map(Math.fround));
+      mask.dispose();
+      const xi = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], "int32");
+      const si = tf.sum(xi, 0);
+      expect(si.dtype).toBe("int32");
+      expect(Array.from(await si.data())).toEqual([9, 12]);
+      tf.dispose([x, xi, si]);
+    });
+
+    it(`SplitV and Concat on ${backend}: any axis, -1 sizes, empty pieces and int32 copy exactly; concat undoes split`, async () => {
+      await tf.setBackend(backend);
+      await registerNativeKernels(backend);
+      const shape: [number, number, number] = [4, 9, 5];
+      const xv = seeded(4 * 9 * 5, 3);
+      const x = tf.tensor3d(xv, shape);
+      const at = (i: number, j: number, k: number) => xv[(i * 9 + j) * 5 + k]!;
+      for (const [axis, sizes] of [[1, [2, -1, 3]], [2, [1, 0, 4]], [0, 2], [-1, [5]], [1, 3]] as [number, number | number[]][]) {
+        const parts = tf.split(x, sizes, axis);
+        const ax = axis < 0 ? 3 + axis : axis;
+        let start = 0;
+        for (const p of parts) {
+          const v = await p.data();
+          const [a, b, c] = p.shape as [number, number, number];
+          for (let i = 0; i < a; i++)
+            for (let j = 0; j < b; j++)
+              for (let k = 0; k < c; k++) {
+                const idx = [i, j, k];
+                idx[ax]! += start;
+                expect(v[(i * b + j) * c + k]).toBe(at(idx[0]!, idx[1]!, idx[2]!));
+              }
+          start += p.shape[ax]!;
+        }
+        const back = tf.concat(parts, axis);
+        expect(back.shape).toEqual(shape);
+        expect(Array.from(await back.data())).toEqual(Array.from(xv));
+        tf.dispose([...parts, back]);
+      }
+      const ints = tf.concat([tf.tensor2d([1, 2, 3, 4], [2, 2], "int32"), tf.tensor2d([5, 6], [2, 1], "int32")], 1);
+      expect(ints.dtype).toBe("int32");
+      expect(Array.from(await ints.data())).toEqual([1, 2, 5, 3, 4, 6]);
+      const bools = tf.concat([tf.tensor1d([true], "bool"), tf.tensor1d([false, true], "bool")]); // the backend's own kernel
+      expect(Array.from(await bools.data())).toEqual([1, 0, 1]);
+      tf.dispose([x, ints, bools]);
+    });
+
+    // The three backward kernels against tfjs's automatic differentiation of the composite ops, computed
+    // on the same backend with the native kernels removed (an independent derivation).
+    it(`layer-norm, log-softmax and smoothed-NLL backward kernels on ${backend} equal tfjs's autodiff of the composite ops`, async () => {
+      await tf.setBackend(backend);
+      unregisterNativeKernels(backend);
+      const [R, C, V] = [37, 48, 300];
+      const x = tf.tensor2d(seeded(R * C, 5).map((v) => v * 3 + 0.5), [R, C]);
+      const gamma = tf.tensor1d(seeded(C, 6).map((v) => 1 + v / 2));
+      const beta = tf.tensor1d(seeded(C, 7));
+      const dyLn = tf.tensor2d(seeded(R * C, 8), [R, C]);
+      const layerNorm = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        const { mean, variance } = tf.moments(a, -1, true);
+        return tf.add(tf.mul(tf.mul(tf.sub(a, mean), tf.rsqrt(tf.add(variance, 1e-5))), g), b);
+      };
+      const wantLn = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => layerNorm(a, g, b))([x, gamma, beta], dyLn);
+      const logits = tf.tensor2d(seeded(R * V, 9).map((v) => v * 8), [R, V]);
+      const y = tf.logSoftmax(logits);
+      const dyLs = tf.tensor2d(seeded(R * V, 10), [R, V]);
+      const wantLs = tf.grad((l: tf.Tensor) => tf.logSoftmax(l))(logits, dyLs);
+      const pad = 1;
+      const target = tf.tensor1d(Array.from({ length: R }, (_, i) => (i % 5 === 0 ? pad : (i * 37) % V)), "int32");
+      const dyNll = tf.tensor2d(seeded(R * 2, 11), [R, 2]);
+      const rows = (lp: tf.Tensor) => {
+        const keep = tf.cast(tf.notEqual(target, pad), "float32");
+        const nll = tf.neg(tf.sum(tf.mul(lp, tf.oneHot(target, V)), -1));
+        return tf.stack([tf.mul(nll, keep), tf.mul(tf.neg(tf.sum(lp, -1)), keep)], 1);
+      };
+      const wantNll = tf.grad(rows)(y, dyNll);
+
+      await registerNativeKernels(backend);
+      const gotLn = tf.engine().runKernel(LAYER_NORM_GRAD, { x, gamma, dy: dyLn }, { eps: 1e-5 }) as tf.Tensor[];
+      const gotLs = tf.engine().runKernel(LOG_SOFTMAX_GRAD, { dy: dyLs, y }, {}) as tf.Tensor;
+      const gotNll = tf.engine().runKernel(SMOOTHED_NLL_GRAD, { dy: dyNll, target }, { vocab: V, hasIgnore: true, ignoreIndex: pad }) as tf.Tensor;
+      const pairs: [tf.Tensor, tf.Tensor, number][] = [
+        [gotLn[0]!, wantLn[0]!, 1e-4], [gotLn[1]!, wantLn[1]!, 1e-4], [gotLn[2]!, wantLn[2]!, 1e-4],
+        [gotLs, wantLs, 1e-5], [gotNll, wantNll, 0],
+      ];
+      for (const [got, want, tol] of pairs) {
+        expect(got.shape).toEqual(want.shape);
+        const [g, w] = [await got.data(), await want.data()];
+        let worst = 0;
+        for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(g[i]! - w[i]!) / Math.max(1, Math.abs(w[i]!)));
+        expect(worst).toBeLessThanOrEqual(tol);
+      }
+      // the layer norm kernel pair is what LayerNorm runs forward and backward; check the forward too
+      const fwd = tf.engine().runKernel(LAYER_NORM, { x, gamma, beta }, { eps: 1e-5 }) as tf.Tensor;
+      unregisterNativeKernels(backend);
+      const ref = layerNorm(x, gamma, beta);
+      expect(tf.max(tf.abs(tf.sub(fwd, ref))).dataSync()[0]).toBeLessThan(1e-5);
+      tf.dispose([x, gamma, beta, dyLn, ...wantLn, logits, y, dyLs, wantLs, target, dyNll, wantNll, ...gotLn, gotLs, gotNll, fwd, ref]);
+      await registerNativeKernels(backend);
+    });
+  }
 
   it("keeps working when the wasm heap grows between calls", async () => {
     await tf.setBackend("wasm");

@@ -147,6 +147,9 @@ export class LayerNorm {
       return {
         value,
         gradFunc: (dy: tf.Tensor, [xs, g]: tf.Tensor[]) => {
+          if (tf.getKernel(LAYER_NORM_GRAD_KERNEL, tf.getBackend())) {
+            return tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, { x: xs!, gamma: g!, dy }, { eps }) as tf.Tensor[];
+          }
           const { mean, variance } = tf.moments(xs!, -1, true);
           const rstd = tf.rsqrt(tf.add(variance, eps));
           const xhat = tf.mul(tf.sub(xs!, mean), rstd);
@@ -166,6 +169,9 @@ export class LayerNorm {
  * `@fairseq-ts/kernels-native` does, under this name. tfjs itself has none.
  */
 export const LAYER_NORM_KERNEL = "FairseqLayerNorm";
+
+/** Its backward (inputs x, gamma, dy; attr eps; outputs dx, dgamma, dbeta), used when registered. */
+export const LAYER_NORM_GRAD_KERNEL = "FairseqLayerNormGrad";
 
 export class Embedding {
   readonly weight: tf.Variable;
@@ -258,5 +264,14 @@ export function logSoftmax<T extends tf.Tensor>(x: T): T {
 const fusedLogSoftmax = customOp((input: tf.Tensor, save: tf.GradSaveFunc) => {
   const value = tf.engine().runKernel("LogSoftmax", { logits: input }, { axis: input.rank - 1 }) as tf.Tensor;
   save([value]);
-  return { value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.sub(dy, tf.mul(tf.sum(dy, -1, true), tf.exp(saved[0]!))) };
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, [y]: tf.Tensor[]) =>
+      tf.getKernel(LOG_SOFTMAX_GRAD_KERNEL, tf.getBackend())
+        ? (tf.engine().runKernel(LOG_SOFTMAX_GRAD_KERNEL, { dy, y: y! }, {}) as tf.Tensor)
+        : tf.sub(dy, tf.mul(tf.sum(dy, -1, true), tf.exp(y!))),
+  };
 });
+
+/** A fused log-softmax backward (inputs dy, y = the forward's output) that a backend may register. */
+export const LOG_SOFTMAX_GRAD_KERNEL = "FairseqLogSoftmaxGrad";
