@@ -43,6 +43,12 @@ export interface NativeBinding {
   logSoftmaxGrad(bufDy: Buf, offDy: number, bufY: Buf, offY: number, bufDx: Buf, offDx: number, rows: number, cols: number): void;
   /** Gradient of per-row (nll, smooth) (dy [rows, 2]) w.r.t. lprobs [rows, cols]; int32 targets. */
   smoothedNllGrad(bufDy: Buf, offDy: number, bufT: Buf, offT: number, bufDx: Buf, offDx: number, rows: number, cols: number, hasIgnore: boolean, ignoreIndex: number): void;
+  /** One Adam step over n float32 values (see native/kernels.c adam_loop); mode 0 fairseq adam, 1 AdamW. */
+  adamStep(
+    bufP: Buf, offP: number, bufG: Buf, offG: number, bufM: Buf, offM: number, bufV: Buf, offV: number,
+    bufP2: Buf, offP2: number, bufM2: Buf, offM2: number, bufV2: Buf, offV2: number, n: number,
+    b1: number, c1: number, b2: number, c2: number, eps: number, step: number, decay: number, sqrtBc2: number, mode: number, hasDecay: boolean,
+  ): void;
   setThreads(n: number): void;
   getThreads(): number;
 }

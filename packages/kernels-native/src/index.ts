@@ -1,4 +1,5 @@
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from "@tensorflow/tfjs-core";
+import { nativeAdamConfig } from "./adam.js";
 import { nativeBatchMatMulConfig } from "./batch-matmul.js";
 import { loadNativeBinding } from "./binding.js";
 import { nativeExpConfig } from "./exp.js";
@@ -9,6 +10,7 @@ import { nativeSmoothedNllGradConfig } from "./smoothed-nll.js";
 import { nativeConcatConfig, nativeSplitVConfig, nativeSumConfig } from "./reduce-copy.js";
 import { nativeTopKConfig } from "./topk.js";
 
+export { ADAM, type AdamAttrs } from "./adam.js";
 export { loadNativeBinding, type LoadResult, type NativeBinding } from "./binding.js";
 export { LAYER_NORM, LAYER_NORM_GRAD } from "./layer-norm.js";
 export { LINEAR } from "./linear.js";
@@ -54,6 +56,7 @@ export async function registerNativeKernels(backendName: string, options: { thre
     const added = [
       nativeLogSoftmaxConfig(backendName, native), nativeLayerNormConfig(backendName, native), nativeLinearConfig(backendName, native),
       nativeLayerNormGradConfig(backendName, native), nativeLogSoftmaxGradConfig(backendName, native), nativeSmoothedNllGradConfig(backendName, native),
+      nativeAdamConfig(backendName, native),
     ];
     for (const config of added) {
       if (getKernel(config.kernelName, backendName)) unregisterKernel(config.kernelName, backendName);

@@ -40,7 +40,7 @@ describe("native kernels", () => {
       const info = await registerNativeKernels(backend, { threads: 1 });
       expect(info).toMatchObject({
         active: true,
-        kernels: ["BatchMatMul", "Exp", "TopK", "Sum", "SplitV", "Concat", "LogSoftmax", "FairseqLayerNorm", "FairseqLinear", LAYER_NORM_GRAD, LOG_SOFTMAX_GRAD, SMOOTHED_NLL_GRAD],
+        kernels: ["BatchMatMul", "Exp", "TopK", "Sum", "SplitV", "Concat", "LogSoftmax", "FairseqLayerNorm", "FairseqLinear", LAYER_NORM_GRAD, LOG_SOFTMAX_GRAD, SMOOTHED_NLL_GRAD, "FairseqAdam"],
       });
       const cases: [number, number, number, number, number][] = [
         [3, 3, 5, 7, 4],

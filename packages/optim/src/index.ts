@@ -1,4 +1,5 @@
 export {
+  ADAM_KERNEL,
   Adam,
   AdamW,
   BufferedOptimizer,

@@ -137,6 +137,38 @@ export abstract class BufferedOptimizer implements Optimizer {
   }
 }
 
+/**
+ * A one-pass Adam kernel (inputs p, g, m, v; outputs p', m', v'; attrs as below) that a backend may
+ * register: `@fairseq-ts/kernels-native` does, computing the same float32 operations in the same
+ * order as the composite below, so results do not depend on whether it is there.
+ */
+export const ADAM_KERNEL = "FairseqAdam";
+
+interface AdamKernelAttrs {
+  mode: "adam" | "adamw";
+  b1: number;
+  c1: number;
+  b2: number;
+  c2: number;
+  eps: number;
+  step: number;
+  decay: number;
+  hasDecay: boolean;
+  sqrtBc2: number;
+}
+
+/** Assign p, m, v their next values through ADAM_KERNEL; false (nothing done) when it is not registered. */
+function adamKernelStep(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, attrs: AdamKernelAttrs): boolean {
+  if (p.dtype !== "float32" || g.dtype !== "float32" || !tf.getKernel(ADAM_KERNEL, tf.getBackend())) return false;
+  tf.tidy(() => {
+    const [p1, m1, v1] = tf.engine().runKernel(ADAM_KERNEL, { p, g, m, v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    p.assign(p1!);
+    m.assign(m1!);
+    v.assign(v1!);
+  });
+  return true;
+}
+
 export interface AdamOptions {
   lr: number;
   betas?: [number, number] | string;
@@ -174,6 +206,9 @@ export class Adam extends BufferedOptimizer {
       const m = this.buffer(name, "exp_avg", p);
       const v = this.buffer(name, "exp_avg_sq", p);
       const vmax = this.amsgrad ? this.buffer(name, "max_exp_avg_sq", p) : null;
+      const decay = this.weightDecay * this.lr;
+      const attrs = { mode: "adam", b1, c1: 1 - b1, b2, c2: 1 - b2, eps: this.eps, step: stepSize, decay, hasDecay: this.weightDecay !== 0, sqrtBc2: 1 } as const;
+      if (!vmax && adamKernelStep(p, g, m, v, attrs)) continue;
       tf.tidy(() => {
         const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
         const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
@@ -187,7 +222,7 @@ export class Adam extends BufferedOptimizer {
         }
         const denom = tf.add(tf.sqrt(denomBase), this.eps);
         let pd: tf.Tensor = p;
-        if (this.weightDecay !== 0) pd = tf.sub(pd, tf.mul(pd, this.weightDecay * this.lr));
+        if (this.weightDecay !== 0) pd = tf.sub(pd, tf.mul(pd, decay));
         p.assign(tf.sub(pd, tf.mul(tf.div(m1, denom), stepSize)));
       });
     }
@@ -238,6 +273,8 @@ export class AdamW extends BufferedOptimizer {
       const m = this.buffer(name, "exp_avg", p);
       const v = this.buffer(name, "exp_avg_sq", p);
       const vmax = this.amsgrad ? this.buffer(name, "max_exp_avg_sq", p) : null;
+      const attrs = { mode: "adamw", b1, c1: 1 - b1, b2, c2: 1 - b2, eps: this.eps, step: stepSize, decay, hasDecay: this.weightDecay !== 0, sqrtBc2 } as const;
+      if (!vmax && adamKernelStep(p, g, m, v, attrs)) continue;
       tf.tidy(() => {
         const pd = this.weightDecay !== 0 ? tf.mul(p, decay) : p;
         const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));

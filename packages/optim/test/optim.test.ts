@@ -3,7 +3,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
-import { Adam, Sgd, buildLrScheduler, buildOptimizer, clipGradNorm, parseBetas } from "../src/index.js";
+import { ADAM_KERNEL, Adam, Sgd, buildLrScheduler, buildOptimizer, clipGradNorm, parseBetas } from "../src/index.js";
 import { SHARED } from "./shared.js";
 
 beforeAll(async () => {
@@ -44,6 +44,37 @@ describe("Adam (fairseq/optim/adam.py)", () => {
     a2.step(new Map([["w", cont]]), new Map([["w", g4]]));
     expect(Array.from(cont.dataSync())).toEqual(Array.from(param.dataSync()));
   });
+
+  for (const backend of ["cpu", "wasm"] as const) {
+    it(`the native one-pass Adam kernel on ${backend} gives bitwise the composite ops' results (adam, adamw; with and without weight decay)`, async () => {
+      await initBackend({ backend, log: null });
+      const kernel = tf.getKernel(ADAM_KERNEL, backend);
+      expect(kernel, "native kernels are built in CI (libopenblas-dev)").toBeDefined();
+      let seed = 7;
+      const rand = (n: number, scale: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * scale);
+      const p0 = rand(1000, 4);
+      const grads = [rand(1000, 1), rand(1000, 0.01), rand(1000, 3)];
+      const run = (name: "adam" | "adamw", weightDecay: number) => {
+        const w = tf.variable(tf.tensor1d(p0));
+        const opt = buildOptimizer(name, { lr: 3e-3, adamBetas: "(0.9, 0.98)", adamEps: 1e-6, weightDecay });
+        for (const g of grads) tf.tidy(() => opt.step(new Map([["w", w]]), new Map([["w", tf.tensor1d(g)]])));
+        const b = opt.stateDict().buffers.w!;
+        const out = [w.dataSync().slice(), b.exp_avg!.data.slice(), b.exp_avg_sq!.data.slice()];
+        w.dispose();
+        return out;
+      };
+      for (const [name, wd] of [["adam", 0], ["adam", 0.1], ["adamw", 0], ["adamw", 0.05]] as const) {
+        const fused = run(name, wd);
+        tf.unregisterKernel(ADAM_KERNEL, backend);
+        const composite = run(name, wd);
+        tf.registerKernel(kernel!);
+        expect(fused.length).toBe(3);
+        fused.forEach((a, i) => expect(Array.from(a), `${name} wd=${wd} #${i}`).toEqual(Array.from(composite[i]!)));
+        expect(Array.from(fused[0]!)).not.toEqual(Array.from(p0));
+      }
+      await initBackend({ backend: "cpu", log: null });
+    });
+  }
 
   it("parses --adam-betas like fairseq's eval of a tuple; rejects nonsense naming the flag", () => {
     expect(parseBetas("(0.9,0.98)")).toEqual([0.9, 0.98]);
