@@ -49,6 +49,8 @@ export interface NativeBinding {
     bufP2: Buf, offP2: number, bufM2: Buf, offM2: number, bufV2: Buf, offV2: number, n: number,
     b1: number, c1: number, b2: number, c2: number, eps: number, step: number, decay: number, sqrtBc2: number, mode: number, hasDecay: boolean,
   ): void;
+  /** Dropout of n float32 values: kept with probability `keep` by a hash of (seed, index), scaled by 1/keep. */
+  dropout(bufX: Buf, offX: number, bufY: Buf, offY: number, n: number, keep: number, seed: number): void;
   setThreads(n: number): void;
   getThreads(): number;
 }

@@ -1,6 +1,7 @@
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from "@tensorflow/tfjs-core";
 import { nativeAdamConfig } from "./adam.js";
 import { nativeBatchMatMulConfig } from "./batch-matmul.js";
+import { nativeDropoutConfig } from "./dropout.js";
 import { loadNativeBinding } from "./binding.js";
 import { nativeExpConfig } from "./exp.js";
 import { nativeLayerNormConfig, nativeLayerNormGradConfig } from "./layer-norm.js";
@@ -11,6 +12,7 @@ import { nativeConcatConfig, nativeSplitVConfig, nativeSumConfig } from "./reduc
 import { nativeTopKConfig } from "./topk.js";
 
 export { ADAM, type AdamAttrs } from "./adam.js";
+export { DROPOUT } from "./dropout.js";
 export { loadNativeBinding, type LoadResult, type NativeBinding } from "./binding.js";
 export { LAYER_NORM, LAYER_NORM_GRAD } from "./layer-norm.js";
 export { LINEAR } from "./linear.js";
@@ -56,7 +58,7 @@ export async function registerNativeKernels(backendName: string, options: { thre
     const added = [
       nativeLogSoftmaxConfig(backendName, native), nativeLayerNormConfig(backendName, native), nativeLinearConfig(backendName, native),
       nativeLayerNormGradConfig(backendName, native), nativeLogSoftmaxGradConfig(backendName, native), nativeSmoothedNllGradConfig(backendName, native),
-      nativeAdamConfig(backendName, native),
+      nativeAdamConfig(backendName, native), nativeDropoutConfig(backendName, native),
     ];
     for (const config of added) {
       if (getKernel(config.kernelName, backendName)) unregisterKernel(config.kernelName, backendName);

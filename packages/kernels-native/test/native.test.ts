@@ -4,7 +4,7 @@ import "@tensorflow/tfjs-backend-wasm";
 // the gradients of tfjs's ops (for the autodiff reference of the backward kernels)
 import "@tensorflow/tfjs-core/dist/register_all_gradients";
 import { describe, expect, it } from "vitest";
-import { LAYER_NORM, LAYER_NORM_GRAD, LOG_SOFTMAX_GRAD, SMOOTHED_NLL_GRAD, loadNativeBinding, registerNativeKernels, unregisterNativeKernels } from "../src/index.js";
+import { DROPOUT, LAYER_NORM, LAYER_NORM_GRAD, LOG_SOFTMAX_GRAD, SMOOTHED_NLL_GRAD, loadNativeBinding, registerNativeKernels, unregisterNativeKernels } from "../src/index.js";
 
 // A plain float64 reference matmul, independent of tfjs and BLAS.
 function refMatMul(a: Float32Array, b: Float32Array, batchA: number, batchB: number, m: number, n: number, k: number, ta: boolean, tb: boolean): Float64Array {
@@ -40,7 +40,7 @@ describe("native kernels", () => {
       const info = await registerNativeKernels(backend, { threads: 1 });
       expect(info).toMatchObject({
         active: true,
-        kernels: ["BatchMatMul", "Exp", "TopK", "Sum", "SplitV", "Concat", "LogSoftmax", "FairseqLayerNorm", "FairseqLinear", LAYER_NORM_GRAD, LOG_SOFTMAX_GRAD, SMOOTHED_NLL_GRAD, "FairseqAdam"],
+        kernels: ["BatchMatMul", "Exp", "TopK", "Sum", "SplitV", "Concat", "LogSoftmax", "FairseqLayerNorm", "FairseqLinear", LAYER_NORM_GRAD, LOG_SOFTMAX_GRAD, SMOOTHED_NLL_GRAD, "FairseqAdam", DROPOUT],
       });
       const cases: [number, number, number, number, number][] = [
         [3, 3, 5, 7, 4],
@@ -275,6 +275,48 @@ describe("native kernels", () => {
       expect(tf.max(tf.abs(tf.sub(fwd, ref))).dataSync()[0]).toBeLessThan(1e-5);
       tf.dispose([x, gamma, beta, dyLn, ...wantLn, logits, y, dyLs, wantLs, target, dyNll, wantNll, ...gotLn, gotLs, gotNll, fwd, ref]);
       await registerNativeKernels(backend);
+    });
+  }
+
+  for (const backend of ["wasm", "cpu"] as const) {
+    it(`Dropout on ${backend}: keeps 1 − rate of the elements (binomial bounds), independently of the neighbour, scaled by 1/(1 − rate); a function of the seed`, async () => {
+      await tf.setBackend(backend);
+      await registerNativeKernels(backend);
+      const n = 1 << 20;
+      const x = tf.tensor1d(seeded(n, 17).map((v) => v + 2)); // no zeros: a zero output means dropped
+      const xv = await x.data();
+      const run = (rate: number, seed: number) => tf.engine().runKernel(DROPOUT, { x }, { rate, seed }) as tf.Tensor;
+      for (const rate of [0.1, 0.5]) {
+        const yv = await run(rate, 12345).data();
+        const scale = Math.fround(1 / (1 - rate));
+        let kept = 0;
+        let pairs = 0;
+        let wrong = 0; // kept values other than x·scale (counted, not expect()ed: a million calls stall vitest)
+        for (let i = 0; i < n; i++) {
+          if (yv[i] !== 0) {
+            kept++;
+            if (yv[i] !== Math.fround(xv[i]! * scale)) wrong++;
+            if (i + 1 < n && yv[i + 1] !== 0) pairs++;
+          }
+        }
+        expect(wrong).toBe(0);
+        const keep = 1 - rate;
+        // 5 standard deviations of a binomial count
+        expect(Math.abs(kept - n * keep)).toBeLessThan(5 * Math.sqrt(n * keep * rate));
+        expect(Math.abs(pairs - (n - 1) * keep * keep)).toBeLessThan(5 * Math.sqrt(n * keep * keep * (1 - keep * keep)));
+        // same seed, same mask; another seed agrees only by chance (keep² + rate² of the elements)
+        const again = await run(rate, 12345).data();
+        expect(again.every((v, i) => v === yv[i])).toBe(true);
+        const other = await run(rate, 12346).data();
+        let same = 0;
+        for (let i = 0; i < n; i++) if ((other[i] === 0) === (yv[i] === 0)) same++;
+        const p = keep * keep + rate * rate;
+        expect(Math.abs(same - n * p)).toBeLessThan(5 * Math.sqrt(n * p * (1 - p)));
+      }
+      const none = await run(0, 3).data();
+      expect(none.every((v, i) => v === xv[i])).toBe(true);
+      expect(() => run(1, 3)).toThrow(/rate in \[0, 1\)/);
+      x.dispose();
     });
   }
 

@@ -216,8 +216,24 @@ export function activation(name: ActivationFn, x: tf.Tensor): tf.Tensor {
 
 export function dropout(ctx: ModuleContext, x: tf.Tensor, p: number): tf.Tensor {
   if (!ctx.training() || p <= 0) return x;
-  return tf.dropout(x, p, undefined, ctx.rng.next());
+  const seed = ctx.rng.next();
+  if (x.dtype !== "float32" || p >= 1 || !Number.isSafeInteger(seed) || !tf.getKernel(DROPOUT_KERNEL, tf.getBackend())) {
+    return tf.dropout(x, p, undefined, seed);
+  }
+  // y = x ⊙ mask(seed)/(1 − p) is linear in x with a fixed mask: the backward is the same kernel on dy
+  const attrs = { rate: p, seed };
+  const op = customOp((input: tf.Tensor) => ({
+    value: tf.engine().runKernel(DROPOUT_KERNEL, { x: input }, attrs) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor) => tf.engine().runKernel(DROPOUT_KERNEL, { x: dy }, attrs) as tf.Tensor,
+  }));
+  return op(x);
 }
+
+/**
+ * A dropout kernel (input x; attrs rate, seed) whose mask is a function of the seed, so that it is
+ * also its own backward, which a backend may register: `@fairseq-ts/kernels-native` does.
+ */
+export const DROPOUT_KERNEL = "FairseqDropout";
 
 /**
  * fairseq's sinusoidal table (SinusoidalPositionalEmbedding.get_embedding), in float32 like PyTorch:

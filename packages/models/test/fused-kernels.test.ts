@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
 import { logSoftmax } from "../src/index.js";
-import { LAYER_NORM_KERNEL, LINEAR_KERNEL, LayerNorm, ParamStore, linear, type ModuleContext } from "../src/modules.js";
+import { DROPOUT_KERNEL, LAYER_NORM_KERNEL, LINEAR_KERNEL, LayerNorm, ParamStore, SeededRandom, dropout, linear, type ModuleContext } from "../src/modules.js";
 
 function seeded(n: number, seed: number): Float32Array {
   let x = seed;
@@ -207,5 +207,43 @@ describe("linear (fused kernel when registered, matMul + add otherwise)", () => 
         for (let i = 0; i < f.length; i++) expect(Math.abs(f[i]! - c[i]!)).toBeLessThan(1e-4);
       }
     }
+  });
+});
+
+describe("dropout (native kernel when registered, tf.dropout otherwise)", () => {
+  it("on wasm with the native kernel (built in CI): y = x·mask/(1 − p), the gradient is w·mask/(1 − p), a seed gives one mask", async () => {
+    const info = await initBackend({ backend: "wasm", log: null });
+    expect((info.native.kernels as string[]).includes(DROPOUT_KERNEL) || process.env.CI !== "true").toBe(true);
+    let training = true;
+    const ctx = (seed: number) => ({ rng: new SeededRandom(seed), training: () => training }) as unknown as ModuleContext;
+    const p = 0.3;
+    const xv = seeded(4000, 21).map((v) => v + 20); // no zeros
+    const wv = seeded(4000, 22);
+    const run = (seed: number) =>
+      tf.tidy(() => {
+        const x = tf.tensor2d(xv, [40, 100]);
+        const w = tf.tensor2d(wv, [40, 100]);
+        const y = dropout(ctx(seed), x, p).dataSync().slice();
+        const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(w, dropout(ctx(seed), t, p))))(x).dataSync().slice();
+        return { y, dx };
+      });
+    const before = tf.memory().numTensors;
+    const a = run(5);
+    expect(tf.memory().numTensors).toBe(before);
+    const scale = Math.fround(1 / (1 - p));
+    let kept = 0;
+    for (let i = 0; i < 4000; i++) {
+      if (a.y[i] === 0) expect(a.dx[i]).toBe(0);
+      else {
+        kept++;
+        expect(a.y[i]).toBe(Math.fround(xv[i]! * scale));
+        expect(a.dx[i]).toBe(Math.fround(wv[i]! * scale));
+      }
+    }
+    expect(Math.abs(kept - 4000 * (1 - p))).toBeLessThan(5 * Math.sqrt(4000 * p * (1 - p)));
+    expect(Array.from(run(5).y)).toEqual(Array.from(a.y));
+    expect(Array.from(run(6).y)).not.toEqual(Array.from(a.y));
+    training = false;
+    expect(Array.from(run(5).y)).toEqual(Array.from(xv));
   });
 });
