@@ -73,7 +73,10 @@ export interface FuzzReport {
  * Run every target for its share of `seconds`: mutate a seed, read it; the reader must succeed or throw
  * one of its allowed errors, within `slowMs`. Findings (with the input saved under `crashDir`) are returned.
  */
-export async function runFuzz(targets: FuzzTarget[], o: { seconds: number; seed: number; slowMs?: number; crashDir?: string }): Promise<FuzzReport> {
+export async function runFuzz(
+  targets: FuzzTarget[],
+  o: { seconds: number; seed: number; slowMs?: number; crashDir?: string; minIterations?: number },
+): Promise<FuzzReport> {
   const rnd = prng(o.seed);
   const iterations: Record<string, number> = {};
   const findings: FuzzFinding[] = [];
@@ -82,7 +85,9 @@ export async function runFuzz(targets: FuzzTarget[], o: { seconds: number; seed:
     iterations[t.name] = 0;
     const end = performance.now() + (o.seconds * 1000) / targets.length;
     let yielded = performance.now();
-    while (performance.now() < end) {
+    // a target's slice is wall time, which a busy machine can eat entirely: `minIterations` inputs run regardless
+    const min = o.minIterations ?? 0;
+    while (performance.now() < end || iterations[t.name]! < min) {
       // let the event loop run (vitest's worker messages time out behind a long synchronous loop)
       if (performance.now() - yielded > 50) {
         await new Promise((r) => setImmediate(r));
