@@ -81,7 +81,7 @@ const lines = [
   "# Optimizer step time (ms per step, median)",
   "",
   `Measured ${new Date().toISOString().slice(0, 10)} on this ${cpus().length}-core machine with \`pnpm --filter @fairseq-ts/optim bench\` (node ${process.version}).`,
-  `Backend: ${info.name} (tfjs-backend-wasm 4.22, SIMD, 1 thread); every update runs as tf ops, one tf.tidy per parameter.`,
+  `Backend: ${info.name} (tfjs-backend-wasm 4.22, SIMD, 1 thread); ${info.native.kernels.includes("FairseqAdam") ? "Adam and AdamW (without amsgrad) run the native one-pass FairseqAdam kernel per parameter, the other optimizers tf ops" : "every update runs as tf ops"}, one tf.tidy per parameter.`,
   `Parameters: ${numParams.toLocaleString("en-US")} float32 in ${shapes.length} tensors shaped like a 2-layer transformer`,
   "(embedding 8000×512; per layer q/k/v/out 512×512, fc1 2048×512, fc2 512×2048, biases, layer norms).",
   `Median of ${reps} timed steps after ${warmup} warmup steps (which create the optimizer buffers), same gradients each step.`,
