@@ -1,14 +1,14 @@
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from "@tensorflow/tfjs-core";
 import { nativeAdamConfig } from "./adam.js";
 import { nativeBatchMatMulConfig } from "./batch-matmul.js";
-import { nativeDropoutConfig } from "./dropout.js";
 import { loadNativeBinding } from "./binding.js";
+import { nativeDropoutConfig } from "./dropout.js";
 import { nativeExpConfig } from "./exp.js";
 import { nativeLayerNormConfig, nativeLayerNormGradConfig } from "./layer-norm.js";
 import { nativeLinearConfig } from "./linear.js";
 import { nativeLogSoftmaxConfig, nativeLogSoftmaxGradConfig } from "./log-softmax.js";
-import { nativeSmoothedNllGradConfig } from "./smoothed-nll.js";
 import { nativeConcatConfig, nativeSplitVConfig, nativeSumConfig } from "./reduce-copy.js";
+import { nativeSmoothedNllGradConfig } from "./smoothed-nll.js";
 import { nativeTopKConfig } from "./topk.js";
 
 export { ADAM, type AdamAttrs } from "./adam.js";
