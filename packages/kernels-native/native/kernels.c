@@ -120,6 +120,19 @@ static inline float exp1(float x) {
   return x != x ? x : y;
 }
 
+// Sum of n floats in eight interleaved partial sums (vectorizes; a little more accurate than one
+// running sum). Inlined into each target clone of its callers.
+static inline float sum8(const float* x, int64_t n) {
+  float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int q = 0; q < 8; q++) part[q] += x[j + q];
+  float s = 0.0f;
+  for (int q = 0; q < 8; q++) s += part[q];
+  for (; j < n; j++) s += x[j];
+  return s;
+}
+
 // AVX2 (8 lanes) where the CPU has it, SSE2 otherwise; chosen once at load time (an ifunc).
 __attribute__((target_clones("avx2", "default"))) static void exp_loop(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = exp1(x[i]);
@@ -162,15 +175,8 @@ __attribute__((target_clones("avx2", "default"))) static void log_softmax_rows(c
     float m = -__builtin_inff();
     for (int64_t j = 0; j < cols; j++) m = xr[j] > m ? xr[j] : m;
     for (int64_t j = 0; j < cols; j++) yr[j] = exp1(xr[j] - m);
-    float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t j = 0;
-    for (; j + 8 <= cols; j += 8)
-      for (int q = 0; q < 8; q++) part[q] += yr[j + q];
-    float sum = 0.0f;
-    for (int q = 0; q < 8; q++) sum += part[q];
-    for (; j < cols; j++) sum += yr[j];
-    const float ls = logf(sum);
-    for (int64_t jj = 0; jj < cols; jj++) yr[jj] = (xr[jj] - m) - ls;
+    const float ls = logf(sum8(yr, cols));
+    for (int64_t j = 0; j < cols; j++) yr[j] = (xr[j] - m) - ls;
   }
 }
 
@@ -201,16 +207,24 @@ static napi_value log_softmax(napi_env env, napi_callback_info info) {
 
 // Layer normalisation of each row: (x - mean) / sqrt(var + eps) * gamma + beta, with the biased
 // variance, as tf.moments and fairseq's LayerNorm (one kernel instead of tfjs's ten).
+// A row's mean and 1/sqrt(biased variance + eps), two-pass. The backward calls this too, so it
+// normalises with exactly the forward's statistics.
+static inline float row_rstd(const float* xr, int64_t cols, float eps, float* mean_out) {
+  float sum = 0.0f;
+  for (int64_t j = 0; j < cols; j++) sum += xr[j];
+  const float mean = sum / (float)cols;
+  float ss = 0.0f;
+  for (int64_t j = 0; j < cols; j++) ss += (xr[j] - mean) * (xr[j] - mean);
+  *mean_out = mean;
+  return 1.0f / sqrtf(ss / (float)cols + eps);
+}
+
 static void layer_norm_rows(const float* x, const float* g, const float* b, float* y, int64_t rows, int64_t cols, float eps) {
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
-    float sum = 0.0f;
-    for (int64_t j = 0; j < cols; j++) sum += xr[j];
-    const float mean = sum / (float)cols;
-    float ss = 0.0f;
-    for (int64_t j = 0; j < cols; j++) ss += (xr[j] - mean) * (xr[j] - mean);
-    const float rstd = 1.0f / sqrtf(ss / (float)cols + eps);
+    float mean;
+    const float rstd = row_rstd(xr, cols, eps, &mean);
     for (int64_t j = 0; j < cols; j++) yr[j] = (xr[j] - mean) * rstd * g[j] + b[j];
   }
 }
@@ -460,14 +474,7 @@ TC static void sum_axis(const float* x, float* y, int64_t outer, int64_t mid, in
     const float* xo = x + o * mid * inner;
     float* yo = y + o * inner;
     if (inner == 1) {
-      float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      int64_t m = 0;
-      for (; m + 8 <= mid; m += 8)
-        for (int q = 0; q < 8; q++) part[q] += xo[m + q];
-      float s = 0.0f;
-      for (int q = 0; q < 8; q++) s += part[q];
-      for (; m < mid; m++) s += xo[m];
-      yo[0] = s;
+      yo[0] = sum8(xo, mid);
       continue;
     }
     for (int64_t i = 0; i < inner; i++) yo[i] = 0.0f;
@@ -519,12 +526,8 @@ TC static void layer_norm_grad_rows(const float* x, const float* g, const float*
     const float* xr = x + r * cols;
     const float* dyr = dy + r * cols;
     float* dxr = dx + r * cols;
-    float sum = 0.0f;
-    for (int64_t j = 0; j < cols; j++) sum += xr[j];
-    const float mean = sum / (float)cols;
-    float ss = 0.0f;
-    for (int64_t j = 0; j < cols; j++) ss += (xr[j] - mean) * (xr[j] - mean);
-    const float rstd = 1.0f / sqrtf(ss / (float)cols + eps);
+    float mean;
+    const float rstd = row_rstd(xr, cols, eps, &mean);
     float s1 = 0.0f, s2 = 0.0f;
     for (int64_t j = 0; j < cols; j++) {
       const float xhat = (xr[j] - mean) * rstd, dxhat = dyr[j] * g[j];
@@ -564,14 +567,8 @@ TC static void log_softmax_grad_rows(const float* dy, const float* y, float* dx,
     const float* dyr = dy + r * cols;
     const float* yr = y + r * cols;
     float* dxr = dx + r * cols;
-    float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t j = 0;
-    for (; j + 8 <= cols; j += 8)
-      for (int q = 0; q < 8; q++) part[q] += dyr[j + q];
-    float s = 0.0f;
-    for (int q = 0; q < 8; q++) s += part[q];
-    for (; j < cols; j++) s += dyr[j];
-    for (int64_t jj = 0; jj < cols; jj++) dxr[jj] = dyr[jj] - s * exp1(yr[jj]);
+    const float s = sum8(dyr, cols);
+    for (int64_t j = 0; j < cols; j++) dxr[j] = dyr[j] - s * exp1(yr[j]);
   }
 }
 
