@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { workerExecArgv } from "../src/coordinator.js";
 import { LocalProcessGroup, weightsChecksum } from "../src/index.js";
 
 const RUN = join(dirname(fileURLToPath(import.meta.url)), "fixtures/run.mjs");
@@ -39,6 +40,7 @@ describe("cluster process group", () => {
         expect(res.gathered).toEqual([...Array(world).keys()].map((k) => k * 10));
         expect(res.comm.collectives).toBe(4);
         expect(res.comm.bytesSent).toBeGreaterThan(3_000_001 * 4);
+        expect(res.execArgv).toContain("--initial-old-space-size=256"); // workerExecArgv reached the worker
       }
       expect(r.stdout).toContain("coordinator: ok");
     }
@@ -74,6 +76,14 @@ describe("cluster process group", () => {
     expect(stops).toHaveLength(2);
     expect(stops[0]).toBe(stops[1]);
     expect(r.stderr).toMatch(/Ctrl-C: every worker stops/);
+  });
+});
+
+describe("workerExecArgv", () => {
+  it("adds a 256 MB initial old space (fewer full GCs for lockstep ranks to wait on) unless the user set the heap", () => {
+    expect(workerExecArgv(["--enable-source-maps"])).toEqual(["--enable-source-maps", "--initial-old-space-size=256"]);
+    expect(workerExecArgv(["--initial-old-space-size=64"])).toEqual(["--initial-old-space-size=64"]);
+    expect(workerExecArgv(["--initial-heap-size=100"])).toEqual(["--initial-heap-size=100"]);
   });
 });
 
