@@ -53,9 +53,10 @@ describe("fairseq-ts train --distributed-world-size (node cluster)", () => {
     expect(epochLine(whole.out)).toBe(epochLine(one.out));
     const uf2 = await weights(join(dir, "uf2/checkpoint_last.safetensors"));
     expect(maxAbsDiff(uf2, await weights(join(dir, "ws2w/checkpoint_last.safetensors")))).toBe(0);
-    // --distributed-split-batches: both batches' rows dealt across the workers. The same sentences per
-    // update, summed in another order: equal up to float rounding.
-    const split = await run([...trainArgs(join(dir, "ws2"), 6), "--distributed-world-size", "2", "--distributed-split-batches"], plain);
+    // --distributed-split-batches: both workers read both batches and divide their micro-batches (here
+    // of <= 300 tokens) between them. The same sentences per update, summed in another grouping:
+    // equal up to float rounding; the logged sums (wpb, bsz, ...) show each sentence counted once.
+    const split = await run([...trainArgs(join(dir, "ws2"), 6), "--distributed-world-size", "2", "--distributed-split-batches", "--micro-batch-tokens", "300"], plain);
     expect(split.status, split.out).toBe(0);
     const splitDiff = maxAbsDiff(uf2, await weights(join(dir, "ws2/checkpoint_last.safetensors")));
     expect(splitDiff).toBeGreaterThan(0); // the split did happen

@@ -21,7 +21,7 @@ export { PreprocessError, preprocess, type PreprocessOptions, type PreprocessRes
 export { RandomState, type RandomStateSnapshot } from "./rng/mt19937.js";
 export { fairseqNumpySeed, pythonIntHash, pythonTupleHash } from "./rng/python-hash.js";
 export { argsortDescending, argsortStable, collateTokens, selectRows, type IntMatrix } from "./datasets/collate.js";
-export { splitSample, type Sample } from "./datasets/sample.js";
+export { balanceSamples, splitSample, type Sample } from "./datasets/sample.js";
 export { InvalidSizeError, LanguagePairDataset, type LanguagePairDatasetOptions, type PairItem } from "./datasets/language-pair-dataset.js";
 export { BatchSizeError, batchBySize, type BatchBySizeOptions } from "./batching/batch-by-size.js";
 export {
@@ -29,7 +29,6 @@ export {
   EpochBatchIterator,
   EpochIterator,
   shardBatches,
-  splitBatches,
   type CollatableDataset,
   type EpochBatchIteratorOptions,
   type EpochBatchIteratorState,

@@ -11,7 +11,7 @@ import {
   collateTokens,
   fairseqNumpySeed,
   pythonTupleHash,
-  splitBatches,
+  balanceSamples,
   splitSample,
   type Sample,
 } from "../src/index.js";
@@ -195,37 +195,54 @@ describe("the reference training run's batches (fairseq train.log, --max-tokens 
     expect(all.length).toBe(114);
   });
 
-  it("splitBatches deals rows in snake order (hand-checked)", () => {
-    const b = Int32Array.from([10, 11, 12, 13, 14, 15, 16]);
-    // t: 0->0 1->1 2->2 | 3->2 4->1 5->0 | 6->0
-    expect([0, 1, 2].map((k) => Array.from(splitBatches([b], 3, k)[0]!))).toEqual([[10, 15, 16], [11, 14], [12, 13]]);
-    expect([0, 1].map((k) => Array.from(splitBatches([b], 2, k)[0]!))).toEqual([[10, 13, 14], [11, 12, 15, 16]]);
-    expect(() => splitBatches([b], 2, 2)).toThrow(/shard_id/);
+  it("balanceSamples: largest first, each to the least-loaded shard (hand-checked)", () => {
+    // cost = padded source + target entries = rows * (srcCols + tgtCols)
+    const fake = (rows: number, src: number, tgt: number): Sample => ({
+      id: new Int32Array(rows),
+      nsentences: rows,
+      ntokens: rows * tgt,
+      netInput: { srcTokens: { data: new Int32Array(rows * src), rows, cols: src }, srcLengths: new Int32Array(rows), prevOutputTokens: null },
+      target: { data: new Int32Array(rows * tgt), rows, cols: tgt },
+    });
+    // costs 10, 70, 40, 40, 30: 70 -> 0; 40 (index 2) -> 1; 40 (index 3) -> 1 (40 < 70); 30 -> 0 (70 < 80); 10 -> 1 (80 < 100)
+    const samples = [fake(1, 5, 5), fake(7, 6, 4), fake(4, 5, 5), fake(2, 10, 10), fake(3, 5, 5)];
+    expect(Array.from(balanceSamples(samples, 2))).toEqual([1, 0, 1, 1, 0]);
+    // three shards: 70 -> 0, 40 -> 1, 40 -> 2, 30 -> 1, 10 -> 2
+    expect(Array.from(balanceSamples(samples, 3))).toEqual([2, 0, 1, 2, 1]);
+    expect(Array.from(balanceSamples(samples, 1))).toEqual([0, 0, 0, 0, 0]);
+    expect(Array.from(balanceSamples([], 2))).toEqual([]);
+    expect(() => balanceSamples(samples, 0)).toThrow(/numShards/);
   });
 
-  it("batches split across shards: every position trains on fairseq's sentences, balanced in tokens; resumable", async () => {
+  it("shared batch groups: every shard reads fairseq's N batches of each position; balanced micro-batches even out the work; resumable", async () => {
     const { ds, batches } = await load();
     for (const n of [2, 3]) {
       const whole = [...Array(n).keys()].map((k) => new EpochBatchIterator(ds, batches, { seed: 1, numShards: n, shardId: k }).epochBatches(2, true));
-      const split = [...Array(n).keys()].map((k) => new EpochBatchIterator(ds, batches, { seed: 1, numShards: n, shardId: k, splitBatchesAcrossShards: true }).epochBatches(2, true));
-      expect(split.map((s) => s.length)).toEqual(whole.map((s) => s.length));
+      const shared = [...Array(n).keys()].map((k) => new EpochBatchIterator(ds, batches, { seed: 1, numShards: n, shardId: k, shareBatchGroups: true, epoch: 2 }));
+      const groups = shared.map((it) => [...it.nextEpochPieces()]);
+      expect(groups.map((g) => g.length)).toEqual(whole.map((s) => s.length));
       let worstWhole = 0;
-      let worstSplit = 0;
-      const tokens = (ids: Int32Array) => ids.reduce((a, i) => a + ds.numTokens(i), 0);
+      let worstBalanced = 0;
+      const spread = (per: number[]) => (Math.max(...per) - Math.min(...per)) / Math.max(1, ...per);
+      const padded = (s: Sample) => s.netInput.srcTokens.rows * s.netInput.srcTokens.cols + s.target!.rows * s.target!.cols;
       for (let pos = 0; pos < whole[0]!.length; pos++) {
-        const want = whole.flatMap((s) => Array.from(s[pos]!)).sort((x, y) => x - y);
-        const got = split.flatMap((s) => Array.from(s[pos]!)).sort((x, y) => x - y);
-        expect(got).toEqual(want); // the same sentences, each once
-        const spread = (per: number[]) => (Math.max(...per) - Math.min(...per)) / Math.max(1, ...per);
-        worstWhole = Math.max(worstWhole, spread(whole.map((s) => tokens(s[pos]!))));
-        if (pos < whole[0]!.length - 1) worstSplit = Math.max(worstSplit, spread(split.map((s) => tokens(s[pos]!))));
+        // every shard reads the same group: fairseq's batches of the N shards at this position
+        const ids = (g: (Sample | null)[]) => g.map((s) => (s ? Array.from(s.id).sort((x, y) => x - y) : []));
+        for (const g of groups) expect(ids(g[pos]!)).toEqual(whole.map((s) => Array.from(s[pos]!).sort((x, y) => x - y)));
+        if (pos === whole[0]!.length - 1) continue; // the last group may hold empty batches
+        // the trainer's division: micro-batches of 2048 tokens, balanced across the shards
+        const chunks = groups[0]![pos]!.flatMap((s) => (s ? splitSample(s, 2048, 1) : []));
+        const owner = balanceSamples(chunks, n);
+        const load = Array.from({ length: n }, (_, k) => chunks.reduce((a, c, i) => a + (owner[i] === k ? padded(c) : 0), 0));
+        worstBalanced = Math.max(worstBalanced, spread(load));
+        worstWhole = Math.max(worstWhole, spread(groups[0]![pos]!.map((s) => (s ? padded(s) : 0))));
       }
-      // whole batches differ by up to ~half their tokens (median 6.5% for 2 shards); dealt rows by < 3%
+      // whole batches differ by up to ~half their padded tokens; balanced micro-batches by far less
       expect(worstWhole).toBeGreaterThan(0.3);
-      expect(worstSplit).toBeLessThan(0.03);
+      expect(worstBalanced).toBeLessThan(worstWhole / 2);
     }
-    // resume mid-epoch: same pieces
-    const opts = { seed: 1, numShards: 2, shardId: 1, splitBatchesAcrossShards: true, epoch: 2 };
+    // resume mid-epoch: same groups
+    const opts = { seed: 1, numShards: 2, shardId: 1, shareBatchGroups: true, epoch: 2 };
     const a = new EpochBatchIterator<ReturnType<typeof ds.get>, Sample>(ds, batches, opts);
     const it1 = a.nextEpochPieces();
     for (let k = 0; k < 20; k++) it1.next();

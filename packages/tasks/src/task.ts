@@ -35,8 +35,8 @@ export interface BatchIteratorOptions {
   numShards?: number;
   shardId?: number;
   epoch?: number;
-  /** Deal every batch's rows across the shards (balanced data-parallel updates), see EpochBatchIterator. */
-  splitBatchesAcrossShards?: boolean;
+  /** Every shard reads the whole group of N batches of each position (its consumer divides the work), see EpochBatchIterator. */
+  shareBatchGroups?: boolean;
 }
 
 /** The datasets a task builds: items by index, sizes, ordering and collation. */
@@ -101,7 +101,7 @@ function iterator(ds: TaskDataset, o: BatchIteratorOptions, filter: (idx: Int32A
     maxSentences: o.maxSentences,
     requiredBatchSizeMultiple: o.requiredBatchSizeMultiple ?? 1,
   });
-  return new EpochBatchIterator<unknown, Sample>(ds as never, batches, { seed, numShards: o.numShards, shardId: o.shardId, epoch: o.epoch, splitBatchesAcrossShards: o.splitBatchesAcrossShards });
+  return new EpochBatchIterator<unknown, Sample>(ds as never, batches, { seed, numShards: o.numShards, shardId: o.shardId, epoch: o.epoch, shareBatchGroups: o.shareBatchGroups });
 }
 
 export interface TranslationTaskOptions {

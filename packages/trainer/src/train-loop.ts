@@ -75,10 +75,10 @@ export interface TrainOptions extends Partial<CheckpointPolicyOptions> {
    */
   distributed?: ProcessGroup;
   /**
-   * `--distributed-split-batches`: deal every batch's rows across the ranks (the same sentences per
-   * update as fairseq's whole batch per rank, balanced compute). Off by default: on this 2-core
-   * machine it measured no faster, as ranks running identical shapes in lockstep contend for memory
-   * bandwidth at the same moments (bench-results/training.md).
+   * `--distributed-split-batches`: every rank reads the update's whole group of batches and the
+   * ranks divide its micro-batches between them, balanced in padded tokens (`balanceSamples`), so
+   * no rank waits at the gradient all-reduce for one that drew a costlier batch. The same sentences
+   * per update as fairseq's whole batch per rank.
    */
   distributedSplitBatches?: boolean;
   /** Called after every update (tests, progress hooks). */
@@ -138,7 +138,7 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
     lr: o.lr,
     maxUpdate: o.maxUpdate,
   });
-  const trainer = new Trainer(model, criterion, optimizer, lrScheduler, metrics, { seed, clipNorm: o.clipNorm ?? 0, microBatchTokens: o.microBatchTokens ?? 0, padIdx: pad }, pg);
+  const trainer = new Trainer(model, criterion, optimizer, lrScheduler, metrics, { seed, clipNorm: o.clipNorm ?? 0, microBatchTokens: o.microBatchTokens ?? 0, padIdx: pad, balanceAcrossRanks: worldSize > 1 && (o.distributedSplitBatches ?? false) }, pg);
   info(`task: ${task.name}, model: ${o.model.arch}, criterion: ${criterion.name}, num. model params: ${model.numParameters()} (num. trained: ${model.numParameters()})`);
   info(`max tokens per GPU = ${o.maxTokens ?? "None"} and max sentences per GPU = ${o.batchSize ?? "None"}`);
 
@@ -181,7 +181,7 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
     numShards: worldSize,
     shardId: rank,
     epoch: 1,
-    splitBatchesAcrossShards: worldSize > 1 && (o.distributedSplitBatches ?? false),
+    shareBatchGroups: worldSize > 1 && (o.distributedSplitBatches ?? false),
   });
   if (iteratorState) epochItr.loadStateDict(iteratorState);
   lrScheduler.step(epochItr.epoch);

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Criterion, LoggingOutput } from "@fairseq-ts/criterions";
-import { splitSample, type Sample } from "@fairseq-ts/data";
+import { balanceSamples, splitSample, type Sample } from "@fairseq-ts/data";
 import type { Metrics } from "@fairseq-ts/logging";
 import type { EncoderDecoderModel, LanguageModel } from "@fairseq-ts/models";
 import { NonFiniteGradientError, clipGradNorm, multiplyGrads, type Grads, type LrScheduler, type Optimizer } from "@fairseq-ts/optim";
@@ -23,6 +23,11 @@ export interface TrainerOptions {
   microBatchTokens?: number;
   /** Padding index of the dictionaries (to trim chunks; fairseq's is 1). */
   padIdx?: number;
+  /**
+   * Every rank is given the update's whole group of batches: run only this rank's share of their
+   * micro-batches (`balanceSamples`), the gradient all-reduce adds up the rest.
+   */
+  balanceAcrossRanks?: boolean;
 }
 
 /**
@@ -103,7 +108,12 @@ export class Trainer {
     let acc: Grads | null = null;
     const outputs: LoggingOutput[] = [];
     let sampleSize = 0;
-    const chunks = samples.flatMap((s) => (s ? this.chunks(s) : []));
+    let chunks = samples.flatMap((s) => (s ? this.chunks(s) : []));
+    const pg = this.processGroup;
+    if (this.options.balanceAcrossRanks && pg && pg.worldSize > 1) {
+      const owner = balanceSamples(chunks, pg.worldSize);
+      chunks = chunks.filter((_, i) => owner[i] === pg.rank);
+    }
     for (const s of chunks) {
       const r = this.forwardBackward(s);
       outputs.push(r.logging);

@@ -129,7 +129,7 @@ export function registerTrain(program: Command): void {
     .option("--backend <NAME>", "tensorflow.js backend: auto, tensorflow, wasm, cpu (env FAIRSEQ_TS_BACKEND)", (v) => parseBackendName(v))
     .option("--user-dir <DIR>", "a module that registers custom models/architectures/criterions")
     .option("--distributed-world-size <N>", "number of worker processes (node cluster) training together", int, 1)
-    .option("--distributed-split-batches", "deal every batch's rows across the workers (same sentences per update; balanced work) instead of fairseq's whole batch per worker", false)
+    .option("--distributed-split-batches", "every worker reads the update's whole batch group and the workers divide its micro-batches, balanced in padded tokens (same sentences per update), instead of fairseq's whole batch per worker", false)
     .option("--heartbeat-timeout <SECONDS>", "stop a distributed run when a worker does not reach a collective in this time (-1: 30 min)", int, -1);
   // Accepted like fairseq-train (which uses them only for BLEU during validation): text encoders.
   addEncoderFlags(cmd);

@@ -84,3 +84,25 @@ export function splitSample(sample: Sample, maxTokens: number, padIdx: number): 
   }
   return out;
 }
+
+/**
+ * Divide samples (an update's micro-batches) among `numShards` workers so that their padded tokens
+ * (source plus target matrix entries, the work of a forward/backward) are as even as possible: the
+ * largest first, each to the least-loaded shard (longest-processing-time-first, ties to the lower
+ * index). Returns each sample's shard. A pure function of the shapes, so every worker computes the
+ * same assignment from the same samples.
+ */
+export function balanceSamples(samples: readonly Sample[], numShards: number): Int32Array {
+  if (!Number.isInteger(numShards) || numShards < 1) throw new RangeError(`balanceSamples: numShards must be a positive integer, got ${numShards}`);
+  const cost = samples.map((s) => s.netInput.srcTokens.rows * s.netInput.srcTokens.cols + (s.target ? s.target.rows * s.target.cols : 0));
+  const order = samples.map((_, i) => i).sort((a, b) => cost[b]! - cost[a]! || a - b);
+  const load = new Float64Array(numShards);
+  const owner = new Int32Array(samples.length);
+  for (const i of order) {
+    let best = 0;
+    for (let k = 1; k < numShards; k++) if (load[k]! < load[best]!) best = k;
+    owner[i] = best;
+    load[best] += cost[i]!;
+  }
+  return owner;
+}

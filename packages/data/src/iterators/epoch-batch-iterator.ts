@@ -21,12 +21,12 @@ export interface EpochBatchIteratorOptions {
   /** 1-based epoch to start at. */
   epoch?: number;
   /**
-   * Deal the rows of every batch across the shards instead of giving each shard whole batches (see
-   * `splitBatches`). Position k of every shard then covers the same global batches as fairseq's
-   * sharding (kN … kN+N-1), so an update trains on the same sentences and the iterator state is the
+   * Every shard reads the whole group of N batches that fairseq's sharding deals to the N shards at
+   * each position (batches kN … kN+N-1), so the consumer can divide their work itself (e.g. with
+   * `balanceSamples`). An update still trains on fairseq's sentences and the iterator state is the
    * same; read it with `nextEpochPieces`.
    */
-  splitBatchesAcrossShards?: boolean;
+  shareBatchGroups?: boolean;
 }
 
 /** One pass over a list of batches, counting how many were consumed (fairseq's CountingIterator). */
@@ -70,26 +70,6 @@ export function shardBatches(batches: readonly Int32Array[], numShards: number, 
 }
 
 /**
- * Deal each batch's rows to `numShards` shards in snake order (0,1,…,N-1,N-1,…,1,0,0,1,…) and return
- * shard `shardId`'s piece of every batch. A batch from `batchBySize` lists its examples sorted by size,
- * so consecutive rows have nearly equal lengths and every piece gets the same share of the batch's
- * tokens and the same padding: the shards' compute per update is balanced whatever the batches' shapes,
- * where fairseq's whole-batch sharding makes every update wait for the rank with the costlier batch.
- */
-export function splitBatches(batches: readonly Int32Array[], numShards: number, shardId: number): Int32Array[] {
-  if (shardId < 0 || shardId >= numShards) throw new RangeError("shard_id must be between 0 and num_shards");
-  return batches.map((b) => {
-    const out: number[] = [];
-    for (let t = 0; t < b.length; t++) {
-      const round = Math.floor(t / numShards);
-      const pos = t % numShards;
-      if ((round % 2 === 0 ? pos : numShards - 1 - pos) === shardId) out.push(b[t]!);
-    }
-    return Int32Array.from(out);
-  });
-}
-
-/**
  * fairseq's `EpochBatchIterator`: a fixed list of batches (from `batchBySize`), shuffled per epoch with
  * numpy's generator seeded by `seed + epoch`, sharded across workers, resumable mid-epoch.
  */
@@ -97,10 +77,10 @@ export class EpochBatchIterator<Item, Batch> {
   readonly seed: number;
   readonly numShards: number;
   readonly shardId: number;
-  readonly splitBatchesAcrossShards: boolean;
+  readonly shareBatchGroups: boolean;
   epoch: number;
   shuffle = true;
-  /** per position: the index lists this shard collates (one batch, or its pieces of N batches) */
+  /** per position: the index lists this shard collates (one batch, or the group of N batches) */
   private cur: CountingIterator<Int32Array[]> | null = null;
   private nextItr: CountingIterator<Int32Array[]> | null = null;
 
@@ -112,7 +92,7 @@ export class EpochBatchIterator<Item, Batch> {
     this.seed = options.seed ?? 1;
     this.numShards = options.numShards ?? 1;
     this.shardId = options.shardId ?? 0;
-    this.splitBatchesAcrossShards = options.splitBatchesAcrossShards ?? false;
+    this.shareBatchGroups = options.shareBatchGroups ?? false;
     this.epoch = Math.max(options.epoch ?? 1, 1);
   }
 
@@ -130,13 +110,13 @@ export class EpochBatchIterator<Item, Batch> {
 
   /** Start (or resume) the next epoch; yields collated batches (null for a shard's padding batch). */
   nextEpochItr(options: { shuffle?: boolean } = {}): EpochIterator<Batch | null> {
-    if (this.splitBatchesAcrossShards) throw new Error("EpochBatchIterator: batches are split across shards; read them with nextEpochPieces()");
+    if (this.shareBatchGroups) throw new Error("EpochBatchIterator: every shard reads whole batch groups; read them with nextEpochPieces()");
     return new EpochIterator(this.startEpoch(options.shuffle ?? true), (p) => this.collate(p[0]!));
   }
 
   /**
    * Start (or resume) the next epoch; each position yields this shard's collated batches: its one
-   * batch, or with `splitBatchesAcrossShards` its pieces of N batches (null for an empty piece).
+   * batch, or with `shareBatchGroups` the group of N batches (null for an empty one).
    */
   nextEpochPieces(options: { shuffle?: boolean } = {}): EpochIterator<(Batch | null)[]> {
     return new EpochIterator(this.startEpoch(options.shuffle ?? true), (p) => p.map((b) => this.collate(b)));
@@ -192,14 +172,11 @@ export class EpochBatchIterator<Item, Batch> {
   private epochPositions(epoch: number, shuffle: boolean): Int32Array[][] {
     const batches = [...this.frozenBatches];
     if (shuffle) new RandomState(this.seed + epoch).shuffle(batches);
-    if (!this.splitBatchesAcrossShards) return shardBatches(batches, this.numShards, this.shardId).map((b) => [b]);
+    if (!this.shareBatchGroups) return shardBatches(batches, this.numShards, this.shardId).map((b) => [b]);
     const n = this.numShards;
     const positions: Int32Array[][] = [];
-    for (let k = 0; k * n < batches.length; k++) {
-      // the batches fairseq's sharding gives the N shards at position k (empty past the end)
-      const group = Array.from({ length: n }, (_, s) => batches[k * n + s] ?? new Int32Array(0));
-      positions.push(splitBatches(group, n, this.shardId));
-    }
+    // the batches fairseq's sharding gives the N shards at position k (empty past the end)
+    for (let k = 0; k * n < batches.length; k++) positions.push(Array.from({ length: n }, (_, s) => batches[k * n + s] ?? new Int32Array(0)));
     return positions;
   }
 
