@@ -4,7 +4,7 @@
 //   1proc  = one process using both cores (default threads)
 //   1w1t   = one process with one thread (FAIRSEQ_TS_THREADS=1): a worker's share on 2 cores
 //   2w     = --distributed-world-size 2 (node cluster), each worker one thread (fairseq's whole batch each)
-//   2w-split = the same with --distributed-split-batches (every batch's rows dealt across the workers)
+//   2w-split = the same with --distributed-split-batches (the workers divide every update's micro-batches)
 //   2x1w1t = two independent 1w1t runs at the same time (seeds 1 and 2), words/s added: what the two
 //            cores give with no synchronisation at all, the ceiling for 2w on this machine
 // Writes bench-results/training.md.
@@ -63,13 +63,13 @@ for (let rep = 0; rep < repeats; rep++) {
         if (b && layout === "1proc") backendLine = b[0];
         if (r.status) a.err = r.stderr.slice(-300).replace(/\n/g, " ");
       }
-      if (Number.isFinite(total)) a.runs.push(total);
+      a.runs.push(total);
       a.steal.push(steal() - s0);
       console.log(name, layout, rep, total, a.err);
     }
   }
 }
-for (const a of acc.values()) rows.push({ ...a, med: median(a.runs), comm: median(a.comm) });
+for (const a of acc.values()) rows.push({ ...a, med: median(a.runs.filter(Number.isFinite)), comm: median(a.comm) });
 function run(args, env) {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, args, { env });
@@ -82,6 +82,17 @@ function run(args, env) {
 }
 
 const get = (name, layout) => rows.find((r) => r.name === name && r.layout === layout)?.med ?? NaN;
+// The machine's speed drifts between minutes (other tenants): a layout compares best with the 1w1t run
+// of the same repeat, a minute apart, so the scaling is also given as the median of per-repeat ratios.
+const pairedRatios = (name, layout) => {
+  const a = rows.find((r) => r.name === name && r.layout === layout)?.runs ?? [];
+  const b = rows.find((r) => r.name === name && r.layout === "1w1t")?.runs ?? [];
+  return a.map((x, i) => x / b[i]).filter(Number.isFinite);
+};
+const paired = (name, layout) => {
+  const r = pairedRatios(name, layout);
+  return r.length ? `${fmt(median(r), 2)}× (${r.map((x) => fmt(x, 2)).join(", ")})` : "—";
+};
 const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "—");
 const md = [
   "# Training speed (words/s = target tokens per second, fairseq's wps)",
@@ -95,7 +106,7 @@ const md = [
   "",
   "Layouts: **1proc** one process, both cores; **1w1t** one process, one thread (a worker's share);",
   "**2w** `--distributed-world-size 2` (node cluster, one thread each; fairseq's whole batch per worker);",
-  "**2w-split** the same with `--distributed-split-batches` (every batch's rows dealt across the workers);",
+  "**2w-split** the same with `--distributed-split-batches` (both workers read the update's batches and divide their micro-batches, balanced in padded tokens);",
   "**2x1w1t** two independent 1w1t runs at once (seeds 1, 2), words/s added: the two cores with no synchronisation, the ceiling for 2w.",
   "",
   "| config | layout | fairseq-ts wps (median) | runs | vs fairseq | comm ms/update | steal (1/100 s) per run |",
@@ -105,6 +116,10 @@ const md = [
   "Scaling (2w vs 1w1t; goal ≥ 1.7×), 2w vs 1proc, and the ceiling (2x1w1t vs 1w1t):",
   "",
   ...configs.map((c) => `- ${c}: 2w/1w1t = ${fmt(get(c, "2w") / get(c, "1w1t"), 2)}×, 2w-split/1w1t = ${fmt(get(c, "2w-split") / get(c, "1w1t"), 2)}×, 2w/1proc = ${fmt(get(c, "2w") / get(c, "1proc"), 2)}×, ceiling 2x1w1t/1w1t = ${fmt(get(c, "2x1w1t") / get(c, "1w1t"), 2)}× (2w reaches ${fmt((100 * get(c, "2w")) / get(c, "2x1w1t"), 0)}% of it)`),
+  "",
+  "The same ratios per repeat (each layout against the 1w1t run of its own repeat), median and values:",
+  "",
+  ...configs.map((c) => `- ${c}: 2w/1w1t = ${paired(c, "2w")}, 2w-split/1w1t = ${paired(c, "2w-split")}, 2x1w1t/1w1t = ${paired(c, "2x1w1t")}`),
   "",
 ];
 mkdirSync(join(root, "bench-results"), { recursive: true });
