@@ -9,7 +9,7 @@ import { addInto, type DirectExchange } from "./sum.js";
  * the others' files and sums in rank order, so every rank computes identical bits. Two memory copies
  * per contribution instead of a socket stream through the event loop: on this machine a 36 MB
  * allReduce between 2 workers drops from ~230 ms (Unix sockets) / ~160 ms (through the cluster
- * primary) to ~58 ms (bench-results/distributed.md).
+ * primary) to ~47 ms (bench-results/distributed.md).
  *
  * Files alternate between two slots per rank: a rank overwrites slot k % 2 at call k + 2 only after
  * the barrier of call k + 1, which every rank reaches after it finished reading call k.
