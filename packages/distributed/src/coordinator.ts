@@ -4,7 +4,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { DistributedError, type FloatBuffer } from "./process-group.js";
 import { addInto } from "./sum.js";
-import { ENV_PEER_DIR, ENV_TRANSPORT, transportFromEnv, ENV_RANK, ENV_THREADS, ENV_WORLD_SIZE, isToCoordinator, type CollectiveKind, type ToCoordinator, type ToWorker } from "./protocol.js";
+import { COLLECTIVE_NAME, ENV_PEER_DIR, ENV_TRANSPORT, transportFromEnv, ENV_RANK, ENV_THREADS, ENV_WORLD_SIZE, isToCoordinator, type CollectiveKind, type ToCoordinator, type ToWorker } from "./protocol.js";
 
 export interface CoordinatorOptions {
   worldSize: number;
@@ -143,13 +143,13 @@ export function runCoordinator(o: CoordinatorOptions): Promise<void> {
         c.timer = setTimeout(() => {
           const missing = [...Array(n).keys()].filter((r) => !col.arrived.has(r));
           fail(
-            `rank ${missing.join(", ")} did not reach collective #${seq} (${col.kind}) within ${timeoutMs / 1000} s of rank ${[...col.arrived][0]}: hung or far too slow (--heartbeat-timeout)`,
+            `rank ${missing.join(", ")} did not reach collective #${seq} (${COLLECTIVE_NAME[col.kind]}) within ${timeoutMs / 1000} s of rank ${[...col.arrived][0]}: hung or far too slow (--heartbeat-timeout)`,
             missing[0] ?? null,
           );
         }, timeoutMs);
       }
       if (c.kind !== m.kind || c.parts !== m.parts || c.root !== m.root) {
-        return fail(`collective #${m.seq}: rank ${rank} called ${m.kind} (${m.parts} parts) but another rank called ${c.kind} (${c.parts} parts): the ranks' programs diverged`, rank);
+        return fail(`collective #${m.seq}: rank ${rank} called ${COLLECTIVE_NAME[m.kind]} (${m.parts} parts) but another rank called ${COLLECTIVE_NAME[c.kind]} (${c.parts} parts): the ranks' programs diverged`, rank);
       }
       c.arrived.add(rank);
       let contribs = c.contributions.get(m.part);

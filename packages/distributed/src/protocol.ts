@@ -27,6 +27,9 @@ export const CHUNK_ELEMENTS = 1 << 20;
 /** "sum-direct": an allReduce whose data goes over shared memory or direct links (root = its byte size). */
 export type CollectiveKind = "sum" | "sum-direct" | "broadcast" | "gather" | "barrier";
 
+/** A collective's name in error messages: the ProcessGroup method the rank called. */
+export const COLLECTIVE_NAME: Record<CollectiveKind, string> = { sum: "allReduce", "sum-direct": "allReduce", broadcast: "broadcast", gather: "allGather", barrier: "barrier" };
+
 /** Worker -> coordinator. */
 export type ToCoordinator =
   | { t: "coll"; kind: CollectiveKind; seq: number; part: number; parts: number; root: number; data: FloatBuffer | null }

@@ -47,14 +47,14 @@ describe("cluster process group", () => {
   });
 
   it.each([
-    ["hang (direct links)", /rank 1 did not reach collective #2 \(sum-direct\) within 1\.5 s of rank 0/],
-    ["hang (shared memory)", /rank 1 did not reach collective #2 \(sum-direct\) within 1\.5 s of rank 0/],
+    ["hang (direct links)", /rank 1 did not reach collective #2 \(allReduce\) within 1\.5 s of rank 0/],
+    ["hang (shared memory)", /rank 1 did not reach collective #2 \(allReduce\) within 1\.5 s of rank 0/],
     ["die", /rank 1 \(pid \d+\) exited with code 3/],
     ["kill", /rank 1 \(pid \d+\) was killed by SIGKILL/],
     ["fail", /rank 1 failed: checkpoint_last\.pt: disk full/],
-    ["hang", /rank 1 did not reach collective #2 \(sum\) within 1\.5 s of rank 0/],
+    ["hang", /rank 1 did not reach collective #2 \(allReduce\) within 1\.5 s of rank 0/],
     ["shm gone", /rank \d failed: rank \d: shared-memory allReduce: \S+\.bin: ENOENT.*FAIRSEQ_TS_TRANSPORT=coordinator/],
-    ["diverge", /collective #2: rank \d called (sum|barrier) .* but another rank called (sum|barrier) .*diverged/],
+    ["diverge", /collective #2: rank \d called (allReduce|barrier) .* but another rank called (allReduce|barrier) .*diverged/],
   ])("a worker that does '%s' stops the run with an error naming rank and cause", async (scenario, re) => {
     const transport = scenario.includes("direct") ? "sockets" : scenario.includes("shared") || scenario.includes("shm") ? "shm" : "coordinator";
     const r = await launch(scenario, { TIMEOUT_MS: "1500", FAIRSEQ_TS_TRANSPORT: transport });
