@@ -111,6 +111,9 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
   const pg = o.distributed && o.distributed.worldSize > 1 ? o.distributed : null;
   const rank = pg?.rank ?? 0;
   const worldSize = pg?.worldSize ?? 1;
+  // --distributed-split-batches: the iterator gives every rank the whole batch group and the trainer
+  // runs this rank's balanced share of its micro-batches (one decision, used by both)
+  const splitBatches = worldSize > 1 && (o.distributedSplitBatches ?? false);
   const master = rank === 0;
   const sinkBase = o.sink ?? lineSink();
   const sink: LogSink = master ? sinkBase : () => {};
@@ -138,7 +141,7 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
     lr: o.lr,
     maxUpdate: o.maxUpdate,
   });
-  const trainer = new Trainer(model, criterion, optimizer, lrScheduler, metrics, { seed, clipNorm: o.clipNorm ?? 0, microBatchTokens: o.microBatchTokens ?? 0, padIdx: pad, balanceAcrossRanks: worldSize > 1 && (o.distributedSplitBatches ?? false) }, pg);
+  const trainer = new Trainer(model, criterion, optimizer, lrScheduler, metrics, { seed, clipNorm: o.clipNorm ?? 0, microBatchTokens: o.microBatchTokens ?? 0, padIdx: pad, balanceAcrossRanks: splitBatches }, pg);
   info(`task: ${task.name}, model: ${o.model.arch}, criterion: ${criterion.name}, num. model params: ${model.numParameters()} (num. trained: ${model.numParameters()})`);
   info(`max tokens per GPU = ${o.maxTokens ?? "None"} and max sentences per GPU = ${o.batchSize ?? "None"}`);
 
@@ -181,7 +184,7 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
     numShards: worldSize,
     shardId: rank,
     epoch: 1,
-    shareBatchGroups: worldSize > 1 && (o.distributedSplitBatches ?? false),
+    shareBatchGroups: splitBatches,
   });
   if (iteratorState) epochItr.loadStateDict(iteratorState);
   lrScheduler.step(epochItr.epoch);
