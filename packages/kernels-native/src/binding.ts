@@ -43,6 +43,15 @@ export interface NativeBinding {
   logSoftmaxGrad(bufDy: Buf, offDy: number, bufY: Buf, offY: number, bufDx: Buf, offDx: number, rows: number, cols: number): void;
   /** Gradient of per-row (nll, smooth) (dy [rows, 2]) w.r.t. lprobs [rows, cols]; int32 targets. */
   smoothedNllGrad(bufDy: Buf, offDy: number, bufT: Buf, offT: number, bufDx: Buf, offDx: number, rows: number, cols: number, hasIgnore: boolean, ignoreIndex: number): void;
+  /**
+   * Output layer + label-smoothed cross-entropy (x [n, c], w [v, c], int32 t [n]) → stats [4] (Σnll,
+   * Σsmooth, argmax hits, rows counted) and, when offDx ≥ 0, dx [n, c] and dw [v, c] of
+   * a·Σnll + b·Σsmooth. Throws a RangeError naming the row whose target is outside [0, v).
+   */
+  linearSmoothedNll(
+    bufX: Buf, offX: number, bufW: Buf, offW: number, bufT: Buf, offT: number, bufStats: Buf, offStats: number,
+    bufDx: Buf, offDx: number, bufDw: Buf, offDw: number, n: number, v: number, c: number, a: number, b: number, hasIgnore: boolean, ignoreIndex: number,
+  ): void;
   /** One Adam step over n float32 values (see native/kernels.c adam_loop); mode 0 fairseq adam, 1 AdamW. */
   adamStep(
     bufP: Buf, offP: number, bufG: Buf, offG: number, bufM: Buf, offM: number, bufV: Buf, offV: number,

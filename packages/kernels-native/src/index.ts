@@ -6,6 +6,7 @@ import { nativeDropoutConfig } from "./dropout.js";
 import { nativeExpConfig } from "./exp.js";
 import { nativeLayerNormConfig, nativeLayerNormGradConfig } from "./layer-norm.js";
 import { nativeLinearConfig } from "./linear.js";
+import { nativeLinearSmoothedNllConfig } from "./linear-smoothed-nll.js";
 import { nativeLogSoftmaxConfig, nativeLogSoftmaxGradConfig } from "./log-softmax.js";
 import { nativeConcatConfig, nativeSplitVConfig, nativeSumConfig } from "./reduce-copy.js";
 import { nativeSmoothedNllGradConfig } from "./smoothed-nll.js";
@@ -16,6 +17,7 @@ export { DROPOUT } from "./dropout.js";
 export { loadNativeBinding, type LoadResult, type NativeBinding } from "./binding.js";
 export { LAYER_NORM, LAYER_NORM_GRAD } from "./layer-norm.js";
 export { LINEAR } from "./linear.js";
+export { LINEAR_SMOOTHED_NLL, type LinearSmoothedNllAttrs } from "./linear-smoothed-nll.js";
 export { LOG_SOFTMAX_GRAD } from "./log-softmax.js";
 export { SMOOTHED_NLL_GRAD } from "./smoothed-nll.js";
 
@@ -58,7 +60,7 @@ export async function registerNativeKernels(backendName: string, options: { thre
     const added = [
       nativeLogSoftmaxConfig(backendName, native), nativeLayerNormConfig(backendName, native), nativeLinearConfig(backendName, native),
       nativeLayerNormGradConfig(backendName, native), nativeLogSoftmaxGradConfig(backendName, native), nativeSmoothedNllGradConfig(backendName, native),
-      nativeAdamConfig(backendName, native), nativeDropoutConfig(backendName, native),
+      nativeLinearSmoothedNllConfig(backendName, native), nativeAdamConfig(backendName, native), nativeDropoutConfig(backendName, native),
     ];
     for (const config of added) {
       if (getKernel(config.kernelName, backendName)) unregisterKernel(config.kernelName, backendName);
