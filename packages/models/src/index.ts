@@ -1,6 +1,7 @@
 export {
   disposeIncrementalState,
   type DecoderExtra,
+  type DecoderForwardOptions,
   type DecoderOutput,
   type EncoderDecoderModel,
   type EncoderOut,

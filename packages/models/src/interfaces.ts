@@ -28,8 +28,16 @@ export interface DecoderExtra {
   innerStates?: tf.Tensor3D[];
 }
 
-/** `[logits B x T x V, extra]`, fairseq's decoder output tuple. */
+/** `[logits B x T x V, extra]`, fairseq's decoder output tuple (`[features B x T x C, extra]` with featuresOnly). */
 export type DecoderOutput = [tf.Tensor3D, DecoderExtra];
+
+export interface DecoderForwardOptions {
+  /**
+   * fairseq's `features_only`: return the hidden states the output layer would map to logits
+   * (B x T x C) instead of the logits. Only decoders with an `outputProjection` honour it.
+   */
+  featuresOnly?: boolean;
+}
 
 /**
  * Per-module caches for step-by-step decoding (fairseq's incremental_state), keyed by a module id.
@@ -56,7 +64,13 @@ export interface FairseqDecoder {
    * prevOutputTokens B x T (eos first). With an incremental state, only the last position is
    * computed and the logits are B x 1 x V.
    */
-  forward(prevOutputTokens: tf.Tensor2D, encoderOut: EncoderOut | null, incrementalState?: IncrementalState): DecoderOutput;
+  forward(prevOutputTokens: tf.Tensor2D, encoderOut: EncoderOut | null, incrementalState?: IncrementalState, options?: DecoderForwardOptions): DecoderOutput;
+  /**
+   * The output layer's weight (V x C) when the output layer is exactly `features · weightᵀ` (fairseq's
+   * output_projection, no bias, no adaptive softmax). A decoder that has it honours `featuresOnly`,
+   * so a criterion can fuse the projection into its loss.
+   */
+  readonly outputProjection?: tf.Tensor2D;
   /** Log-probabilities (or probabilities) over the vocabulary from a decoder output. */
   getNormalizedProbs(netOutput: DecoderOutput, logProbs: boolean): tf.Tensor3D;
   /**
@@ -93,7 +107,7 @@ export interface EncoderDecoderModel extends FairseqModel {
   readonly encoder: FairseqEncoder;
   readonly decoder: FairseqDecoder;
   /** Teacher-forced forward pass. */
-  forward(srcTokens: tf.Tensor2D, srcLengths: tf.Tensor1D, prevOutputTokens: tf.Tensor2D): DecoderOutput;
+  forward(srcTokens: tf.Tensor2D, srcLengths: tf.Tensor1D, prevOutputTokens: tf.Tensor2D, options?: DecoderForwardOptions): DecoderOutput;
   getNormalizedProbs(netOutput: DecoderOutput, logProbs: boolean): tf.Tensor3D;
   /** [max source positions, max target positions] */
   maxPositions(): [number, number];
@@ -103,7 +117,7 @@ export interface EncoderDecoderModel extends FairseqModel {
 export interface LanguageModel extends FairseqModel {
   readonly kind: "language-model";
   readonly decoder: FairseqDecoder;
-  forward(srcTokens: tf.Tensor2D, incrementalState?: IncrementalState): DecoderOutput;
+  forward(srcTokens: tf.Tensor2D, incrementalState?: IncrementalState, options?: DecoderForwardOptions): DecoderOutput;
   getNormalizedProbs(netOutput: DecoderOutput, logProbs: boolean): tf.Tensor3D;
   maxPositions(): number;
   maxDecoderPositions(): number;

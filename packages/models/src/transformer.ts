@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type {
+  DecoderForwardOptions,
   DecoderOutput,
   EncoderDecoderModel,
   EncoderOut,
@@ -271,7 +272,7 @@ export class TransformerDecoder implements FairseqDecoder {
   readonly layerNorm: LayerNorm | null;
   readonly projectInDim: Linear | null;
   readonly projectOutDim: Linear | null;
-  readonly outputProjection: tf.Variable;
+  readonly outputProjection: tf.Variable<tf.Rank.R2>;
   readonly embedScale: number;
   private futureMaskCache: tf.Tensor2D | null = null;
 
@@ -297,13 +298,13 @@ export class TransformerDecoder implements FairseqDecoder {
     this.projectOutDim =
       d !== a.decoder_output_dim ? new Linear(ctx, "decoder.project_out_dim", d, a.decoder_output_dim, { bias: false }) : null;
     if (a.share_decoder_input_output_embed) {
-      this.outputProjection = embedTokens.weight;
+      this.outputProjection = embedTokens.weight as tf.Variable<tf.Rank.R2>;
       ctx.store.alias("decoder.output_projection.weight", "decoder.embed_tokens.weight");
     } else {
       this.outputProjection = ctx.store.add(
         "decoder.output_projection.weight",
         tf.randomNormal([vocabSize, a.decoder_output_dim], 0, a.decoder_output_dim ** -0.5, "float32", ctx.rng.next()),
-      );
+      ) as tf.Variable<tf.Rank.R2>;
     }
   }
 
@@ -349,8 +350,9 @@ export class TransformerDecoder implements FairseqDecoder {
     return [h, attn];
   }
 
-  forward(prev: tf.Tensor2D, enc: EncoderOut | null, state?: IncrementalState): DecoderOutput {
+  forward(prev: tf.Tensor2D, enc: EncoderOut | null, state?: IncrementalState, options?: DecoderForwardOptions): DecoderOutput {
     const [h, attn] = this.extractFeatures(prev, enc, state);
+    if (options?.featuresOnly) return [h, { attn }];
     const [b, t, c] = h.shape;
     const logits = tf.reshape(tf.matMul(tf.reshape(h, [b! * t!, c!]), this.outputProjection, false, true), [b!, t!, -1]) as tf.Tensor3D;
     return [logits, { attn }];
@@ -410,9 +412,9 @@ export class TransformerModel extends BaseModel implements EncoderDecoderModel {
     this.decoder = new TransformerDecoder(ctx, args, vocab.padIdx, decEmb, vocab.tgtVocabSize);
   }
 
-  forward(srcTokens: tf.Tensor2D, srcLengths: tf.Tensor1D, prevOutputTokens: tf.Tensor2D): DecoderOutput {
+  forward(srcTokens: tf.Tensor2D, srcLengths: tf.Tensor1D, prevOutputTokens: tf.Tensor2D, options?: DecoderForwardOptions): DecoderOutput {
     const enc = this.encoder.forward(srcTokens, srcLengths);
-    return this.decoder.forward(prevOutputTokens, enc);
+    return this.decoder.forward(prevOutputTokens, enc, undefined, options);
   }
   getNormalizedProbs(out: DecoderOutput, logProbs: boolean): tf.Tensor3D {
     return this.decoder.getNormalizedProbs(out, logProbs);
@@ -444,8 +446,8 @@ export class TransformerLanguageModel extends BaseModel implements LanguageModel
     const emb = new Embedding(this.ctx, "decoder.embed_tokens", vocabSize, args.decoder_input_dim, padIdx);
     this.decoder = new TransformerDecoder(this.ctx, args, padIdx, emb, vocabSize, true);
   }
-  forward(srcTokens: tf.Tensor2D, state?: IncrementalState): DecoderOutput {
-    return this.decoder.forward(srcTokens, null, state);
+  forward(srcTokens: tf.Tensor2D, state?: IncrementalState, options?: DecoderForwardOptions): DecoderOutput {
+    return this.decoder.forward(srcTokens, null, state, options);
   }
   getNormalizedProbs(out: DecoderOutput, logProbs: boolean): tf.Tensor3D {
     return this.decoder.getNormalizedProbs(out, logProbs);

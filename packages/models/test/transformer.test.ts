@@ -146,6 +146,24 @@ describe("transformer", () => {
     m.dispose();
   });
 
+  it("featuresOnly (fairseq's features_only) returns the output layer's input: features · outputProjectionᵀ are the logits", () => {
+    for (const shared of [true, false]) {
+      const m = buildModel({ ...tiny(), share_decoder_input_output_embed: shared }, { srcVocabSize: 12, tgtVocabSize: 14, padIdx: 1 }) as EncoderDecoderModel;
+      m.eval();
+      const src = tf.tensor2d([[4, 5, 2]], [1, 3], "int32");
+      const prev = tf.tensor2d([[2, 6, 7, 8]], [1, 4], "int32");
+      const [logits] = m.forward(src, tf.tensor1d([3], "int32"), prev);
+      const [features] = m.forward(src, tf.tensor1d([3], "int32"), prev, { featuresOnly: true });
+      const w = m.decoder.outputProjection!;
+      expect(features.shape).toEqual([1, 4, 16]);
+      expect(w.shape).toEqual([14, 16]);
+      expect(w).toBe(m.stateDict().get("decoder.output_projection.weight"));
+      const projected = tf.matMul(tf.reshape(features, [4, 16]), w, false, true);
+      expect(tf.max(tf.abs(tf.sub(projected, tf.reshape(logits, [4, 14])))).dataSync()[0]).toBeLessThan(1e-5);
+      m.dispose();
+    }
+  });
+
   it("transformer_lm: pre-norm decoder without encoder attention, incremental = full", async () => {
     const m = buildModel({ arch: "transformer_lm", decoder_layers: 2, decoder_embed_dim: 16, decoder_ffn_embed_dim: 32, decoder_attention_heads: 2 }, { vocabSize: 30, padIdx: 1 }) as LanguageModel;
     expect([...m.namedParameters().keys()]).toContain("decoder.layer_norm.weight");
