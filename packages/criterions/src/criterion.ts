@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { pyRound, type Metrics } from "@fairseq-ts/logging";
-import type { EncoderDecoderModel, LanguageModel } from "@fairseq-ts/models";
-import { labelSmoothedNllLoss, nllLoss } from "./losses.js";
+import type { DecoderForwardOptions, EncoderDecoderModel, LanguageModel } from "@fairseq-ts/models";
+import { hasLinearLabelSmoothedNllLoss, labelSmoothedNllLoss, linearLabelSmoothedNllLoss, nllLoss, type ProjectedSmoothedLoss } from "./losses.js";
 import type { TensorSample } from "./sample.js";
 
 /** What one forward pass reports (fairseq's logging_output); tensors so no sync happens in the step. */
@@ -41,10 +41,31 @@ export interface LabelSmoothedOptions extends CrossEntropyOptions {
   epsSplit?: "v0.10" | "v0.12";
 }
 
-function netOutput(model: EncoderDecoderModel | LanguageModel, s: TensorSample) {
+function netOutput(model: EncoderDecoderModel | LanguageModel, s: TensorSample, options?: DecoderForwardOptions) {
   return model.kind === "encoder-decoder"
-    ? model.forward(s.netInput.srcTokens, s.netInput.srcLengths, s.netInput.prevOutputTokens!)
-    : model.forward(s.netInput.srcTokens);
+    ? model.forward(s.netInput.srcTokens, s.netInput.srcLengths, s.netInput.prevOutputTokens!, options)
+    : model.forward(s.netInput.srcTokens, undefined, options);
+}
+
+/**
+ * The label-smoothed loss (ε = 0: fairseq's cross-entropy) computed from the output layer's input when
+ * the decoder's output layer is a plain projection and the fused kernel is registered, so no [tokens,
+ * V] logits are built; null otherwise (the caller takes the logits path). Gradients are computed only
+ * in training mode.
+ */
+function projectedLoss(model: EncoderDecoderModel | LanguageModel, s: TensorSample, epsilon: number, paddingIdx: number,
+  epsSplit: "v0.10" | "v0.12", skip: number): ProjectedSmoothedLoss | null {
+  const weight = model.decoder?.outputProjection; // (a stand-in model may have no decoder)
+  if (!weight || weight.dtype !== "float32" || !hasLinearLabelSmoothedNllLoss()) return null;
+  let [features] = netOutput(model, s, { featuresOnly: true });
+  let target: tf.Tensor = s.target;
+  if (skip > 0) {
+    features = tf.slice(features, [0, skip, 0], [-1, -1, -1]);
+    target = tf.slice(target, [0, skip], [-1, -1]);
+  }
+  const c = features.shape[2];
+  return linearLabelSmoothedNllLoss(tf.reshape(features, [-1, c]) as tf.Tensor2D, weight, tf.reshape(target, [-1]) as tf.Tensor1D, epsilon,
+    paddingIdx, epsSplit, model.training);
 }
 
 /** fairseq's `get_perplexity`: 2^loss rounded to 2 digits, inf on overflow. */
@@ -62,12 +83,14 @@ export class CrossEntropyCriterion implements Criterion {
   readonly name = "cross_entropy";
   constructor(readonly options: CrossEntropyOptions) {}
   forward(model: EncoderDecoderModel | LanguageModel, s: TensorSample): CriterionOutput {
-    const out = netOutput(model, s);
-    const lprobs = model.getNormalizedProbs(out, true);
-    const v = lprobs.shape[2];
-    const loss = nllLoss(tf.reshape(lprobs, [-1, v]) as tf.Tensor2D, tf.reshape(s.target, [-1]) as tf.Tensor1D, this.options.paddingIdx);
+    const loss = projectedLoss(model, s, 0, this.options.paddingIdx, "v0.10", 0)?.loss ?? this.logitsLoss(model, s);
     const sampleSize = this.options.sentenceAvg ? s.target.shape[0] : s.ntokens;
     return { loss, sampleSize, logging: { loss, nll_loss: loss, ntokens: s.ntokens, nsentences: s.target.shape[0], sample_size: sampleSize } };
+  }
+  private logitsLoss(model: EncoderDecoderModel | LanguageModel, s: TensorSample): tf.Scalar {
+    const lprobs = model.getNormalizedProbs(netOutput(model, s), true);
+    const v = lprobs.shape[2];
+    return nllLoss(tf.reshape(lprobs, [-1, v]) as tf.Tensor2D, tf.reshape(s.target, [-1]) as tf.Tensor1D, this.options.paddingIdx);
   }
   reduceMetrics(outs: LoggingOutput[], metrics: Metrics): void {
     const lossSum = sum(outs, "loss");
@@ -89,6 +112,14 @@ export class LabelSmoothedCrossEntropyCriterion implements Criterion {
   constructor(readonly options: LabelSmoothedOptions) {}
   forward(model: EncoderDecoderModel | LanguageModel, s: TensorSample): CriterionOutput {
     const o = this.options;
+    const sampleSize = o.sentenceAvg ? s.target.shape[0] : s.ntokens;
+    const projected = projectedLoss(model, s, o.labelSmoothing ?? 0, o.paddingIdx, o.epsSplit ?? "v0.10", o.ignorePrefixSize ?? 0);
+    if (projected) {
+      const { loss, nllLoss: nll, nCorrect, total } = projected;
+      const logging: Record<string, tf.Scalar | number> = { loss, nll_loss: nll, ntokens: s.ntokens, nsentences: s.target.shape[0], sample_size: sampleSize };
+      if (o.reportAccuracy) Object.assign(logging, { n_correct: nCorrect, total });
+      return { loss, sampleSize, logging };
+    }
     const out = netOutput(model, s);
     let lprobs = model.getNormalizedProbs(out, true);
     let target: tf.Tensor = s.target;
@@ -101,7 +132,6 @@ export class LabelSmoothedCrossEntropyCriterion implements Criterion {
     const flatL = tf.reshape(lprobs, [-1, v]) as tf.Tensor2D;
     const flatT = tf.reshape(target, [-1]) as tf.Tensor1D;
     const { loss, nllLoss: nll } = labelSmoothedNllLoss(flatL, flatT, o.labelSmoothing ?? 0, o.paddingIdx, o.epsSplit ?? "v0.10");
-    const sampleSize = o.sentenceAvg ? s.target.shape[0] : s.ntokens;
     const logging: Record<string, tf.Scalar | number> = { loss, nll_loss: nll, ntokens: s.ntokens, nsentences: s.target.shape[0], sample_size: sampleSize };
     if (o.reportAccuracy) {
       const mask = tf.notEqual(flatT, tf.scalar(o.paddingIdx, "int32"));

@@ -1,5 +1,14 @@
 export type { TensorSample } from "./sample.js";
-export { gatherTargets, labelSmoothedNllLoss, nllLoss, type SmoothedLoss } from "./losses.js";
+export {
+  gatherTargets,
+  hasLinearLabelSmoothedNllLoss,
+  labelSmoothedNllLoss,
+  linearLabelSmoothedNllLoss,
+  LINEAR_SMOOTHED_NLL_KERNEL,
+  nllLoss,
+  type ProjectedSmoothedLoss,
+  type SmoothedLoss,
+} from "./losses.js";
 export {
   CrossEntropyCriterion,
   LabelSmoothedCrossEntropyCriterion,

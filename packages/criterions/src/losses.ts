@@ -62,6 +62,76 @@ export function labelSmoothedNllLoss(
   });
 }
 
+/**
+ * A kernel computing the output layer and the label-smoothed loss together (inputs x [N, C], weight
+ * [V, C], int32 target [N]; attrs nllWeight, smoothWeight, hasIgnore, ignoreIndex, withGrad) that a
+ * backend may register (`@fairseq-ts/kernels-native` does). Outputs stats [4] (Σnll, Σsmooth, argmax
+ * hits, rows counted) and, with withGrad, d(loss)/dx and d(loss)/dweight.
+ */
+export const LINEAR_SMOOTHED_NLL_KERNEL = "FairseqLinearSmoothedNll";
+
+/** Whether {@link linearLabelSmoothedNllLoss} can run here (its kernel is registered for the current backend). */
+export function hasLinearLabelSmoothedNllLoss(): boolean {
+  return tf.getKernel(LINEAR_SMOOTHED_NLL_KERNEL, tf.getBackend()) !== undefined;
+}
+
+export interface ProjectedSmoothedLoss extends SmoothedLoss {
+  /** Rows whose highest logit is the target (the first index among equal logits, as tf.argMax). */
+  nCorrect: tf.Scalar;
+  /** Rows counted: target not the ignored index. */
+  total: tf.Scalar;
+}
+
+/**
+ * `labelSmoothedNllLoss(logSoftmax(features · weightᵀ), target, …)` without the [N, V] logits: the
+ * kernel computes them a block of rows at a time, so the output layer's softmax passes stay in cache
+ * (and the training step holds no [N, V] tensor for the backward). With `withGrad` the kernel also
+ * computes the gradients of `loss` w.r.t. features and weight, and `loss` carries them to autodiff;
+ * nllLoss, nCorrect and total are values only (not differentiable). Needs the kernel
+ * ({@link hasLinearLabelSmoothedNllLoss}).
+ */
+export function linearLabelSmoothedNllLoss(
+  features: tf.Tensor2D,
+  weight: tf.Tensor2D,
+  target: tf.Tensor1D,
+  epsilon: number,
+  ignoreIndex: number | null,
+  epsSplit: "v0.10" | "v0.12" = "v0.10",
+  withGrad = true,
+): ProjectedSmoothedLoss {
+  if (!hasLinearLabelSmoothedNllLoss()) throw new Error(`linearLabelSmoothedNllLoss: kernel ${LINEAR_SMOOTHED_NLL_KERNEL} is not registered for backend ${tf.getBackend()}`);
+  const v = weight.shape[0];
+  const epsI = epsSplit === "v0.10" ? epsilon / v : epsilon / (v - 1);
+  const nllWeight = epsSplit === "v0.10" ? 1 - epsilon : 1 - epsilon - epsI;
+  const attrs = { nllWeight, smoothWeight: epsI, hasIgnore: ignoreIndex !== null, ignoreIndex: ignoreIndex ?? 0 };
+  const run = (x: tf.Tensor, w: tf.Tensor, grad: boolean) =>
+    tf.engine().runKernel(LINEAR_SMOOTHED_NLL_KERNEL, { x, weight: w, target }, { ...attrs, withGrad: grad } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  // loss = Σnll·a + Σsmooth·b in float32, as labelSmoothedNllLoss
+  const lossOf = (stats: tf.Tensor) => tf.tidy(() => {
+    const [nll, smooth] = tf.unstack(tf.slice(stats, 0, 2)) as [tf.Scalar, tf.Scalar];
+    return tf.add(tf.mul(nll, nllWeight), tf.mul(smooth, epsI)) as tf.Scalar;
+  });
+  let stats: tf.Tensor;
+  let loss: tf.Scalar;
+  if (!withGrad) {
+    stats = run(features, weight, false)[0]!;
+    loss = lossOf(stats);
+  } else {
+    let kept: tf.Tensor | null = null;
+    const op = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      const [st, dx, dw] = run(x, w, true);
+      save([dx!, dw!]);
+      kept = tf.keep(st!); // the forward runs in a tidy: keep the stats for the values below
+      return { value: lossOf(st!), gradFunc: (dy: tf.Tensor, [gx, gw]: tf.Tensor[]) => [tf.mul(gx!, dy), tf.mul(gw!, dy)] };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]);
+    loss = op(features, weight) as tf.Scalar;
+    stats = kept!;
+  }
+  const [nllLoss, , nCorrect, total] = tf.unstack(stats) as [tf.Scalar, tf.Scalar, tf.Scalar, tf.Scalar];
+  stats.dispose();
+  return { loss, nllLoss, nCorrect, total };
+}
+
 /** `F.nll_loss(lprobs, target, ignore_index, reduction="sum")`. */
 export function nllLoss(lprobs: tf.Tensor2D, target: tf.Tensor1D, ignoreIndex: number | null): tf.Scalar {
   return tf.tidy(() => {

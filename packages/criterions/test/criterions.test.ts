@@ -1,9 +1,12 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
+import { buildModel, type EncoderDecoderModel, type LanguageModel } from "@fairseq-ts/models";
 import { Metrics } from "@fairseq-ts/logging";
-import { LabelSmoothedCrossEntropyCriterion, buildCriterion, labelSmoothedNllLoss, nllLoss, perplexity } from "../src/index.js";
+import { LINEAR_SMOOTHED_NLL_KERNEL, LabelSmoothedCrossEntropyCriterion, buildCriterion, labelSmoothedNllLoss, nllLoss, perplexity, type Criterion, type TensorSample } from "../src/index.js";
 import { SMOOTHED_NLL_GRAD_KERNEL } from "../src/losses.js";
+
+const tinyArgs = { encoder_layers: 1, decoder_layers: 1, encoder_embed_dim: 8, decoder_embed_dim: 8, encoder_ffn_embed_dim: 16, decoder_ffn_embed_dim: 16, encoder_attention_heads: 2, decoder_attention_heads: 2 };
 
 beforeAll(async () => {
   await initBackend({ backend: "cpu", log: null });
@@ -107,5 +110,93 @@ describe("criterion forward and fairseq's logged metrics", () => {
   it("has a registry for --criterion", () => {
     expect(buildCriterion("cross_entropy", { paddingIdx: 1 }).name).toBe("cross_entropy");
     expect(() => buildCriterion("nope", { paddingIdx: 1 })).toThrow(/--criterion: unknown criterion 'nope'/);
+  });
+});
+
+describe("the output layer fused into the loss (FairseqLinearSmoothedNll, native kernels)", () => {
+  // A real transformer (shared and separate output projections, translation and LM): the criterion's
+  // fused path must give what its logits path gives, values and gradients.
+  const sample = (withSrc: boolean) => ({
+    id: Int32Array.from([0, 1]),
+    nsentences: 2,
+    ntokens: 7,
+    netInput: {
+      srcTokens: tf.tensor2d([[5, 6, 7, 2], [1, 8, 9, 2]], [2, 4], "int32"),
+      srcLengths: tf.tensor1d([4, 3], "int32"),
+      prevOutputTokens: withSrc ? tf.tensor2d([[2, 10, 11, 12], [2, 13, 14, 1]], [2, 4], "int32") : undefined,
+    },
+    target: tf.tensor2d([[10, 11, 12, 2], [13, 14, 2, 1]], [2, 4], "int32"),
+  });
+  const run = (model: EncoderDecoderModel | LanguageModel, c: Criterion, s: TensorSample, fused: boolean) => {
+    const kernel = tf.getKernel(LINEAR_SMOOTHED_NLL_KERNEL, "cpu");
+    expect(kernel, "native kernels are built in CI (libopenblas-dev)").toBeDefined();
+    if (!fused) tf.unregisterKernel(LINEAR_SMOOTHED_NLL_KERNEL, "cpu");
+    try {
+      const params = [...model.namedParameters().values()];
+      let logging: Record<string, number> = {};
+      model.setSeed(7); // the same dropout masks in both runs
+      const { value, grads } = tf.variableGrads(() => {
+        const out = c.forward(model, s);
+        logging = Object.fromEntries(Object.entries(out.logging).map(([k, v]) => [k, typeof v === "number" ? v : v.dataSync()[0]!]));
+        return out.loss;
+      }, params);
+      value.dispose();
+      model.eval();
+      const evalLoss = tf.tidy(() => c.forward(model, s).loss.dataSync()[0]!);
+      model.train();
+      const g = Object.fromEntries(Object.entries(grads).map(([k, v]) => [k, v.dataSync()]));
+      tf.dispose(Object.values(grads));
+      return { logging, evalLoss, g };
+    } finally {
+      if (!fused) tf.registerKernel(kernel!);
+    }
+  };
+  const cases: [string, () => EncoderDecoderModel | LanguageModel, Criterion][] = [
+    ["transformer, shared output embedding, label smoothing 0.1, accuracy", () => buildModel({ arch: "transformer", ...tinyArgs, share_decoder_input_output_embed: true }, { srcVocabSize: 20, tgtVocabSize: 20, padIdx: 1 }, { seed: 3 }),
+      new LabelSmoothedCrossEntropyCriterion({ labelSmoothing: 0.1, paddingIdx: 1, reportAccuracy: true })],
+    ["transformer, own output projection, v0.12 split, --ignore-prefix-size 1", () => buildModel({ arch: "transformer", ...tinyArgs }, { srcVocabSize: 20, tgtVocabSize: 20, padIdx: 1 }, { seed: 4 }),
+      new LabelSmoothedCrossEntropyCriterion({ labelSmoothing: 0.2, paddingIdx: 1, epsSplit: "v0.12", ignorePrefixSize: 1 })],
+    ["transformer_lm, cross_entropy", () => buildModel({ arch: "transformer_lm", decoder_layers: 1, decoder_embed_dim: 8, decoder_ffn_embed_dim: 16, decoder_attention_heads: 2 }, { vocabSize: 20, padIdx: 1 }, { seed: 5 }),
+      buildCriterion("cross_entropy", { paddingIdx: 1 })],
+  ];
+  for (const [name, build, c] of cases) {
+    it(`${name}: same loss, logged values and gradients as through the logits`, () => {
+      const model = build();
+      model.train(); // with dropout (0.1, fairseq's default): both runs reseed it
+      const s = sample(model.kind === "encoder-decoder") as TensorSample;
+      const fused = run(model, c, s, true);
+      const logits = run(model, c, s, false);
+      expect(Object.keys(fused.logging).sort()).toEqual(Object.keys(logits.logging).sort());
+      for (const [k, v] of Object.entries(logits.logging)) expect(fused.logging[k], k).toBeCloseTo(v, 4);
+      expect(fused.evalLoss).toBeCloseTo(logits.evalLoss, 4);
+      expect(Object.keys(fused.g).sort()).toEqual(Object.keys(logits.g).sort());
+      let worst = 0;
+      let scale = 0;
+      for (const [k, want] of Object.entries(logits.g)) {
+        const got = fused.g[k]!;
+        want.forEach((w, i) => {
+          worst = Math.max(worst, Math.abs(got[i]! - w));
+          scale = Math.max(scale, Math.abs(w));
+        });
+      }
+      expect(scale).toBeGreaterThan(0);
+      expect(worst / scale).toBeLessThan(1e-5);
+      model.dispose();
+    });
+  }
+
+  it("is what the criterion runs (when the kernel is registered) and leaves no tensor behind", () => {
+    const model = cases[0]![1]();
+    model.train();
+    const s = sample(true) as TensorSample;
+    const c = cases[0]![2];
+    run(model, c, s, true); // the decoder's lazily built caches (future mask, positions) stay
+    const project = vi.spyOn(model.decoder, "forward");
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) run(model, c, s, true);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(project.mock.calls).toHaveLength(6); // 3 runs, each a training and an eval forward
+    expect(project.mock.calls.every((call) => call[3]?.featuresOnly === true)).toBe(true);
+    model.dispose();
   });
 });
