@@ -40,6 +40,12 @@ export interface SmoothedLoss {
   nllLoss: tf.Scalar;
 }
 
+/** The weights of Σnll and Σsmooth in the label-smoothed loss over a vocabulary of v (see labelSmoothedNllLoss). */
+function smoothingWeights(epsilon: number, v: number, epsSplit: "v0.10" | "v0.12"): { nllWeight: number; epsI: number } {
+  const epsI = epsSplit === "v0.10" ? epsilon / v : epsilon / (v - 1);
+  return { nllWeight: epsSplit === "v0.10" ? 1 - epsilon : 1 - epsilon - epsI, epsI };
+}
+
 /**
  * fairseq's `label_smoothed_nll_loss`, summed over non-ignored positions:
  * loss = (1 - eps) * nll + eps/V * smooth (v0.10.2), or (1 - eps - eps_i) * nll + eps_i * smooth with
@@ -55,8 +61,7 @@ export function labelSmoothedNllLoss(
   return tf.tidy(() => {
     const v = lprobs.shape[1];
     const [nllSum, smoothSum] = tf.unstack(tf.sum(nllAndSmoothRows(lprobs, target, ignoreIndex), 0)) as [tf.Scalar, tf.Scalar];
-    const epsI = epsSplit === "v0.10" ? epsilon / v : epsilon / (v - 1);
-    const nllWeight = epsSplit === "v0.10" ? 1 - epsilon : 1 - epsilon - epsI;
+    const { nllWeight, epsI } = smoothingWeights(epsilon, v, epsSplit);
     const loss = tf.add(tf.mul(nllSum, nllWeight), tf.mul(smoothSum, epsI)) as tf.Scalar;
     return { loss, nllLoss: nllSum };
   });
@@ -100,9 +105,7 @@ export function linearLabelSmoothedNllLoss(
   withGrad = true,
 ): ProjectedSmoothedLoss {
   if (!hasLinearLabelSmoothedNllLoss()) throw new Error(`linearLabelSmoothedNllLoss: kernel ${LINEAR_SMOOTHED_NLL_KERNEL} is not registered for backend ${tf.getBackend()}`);
-  const v = weight.shape[0];
-  const epsI = epsSplit === "v0.10" ? epsilon / v : epsilon / (v - 1);
-  const nllWeight = epsSplit === "v0.10" ? 1 - epsilon : 1 - epsilon - epsI;
+  const { nllWeight, epsI } = smoothingWeights(epsilon, weight.shape[0], epsSplit);
   const attrs = { nllWeight, smoothWeight: epsI, hasIgnore: ignoreIndex !== null, ignoreIndex: ignoreIndex ?? 0 };
   const run = (x: tf.Tensor, w: tf.Tensor, grad: boolean) =>
     tf.engine().runKernel(LINEAR_SMOOTHED_NLL_KERNEL, { x, weight: w, target }, { ...attrs, withGrad: grad } as unknown as tf.NamedAttrMap) as tf.Tensor[];
