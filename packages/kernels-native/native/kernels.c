@@ -699,8 +699,9 @@ TC static int64_t lsn_rows(float* L, const int32_t* t, int64_t rows, int64_t V, 
   return -1;
 }
 
-static float* lsn_work = NULL;
-static int64_t lsn_work_len = 0;
+// Per thread (an addon can be loaded by several worker_threads at once), grown as needed and kept.
+static _Thread_local float* lsn_work = NULL;
+static _Thread_local int64_t lsn_work_len = 0;
 
 // linearSmoothedNll(bufX, offX, bufW, offW, bufT, offT, bufStats, offStats, bufDx, offDx, bufDw, offDw,
 //   N, V, E, a, b, hasIgnore, ignoreIndex): x [N, E], W [V, E], int32 t [N]; stats [4] = Σnll, Σsmooth,
