@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { pyRound, type Metrics } from "@fairseq-ts/logging";
 import type { DecoderForwardOptions, EncoderDecoderModel, LanguageModel } from "@fairseq-ts/models";
-import { hasLinearLabelSmoothedNllLoss, labelSmoothedNllLoss, linearLabelSmoothedNllLoss, nllLoss, type ProjectedSmoothedLoss } from "./losses.js";
+import { hasLinearLabelSmoothedNllLoss, labelSmoothedNllLoss, linearLabelSmoothedNllLoss, nllLoss, type ProjectedSmoothedLoss, type SmoothedLoss } from "./losses.js";
 import type { TensorSample } from "./sample.js";
 
 /** What one forward pass reports (fairseq's logging_output); tensors so no sync happens in the step. */
@@ -113,15 +113,15 @@ export class LabelSmoothedCrossEntropyCriterion implements Criterion {
   forward(model: EncoderDecoderModel | LanguageModel, s: TensorSample): CriterionOutput {
     const o = this.options;
     const sampleSize = o.sentenceAvg ? s.target.shape[0] : s.ntokens;
-    const projected = projectedLoss(model, s, o.labelSmoothing ?? 0, o.paddingIdx, o.epsSplit ?? "v0.10", o.ignorePrefixSize ?? 0);
-    if (projected) {
-      const { loss, nllLoss: nll, nCorrect, total } = projected;
-      const logging: Record<string, tf.Scalar | number> = { loss, nll_loss: nll, ntokens: s.ntokens, nsentences: s.target.shape[0], sample_size: sampleSize };
-      if (o.reportAccuracy) Object.assign(logging, { n_correct: nCorrect, total });
-      return { loss, sampleSize, logging };
-    }
-    const out = netOutput(model, s);
-    let lprobs = model.getNormalizedProbs(out, true);
+    const r = projectedLoss(model, s, o.labelSmoothing ?? 0, o.paddingIdx, o.epsSplit ?? "v0.10", o.ignorePrefixSize ?? 0) ?? this.logitsLoss(model, s);
+    const logging: Record<string, tf.Scalar | number> = { loss: r.loss, nll_loss: r.nllLoss, ntokens: s.ntokens, nsentences: s.target.shape[0], sample_size: sampleSize };
+    if (o.reportAccuracy) Object.assign(logging, { n_correct: r.nCorrect, total: r.total });
+    return { loss: r.loss, sampleSize, logging };
+  }
+  /** The loss through the model's log-probs over the vocabulary (argmax hits only with reportAccuracy). */
+  private logitsLoss(model: EncoderDecoderModel | LanguageModel, s: TensorSample): SmoothedLoss & Partial<ProjectedSmoothedLoss> {
+    const o = this.options;
+    let lprobs = model.getNormalizedProbs(netOutput(model, s), true);
     let target: tf.Tensor = s.target;
     const skip = o.ignorePrefixSize ?? 0;
     if (skip > 0) {
@@ -131,15 +131,12 @@ export class LabelSmoothedCrossEntropyCriterion implements Criterion {
     const v = lprobs.shape[2];
     const flatL = tf.reshape(lprobs, [-1, v]) as tf.Tensor2D;
     const flatT = tf.reshape(target, [-1]) as tf.Tensor1D;
-    const { loss, nllLoss: nll } = labelSmoothedNllLoss(flatL, flatT, o.labelSmoothing ?? 0, o.paddingIdx, o.epsSplit ?? "v0.10");
-    const logging: Record<string, tf.Scalar | number> = { loss, nll_loss: nll, ntokens: s.ntokens, nsentences: s.target.shape[0], sample_size: sampleSize };
-    if (o.reportAccuracy) {
-      const mask = tf.notEqual(flatT, tf.scalar(o.paddingIdx, "int32"));
-      const pred = tf.argMax(flatL, -1);
-      logging.n_correct = tf.sum(tf.cast(tf.logicalAnd(tf.equal(pred, flatT), mask), "float32")) as tf.Scalar;
-      logging.total = tf.sum(tf.cast(mask, "float32")) as tf.Scalar;
-    }
-    return { loss, sampleSize, logging };
+    const r = labelSmoothedNllLoss(flatL, flatT, o.labelSmoothing ?? 0, o.paddingIdx, o.epsSplit ?? "v0.10");
+    if (!o.reportAccuracy) return r;
+    const mask = tf.notEqual(flatT, tf.scalar(o.paddingIdx, "int32"));
+    const pred = tf.argMax(flatL, -1);
+    const nCorrect = tf.sum(tf.cast(tf.logicalAnd(tf.equal(pred, flatT), mask), "float32")) as tf.Scalar;
+    return { ...r, nCorrect, total: tf.sum(tf.cast(mask, "float32")) as tf.Scalar };
   }
   reduceMetrics(outs: LoggingOutput[], metrics: Metrics): void {
     const lossSum = sum(outs, "loss");
