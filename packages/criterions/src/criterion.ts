@@ -55,7 +55,7 @@ function netOutput(model: EncoderDecoderModel | LanguageModel, s: TensorSample, 
  */
 function projectedLoss(model: EncoderDecoderModel | LanguageModel, s: TensorSample, epsilon: number, paddingIdx: number,
   epsSplit: "v0.10" | "v0.12", skip: number): ProjectedSmoothedLoss | null {
-  const weight = model.decoder?.outputProjection; // (a stand-in model may have no decoder)
+  const weight = model.decoder.outputProjection;
   if (!weight || weight.dtype !== "float32" || !hasLinearLabelSmoothedNllLoss()) return null;
   let [features] = netOutput(model, s, { featuresOnly: true });
   let target: tf.Tensor = s.target;

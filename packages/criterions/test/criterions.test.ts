@@ -83,6 +83,7 @@ describe("criterion forward and fairseq's logged metrics", () => {
     const fake = {
       kind: "encoder-decoder" as const,
       forward: () => [tf.tensor3d([logits.slice(0, 2)]), { attn: null }],
+      decoder: {}, // no outputProjection: the criterion goes through these logits
       getNormalizedProbs: (out: [tf.Tensor3D]) => tf.logSoftmax(out[0], -1),
     };
     const c = new LabelSmoothedCrossEntropyCriterion({ labelSmoothing: 0.1, paddingIdx: 1, reportAccuracy: true });
