@@ -631,13 +631,20 @@ static napi_value smoothed_nll_grad(napi_env env, napi_callback_info info) {
 // nll = lse − logit[t] and smooth = Σ_v (lse − logit_v) (fairseq's label_smoothed_nll_loss with
 // a = 1 − ε − ε_i, b = ε_i); its gradient w.r.t. logit_v is (a + b·V)·p_v − b − a·[v = t].
 
-// Rows per block: the block's logits (rows × V floats, ~8 MB at most) should stay in cache between
-// the GEMMs, while dW's update (K = rows) wants many rows. Measured on a 2,048 × 5,928 batch:
-// C = 64 is flat from 32 to 512 rows (72-79 ms); C = 256 goes 257 (64 rows) → 228 (176) → 221 ms (512).
-static int64_t lsn_block_rows(int64_t V) {
-  int64_t r = (int64_t)(1 << 21) / (V > 0 ? V : 1);
+// Rows per block. Each block re-reads W and adds into all of dW (V × C floats each) around its
+// GEMMs, so the per-block cost grows with C and wants more rows as C grows; the block itself
+// (rows × V floats) wants to stay small. Medians of forward + backward on a 2,048-row batch, one
+// thread, block sizes interleaved in one process (2026-12-02):
+//   V = 5,928, C = 64:  96 rows 75.4 ms, 128 73.9, 192 76.0, 256 77.3, 353 78.6, 512 81.5
+//   V = 5,928, C = 256: 64 rows 258.6 ms, 128 238.0, 256 229.6, 353 224.4, 512 219.1
+//   V = 32,000, C = 64: 128 rows 486 ms, 192 469, 256 472, 384 469;  C = 256: 128 1,315, 256 1,242, 512 1,205
+// So rows = 2·C (128 for C = 64, 512 from C = 256 on), within 32..512, and the block at most 64 MB.
+static int64_t lsn_block_rows(int64_t V, int64_t C) {
+  int64_t r = 2 * C;
   if (r > 512) r = 512;
-  if (r < 16) r = 16;
+  if (r < 32) r = 32;
+  const int64_t cap = ((int64_t)1 << 24) / (V > 0 ? V : 1);
+  if (r > cap) r = cap > 16 ? cap : 16;
   return r;
 }
 
@@ -730,7 +737,7 @@ static napi_value linear_smoothed_nll(napi_env env, napi_callback_info info) {
     return NULL;
   double acc[4] = {0, 0, 0, 0};
   if (grad) memset(dW, 0, 4 * (size_t)V * E);
-  const int64_t R = N < lsn_block_rows(V) ? N : lsn_block_rows(V);
+  const int64_t R = N < lsn_block_rows(V, E) ? N : lsn_block_rows(V, E);
   if (R * V > lsn_work_len) {
     // grow-only workspace: one block of logits, kept for the next call (every training batch)
     free(lsn_work);

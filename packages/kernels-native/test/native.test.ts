@@ -281,7 +281,7 @@ describe("native kernels", () => {
   for (const backend of ["wasm", "cpu"] as const) {
     it(`FairseqLinearSmoothedNll on ${backend}: loss terms, argmax hits and both gradients match a float64 reference and autodiff through the [N, V] logits, over several row blocks`, async () => {
       await tf.setBackend(backend);
-      // V = 5,000 puts 419 rows in a block (native/kernels.c), so 1,000 rows run three blocks, the last short
+      // C = 24 puts 48 rows in a block (native/kernels.c), so 1,000 rows run 21 blocks, the last short
       const [N, C, V, pad] = [1000, 24, 5000, 1];
       const x = tf.tensor2d(seeded(N * C, 21), [N, C]);
       const w = tf.tensor2d(seeded(V * C, 22).map((v) => v * 2), [V, C]);
