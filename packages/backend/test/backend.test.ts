@@ -51,6 +51,28 @@ describe("backend", () => {
     }
   });
 
+  it("UnsortedSegmentSum: rows of 16, float32 and int32, bit for bit against index-order sums", async () => {
+    const [B, T, C, S] = [7, 5, 16, 24];
+    const xs = Array.from({ length: B * T * C }, (_, i) => Math.fround(Math.sin(i * 12.9898) * 4.5));
+    const xi = xs.map((v) => Math.round(v * 1000));
+    // ids repeat (rows add up), and some fall outside [0, S) (dropped)
+    const ids = Array.from({ length: B * T }, (_, i) => ((i * 7) % (S + 3)) - 1);
+    const want = (vals: number[], f: (v: number) => number) => {
+      const out = new Array<number>(S * C).fill(0);
+      ids.forEach((s, r) => {
+        if (s >= 0 && s < S) for (let j = 0; j < C; j++) out[s * C + j] = f(out[s * C + j]! + vals[r * C + j]!);
+      });
+      return out;
+    };
+    for (const name of ["wasm", "cpu"] as const) {
+      const segs = () => tf.tensor1d(ids, "int32");
+      const gotF = await on(name, () => tf.unsortedSegmentSum(tf.tensor2d(xs, [B * T, C]), segs(), S));
+      expect(Array.from(gotF)).toEqual(want(xs, Math.fround));
+      const gotI = await on(name, () => tf.unsortedSegmentSum(tf.tensor2d(xi, [B * T, C], "int32"), segs(), S));
+      expect(Array.from(gotI)).toEqual(want(xi, (v) => v));
+    }
+  });
+
   it("embedding gradient (gather) trains on wasm and matches cpu", async () => {
     const grad = () => {
       const e = tf.variable(rand([50, 8], 1));

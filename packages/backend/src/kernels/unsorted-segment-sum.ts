@@ -13,6 +13,9 @@ import {
 type WritableBackend = KernelBackend & {
   makeTensorInfo?: (shape: number[], dtype: string, values: TypedArray) => TensorInfo;
   makeOutput?: (shape: number[], dtype: string, memoryOffset?: number, values?: TypedArray) => TensorInfo;
+  /** tfjs's wasm backend: its heap and where each tensor lives in it */
+  wasm?: { HEAPU8: Uint8Array };
+  dataIdMap?: { get(id: object): { memoryOffset: number } | undefined };
 };
 
 /**
@@ -33,20 +36,46 @@ function unsortedSegmentSum(args: { inputs: NamedTensorInfoMap; backend: unknown
   const outer = util.sizeFromShape(segShape);
   const innerShape = x.shape.slice(segShape.length);
   const inner = util.sizeFromShape(innerShape);
-  const xs = backend.readSync(x.dataId) as Float32Array | Int32Array;
   const ids = backend.readSync(segmentIds.dataId) as Int32Array;
-  const out = x.dtype === "int32" ? new Int32Array(numSegments * inner) : new Float32Array(numSegments * inner);
-  for (let i = 0; i < outer; i++) {
-    const s = ids[i]!;
-    if (s < 0 || s >= numSegments) continue;
-    const src = i * inner;
-    const dst = s * inner;
-    for (let j = 0; j < inner; j++) out[dst + j] += xs[src + j]!;
-  }
   const shape = [numSegments, ...innerShape];
+  if (backend.wasm && backend.dataIdMap && backend.makeOutput) {
+    // wasm: sum inside the heap. Reading x out and writing the result in were two copies and two
+    // large allocations per call, most of the kernel's time (the embedding gradients of a batch).
+    const out = backend.makeOutput(shape, x.dtype);
+    // makeOutput may grow the heap: take the view (and offsets) after it; byte offsets reach 4 GiB,
+    // so divide (`>> 2` would turn offsets past 2 GiB negative)
+    const heap = x.dtype === "int32" ? new Int32Array(backend.wasm.HEAPU8.buffer) : new Float32Array(backend.wasm.HEAPU8.buffer);
+    const xOff = backend.dataIdMap.get(x.dataId)!.memoryOffset / 4;
+    const outOff = backend.dataIdMap.get(out.dataId)!.memoryOffset / 4;
+    heap.fill(0, outOff, outOff + numSegments * inner);
+    segmentSum(heap, xOff, heap, outOff, ids, outer, inner, numSegments);
+    return out;
+  }
+  const xs = backend.readSync(x.dataId) as Float32Array | Int32Array;
+  const out = x.dtype === "int32" ? new Int32Array(numSegments * inner) : new Float32Array(numSegments * inner);
+  segmentSum(xs, 0, out, 0, ids, outer, inner, numSegments);
   if (backend.makeTensorInfo) return backend.makeTensorInfo(shape, x.dtype, out);
   if (backend.makeOutput) return backend.makeOutput(shape, x.dtype, undefined, out);
   throw new Error("UnsortedSegmentSum: backend cannot make an output from values");
+}
+
+function segmentSum(
+  xs: Float32Array | Int32Array,
+  xOff: number,
+  out: Float32Array | Int32Array,
+  outOff: number,
+  ids: Int32Array,
+  outer: number,
+  inner: number,
+  numSegments: number,
+): void {
+  for (let i = 0; i < outer; i++) {
+    const s = ids[i]!;
+    if (s < 0 || s >= numSegments) continue;
+    const src = xOff + i * inner;
+    const dst = outOff + s * inner;
+    for (let j = 0; j < inner; j++) out[dst + j] += xs[src + j]!;
+  }
 }
 
 export function unsortedSegmentSumConfig(backendName: string): KernelConfig {
