@@ -60,9 +60,53 @@ static int64_t get_i64(napi_env env, napi_value v) {
 // The BLAS threads asked for (setThreads), restored after single-threaded small products.
 static int blas_threads = 1;
 
-// C[M,N] = op(A) x op(B) for tiny sizes; the inner loops run over contiguous memory where the layout
-// allows (an axpy over C's row, or a dot product of two rows).
-static void small_gemm(const float* A, const float* B, float* C, int64_t M, int64_t N, int64_t K, bool ta, bool tb) {
+// C[M,N] = op(A) x op(B) for tiny sizes (M·N·K ≤ SMALL_GEMM_FLOPS). Every c[m,n] is the sequence
+// (0 + a₀b₀) + a₁b₁ + … in k order, whichever loop computes it, so the paths agree bit for bit (no
+// FMA: the avx2 clone does not contract a·b + c).
+//
+// Training attention (M, N ≈ target length ≤ 32, K = head dim; thousands of products per call) takes
+// the packed path: B is copied once per product into [K, NP] rows zero-padded to NP = N rounded up
+// to 8 (its cost is 1/M of the product's), and each row of C is accumulated in NP/8 vector
+// registers (GCC vector extensions: AVX in the avx2 clone, SSE pairs otherwise). Accumulating in C's
+// own row instead (the axpy loop below) spent most of its time storing and reloading that row once
+// per k.
+typedef float v8f __attribute__((vector_size(32)));
+
+static inline __attribute__((always_inline)) void small_gemm_packed(const float* A, const float* bt, float* C, int64_t M, int64_t N, int64_t K, bool ta, const int NV) {
+  for (int64_t m = 0; m < M; m++) {
+    v8f acc[4];
+    for (int v = 0; v < NV; v++) acc[v] = (v8f){0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t k = 0; k < K; k++) {
+      const float a = ta ? A[k * M + m] : A[m * K + k];
+      const float* b = bt + k * NV * 8;
+      for (int v = 0; v < NV; v++) {
+        v8f bv;
+        memcpy(&bv, b + 8 * v, sizeof bv);
+        acc[v] += a * bv;
+      }
+    }
+    float row[32];
+    memcpy(row, acc, sizeof(v8f) * NV);
+    memcpy(C + m * N, row, 4 * (size_t)N);
+  }
+}
+
+TC static void small_gemm(const float* A, const float* B, float* C, int64_t M, int64_t N, int64_t K, bool ta, bool tb) {
+  const int64_t NP = (N + 7) & ~(int64_t)7;
+  if (M >= 4 && NP <= 32 && K * NP <= SMALL_GEMM_FLOPS) {
+    float bt[SMALL_GEMM_FLOPS];
+    for (int64_t k = 0; k < K; k++) {
+      float* row = bt + k * NP;
+      for (int64_t n = 0; n < N; n++) row[n] = tb ? B[n * K + k] : B[k * N + n];
+      for (int64_t n = N; n < NP; n++) row[n] = 0.0f;
+    }
+    switch (NP) {
+      case 8: small_gemm_packed(A, bt, C, M, N, K, ta, 1); return;
+      case 16: small_gemm_packed(A, bt, C, M, N, K, ta, 2); return;
+      case 24: small_gemm_packed(A, bt, C, M, N, K, ta, 3); return;
+      default: small_gemm_packed(A, bt, C, M, N, K, ta, 4); return;
+    }
+  }
   for (int64_t m = 0; m < M; m++) {
     float* c = C + m * N;
     if (!tb) {

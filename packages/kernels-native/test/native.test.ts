@@ -65,6 +65,35 @@ describe("native kernels", () => {
     });
   }
 
+  for (const backend of ["wasm", "cpu"] as const) {
+    it(`BatchMatMul on ${backend}: attention-sized products (plain C paths) are bit for bit the float32 sums in k order`, async () => {
+      await tf.setBackend(backend);
+      await registerNativeKernels(backend, { threads: 1 });
+      // [batch, M, N, K]: packed widths 8..32 with N short of a multiple of 8, one row, and M < 4
+      const cases: [number, number, number, number][] = [
+        [6, 14, 14, 16],
+        [3, 17, 23, 16],
+        [2, 9, 32, 8],
+        [5, 1, 13, 16],
+        [4, 3, 40, 12],
+      ];
+      for (const [bs, m, n, k] of cases)
+        for (const ta of [false, true])
+          for (const tb of [false, true]) {
+            const av = seeded(bs * m * k, m * 31 + k);
+            const bv = seeded(bs * k * n, n * 17 + k);
+            const got = await tf.tidy(() => tf.matMul(tf.tensor3d(av, [bs, ta ? k : m, ta ? m : k]), tf.tensor3d(bv, [bs, tb ? n : k, tb ? k : n]), ta, tb)).data();
+            for (let s = 0; s < bs; s++)
+              for (let i = 0; i < m; i++)
+                for (let j = 0; j < n; j++) {
+                  let acc = 0;
+                  for (let p = 0; p < k; p++) acc = Math.fround(acc + Math.fround(av[s * m * k + (ta ? p * m + i : i * k + p)]! * bv[s * k * n + (tb ? j * k + p : p * n + j)]!));
+                  expect(got[(s * m + i) * n + j]).toBe(acc);
+                }
+          }
+    });
+  }
+
   /** Distance in float32 units in the last place between a and the float32 rounding of b (a float64). */
   function ulps(a: number, b: number): number {
     const f = new Float32Array([a, Math.fround(b)]);
