@@ -1,11 +1,5 @@
-import { GatherV2, getKernel, util, type KernelBackend, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
-
-/** The parts of tfjs's wasm backend this kernel uses: its heap and where each tensor lives in it. */
-interface WasmBackendLike extends KernelBackend {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: string): TensorInfo;
-}
+import { GatherV2, getKernel, util, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
+import { heapWord, type WasmHeapBackend } from "./wasm-heap.js";
 
 /**
  * GatherV2 as contiguous slice copies inside the wasm heap. wasm's kernel computes every element's
@@ -21,7 +15,7 @@ export function gatherSlicesConfig(backendName: "wasm"): KernelConfig {
     const { x, indices } = args.inputs as { x: TensorInfo; indices: TensorInfo };
     const { axis, batchDims } = args.attrs as { axis: number; batchDims: number };
     if ((batchDims ?? 0) !== 0 || (x.dtype !== "float32" && x.dtype !== "int32")) return original.kernelFunc(args);
-    const be = args.backend as WasmBackendLike;
+    const be = args.backend as WasmHeapBackend;
     const ax = util.parseAxisParam(axis, x.shape)[0]!;
     const idx = be.readSync(indices.dataId) as Int32Array;
     const dim = x.shape[ax]!;
@@ -36,11 +30,10 @@ export function gatherSlicesConfig(backendName: "wasm"): KernelConfig {
     const out = be.makeOutput(outShape, x.dtype);
     const n = idx.length;
     if (outer * n * inner === 0) return out;
-    // makeOutput may grow the heap: take the view (and offsets) after it
+    // after makeOutput (see heapWord)
     const heap = new Int32Array(be.wasm.HEAPU8.buffer);
-    // (byte offsets reach 4 GiB: divide, a `>> 2` would turn offsets past 2 GiB negative)
-    const xOff = be.dataIdMap.get(x.dataId)!.memoryOffset / 4;
-    const outOff = be.dataIdMap.get(out.dataId)!.memoryOffset / 4;
+    const xOff = heapWord(be, x);
+    const outOff = heapWord(be, out);
     let dst = outOff;
     for (let o = 0; o < outer; o++) {
       const base = xOff + o * dim * inner;

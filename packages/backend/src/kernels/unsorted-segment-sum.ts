@@ -8,14 +8,12 @@ import {
   type TensorInfo,
   type TypedArray,
 } from "@tensorflow/tfjs-core";
+import { heapWord, isWasmHeapBackend } from "./wasm-heap.js";
 
 /** What this kernel needs from a backend besides `readSync`: a way to make an output from values. */
 type WritableBackend = KernelBackend & {
   makeTensorInfo?: (shape: number[], dtype: string, values: TypedArray) => TensorInfo;
   makeOutput?: (shape: number[], dtype: string, memoryOffset?: number, values?: TypedArray) => TensorInfo;
-  /** tfjs's wasm backend: its heap and where each tensor lives in it */
-  wasm?: { HEAPU8: Uint8Array };
-  dataIdMap?: { get(id: object): { memoryOffset: number } | undefined };
 };
 
 /**
@@ -38,15 +36,14 @@ function unsortedSegmentSum(args: { inputs: NamedTensorInfoMap; backend: unknown
   const inner = util.sizeFromShape(innerShape);
   const ids = backend.readSync(segmentIds.dataId) as Int32Array;
   const shape = [numSegments, ...innerShape];
-  if (backend.wasm && backend.dataIdMap && backend.makeOutput) {
+  if (isWasmHeapBackend(backend)) {
     // wasm: sum inside the heap. Reading x out and writing the result in were two copies and two
     // large allocations per call, most of the kernel's time (the embedding gradients of a batch).
     const out = backend.makeOutput(shape, x.dtype);
-    // makeOutput may grow the heap: take the view (and offsets) after it; byte offsets reach 4 GiB,
-    // so divide (`>> 2` would turn offsets past 2 GiB negative)
+    // after makeOutput (see heapWord)
     const heap = x.dtype === "int32" ? new Int32Array(backend.wasm.HEAPU8.buffer) : new Float32Array(backend.wasm.HEAPU8.buffer);
-    const xOff = backend.dataIdMap.get(x.dataId)!.memoryOffset / 4;
-    const outOff = backend.dataIdMap.get(out.dataId)!.memoryOffset / 4;
+    const xOff = heapWord(backend, x);
+    const outOff = heapWord(backend, out);
     heap.fill(0, outOff, outOff + numSegments * inner);
     segmentSum(heap, xOff, heap, outOff, ids, outer, inner, numSegments);
     return out;
