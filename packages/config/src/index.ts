@@ -1,0 +1,21 @@
+export {
+  defineOptions,
+  opt,
+  flagOf,
+  kebabFlag,
+  parseBool,
+  parseFloat10,
+  parseInt10,
+  parseList,
+  OptionError,
+  type AnyDecl,
+  type DeclExtras,
+  type Declarations,
+  type OptionArity,
+  type OptionDecl,
+  type OptionGroup,
+  type OptionType,
+  type OptionsOf,
+  type RefusedDecl,
+} from "./options.js";
+export { Registry, RegistryError } from "./registry.js";
