@@ -74,9 +74,12 @@ export class OptionError extends Error {
   }
 }
 
-/** `noRepeatNgramSize` -> `--no-repeat-ngram-size`. */
+/**
+ * `noRepeatNgramSize` -> `--no-repeat-ngram-size`; snake_case keys too (`encoder_embed_dim` ->
+ * `--encoder-embed-dim`), so model options can keep fairseq's argument names, which presets and `.pt` files use.
+ */
 export function kebabFlag(key: string): string {
-  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  return `--${key.replace(/_/g, "-").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
 /** The flag of a declaration: its own spelling, else the key in kebab-case. */

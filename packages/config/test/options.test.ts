@@ -46,6 +46,7 @@ const generation = defineOptions("generation", {
 describe("defineOptions", () => {
   it("derives fairseq's flag spelling from the key unless declared", () => {
     expect(kebabFlag("noRepeatNgramSize")).toBe("--no-repeat-ngram-size");
+    expect(kebabFlag("encoder_embed_dim")).toBe("--encoder-embed-dim");
     expect(flagOf("removeBpe", generation.declarations.removeBpe)).toBe("--post-process");
     expect(generation.declarations.removeBpe.arity).toBe("optional");
     expect(generation.declarations.matchSourceLen.arity).toBe("flag");
