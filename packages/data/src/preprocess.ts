@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { Dictionary, writeFileAtomic } from "@fairseq-ts/dictionary";
+import { Dictionary } from "@fairseq-ts/dictionary";
+import { writeFileAtomic } from "@fairseq-ts/runtime";
 import { formatPrecision } from "@fairseq-ts/logging";
 import { binarize, countWords, findOffsets, TextInputError, type BinarizeStats } from "./binarizer.js";
 import { bestFittingDtype, type IndexedDtype } from "./indexed/dtypes.js";

@@ -1,5 +1,4 @@
-import { nodeBuiltin } from "./node-builtin.js";
-import { writeFileAtomic } from "./atomic.js";
+import { nodeBuiltin, writeFileAtomic } from "@fairseq-ts/runtime";
 import { postProcess, type PostProcess } from "./post-process.js";
 import { compareCodePoints, pyRstrip, splitLines, tokenizeLine } from "./text.js";
 

@@ -8,4 +8,3 @@ export {
 } from "./dictionary.js";
 export { postProcess, type PostProcess } from "./post-process.js";
 export { compareCodePoints, normalizeSpace, pyRstrip, pyStrip, splitLines, tokenizeLine } from "./text.js";
-export { failpoint, writeFileAtomic } from "./atomic.js";

@@ -1,4 +1,4 @@
-import { nodeBuiltin } from "./node-builtin.js";
+import { nodeBuiltin } from "@fairseq-ts/runtime";
 import * as tf from "@tensorflow/tfjs-core";
 import { Dictionary } from "@fairseq-ts/dictionary";
 import { loadModelCheckpointBytes, type EncoderDecoderModel } from "@fairseq-ts/models";

@@ -1,5 +1,5 @@
 import type { NativeBuffer as Buf } from "./backend-memory.js";
-import { nodeBuiltin } from "./node-builtin.js";
+import { nodeBuiltin } from "@fairseq-ts/runtime";
 
 /** The compiled addon's functions (see native/kernels.c). */
 export interface NativeBinding {

@@ -1,3 +1,5 @@
+import { nodeBuiltinSync } from "@fairseq-ts/runtime";
+
 /**
  * Synchronous file reads for the encoder factories (fairseq builds its encoders synchronously), without a
  * static `node:` import so the package still loads in browsers: there, pass bytes/text instead of paths.
@@ -6,17 +8,11 @@ interface NodeFs {
   readFileSync(path: string): Uint8Array;
 }
 
-function nodeFs(what: string): NodeFs {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const fs = proc?.getBuiltinModule?.("node:fs") as NodeFs | undefined;
-  if (fs === undefined) throw new Error(`${what}: reading files needs Node >= 20.16; pass the contents instead of a path`);
-  return fs;
-}
-
 /** Reads a whole file; `what` names the flag/file in the error. */
 export function readBytesSync(path: string, what: string): Uint8Array {
+  const fs = nodeBuiltinSync<NodeFs>("node:fs", what);
   try {
-    return nodeFs(what).readFileSync(path);
+    return fs.readFileSync(path);
   } catch (e) {
     throw new Error(`${what}: cannot read ${path}: ${(e as Error).message}`);
   }

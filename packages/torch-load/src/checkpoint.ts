@@ -1,4 +1,4 @@
-import { nodeBuiltin } from "./node-builtin.js";
+import { nodeBuiltin } from "@fairseq-ts/runtime";
 import { TorchLoadError } from "./errors.js";
 import { DTYPE_BYTES, PyGlobal, STORAGE_DTYPES, TorchTensor, unpickle, type TorchStorage } from "./unpickler.js";
 import { entryBytes, readZipEntries, type ZipEntry } from "./zip.js";

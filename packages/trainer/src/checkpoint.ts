@@ -1,7 +1,7 @@
 import { copyFile, readFile, rename, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { failpoint, writeFileAtomic } from "@fairseq-ts/dictionary";
+import { failpoint, writeFileAtomic } from "@fairseq-ts/runtime";
 import { decodeSafetensors, encodeSafetensors, f32, toFloat32, type FairseqModel, type SafeTensor } from "@fairseq-ts/models";
 import type { Optimizer, OptimizerState } from "@fairseq-ts/optim";
 

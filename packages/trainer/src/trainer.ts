@@ -6,7 +6,7 @@ import type { EncoderDecoderModel, LanguageModel } from "@fairseq-ts/models";
 import { NonFiniteGradientError, clipGradNorm, multiplyGrads, type Grads, type LrScheduler, type Optimizer } from "@fairseq-ts/optim";
 import { disposeSample, toTensorSample } from "@fairseq-ts/tasks";
 import type { ProcessGroup } from "@fairseq-ts/distributed";
-import { failpoint } from "@fairseq-ts/dictionary";
+import { failpoint } from "@fairseq-ts/runtime";
 
 /** The logged values summed across workers (fairseq's criterions' keys). */
 export const REDUCED_LOGGING_KEYS = ["loss", "nll_loss", "ntokens", "nsentences", "sample_size", "n_correct", "total"] as const;

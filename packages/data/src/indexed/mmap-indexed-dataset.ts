@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { writeFileAtomic } from "@fairseq-ts/dictionary";
+import { writeFileAtomic } from "@fairseq-ts/runtime";
 import { CODE_BY_DTYPE, DTYPE_BY_CODE, ITEM_SIZE, decodeItems, encodeItems, type IndexedDtype } from "./dtypes.js";
 
 /** A `.bin`/`.idx` file is missing, malformed or inconsistent; `file` names it. */
