@@ -7,4 +7,4 @@ export {
   type StringOptions,
 } from "./dictionary.js";
 export { postProcess, type PostProcess } from "./post-process.js";
-export { compareCodePoints, normalizeSpace, pyRstrip, pyStrip, splitLines, tokenizeLine } from "./text.js";
+export { PY_SPACE_CHARS, compareCodePoints, hasPySpace, normalizeSpace, pyRstrip, pyStrip, splitLines, tokenizeLine } from "./text.js";

@@ -5,15 +5,17 @@
  */
 
 /**
- * Characters for which Python's `str.isspace()` is true (what `\s`, `split()` and `strip()` use).
+ * Characters for which Python's `str.isspace()` is true (what `\s`, `split()` and `strip()` use), as the
+ * inside of a RegExp character class (`new RegExp(`[${PY_SPACE_CHARS}]+`)`).
  * Differs from JavaScript's `\s`: Python includes U+001C..U+001F and U+0085, and excludes U+FEFF.
  */
-const PY_WHITESPACE =
+export const PY_SPACE_CHARS =
   "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 
-const PY_SPACE_RUN_G = new RegExp(`[${PY_WHITESPACE}]+`, "gu");
-const PY_TRAILING = new RegExp(`[${PY_WHITESPACE}]+$`, "u");
-const PY_LEADING = new RegExp(`^[${PY_WHITESPACE}]+`, "u");
+const PY_SPACE_RUN_G = new RegExp(`[${PY_SPACE_CHARS}]+`, "gu");
+const PY_TRAILING = new RegExp(`[${PY_SPACE_CHARS}]+$`, "u");
+const PY_LEADING = new RegExp(`^[${PY_SPACE_CHARS}]+`, "u");
+const PY_ANY_SPACE = new RegExp(`[${PY_SPACE_CHARS}]`, "u");
 
 /** True when the UTF-16 unit `code` is Python whitespace (all such characters are in the BMP). */
 export function isPythonSpace(code: number): boolean {
@@ -30,6 +32,11 @@ export function isPythonSpace(code: number): boolean {
     code === 0x205f ||
     code === 0x3000
   );
+}
+
+/** Whether `s` holds a character of Python's whitespace class. */
+export function hasPySpace(s: string): boolean {
+  return PY_ANY_SPACE.test(s);
 }
 
 /**

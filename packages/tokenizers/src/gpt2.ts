@@ -1,5 +1,5 @@
 import { readTextSync } from "./node-fs.js";
-import { pySplit } from "./pystr.js";
+import { tokenizeLine } from "@fairseq-ts/dictionary";
 import { type Bpe, type EncoderOptions, stringOption } from "./registry.js";
 
 /**
@@ -55,7 +55,7 @@ export class Gpt2BpeEncoder {
     // bpe_data.split("\n")[1:-1]: the first line is a header, the last element follows the final newline
     const lines = vocabBpe.split("\n").slice(1, -1);
     const merges = lines.map((line, i): [string, string] => {
-      const parts = pySplit(line);
+      const parts = tokenizeLine(line);
       if (parts.length !== 2) throw new Error(`${what[1]}: line ${i + 2} is not a merge of two symbols: ${JSON.stringify(line)}`);
       return [parts[0], parts[1]];
     });
@@ -163,7 +163,7 @@ export class Gpt2Bpe implements Bpe {
 
   decode(line: string): string {
     return this.bpe.decode(
-      pySplit(line).map((tok) => {
+      tokenizeLine(line).map((tok) => {
         if (tok === "<unk>" || tok === "<mask>") return tok;
         const v = tok.trim().replaceAll("_", "");
         if (!/^[+-]?\d+$/.test(v)) throw new Error(`--bpe=gpt2: cannot decode token ${JSON.stringify(tok)} (not an id)`);

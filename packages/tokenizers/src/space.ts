@@ -1,10 +1,10 @@
-import { collapseSpaces } from "./pystr.js";
+import { normalizeSpace } from "@fairseq-ts/dictionary";
 import type { Tokenizer } from "./registry.js";
 
 /** fairseq's SpaceTokenizer: every run of whitespace (Python's `\s+`) becomes one space; decode is the identity. */
 export class SpaceTokenizer implements Tokenizer {
   encode(line: string): string {
-    return collapseSpaces(line);
+    return normalizeSpace(line);
   }
 
   decode(line: string): string {

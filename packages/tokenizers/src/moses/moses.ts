@@ -1,4 +1,4 @@
-import { PY_SPACE_CHARS, pySplit, pyStrip } from "../pystr.js";
+import { PY_SPACE_CHARS, pyStrip, tokenizeLine } from "@fairseq-ts/dictionary";
 import { boolOption, type EncoderOptions, stringOption, type Tokenizer } from "../registry.js";
 import { mosesClasses } from "./classes.js";
 import { nonbreakingPrefixes, type Prefixes } from "./prefixes.js";
@@ -106,7 +106,7 @@ export class MosesTokenizer {
 
   /** handles_nonbreaking_prefixes: "word." at a sentence end becomes "word ." unless it is a known prefix. */
   private handleNonbreakingPrefixes(text: string): string {
-    const tokens = pySplit(text);
+    const tokens = tokenizeLine(text);
     const n = tokens.length;
     for (let i = 0; i < n; i++) {
       const token = tokens[i];
@@ -228,7 +228,7 @@ export class MosesDetokenizer {
     ]);
     let prependSpace = " ";
     let out = "";
-    const tokens = pySplit(text);
+    const tokens = tokenizeLine(text);
     for (let i = 0; i < tokens.length; i++) {
       const token = tokens[i];
       if (isCjk(firstCp(token))) {
@@ -297,6 +297,6 @@ export class FairseqMosesTokenizer implements Tokenizer {
   }
 
   decode(line: string): string {
-    return this.detok.detokenize(pySplit(line));
+    return this.detok.detokenize(tokenizeLine(line));
   }
 }

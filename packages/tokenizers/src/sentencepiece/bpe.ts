@@ -1,4 +1,4 @@
-import { pyStrip } from "../pystr.js";
+import { pyStrip } from "@fairseq-ts/dictionary";
 import { boolOption, type Bpe, type EncoderOptions } from "../registry.js";
 import { SentencePieceProcessor } from "./processor.js";
 

@@ -1,5 +1,6 @@
 import { readTextSync } from "../node-fs.js";
-import { lstripChars, pyRstrip, rstripChars, stripChars } from "../pystr.js";
+import { pyRstrip } from "@fairseq-ts/dictionary";
+import { lstripChars, rstripChars, stripChars } from "../pystr.js";
 import { type Bpe, type EncoderOptions, stringOption } from "../registry.js";
 
 const STRIP = "\r\n ";

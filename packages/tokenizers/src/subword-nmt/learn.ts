@@ -1,4 +1,5 @@
-import { compareCodePoints, hasPySpace, PY_SPACE_CHARS, stripChars } from "../pystr.js";
+import { compareCodePoints, hasPySpace, PY_SPACE_CHARS } from "@fairseq-ts/dictionary";
+import { stripChars } from "../pystr.js";
 
 export interface LearnBpeOptions {
   /** Stop when no pair occurs at least this often (subword-nmt --min-frequency, default 2). */
