@@ -4,7 +4,6 @@ export {
   hasLinearLabelSmoothedNllLoss,
   labelSmoothedNllLoss,
   linearLabelSmoothedNllLoss,
-  LINEAR_SMOOTHED_NLL_KERNEL,
   nllLoss,
   type ProjectedSmoothedLoss,
   type SmoothedLoss,

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { KernelNames } from "@fairseq-ts/runtime";
 
 /** Log-probs at the target ids: lprobs [N, V], target [N] -> [N] (a flat gather, no one-hot). */
 export function gatherTargets(lprobs: tf.Tensor2D, target: tf.Tensor1D): tf.Tensor1D {
@@ -7,12 +8,9 @@ export function gatherTargets(lprobs: tf.Tensor2D, target: tf.Tensor1D): tf.Tens
   return tf.gather(tf.reshape(lprobs, [-1]), idx) as tf.Tensor1D;
 }
 
-/**
- * A backward kernel for `nllAndSmoothRows` (inputs dy [N, 2], target int32 [N]; attrs vocab,
- * hasIgnore, ignoreIndex) that a backend may register (`@fairseq-ts/kernels-native` does): dlprobs in one write
- * pass, where autodiff scatters the gather's gradient into [N, V] and adds the sum's broadcast to it.
- */
-export const SMOOTHED_NLL_GRAD_KERNEL = "FairseqSmoothedNllGrad";
+// KernelNames.SmoothedNllGrad: a backward kernel for `nllAndSmoothRows` (inputs dy [N, 2], target int32 [N];
+// attrs vocab, hasIgnore, ignoreIndex) that a backend may register (`@fairseq-ts/kernels-native` does): dlprobs
+// in one write pass, where autodiff scatters the gather's gradient into [N, V] and adds the sum's broadcast to it.
 
 /** Per row [nll, smooth] = [-lprobs[target], -Σ_v lprobs[v]], both 0 where target is ignoreIndex: [N, 2]. */
 export function nllAndSmoothRows(lprobs: tf.Tensor2D, target: tf.Tensor1D, ignoreIndex: number | null): tf.Tensor2D {
@@ -21,7 +19,7 @@ export function nllAndSmoothRows(lprobs: tf.Tensor2D, target: tf.Tensor1D, ignor
     if (ignoreIndex !== null) rows = tf.mul(rows, tf.expandDims(tf.cast(tf.notEqual(target, tf.scalar(ignoreIndex, "int32")), "float32"), 1));
     return rows as tf.Tensor2D;
   };
-  if (lprobs.dtype !== "float32" || !tf.getKernel(SMOOTHED_NLL_GRAD_KERNEL, tf.getBackend())) return forward(lprobs);
+  if (lprobs.dtype !== "float32" || !tf.getKernel(KernelNames.SmoothedNllGrad, tf.getBackend())) return forward(lprobs);
   const vocab = lprobs.shape[1];
   const attrs = { vocab, hasIgnore: ignoreIndex !== null, ignoreIndex: ignoreIndex ?? 0 };
   // target is saved, not only captured: tf.grad disposes the forward's tensors that no kernel saved
@@ -29,7 +27,7 @@ export function nllAndSmoothRows(lprobs: tf.Tensor2D, target: tf.Tensor1D, ignor
     save([target]);
     return {
       value: forward(lp),
-      gradFunc: (dy: tf.Tensor, [t]: tf.Tensor[]) => tf.engine().runKernel(SMOOTHED_NLL_GRAD_KERNEL, { dy, target: t! }, attrs) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, [t]: tf.Tensor[]) => tf.engine().runKernel(KernelNames.SmoothedNllGrad, { dy, target: t! }, attrs) as tf.Tensor,
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return op(lprobs) as tf.Tensor2D;
@@ -67,17 +65,14 @@ export function labelSmoothedNllLoss(
   });
 }
 
-/**
- * A kernel computing the output layer and the label-smoothed loss together (inputs x [N, C], weight
- * [V, C], int32 target [N]; attrs nllWeight, smoothWeight, hasIgnore, ignoreIndex, withGrad) that a
- * backend may register (`@fairseq-ts/kernels-native` does). Outputs stats [4] (Σnll, Σsmooth, argmax
- * hits, rows counted) and, with withGrad, d(loss)/dx and d(loss)/dweight.
- */
-export const LINEAR_SMOOTHED_NLL_KERNEL = "FairseqLinearSmoothedNll";
+// KernelNames.LinearSmoothedNll: a kernel computing the output layer and the label-smoothed loss together
+// (inputs x [N, C], weight [V, C], int32 target [N]; attrs nllWeight, smoothWeight, hasIgnore, ignoreIndex,
+// withGrad) that a backend may register (`@fairseq-ts/kernels-native` does). Outputs stats [4] (Σnll, Σsmooth,
+// argmax hits, rows counted) and, with withGrad, d(loss)/dx and d(loss)/dweight.
 
 /** Whether {@link linearLabelSmoothedNllLoss} can run here (its kernel is registered for the current backend). */
 export function hasLinearLabelSmoothedNllLoss(): boolean {
-  return tf.getKernel(LINEAR_SMOOTHED_NLL_KERNEL, tf.getBackend()) !== undefined;
+  return tf.getKernel(KernelNames.LinearSmoothedNll, tf.getBackend()) !== undefined;
 }
 
 export interface ProjectedSmoothedLoss extends SmoothedLoss {
@@ -104,11 +99,11 @@ export function linearLabelSmoothedNllLoss(
   epsSplit: "v0.10" | "v0.12" = "v0.10",
   withGrad = true,
 ): ProjectedSmoothedLoss {
-  if (!hasLinearLabelSmoothedNllLoss()) throw new Error(`linearLabelSmoothedNllLoss: kernel ${LINEAR_SMOOTHED_NLL_KERNEL} is not registered for backend ${tf.getBackend()}`);
+  if (!hasLinearLabelSmoothedNllLoss()) throw new Error(`linearLabelSmoothedNllLoss: kernel ${KernelNames.LinearSmoothedNll} is not registered for backend ${tf.getBackend()}`);
   const { nllWeight, epsI } = smoothingWeights(epsilon, weight.shape[0], epsSplit);
   const attrs = { nllWeight, smoothWeight: epsI, hasIgnore: ignoreIndex !== null, ignoreIndex: ignoreIndex ?? 0 };
   const run = (x: tf.Tensor, w: tf.Tensor, grad: boolean) =>
-    tf.engine().runKernel(LINEAR_SMOOTHED_NLL_KERNEL, { x, weight: w, target }, { ...attrs, withGrad: grad } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    tf.engine().runKernel(KernelNames.LinearSmoothedNll, { x, weight: w, target }, { ...attrs, withGrad: grad } as unknown as tf.NamedAttrMap) as tf.Tensor[];
   // loss = Σnll·a + Σsmooth·b in float32, as labelSmoothedNllLoss
   const lossOf = (stats: tf.Tensor) => tf.tidy(() => {
     const [nll, smooth] = tf.unstack(tf.slice(stats, 0, 2)) as [tf.Scalar, tf.Scalar];

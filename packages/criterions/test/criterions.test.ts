@@ -3,8 +3,8 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
 import { buildModel, type EncoderDecoderModel, type LanguageModel } from "@fairseq-ts/models";
 import { Metrics } from "@fairseq-ts/logging";
-import { LINEAR_SMOOTHED_NLL_KERNEL, LabelSmoothedCrossEntropyCriterion, buildCriterion, labelSmoothedNllLoss, nllLoss, perplexity, type Criterion, type TensorSample } from "../src/index.js";
-import { SMOOTHED_NLL_GRAD_KERNEL } from "../src/losses.js";
+import { LabelSmoothedCrossEntropyCriterion, buildCriterion, labelSmoothedNllLoss, nllLoss, perplexity, type Criterion, type TensorSample } from "../src/index.js";
+import { KernelNames } from "@fairseq-ts/runtime";
 
 const tinyArgs = { encoder_layers: 1, decoder_layers: 1, encoder_embed_dim: 8, decoder_embed_dim: 8, encoder_ffn_embed_dim: 16, decoder_ffn_embed_dim: 16, encoder_attention_heads: 2, decoder_attention_heads: 2 };
 
@@ -65,10 +65,10 @@ describe("label_smoothed_nll_loss (fairseq's formula, worked by hand)", () => {
   it("gradient w.r.t. lprobs is -(eps_i + w·[v = target]) on kept rows, with the native backward kernel and without", () => {
     const eps = 0.2;
     const f = (lp: tf.Tensor) => labelSmoothedNllLoss(lp as tf.Tensor2D, tf.tensor1d(target, "int32"), eps, 1, "v0.12").loss;
-    const kernel = tf.getKernel(SMOOTHED_NLL_GRAD_KERNEL, "cpu");
+    const kernel = tf.getKernel(KernelNames.SmoothedNllGrad, "cpu");
     expect(kernel, "native kernels are built in CI (libopenblas-dev)").toBeDefined();
     const withKernel = tf.grad(f)(tf.tensor2d(L)).arraySync() as number[][];
-    tf.unregisterKernel(SMOOTHED_NLL_GRAD_KERNEL, "cpu");
+    tf.unregisterKernel(KernelNames.SmoothedNllGrad, "cpu");
     const composite = tf.grad(f)(tf.tensor2d(L)).arraySync() as number[][];
     tf.registerKernel(kernel!);
     const ei = eps / 3;
@@ -129,9 +129,9 @@ describe("the output layer fused into the loss (FairseqLinearSmoothedNll, native
     target: tf.tensor2d([[10, 11, 12, 2], [13, 14, 2, 1]], [2, 4], "int32"),
   });
   const run = (model: EncoderDecoderModel | LanguageModel, c: Criterion, s: TensorSample, fused: boolean) => {
-    const kernel = tf.getKernel(LINEAR_SMOOTHED_NLL_KERNEL, "cpu");
+    const kernel = tf.getKernel(KernelNames.LinearSmoothedNll, "cpu");
     expect(kernel, "native kernels are built in CI (libopenblas-dev)").toBeDefined();
-    if (!fused) tf.unregisterKernel(LINEAR_SMOOTHED_NLL_KERNEL, "cpu");
+    if (!fused) tf.unregisterKernel(KernelNames.LinearSmoothedNll, "cpu");
     try {
       const params = [...model.namedParameters().values()];
       let logging: Record<string, number> = {};

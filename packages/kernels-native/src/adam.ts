@@ -1,9 +1,7 @@
 import { util, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
+import { KernelNames } from "@fairseq-ts/runtime";
 import type { NativeBinding } from "./binding.js";
 import { kernelMemory } from "./backend-memory.js";
-
-/** The kernel's name: `@fairseq-ts/optim`'s Adam and AdamW call it when registered (tfjs has none). */
-export const ADAM = "FairseqAdam";
 
 /** The attributes of one Adam step (numbers as the composite ops would round them to float32). */
 export interface AdamAttrs {
@@ -34,7 +32,7 @@ export function nativeAdamConfig(backendName: "wasm" | "cpu", native: NativeBind
     const n = util.sizeFromShape(p.shape);
     for (const t of [p, g, m, v]) {
       if (t.dtype !== "float32" || util.sizeFromShape(t.shape) !== n) {
-        throw new Error(`${ADAM}: float32 p, g, m, v of one size (got p [${p.shape}], g ${g.dtype} [${g.shape}], m [${m.shape}], v [${v.shape}])`);
+        throw new Error(`${KernelNames.Adam}: float32 p, g, m, v of one size (got p [${p.shape}], g ${g.dtype} [${g.shape}], m [${m.shape}], v [${v.shape}])`);
       }
     }
     const mem = kernelMemory(backendName, args.backend);
@@ -45,5 +43,5 @@ export function nativeAdamConfig(backendName: "wasm" | "cpu", native: NativeBind
     }
     return outs;
   };
-  return { kernelName: ADAM, backendName, kernelFunc };
+  return { kernelName: KernelNames.Adam, backendName, kernelFunc };
 }

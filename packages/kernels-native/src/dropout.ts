@@ -1,9 +1,7 @@
 import { util, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
+import { KernelNames } from "@fairseq-ts/runtime";
 import type { NativeBinding } from "./binding.js";
 import { kernelMemory } from "./backend-memory.js";
-
-/** The kernel's name: `@fairseq-ts/models`' dropout calls it when registered (tfjs has none). */
-export const DROPOUT = "FairseqDropout";
 
 /**
  * Dropout (input x; attrs rate, seed — an integer below 2^53), float32: each element is kept with
@@ -16,7 +14,7 @@ export function nativeDropoutConfig(backendName: "wasm" | "cpu", native: NativeB
     const { x } = args.inputs as { x: TensorInfo };
     const { rate, seed } = args.attrs as { rate: number; seed: number };
     if (x.dtype !== "float32" || !(rate >= 0 && rate < 1) || !Number.isSafeInteger(seed)) {
-      throw new Error(`${DROPOUT}: float32 x, rate in [0, 1), an integer seed (got ${x.dtype}, rate ${rate}, seed ${seed})`);
+      throw new Error(`${KernelNames.Dropout}: float32 x, rate in [0, 1), an integer seed (got ${x.dtype}, rate ${rate}, seed ${seed})`);
     }
     const n = util.sizeFromShape(x.shape);
     const mem = kernelMemory(backendName, args.backend);
@@ -24,5 +22,5 @@ export function nativeDropoutConfig(backendName: "wasm" | "cpu", native: NativeB
     if (n > 0) native.dropout(...mem.at(x), ...mem.at(y), n, 1 - rate, seed);
     return y;
   };
-  return { kernelName: DROPOUT, backendName, kernelFunc };
+  return { kernelName: KernelNames.Dropout, backendName, kernelFunc };
 }

@@ -12,14 +12,9 @@ import { nativeConcatConfig, nativeSplitVConfig, nativeSumConfig } from "./reduc
 import { nativeSmoothedNllGradConfig } from "./smoothed-nll.js";
 import { nativeTopKConfig } from "./topk.js";
 
-export { ADAM, type AdamAttrs } from "./adam.js";
-export { DROPOUT } from "./dropout.js";
+export type { AdamAttrs } from "./adam.js";
 export { loadNativeBinding, type LoadResult, type NativeBinding } from "./binding.js";
-export { LAYER_NORM, LAYER_NORM_GRAD } from "./layer-norm.js";
-export { LINEAR } from "./linear.js";
-export { LINEAR_SMOOTHED_NLL, type LinearSmoothedNllAttrs } from "./linear-smoothed-nll.js";
-export { LOG_SOFTMAX_GRAD } from "./log-softmax.js";
-export { SMOOTHED_NLL_GRAD } from "./smoothed-nll.js";
+export type { LinearSmoothedNllAttrs } from "./linear-smoothed-nll.js";
 
 export interface NativeKernelsInfo {
   /** Whether native kernels are registered. */

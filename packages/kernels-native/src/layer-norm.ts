@@ -1,9 +1,7 @@
 import { util, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
+import { KernelNames } from "@fairseq-ts/runtime";
 import type { NativeBinding } from "./binding.js";
 import { cpuValues, heapOffset, kernelMemory, type CpuBackendLike, type WasmBackendLike } from "./backend-memory.js";
-
-/** The kernel's name: tfjs has no layer-norm kernel; `@fairseq-ts/models`' LayerNorm calls it when registered. */
-export const LAYER_NORM = "FairseqLayerNorm";
 
 /**
  * Layer normalisation over the last axis (inputs x, gamma, beta; attr eps), float32: tfjs composes it
@@ -17,7 +15,7 @@ export function nativeLayerNormConfig(backendName: "wasm" | "cpu", native: Nativ
     const cols = x.shape[rank - 1] ?? 0;
     if (x.dtype !== "float32" || gamma.dtype !== "float32" || beta.dtype !== "float32" || rank === 0 ||
         util.sizeFromShape(gamma.shape) !== cols || util.sizeFromShape(beta.shape) !== cols) {
-      throw new Error(`${LAYER_NORM}: float32 x [..., C] with gamma and beta of C values (got x ${x.dtype} [${x.shape}], gamma [${gamma.shape}], beta [${beta.shape}])`);
+      throw new Error(`${KernelNames.LayerNorm}: float32 x [..., C] with gamma and beta of C values (got x ${x.dtype} [${x.shape}], gamma [${gamma.shape}], beta [${beta.shape}])`);
     }
     const rows = cols === 0 ? 0 : util.sizeFromShape(x.shape) / cols;
     if (backendName === "wasm") {
@@ -35,11 +33,8 @@ export function nativeLayerNormConfig(backendName: "wasm" | "cpu", native: Nativ
     if (rows * cols > 0) native.layerNorm(v(x), 0, v(gamma), 0, v(beta), 0, y, 0, rows, cols, eps);
     return be.makeTensorInfo(x.shape, "float32", y);
   };
-  return { kernelName: LAYER_NORM, backendName, kernelFunc };
+  return { kernelName: KernelNames.LayerNorm, backendName, kernelFunc };
 }
-
-/** The gradient kernel's name: `@fairseq-ts/models`' LayerNorm backward calls it when registered. */
-export const LAYER_NORM_GRAD = "FairseqLayerNormGrad";
 
 /**
  * Layer norm's backward (inputs x, gamma, dy; attr eps; outputs dx, dgamma, dbeta), float32, in one
@@ -52,7 +47,7 @@ export function nativeLayerNormGradConfig(backendName: "wasm" | "cpu", native: N
     const cols = x.shape[x.shape.length - 1] ?? 0;
     if (x.dtype !== "float32" || gamma.dtype !== "float32" || dy.dtype !== "float32" || x.shape.length === 0 ||
         util.sizeFromShape(gamma.shape) !== cols || !util.arraysEqual(x.shape, dy.shape)) {
-      throw new Error(`${LAYER_NORM_GRAD}: float32 x and dy [..., C] with gamma of C values (got x [${x.shape}], dy [${dy.shape}], gamma [${gamma.shape}])`);
+      throw new Error(`${KernelNames.LayerNormGrad}: float32 x and dy [..., C] with gamma of C values (got x [${x.shape}], dy [${dy.shape}], gamma [${gamma.shape}])`);
     }
     const rows = cols === 0 ? 0 : util.sizeFromShape(x.shape) / cols;
     const mem = kernelMemory(backendName, args.backend);
@@ -60,5 +55,5 @@ export function nativeLayerNormGradConfig(backendName: "wasm" | "cpu", native: N
     if (cols > 0) native.layerNormGrad(...mem.at(x), ...mem.at(gamma), ...mem.at(dy), ...mem.at(outs[0]), ...mem.at(outs[1]), ...mem.at(outs[2]), rows, cols, eps);
     return [...outs];
   };
-  return { kernelName: LAYER_NORM_GRAD, backendName, kernelFunc };
+  return { kernelName: KernelNames.LayerNormGrad, backendName, kernelFunc };
 }

@@ -1,11 +1,9 @@
 import { util, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
+import { KernelNames } from "@fairseq-ts/runtime";
 import type { NativeBinding } from "./binding.js";
 import { kernelMemory } from "./backend-memory.js";
 
-/** The kernel's name: `@fairseq-ts/criterions`' fused output-layer losses call it when registered. */
-export const LINEAR_SMOOTHED_NLL = "FairseqLinearSmoothedNll";
-
-/** Attributes of {@link LINEAR_SMOOTHED_NLL}: loss = nllWeight·Σnll + smoothWeight·Σsmooth over the kept rows. */
+/** Attributes of the `KernelNames.LinearSmoothedNll` kernel: loss = nllWeight·Σnll + smoothWeight·Σsmooth over the kept rows. */
 export interface LinearSmoothedNllAttrs {
   nllWeight: number;
   smoothWeight: number;
@@ -29,7 +27,7 @@ export function nativeLinearSmoothedNllConfig(backendName: "wasm" | "cpu", nativ
     const [v, cw] = weight.shape as [number, number];
     if (x.shape.length !== 2 || weight.shape.length !== 2 || c !== cw || x.dtype !== "float32" || weight.dtype !== "float32" ||
         target.dtype !== "int32" || !util.arraysEqual(target.shape, [n])) {
-      throw new Error(`${LINEAR_SMOOTHED_NLL}: float32 x [N, C], weight [V, C], int32 target [N] (got x ${x.dtype} [${x.shape}], weight ${weight.dtype} [${weight.shape}], target ${target.dtype} [${target.shape}])`);
+      throw new Error(`${KernelNames.LinearSmoothedNll}: float32 x [N, C], weight [V, C], int32 target [N] (got x ${x.dtype} [${x.shape}], weight ${weight.dtype} [${weight.shape}], target ${target.dtype} [${target.shape}])`);
     }
     const mem = kernelMemory(backendName, args.backend);
     const stats = mem.alloc([4], "float32");
@@ -42,5 +40,5 @@ export function nativeLinearSmoothedNllConfig(backendName: "wasm" | "cpu", nativ
     );
     return dx && dw ? [stats, dx, dw] : [stats];
   };
-  return { kernelName: LINEAR_SMOOTHED_NLL, backendName, kernelFunc };
+  return { kernelName: KernelNames.LinearSmoothedNll, backendName, kernelFunc };
 }

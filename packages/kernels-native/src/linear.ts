@@ -1,9 +1,7 @@
 import { util, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
+import { KernelNames } from "@fairseq-ts/runtime";
 import type { NativeBinding } from "./binding.js";
 import { cpuValues, heapOffset, type CpuBackendLike, type WasmBackendLike } from "./backend-memory.js";
-
-/** The kernel's name: `@fairseq-ts/models`' `linear` calls it when registered (tfjs has no such kernel). */
-export const LINEAR = "FairseqLinear";
 
 /**
  * fairseq's Linear, y = x · weightᵀ + bias (inputs x [M, K], weight [N, K], bias [N] optional), float32:
@@ -16,7 +14,7 @@ export function nativeLinearConfig(backendName: "wasm" | "cpu", native: NativeBi
     const [n, kw] = weight.shape as [number, number];
     if (x.shape.length !== 2 || weight.shape.length !== 2 || k !== kw || x.dtype !== "float32" || weight.dtype !== "float32" ||
         (bias && (bias.dtype !== "float32" || util.sizeFromShape(bias.shape) !== n))) {
-      throw new Error(`${LINEAR}: float32 x [M, K], weight [N, K], bias [N] (got x [${x.shape}], weight [${weight.shape}], bias [${bias?.shape ?? "none"}])`);
+      throw new Error(`${KernelNames.Linear}: float32 x [M, K], weight [N, K], bias [N] (got x [${x.shape}], weight [${weight.shape}], bias [${bias?.shape ?? "none"}])`);
     }
     if (backendName === "wasm") {
       const be = args.backend as WasmBackendLike;
@@ -31,5 +29,5 @@ export function nativeLinearConfig(backendName: "wasm" | "cpu", native: NativeBi
     if (m * n > 0) native.linear(cpuValues(be, x), 0, cpuValues(be, weight), 0, bias ? cpuValues(be, bias) : y, bias ? 0 : -1, y, 0, m, n, k);
     return be.makeTensorInfo([m, n], "float32", y);
   };
-  return { kernelName: LINEAR, backendName, kernelFunc };
+  return { kernelName: KernelNames.Linear, backendName, kernelFunc };
 }

@@ -1,4 +1,5 @@
 import { util, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
+import { KernelNames } from "@fairseq-ts/runtime";
 import type { NativeBinding } from "./binding.js";
 import { cpuValues, heapOffset, kernelMemory, type CpuBackendLike, type WasmBackendLike } from "./backend-memory.js";
 
@@ -34,15 +35,12 @@ export function nativeLogSoftmaxConfig(backendName: "wasm" | "cpu", native: Nati
   return { kernelName: "LogSoftmax", backendName, kernelFunc };
 }
 
-/** The gradient kernel's name: `@fairseq-ts/models`' logSoftmax backward calls it when registered. */
-export const LOG_SOFTMAX_GRAD = "FairseqLogSoftmaxGrad";
-
 /** Log-softmax's backward over the last axis (inputs dy, y = the forward's output): dx = dy − Σdy·exp(y), one pass per row. */
 export function nativeLogSoftmaxGradConfig(backendName: "wasm" | "cpu", native: NativeBinding): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
     const { dy, y } = args.inputs as { dy: TensorInfo; y: TensorInfo };
     if (dy.dtype !== "float32" || y.dtype !== "float32" || y.shape.length === 0 || !util.arraysEqual(dy.shape, y.shape)) {
-      throw new Error(`${LOG_SOFTMAX_GRAD}: float32 dy and y of one shape (got dy [${dy.shape}], y [${y.shape}])`);
+      throw new Error(`${KernelNames.LogSoftmaxGrad}: float32 dy and y of one shape (got dy [${dy.shape}], y [${y.shape}])`);
     }
     const cols = y.shape[y.shape.length - 1]!;
     const rows = cols === 0 ? 0 : util.sizeFromShape(y.shape) / cols;
@@ -51,5 +49,5 @@ export function nativeLogSoftmaxGradConfig(backendName: "wasm" | "cpu", native: 
     if (rows * cols > 0) native.logSoftmaxGrad(...mem.at(dy), ...mem.at(y), ...mem.at(dx), rows, cols);
     return dx;
   };
-  return { kernelName: LOG_SOFTMAX_GRAD, backendName, kernelFunc };
+  return { kernelName: KernelNames.LogSoftmaxGrad, backendName, kernelFunc };
 }

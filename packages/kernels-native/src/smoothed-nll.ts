@@ -1,9 +1,7 @@
 import { util, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
+import { KernelNames } from "@fairseq-ts/runtime";
 import type { NativeBinding } from "./binding.js";
 import { kernelMemory } from "./backend-memory.js";
-
-/** The kernel's name: `@fairseq-ts/criterions`' label-smoothed losses call it in their backward when registered. */
-export const SMOOTHED_NLL_GRAD = "FairseqSmoothedNllGrad";
 
 /**
  * The backward of per-row (nll, smooth) = (−lprobs[t], −Σ lprobs), zero at the ignored index (inputs
@@ -16,12 +14,12 @@ export function nativeSmoothedNllGradConfig(backendName: "wasm" | "cpu", native:
     const { vocab, hasIgnore, ignoreIndex } = args.attrs as { vocab: number; hasIgnore: boolean; ignoreIndex: number };
     const n = target.shape[0] ?? 0;
     if (dy.dtype !== "float32" || target.dtype !== "int32" || target.shape.length !== 1 || !util.arraysEqual(dy.shape, [n, 2])) {
-      throw new Error(`${SMOOTHED_NLL_GRAD}: float32 dy [N, 2] and int32 target [N] (got dy ${dy.dtype} [${dy.shape}], target ${target.dtype} [${target.shape}])`);
+      throw new Error(`${KernelNames.SmoothedNllGrad}: float32 dy [N, 2] and int32 target [N] (got dy ${dy.dtype} [${dy.shape}], target ${target.dtype} [${target.shape}])`);
     }
     const mem = kernelMemory(backendName, args.backend);
     const dx = mem.alloc([n, vocab], "float32");
     if (n * vocab > 0) native.smoothedNllGrad(...mem.at(dy), ...mem.at(target), ...mem.at(dx), n, vocab, hasIgnore, ignoreIndex);
     return dx;
   };
-  return { kernelName: SMOOTHED_NLL_GRAD, backendName, kernelFunc };
+  return { kernelName: KernelNames.SmoothedNllGrad, backendName, kernelFunc };
 }

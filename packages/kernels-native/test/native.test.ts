@@ -4,7 +4,8 @@ import "@tensorflow/tfjs-backend-wasm";
 // the gradients of tfjs's ops (for the autodiff reference of the backward kernels)
 import "@tensorflow/tfjs-core/dist/register_all_gradients";
 import { describe, expect, it } from "vitest";
-import { DROPOUT, LAYER_NORM, LAYER_NORM_GRAD, LINEAR_SMOOTHED_NLL, LOG_SOFTMAX_GRAD, SMOOTHED_NLL_GRAD, loadNativeBinding, registerNativeKernels, unregisterNativeKernels } from "../src/index.js";
+import { KernelNames } from "@fairseq-ts/runtime";
+import { loadNativeBinding, registerNativeKernels, unregisterNativeKernels } from "../src/index.js";
 
 // A plain float64 reference matmul, independent of tfjs and BLAS.
 function refMatMul(a: Float32Array, b: Float32Array, batchA: number, batchB: number, m: number, n: number, k: number, ta: boolean, tb: boolean): Float64Array {
@@ -40,7 +41,7 @@ describe("native kernels", () => {
       const info = await registerNativeKernels(backend, { threads: 1 });
       expect(info).toMatchObject({
         active: true,
-        kernels: ["BatchMatMul", "Exp", "TopK", "Sum", "SplitV", "Concat", "LogSoftmax", "FairseqLayerNorm", "FairseqLinear", LAYER_NORM_GRAD, LOG_SOFTMAX_GRAD, SMOOTHED_NLL_GRAD, LINEAR_SMOOTHED_NLL, "FairseqAdam", DROPOUT],
+        kernels: ["BatchMatMul", "Exp", "TopK", "Sum", "SplitV", "Concat", "LogSoftmax", "FairseqLayerNorm", "FairseqLinear", KernelNames.LayerNormGrad, KernelNames.LogSoftmaxGrad, KernelNames.SmoothedNllGrad, KernelNames.LinearSmoothedNll, "FairseqAdam", KernelNames.Dropout],
       });
       const cases: [number, number, number, number, number][] = [
         [3, 3, 5, 7, 4],
@@ -283,9 +284,9 @@ describe("native kernels", () => {
       const wantNll = tf.grad(rows)(y, dyNll);
 
       await registerNativeKernels(backend);
-      const gotLn = tf.engine().runKernel(LAYER_NORM_GRAD, { x, gamma, dy: dyLn }, { eps: 1e-5 }) as tf.Tensor[];
-      const gotLs = tf.engine().runKernel(LOG_SOFTMAX_GRAD, { dy: dyLs, y }, {}) as tf.Tensor;
-      const gotNll = tf.engine().runKernel(SMOOTHED_NLL_GRAD, { dy: dyNll, target }, { vocab: V, hasIgnore: true, ignoreIndex: pad }) as tf.Tensor;
+      const gotLn = tf.engine().runKernel(KernelNames.LayerNormGrad, { x, gamma, dy: dyLn }, { eps: 1e-5 }) as tf.Tensor[];
+      const gotLs = tf.engine().runKernel(KernelNames.LogSoftmaxGrad, { dy: dyLs, y }, {}) as tf.Tensor;
+      const gotNll = tf.engine().runKernel(KernelNames.SmoothedNllGrad, { dy: dyNll, target }, { vocab: V, hasIgnore: true, ignoreIndex: pad }) as tf.Tensor;
       const pairs: [tf.Tensor, tf.Tensor, number][] = [
         [gotLn[0]!, wantLn[0]!, 1e-4], [gotLn[1]!, wantLn[1]!, 1e-4], [gotLn[2]!, wantLn[2]!, 1e-4],
         [gotLs, wantLs, 1e-5], [gotNll, wantNll, 0],
@@ -298,7 +299,7 @@ describe("native kernels", () => {
         expect(worst).toBeLessThanOrEqual(tol);
       }
       // the layer norm kernel pair is what LayerNorm runs forward and backward; check the forward too
-      const fwd = tf.engine().runKernel(LAYER_NORM, { x, gamma, beta }, { eps: 1e-5 }) as tf.Tensor;
+      const fwd = tf.engine().runKernel(KernelNames.LayerNorm, { x, gamma, beta }, { eps: 1e-5 }) as tf.Tensor;
       unregisterNativeKernels(backend);
       const ref = layerNorm(x, gamma, beta);
       expect(tf.max(tf.abs(tf.sub(fwd, ref))).dataSync()[0]).toBeLessThan(1e-5);
@@ -368,7 +369,7 @@ describe("native kernels", () => {
       }
       await registerNativeKernels(backend);
       const attrs = { nllWeight: a, smoothWeight: b, hasIgnore: true, ignoreIndex: pad };
-      const [stats, dx, dw] = tf.engine().runKernel(LINEAR_SMOOTHED_NLL, { x, weight: w, target }, { ...attrs, withGrad: true } as never) as tf.Tensor[];
+      const [stats, dx, dw] = tf.engine().runKernel(KernelNames.LinearSmoothedNll, { x, weight: w, target }, { ...attrs, withGrad: true } as never) as tf.Tensor[];
       const st = await stats!.data();
       expect(Math.abs(st[0]! - nllRef) / nllRef).toBeLessThan(1e-6);
       expect(Math.abs(st[1]! - smoothRef) / smoothRef).toBeLessThan(1e-6);
@@ -392,12 +393,12 @@ describe("native kernels", () => {
       // padding rows get no gradient
       expect(Array.from((await dx!.data()).slice(0, C))).toEqual(new Array(C).fill(0));
       // without gradients: the same statistics, one output
-      const only = tf.engine().runKernel(LINEAR_SMOOTHED_NLL, { x, weight: w, target }, { ...attrs, withGrad: false } as never) as tf.Tensor[];
+      const only = tf.engine().runKernel(KernelNames.LinearSmoothedNll, { x, weight: w, target }, { ...attrs, withGrad: false } as never) as tf.Tensor[];
       expect(only).toHaveLength(1);
       expect(Array.from(await only[0]!.data())).toEqual(Array.from(st));
       // a target outside the vocabulary is an error that names its row
       const bad = tf.tensor1d(Int32Array.from(tv, (t, i) => (i === 500 ? V : t)), "int32");
-      expect(() => tf.engine().runKernel(LINEAR_SMOOTHED_NLL, { x, weight: w, target: bad }, { ...attrs, withGrad: false } as never)).toThrow(/target 5000 at row 500 is outside the vocabulary \[0, 5000\)/);
+      expect(() => tf.engine().runKernel(KernelNames.LinearSmoothedNll, { x, weight: w, target: bad }, { ...attrs, withGrad: false } as never)).toThrow(/target 5000 at row 500 is outside the vocabulary \[0, 5000\)/);
       tf.dispose([x, w, logits0, target, ...gradsTf, stats!, dx!, dw!, ...only, bad]);
     });
   }
@@ -409,7 +410,7 @@ describe("native kernels", () => {
       const n = 1 << 20;
       const x = tf.tensor1d(seeded(n, 17).map((v) => v + 2)); // no zeros: a zero output means dropped
       const xv = await x.data();
-      const run = (rate: number, seed: number) => tf.engine().runKernel(DROPOUT, { x }, { rate, seed }) as tf.Tensor;
+      const run = (rate: number, seed: number) => tf.engine().runKernel(KernelNames.Dropout, { x }, { rate, seed }) as tf.Tensor;
       for (const rate of [0.1, 0.5]) {
         const yv = await run(rate, 12345).data();
         const scale = Math.fround(1 / (1 - rate));

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { KernelNames } from "@fairseq-ts/runtime";
 
 /**
  * Where a model's parameters live: fairseq state_dict names → variables. Modules register their
@@ -87,7 +88,7 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | null):
   const inF = shape[shape.length - 1]!;
   const x2 = tf.reshape(x, [-1, inF]) as tf.Tensor2D;
   let y: tf.Tensor;
-  if (x.dtype === "float32" && tf.getKernel(LINEAR_KERNEL, tf.getBackend())) {
+  if (x.dtype === "float32" && tf.getKernel(KernelNames.Linear, tf.getBackend())) {
     y = fusedLinear(x2, weight, bias);
   } else {
     y = tf.matMul(x2, weight, false, true);
@@ -96,18 +97,15 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | null):
   return tf.reshape(y, [...shape.slice(0, -1), weight.shape[0]!]);
 }
 
-/**
- * A fused linear kernel (inputs x [M, K], weight [N, K], optional bias [N]; y = x · weightᵀ + bias)
- * that a backend may register: `@fairseq-ts/kernels-native` does, under this name.
- */
-export const LINEAR_KERNEL = "FairseqLinear";
+// KernelNames.Linear: a fused linear kernel (inputs x [M, K], weight [N, K], optional bias [N]; y = x · weightᵀ + bias)
+// that a backend may register: `@fairseq-ts/kernels-native` does, under this name.
 
 /** tf.customGrad for ops with several inputs (its typing only admits one). */
 function customOp(f: (...args: never[]) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] }) {
   return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as (...inputs: tf.Tensor[]) => tf.Tensor;
 }
 
-const runLinear = (inputs: Record<string, tf.Tensor>) => tf.engine().runKernel(LINEAR_KERNEL, inputs, {}) as tf.Tensor;
+const runLinear = (inputs: Record<string, tf.Tensor>) => tf.engine().runKernel(KernelNames.Linear, inputs, {}) as tf.Tensor;
 
 // The fused kernel forward; the backward as for matMul + add (dx = dy·W, dW = dyᵀ·x, db = Σ dy).
 // Built once: these run for every linear layer of every step.
@@ -132,7 +130,7 @@ export class LayerNorm {
     this.bias = ctx.store.add(`${name}.bias`, tf.zeros([dim]));
   }
   apply(x: tf.Tensor): tf.Tensor {
-    if (x.dtype === "float32" && x.rank > 0 && tf.getKernel(LAYER_NORM_KERNEL, tf.getBackend())) return this.fused(x);
+    if (x.dtype === "float32" && x.rank > 0 && tf.getKernel(KernelNames.LayerNorm, tf.getBackend())) return this.fused(x);
     const { mean, variance } = tf.moments(x, -1, true);
     return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps))), this.weight), this.bias);
   }
@@ -143,12 +141,12 @@ export class LayerNorm {
     const eps = this.eps;
     this.fusedOp ??= customOp((input: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
       save([input, gamma]);
-      const value = tf.engine().runKernel(LAYER_NORM_KERNEL, { x: input, gamma, beta }, { eps }) as tf.Tensor;
+      const value = tf.engine().runKernel(KernelNames.LayerNorm, { x: input, gamma, beta }, { eps }) as tf.Tensor;
       return {
         value,
         gradFunc: (dy: tf.Tensor, [xs, g]: tf.Tensor[]) => {
-          if (tf.getKernel(LAYER_NORM_GRAD_KERNEL, tf.getBackend())) {
-            return tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, { x: xs!, gamma: g!, dy }, { eps }) as tf.Tensor[];
+          if (tf.getKernel(KernelNames.LayerNormGrad, tf.getBackend())) {
+            return tf.engine().runKernel(KernelNames.LayerNormGrad, { x: xs!, gamma: g!, dy }, { eps }) as tf.Tensor[];
           }
           const { mean, variance } = tf.moments(xs!, -1, true);
           const rstd = tf.rsqrt(tf.add(variance, eps));
@@ -164,14 +162,10 @@ export class LayerNorm {
   }
 }
 
-/**
- * A fused layer-norm kernel (inputs x, gamma, beta; attr eps) that a backend may register:
- * `@fairseq-ts/kernels-native` does, under this name. tfjs itself has none.
- */
-export const LAYER_NORM_KERNEL = "FairseqLayerNorm";
+// KernelNames.LayerNorm: a fused layer-norm kernel (inputs x, gamma, beta; attr eps) that a backend may
+// register: `@fairseq-ts/kernels-native` does, under this name. tfjs itself has none.
 
-/** Its backward (inputs x, gamma, dy; attr eps; outputs dx, dgamma, dbeta), used when registered. */
-export const LAYER_NORM_GRAD_KERNEL = "FairseqLayerNormGrad";
+// KernelNames.LayerNormGrad: its backward (inputs x, gamma, dy; attr eps; outputs dx, dgamma, dbeta), used when registered.
 
 export class Embedding {
   readonly weight: tf.Variable;
@@ -217,23 +211,20 @@ export function activation(name: ActivationFn, x: tf.Tensor): tf.Tensor {
 export function dropout(ctx: ModuleContext, x: tf.Tensor, p: number): tf.Tensor {
   if (!ctx.training() || p <= 0) return x;
   const seed = ctx.rng.next();
-  if (x.dtype !== "float32" || p >= 1 || !Number.isSafeInteger(seed) || !tf.getKernel(DROPOUT_KERNEL, tf.getBackend())) {
+  if (x.dtype !== "float32" || p >= 1 || !Number.isSafeInteger(seed) || !tf.getKernel(KernelNames.Dropout, tf.getBackend())) {
     return tf.dropout(x, p, undefined, seed);
   }
   // y = x ⊙ mask(seed)/(1 − p) is linear in x with a fixed mask: the backward is the same kernel on dy
   const attrs = { rate: p, seed };
   const op = customOp((input: tf.Tensor) => ({
-    value: tf.engine().runKernel(DROPOUT_KERNEL, { x: input }, attrs) as tf.Tensor,
-    gradFunc: (dy: tf.Tensor) => tf.engine().runKernel(DROPOUT_KERNEL, { x: dy }, attrs) as tf.Tensor,
+    value: tf.engine().runKernel(KernelNames.Dropout, { x: input }, attrs) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor) => tf.engine().runKernel(KernelNames.Dropout, { x: dy }, attrs) as tf.Tensor,
   }));
   return op(x);
 }
 
-/**
- * A dropout kernel (input x; attrs rate, seed) whose mask is a function of the seed, so that it is
- * also its own backward, which a backend may register: `@fairseq-ts/kernels-native` does.
- */
-export const DROPOUT_KERNEL = "FairseqDropout";
+// KernelNames.Dropout: a dropout kernel (input x; attrs rate, seed) whose mask is a function of the seed, so
+// that it is also its own backward, which a backend may register: `@fairseq-ts/kernels-native` does.
 
 /**
  * fairseq's sinusoidal table (SinusoidalPositionalEmbedding.get_embedding), in float32 like PyTorch:
@@ -283,11 +274,10 @@ const fusedLogSoftmax = customOp((input: tf.Tensor, save: tf.GradSaveFunc) => {
   return {
     value,
     gradFunc: (dy: tf.Tensor, [y]: tf.Tensor[]) =>
-      tf.getKernel(LOG_SOFTMAX_GRAD_KERNEL, tf.getBackend())
-        ? (tf.engine().runKernel(LOG_SOFTMAX_GRAD_KERNEL, { dy, y: y! }, {}) as tf.Tensor)
+      tf.getKernel(KernelNames.LogSoftmaxGrad, tf.getBackend())
+        ? (tf.engine().runKernel(KernelNames.LogSoftmaxGrad, { dy, y: y! }, {}) as tf.Tensor)
         : tf.sub(dy, tf.mul(tf.sum(dy, -1, true), tf.exp(y!))),
   };
 });
 
-/** A fused log-softmax backward (inputs dy, y = the forward's output) that a backend may register. */
-export const LOG_SOFTMAX_GRAD_KERNEL = "FairseqLogSoftmaxGrad";
+// KernelNames.LogSoftmaxGrad: a fused log-softmax backward (inputs dy, y = the forward's output) that a backend may register.

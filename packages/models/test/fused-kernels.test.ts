@@ -2,7 +2,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
 import { logSoftmax } from "../src/index.js";
-import { DROPOUT_KERNEL, LAYER_NORM_KERNEL, LINEAR_KERNEL, LayerNorm, ParamStore, SeededRandom, dropout, linear, type ModuleContext } from "../src/modules.js";
+import { KernelNames } from "@fairseq-ts/runtime";
+import { LayerNorm, ParamStore, SeededRandom, dropout, linear, type ModuleContext } from "../src/modules.js";
 
 function seeded(n: number, seed: number): Float32Array {
   let x = seed;
@@ -147,8 +148,8 @@ describe("LayerNorm (fused kernel when registered, tfjs's ops otherwise)", () =>
     await initBackend({ backend: "wasm", native: false, log: null });
     const composite = run();
     const info = await initBackend({ backend: "wasm", log: null });
-    expect((info.native.kernels as string[]).includes(LAYER_NORM_KERNEL) || process.env.CI !== "true").toBe(true);
-    expect(!!tf.getKernel(LAYER_NORM_KERNEL, "wasm")).toBe((info.native.kernels as string[]).includes(LAYER_NORM_KERNEL));
+    expect((info.native.kernels as string[]).includes(KernelNames.LayerNorm) || process.env.CI !== "true").toBe(true);
+    expect(!!tf.getKernel(KernelNames.LayerNorm, "wasm")).toBe((info.native.kernels as string[]).includes(KernelNames.LayerNorm));
     const fused = run();
     const want = reference();
     for (let i = 0; i < 360; i++) {
@@ -183,7 +184,7 @@ describe("linear (fused kernel when registered, matMul + add otherwise)", () => 
     await initBackend({ backend: "wasm", native: false, log: null });
     const composite = [run(true), run(false)];
     const info = await initBackend({ backend: "wasm", log: null });
-    expect((info.native.kernels as string[]).includes(LINEAR_KERNEL) || process.env.CI !== "true").toBe(true);
+    expect((info.native.kernels as string[]).includes(KernelNames.Linear) || process.env.CI !== "true").toBe(true);
     const fused = [run(true), run(false)];
     const x = seeded(168, 11);
     const W = seeded(108, 12);
@@ -213,7 +214,7 @@ describe("linear (fused kernel when registered, matMul + add otherwise)", () => 
 describe("dropout (native kernel when registered, tf.dropout otherwise)", () => {
   it("on wasm with the native kernel (built in CI): y = x·mask/(1 − p), the gradient is w·mask/(1 − p), a seed gives one mask", async () => {
     const info = await initBackend({ backend: "wasm", log: null });
-    expect((info.native.kernels as string[]).includes(DROPOUT_KERNEL) || process.env.CI !== "true").toBe(true);
+    expect((info.native.kernels as string[]).includes(KernelNames.Dropout) || process.env.CI !== "true").toBe(true);
     let training = true;
     const ctx = (seed: number) => ({ rng: new SeededRandom(seed), training: () => training }) as unknown as ModuleContext;
     const p = 0.3;

@@ -1,5 +1,4 @@
 export {
-  ADAM_KERNEL,
   Adam,
   AdamW,
   BufferedOptimizer,

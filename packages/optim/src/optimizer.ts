@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { KernelNames } from "@fairseq-ts/runtime";
 
 /** Gradients by parameter name (the trainer's accumulated, normalised gradients). */
 export type Grads = Map<string, tf.Tensor>;
@@ -137,19 +138,15 @@ export abstract class BufferedOptimizer implements Optimizer {
   }
 }
 
-/**
- * A one-pass Adam kernel (inputs p, g, m, v; outputs p', m', v') that a backend may register:
- * `@fairseq-ts/kernels-native` does (its `AdamAttrs` documents the attributes the two steps below pass),
- * computing the same float32 operations in the same order as the composite, so results do not
- * depend on whether it is there.
- */
-export const ADAM_KERNEL = "FairseqAdam";
+// KernelNames.Adam: a one-pass Adam kernel (inputs p, g, m, v; outputs p', m', v') that a backend may register:
+// `@fairseq-ts/kernels-native` does (its `AdamAttrs` documents the attributes the two steps below pass),
+// computing the same float32 operations in the same order as the composite, so results do not depend on whether it is there.
 
-/** Assign p, m, v their next values through ADAM_KERNEL; false (nothing done) when it is not registered. */
+/** Assign p, m, v their next values through KernelNames.Adam; false (nothing done) when it is not registered. */
 function adamKernelStep(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, attrs: tf.NamedAttrMap): boolean {
-  if (p.dtype !== "float32" || g.dtype !== "float32" || !tf.getKernel(ADAM_KERNEL, tf.getBackend())) return false;
+  if (p.dtype !== "float32" || g.dtype !== "float32" || !tf.getKernel(KernelNames.Adam, tf.getBackend())) return false;
   tf.tidy(() => {
-    const [p1, m1, v1] = tf.engine().runKernel(ADAM_KERNEL, { p, g, m, v }, attrs) as tf.Tensor[];
+    const [p1, m1, v1] = tf.engine().runKernel(KernelNames.Adam, { p, g, m, v }, attrs) as tf.Tensor[];
     p.assign(p1!);
     m.assign(m1!);
     v.assign(v1!);

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
-import { ADAM_KERNEL, Adam, Sgd, buildLrScheduler, buildOptimizer, clipGradNorm, parseBetas } from "../src/index.js";
+import { KernelNames } from "@fairseq-ts/runtime";
+import { Adam, Sgd, buildLrScheduler, buildOptimizer, clipGradNorm, parseBetas } from "../src/index.js";
 import { SHARED } from "./shared.js";
 
 beforeAll(async () => {
@@ -48,7 +49,7 @@ describe("Adam (fairseq/optim/adam.py)", () => {
   for (const backend of ["cpu", "wasm"] as const) {
     it(`the native one-pass Adam kernel on ${backend} gives bitwise the composite ops' results (adam, adamw; with and without weight decay)`, async () => {
       await initBackend({ backend, log: null });
-      const kernel = tf.getKernel(ADAM_KERNEL, backend);
+      const kernel = tf.getKernel(KernelNames.Adam, backend);
       expect(kernel, "native kernels are built in CI (libopenblas-dev)").toBeDefined();
       let seed = 7;
       const rand = (n: number, scale: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * scale);
@@ -65,7 +66,7 @@ describe("Adam (fairseq/optim/adam.py)", () => {
       };
       for (const [name, wd] of [["adam", 0], ["adam", 0.1], ["adamw", 0], ["adamw", 0.05]] as const) {
         const fused = run(name, wd);
-        tf.unregisterKernel(ADAM_KERNEL, backend);
+        tf.unregisterKernel(KernelNames.Adam, backend);
         const composite = run(name, wd);
         tf.registerKernel(kernel!);
         expect(fused.length).toBe(3);
