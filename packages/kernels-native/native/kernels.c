@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <cblas.h>
 #include <stdlib.h>
+#include <stdarg.h>
 
 #ifdef FAIRSEQ_TS_OPENBLAS
 extern void openblas_set_num_threads(int);
@@ -49,6 +50,77 @@ static int64_t get_i64(napi_env env, napi_value v) {
   int64_t x = 0;
   napi_get_value_int64(env, v, &x);
   return x;
+}
+
+// ---- Argument checking, one way for every exported function: get_args takes exactly n arguments and
+// reads the sizes among them (none negative); span resolves a (buffer, byte offset) pair to a pointer
+// after checking that `bytes` bytes from it lie inside the buffer. On bad input each throws a JavaScript
+// error worded by the function's arg_errors and returns 0; the function then returns at once.
+typedef struct {
+  const char* fn;         // the function's JavaScript name, which starts each message
+  const char* bad_buffer; // "<fn>: <bad_buffer>" when an argument is not a buffer (TypeError)
+  const char* negative;   // ... for a negative size (RangeError)
+  const char* misplaced;  // ... for a negative or misaligned byte offset (RangeError)
+  const char* outside;    // ... for bytes past the end of their buffer (RangeError)
+} arg_errors;
+
+#define RANGE_ERROR "range outside its buffer or misaligned"
+#define ARG_ERRORS(fn) {fn, "buffers must be ArrayBuffers, Float32Arrays or Int32Arrays", "negative size", RANGE_ERROR, RANGE_ERROR}
+// The first kernels' wording (vexp .. sgemmBatched), kept: Float32Arrays named alone, and one range error
+// for negative sizes, bad offsets and overruns (sgemmBatched: one for the first two, one for overruns).
+#define ARG_ERRORS_V1(fn, bad_size_or_offset, overrun) \
+  {fn, "buffers must be ArrayBuffers or Float32Arrays", bad_size_or_offset, bad_size_or_offset, overrun}
+
+static void throw_arg_error(napi_env env, const arg_errors* e, const char* what, bool type_error) {
+  char msg[128];
+  snprintf(msg, sizeof msg, "%s: %s", e->fn, what);
+  if (type_error) napi_throw_type_error(env, NULL, msg);
+  else napi_throw_range_error(env, NULL, msg);
+}
+
+// Exactly n arguments into a[]; then the sizes at the nd argument positions that follow into d[], none
+// negative (as integers; a non-number reads as 0).
+static int get_args(napi_env env, napi_callback_info info, napi_value* a, size_t n, const arg_errors* e, int64_t* d, int nd, ...) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != n) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s expects %zu arguments", e->fn, n);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  va_list at;
+  va_start(at, nd);
+  for (int i = 0; i < nd; i++) d[i] = get_i64(env, a[va_arg(at, int)]);
+  va_end(at);
+  for (int i = 0; i < nd; i++)
+    if (d[i] < 0) {
+      throw_arg_error(env, e, e->negative, false);
+      return 0;
+    }
+  return 1;
+}
+
+// Stores the buffer's data + offset in the pointer variable at `out` (any pointer type). That pointer
+// may be NULL (an empty ArrayBuffer, bytes = 0), so success is the return value, not the pointer.
+static int span(napi_env env, napi_value buf, napi_value off, uint64_t bytes, uint64_t align, const arg_errors* e, void* out) {
+  uint8_t* p;
+  size_t len;
+  if (!get_buffer(env, buf, &p, &len)) {
+    throw_arg_error(env, e, e->bad_buffer, true);
+    return 0;
+  }
+  int64_t o = get_i64(env, off);
+  if (o < 0 || (uint64_t)o % align != 0) {
+    throw_arg_error(env, e, e->misplaced, false);
+    return 0;
+  }
+  if ((uint64_t)o + bytes > len) {
+    throw_arg_error(env, e, e->outside, false);
+    return 0;
+  }
+  uint8_t* at = p + o;
+  memcpy(out, &at, sizeof at);
+  return 1;
 }
 
 // AVX2 (8 lanes) where the CPU has it, SSE2 otherwise; chosen once at load time (an ifunc).
@@ -185,26 +257,13 @@ __attribute__((target_clones("avx2", "default"))) static void exp_loop(const flo
 
 // vexp(bufX, offX, bufY, offY, n): y[i] = exp(x[i]) (byte offsets, may alias).
 static napi_value vexp(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
+  static const arg_errors errs = ARG_ERRORS_V1("vexp", RANGE_ERROR, RANGE_ERROR);
   napi_value a[5];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  if (argc != 5) {
-    napi_throw_type_error(env, NULL, "vexp expects 5 arguments");
-    return NULL;
-  }
-  uint8_t *px, *py;
-  size_t lx, ly;
-  if (!get_buffer(env, a[0], &px, &lx) || !get_buffer(env, a[2], &py, &ly)) {
-    napi_throw_type_error(env, NULL, "vexp: buffers must be ArrayBuffers or Float32Arrays");
-    return NULL;
-  }
-  int64_t offX = get_i64(env, a[1]), offY = get_i64(env, a[3]), n = get_i64(env, a[4]);
-  if (offX < 0 || offY < 0 || n < 0 || (offX | offY) % 4 != 0 || (uint64_t)offX + 4 * (uint64_t)n > lx || (uint64_t)offY + 4 * (uint64_t)n > ly) {
-    napi_throw_range_error(env, NULL, "vexp: range outside its buffer or misaligned");
-    return NULL;
-  }
-  const float* x = (const float*)(px + offX);
-  float* y = (float*)(py + offY);
+  int64_t n;
+  if (!get_args(env, info, a, 5, &errs, &n, 1, 4)) return NULL;
+  const float* x;
+  float* y;
+  if (!span(env, a[0], a[1], 4 * (uint64_t)n, 4, &errs, &x) || !span(env, a[2], a[3], 4 * (uint64_t)n, 4, &errs, &y)) return NULL;
   exp_loop(x, y, n);
   return NULL;
 }
@@ -227,26 +286,15 @@ __attribute__((target_clones("avx2", "default"))) static void log_softmax_rows(c
 
 // logSoftmax(bufX, offX, bufY, offY, rows, cols): byte offsets.
 static napi_value log_softmax(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
+  static const arg_errors errs = ARG_ERRORS_V1("logSoftmax", RANGE_ERROR, RANGE_ERROR);
   napi_value a[6];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  if (argc != 6) {
-    napi_throw_type_error(env, NULL, "logSoftmax expects 6 arguments");
-    return NULL;
-  }
-  uint8_t *px, *py;
-  size_t lx, ly;
-  if (!get_buffer(env, a[0], &px, &lx) || !get_buffer(env, a[2], &py, &ly)) {
-    napi_throw_type_error(env, NULL, "logSoftmax: buffers must be ArrayBuffers or Float32Arrays");
-    return NULL;
-  }
-  int64_t offX = get_i64(env, a[1]), offY = get_i64(env, a[3]), rows = get_i64(env, a[4]), cols = get_i64(env, a[5]);
-  uint64_t bytes = 4 * (uint64_t)rows * (uint64_t)cols;
-  if (offX < 0 || offY < 0 || rows < 0 || cols < 0 || (offX | offY) % 4 != 0 || (uint64_t)offX + bytes > lx || (uint64_t)offY + bytes > ly) {
-    napi_throw_range_error(env, NULL, "logSoftmax: range outside its buffer or misaligned");
-    return NULL;
-  }
-  log_softmax_rows((const float*)(px + offX), (float*)(py + offY), rows, cols);
+  int64_t d[2];
+  if (!get_args(env, info, a, 6, &errs, d, 2, 4, 5)) return NULL;
+  const uint64_t bytes = 4 * (uint64_t)d[0] * (uint64_t)d[1];
+  const float* x;
+  float* y;
+  if (!span(env, a[0], a[1], bytes, 4, &errs, &x) || !span(env, a[2], a[3], bytes, 4, &errs, &y)) return NULL;
+  log_softmax_rows(x, y, d[0], d[1]);
   return NULL;
 }
 
@@ -276,30 +324,20 @@ static void layer_norm_rows(const float* x, const float* g, const float* b, floa
 
 // layerNorm(bufX, offX, bufG, offG, bufB, offB, bufY, offY, rows, cols, eps): byte offsets.
 static napi_value layer_norm(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
+  static const arg_errors errs = ARG_ERRORS_V1("layerNorm", RANGE_ERROR, RANGE_ERROR);
   napi_value a[11];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  if (argc != 11) {
-    napi_throw_type_error(env, NULL, "layerNorm expects 11 arguments");
-    return NULL;
-  }
-  uint8_t *px, *pg, *pb, *py;
-  size_t lx, lg, lb, ly;
-  if (!get_buffer(env, a[0], &px, &lx) || !get_buffer(env, a[2], &pg, &lg) || !get_buffer(env, a[4], &pb, &lb) || !get_buffer(env, a[6], &py, &ly)) {
-    napi_throw_type_error(env, NULL, "layerNorm: buffers must be ArrayBuffers or Float32Arrays");
-    return NULL;
-  }
-  int64_t offX = get_i64(env, a[1]), offG = get_i64(env, a[3]), offB = get_i64(env, a[5]), offY = get_i64(env, a[7]);
-  int64_t rows = get_i64(env, a[8]), cols = get_i64(env, a[9]);
+  int64_t d[2];
+  if (!get_args(env, info, a, 11, &errs, d, 2, 8, 9)) return NULL;
+  const int64_t rows = d[0], cols = d[1];
   double eps = 0;
   napi_get_value_double(env, a[10], &eps);
-  uint64_t bytes = 4 * (uint64_t)rows * (uint64_t)cols;
-  if (offX < 0 || offG < 0 || offB < 0 || offY < 0 || rows < 0 || cols < 0 || (offX | offG | offB | offY) % 4 != 0 ||
-      (uint64_t)offX + bytes > lx || (uint64_t)offY + bytes > ly || (uint64_t)offG + 4 * (uint64_t)cols > lg || (uint64_t)offB + 4 * (uint64_t)cols > lb) {
-    napi_throw_range_error(env, NULL, "layerNorm: range outside its buffer or misaligned");
+  const uint64_t bytes = 4 * (uint64_t)rows * (uint64_t)cols, row = 4 * (uint64_t)cols;
+  const float *x, *g, *b;
+  float* y;
+  if (!span(env, a[0], a[1], bytes, 4, &errs, &x) || !span(env, a[2], a[3], row, 4, &errs, &g) ||
+      !span(env, a[4], a[5], row, 4, &errs, &b) || !span(env, a[6], a[7], bytes, 4, &errs, &y))
     return NULL;
-  }
-  if (cols > 0) layer_norm_rows((const float*)(px + offX), (const float*)(pg + offG), (const float*)(pb + offB), (float*)(py + offY), rows, cols, (float)eps);
+  if (cols > 0) layer_norm_rows(x, g, b, y, rows, cols, (float)eps);
   return NULL;
 }
 
@@ -331,28 +369,22 @@ static void topk_rows(const float* x, int64_t rows, int64_t cols, int64_t k, flo
 
 // topk(bufX, offX, rows, cols, k, bufVals, offVals, bufIdx, offIdx): byte offsets; k <= cols.
 static napi_value topk(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
+  static const arg_errors errs = ARG_ERRORS_V1("topk", "range outside its buffer, misaligned, or k > cols", "range outside its buffer, misaligned, or k > cols");
   napi_value a[9];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  if (argc != 9) {
-    napi_throw_type_error(env, NULL, "topk expects 9 arguments");
+  int64_t d[3];
+  if (!get_args(env, info, a, 9, &errs, d, 3, 2, 3, 4)) return NULL;
+  const int64_t rows = d[0], cols = d[1], k = d[2];
+  if (k > cols) {
+    throw_arg_error(env, &errs, errs.outside, false);
     return NULL;
   }
-  uint8_t *px, *pv, *pi;
-  size_t lx, lv, li;
-  if (!get_buffer(env, a[0], &px, &lx) || !get_buffer(env, a[5], &pv, &lv) || !get_buffer(env, a[7], &pi, &li)) {
-    napi_throw_type_error(env, NULL, "topk: buffers must be ArrayBuffers or Float32Arrays");
+  const float* x;
+  float* vals;
+  int32_t* idx;
+  if (!span(env, a[0], a[1], 4 * (uint64_t)rows * cols, 4, &errs, &x) || !span(env, a[5], a[6], 4 * (uint64_t)rows * k, 4, &errs, &vals) ||
+      !span(env, a[7], a[8], 4 * (uint64_t)rows * k, 4, &errs, &idx))
     return NULL;
-  }
-  int64_t offX = get_i64(env, a[1]), rows = get_i64(env, a[2]), cols = get_i64(env, a[3]), k = get_i64(env, a[4]);
-  int64_t offV = get_i64(env, a[6]), offI = get_i64(env, a[8]);
-  if (offX < 0 || offV < 0 || offI < 0 || rows < 0 || cols < 0 || k < 0 || k > cols || (offX | offV | offI) % 4 != 0 ||
-      (uint64_t)offX + 4 * (uint64_t)rows * cols > lx || (uint64_t)offV + 4 * (uint64_t)rows * k > lv ||
-      (uint64_t)offI + 4 * (uint64_t)rows * k > li) {
-    napi_throw_range_error(env, NULL, "topk: range outside its buffer, misaligned, or k > cols");
-    return NULL;
-  }
-  if (k > 0) topk_rows((const float*)(px + offX), rows, cols, k, (float*)(pv + offV), (int32_t*)(pi + offI));
+  if (k > 0) topk_rows(x, rows, cols, k, vals, idx);
   return NULL;
 }
 
@@ -391,33 +423,19 @@ static void gemm_batched(const float* A, int64_t strideA, const float* B, int64_
 // linear(bufX, offX, bufW, offW, bufB, offB, bufY, offY, M, N, K): Y[M,N] = X[M,K] x W[N,K]^T + b[N]
 // (fairseq's Linear in one kernel; offB < 0: no bias). Byte offsets.
 static napi_value linear_fwd(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
+  static const arg_errors errs = ARG_ERRORS_V1("linear", RANGE_ERROR, RANGE_ERROR);
   napi_value a[11];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  if (argc != 11) {
-    napi_throw_type_error(env, NULL, "linear expects 11 arguments");
+  int64_t d[3];
+  if (!get_args(env, info, a, 11, &errs, d, 3, 8, 9, 10)) return NULL;
+  const int64_t M = d[0], N = d[1], K = d[2];
+  const bool has_bias = get_i64(env, a[5]) >= 0;
+  const float *X, *W, *bias = NULL;
+  float* Y;
+  if (!span(env, a[0], a[1], 4 * (uint64_t)M * K, 4, &errs, &X) || !span(env, a[2], a[3], 4 * (uint64_t)N * K, 4, &errs, &W) ||
+      (has_bias && !span(env, a[4], a[5], 4 * (uint64_t)N, 4, &errs, &bias)) || !span(env, a[6], a[7], 4 * (uint64_t)M * N, 4, &errs, &Y))
     return NULL;
-  }
-  uint8_t *px, *pw, *pb = NULL, *py;
-  size_t lx, lw, lb = 0, ly;
-  int64_t offB = get_i64(env, a[5]);
-  if (!get_buffer(env, a[0], &px, &lx) || !get_buffer(env, a[2], &pw, &lw) || !get_buffer(env, a[6], &py, &ly) ||
-      (offB >= 0 && !get_buffer(env, a[4], &pb, &lb))) {
-    napi_throw_type_error(env, NULL, "linear: buffers must be ArrayBuffers or Float32Arrays");
-    return NULL;
-  }
-  int64_t offX = get_i64(env, a[1]), offW = get_i64(env, a[3]), offY = get_i64(env, a[7]);
-  int64_t M = get_i64(env, a[8]), N = get_i64(env, a[9]), K = get_i64(env, a[10]);
-  if (offX < 0 || offW < 0 || offY < 0 || M < 0 || N < 0 || K < 0 || (offX | offW | offY | (offB < 0 ? 0 : offB)) % 4 != 0 ||
-      (uint64_t)offX + 4 * (uint64_t)M * K > lx || (uint64_t)offW + 4 * (uint64_t)N * K > lw ||
-      (uint64_t)offY + 4 * (uint64_t)M * N > ly || (offB >= 0 && (uint64_t)offB + 4 * (uint64_t)N > lb)) {
-    napi_throw_range_error(env, NULL, "linear: range outside its buffer or misaligned");
-    return NULL;
-  }
-  float* Y = (float*)(py + offY);
-  gemm_batched((const float*)(px + offX), 0, (const float*)(pw + offW), 0, Y, 1, M, N, K, false, true);
-  if (offB >= 0) {
-    const float* bias = (const float*)(pb + offB);
+  gemm_batched(X, 0, W, 0, Y, 1, M, N, K, false, true);
+  if (has_bias) {
     for (int64_t m = 0; m < M; m++)
       for (int64_t n = 0; n < N; n++) Y[m * N + n] += bias[n];
   }
@@ -428,87 +446,24 @@ static napi_value linear_fwd(napi_env env, napi_callback_info info) {
 // Byte offsets into the buffers; batch strides in elements (0 = broadcast). C = op(A) x op(B),
 // A is [M,K] (or [K,M] when transA), B is [K,N] (or [N,K] when transB), row-major, C is [M,N].
 static napi_value sgemm_batched(napi_env env, napi_callback_info info) {
-  size_t argc = 14;
+  static const arg_errors errs = ARG_ERRORS_V1("sgemmBatched", "negative or misaligned argument", "matrix outside its buffer");
   napi_value a[14];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  if (argc != 14) {
-    napi_throw_type_error(env, NULL, "sgemmBatched expects 14 arguments");
-    return NULL;
-  }
-  uint8_t *pa, *pb, *pc;
-  size_t la, lb, lc;
-  if (!get_buffer(env, a[0], &pa, &la) || !get_buffer(env, a[3], &pb, &lb) || !get_buffer(env, a[6], &pc, &lc)) {
-    napi_throw_type_error(env, NULL, "sgemmBatched: buffers must be ArrayBuffers or Float32Arrays");
-    return NULL;
-  }
-  int64_t offA = get_i64(env, a[1]), strideA = get_i64(env, a[2]);
-  int64_t offB = get_i64(env, a[4]), strideB = get_i64(env, a[5]);
-  int64_t offC = get_i64(env, a[7]);
-  int64_t batch = get_i64(env, a[8]), M = get_i64(env, a[9]), N = get_i64(env, a[10]), K = get_i64(env, a[11]);
+  int64_t d[6];
+  if (!get_args(env, info, a, 14, &errs, d, 6, 8, 9, 10, 11, 2, 5)) return NULL;
+  const int64_t batch = d[0], M = d[1], N = d[2], K = d[3], strideA = d[4], strideB = d[5];
   bool ta = false, tb = false;
   napi_get_value_bool(env, a[12], &ta);
   napi_get_value_bool(env, a[13], &tb);
-  if (batch < 0 || M < 0 || N < 0 || K < 0 || offA < 0 || offB < 0 || offC < 0 || strideA < 0 || strideB < 0 ||
-      (offA | offB | offC) % 4 != 0) {
-    napi_throw_range_error(env, NULL, "sgemmBatched: negative or misaligned argument");
-    return NULL;
-  }
   // Bounds: every matrix of every batch must lie inside its buffer.
   uint64_t sizeA = (uint64_t)M * K, sizeB = (uint64_t)K * N, sizeC = (uint64_t)M * N;
-  uint64_t endA = offA + 4 * ((batch > 0 ? (uint64_t)(batch - 1) * strideA : 0) + sizeA);
-  uint64_t endB = offB + 4 * ((batch > 0 ? (uint64_t)(batch - 1) * strideB : 0) + sizeB);
-  uint64_t endC = offC + 4 * ((uint64_t)batch * sizeC);
-  if (endA > la || endB > lb || endC > lc) {
-    napi_throw_range_error(env, NULL, "sgemmBatched: matrix outside its buffer");
-    return NULL;
-  }
-  float* A = (float*)(pa + offA);
-  float* B = (float*)(pb + offB);
-  float* C = (float*)(pc + offC);
+  uint64_t bytesA = 4 * ((batch > 0 ? (uint64_t)(batch - 1) * strideA : 0) + sizeA);
+  uint64_t bytesB = 4 * ((batch > 0 ? (uint64_t)(batch - 1) * strideB : 0) + sizeB);
+  uint64_t bytesC = 4 * ((uint64_t)batch * sizeC);
+  const float *A, *B;
+  float* C;
+  if (!span(env, a[0], a[1], bytesA, 4, &errs, &A) || !span(env, a[3], a[4], bytesB, 4, &errs, &B) || !span(env, a[6], a[7], bytesC, 4, &errs, &C)) return NULL;
   gemm_batched(A, strideA, B, strideB, C, batch, M, N, K, ta, tb);
   return NULL;
-}
-
-// ---- Argument helpers for the kernels below: fetch exactly n arguments; resolve a (buffer, byte
-// offset) pair to a pointer after checking that `bytes` bytes from it lie inside the buffer.
-static int get_args(napi_env env, napi_callback_info info, napi_value* a, size_t n, const char* fn) {
-  size_t argc = n;
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != n) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "%s expects %zu arguments", fn, n);
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
-  return 1;
-}
-
-static void* span(napi_env env, napi_value buf, napi_value off, uint64_t bytes, uint64_t align, const char* fn) {
-  uint8_t* p;
-  size_t len;
-  char msg[96];
-  if (!get_buffer(env, buf, &p, &len)) {
-    snprintf(msg, sizeof msg, "%s: buffers must be ArrayBuffers, Float32Arrays or Int32Arrays", fn);
-    napi_throw_type_error(env, NULL, msg);
-    return NULL;
-  }
-  int64_t o = get_i64(env, off);
-  if (o < 0 || (uint64_t)o % align != 0 || (uint64_t)o + bytes > len) {
-    snprintf(msg, sizeof msg, "%s: range outside its buffer or misaligned", fn);
-    napi_throw_range_error(env, NULL, msg);
-    return NULL;
-  }
-  return p + o;
-}
-
-static int nonneg(napi_env env, const int64_t* v, int n, const char* fn) {
-  for (int i = 0; i < n; i++)
-    if (v[i] < 0) {
-      char msg[96];
-      snprintf(msg, sizeof msg, "%s: negative size", fn);
-      napi_throw_range_error(env, NULL, msg);
-      return 0;
-    }
-  return 1;
 }
 
 // y[o, i] = sum over m of x[o, m, i]: tfjs's Sum over a run of adjacent axes. The wasm backend
@@ -532,13 +487,15 @@ TC static void sum_axis(const float* x, float* y, int64_t outer, int64_t mid, in
 
 // sumAxis(bufX, offX, bufY, offY, outer, mid, inner): float32, byte offsets.
 static napi_value sum_axis_fn(napi_env env, napi_callback_info info) {
+  static const arg_errors errs = ARG_ERRORS("sumAxis");
   napi_value a[7];
-  if (!get_args(env, info, a, 7, "sumAxis")) return NULL;
-  int64_t d[3] = {get_i64(env, a[4]), get_i64(env, a[5]), get_i64(env, a[6])};
-  if (!nonneg(env, d, 3, "sumAxis")) return NULL;
-  const float* x = span(env, a[0], a[1], 4 * (uint64_t)d[0] * d[1] * d[2], 4, "sumAxis");
-  float* y = x ? span(env, a[2], a[3], 4 * (uint64_t)d[0] * d[2], 4, "sumAxis") : NULL;
-  if (!y) return NULL;
+  int64_t d[3];
+  if (!get_args(env, info, a, 7, &errs, d, 3, 4, 5, 6)) return NULL;
+  const float* x;
+  float* y;
+  if (!span(env, a[0], a[1], 4 * (uint64_t)d[0] * d[1] * d[2], 4, &errs, &x) ||
+      !span(env, a[2], a[3], 4 * (uint64_t)d[0] * d[2], 4, &errs, &y))
+    return NULL;
   sum_axis(x, y, d[0], d[1], d[2]);
   return NULL;
 }
@@ -547,15 +504,17 @@ static napi_value sum_axis_fn(napi_env env, napi_callback_info info) {
 // blockBytes, the i-th from offSrc + i·srcStride to offDst + i·dstStride (all in bytes): one piece of
 // a split or a concat along any axis (tfjs's wasm SplitV and Concat copy row by row from JavaScript).
 static napi_value copy_blocks(napi_env env, napi_callback_info info) {
+  static const arg_errors errs = ARG_ERRORS("copyBlocks");
   napi_value a[8];
-  if (!get_args(env, info, a, 8, "copyBlocks")) return NULL;
-  int64_t d[4] = {get_i64(env, a[2]), get_i64(env, a[5]), get_i64(env, a[6]), get_i64(env, a[7])};
-  if (!nonneg(env, d, 4, "copyBlocks")) return NULL;
+  int64_t d[4];
+  if (!get_args(env, info, a, 8, &errs, d, 4, 2, 5, 6, 7)) return NULL;
   const int64_t srcStride = d[0], dstStride = d[1], block = d[2], count = d[3];
   if (count == 0 || block == 0) return NULL;
-  const uint8_t* src = span(env, a[0], a[1], (uint64_t)(count - 1) * srcStride + block, 1, "copyBlocks");
-  uint8_t* dst = src ? span(env, a[3], a[4], (uint64_t)(count - 1) * dstStride + block, 1, "copyBlocks") : NULL;
-  if (!dst) return NULL;
+  const uint8_t* src;
+  uint8_t* dst;
+  if (!span(env, a[0], a[1], (uint64_t)(count - 1) * srcStride + block, 1, &errs, &src) ||
+      !span(env, a[3], a[4], (uint64_t)(count - 1) * dstStride + block, 1, &errs, &dst))
+    return NULL;
   for (int64_t i = 0; i < count; i++) memcpy(dst + i * dstStride, src + i * srcStride, block);
   return NULL;
 }
@@ -588,18 +547,17 @@ TC static void layer_norm_grad_rows(const float* x, const float* g, const float*
 
 // layerNormGrad(bufX, offX, bufG, offG, bufDy, offDy, bufDx, offDx, bufDg, offDg, bufDb, offDb, rows, cols, eps)
 static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
+  static const arg_errors errs = ARG_ERRORS("layerNormGrad");
   napi_value a[15];
-  if (!get_args(env, info, a, 15, "layerNormGrad")) return NULL;
-  int64_t d[2] = {get_i64(env, a[12]), get_i64(env, a[13])};
-  if (!nonneg(env, d, 2, "layerNormGrad")) return NULL;
+  int64_t d[2];
+  if (!get_args(env, info, a, 15, &errs, d, 2, 12, 13)) return NULL;
   double eps = 0;
   napi_get_value_double(env, a[14], &eps);
   const uint64_t big = 4 * (uint64_t)d[0] * d[1], row = 4 * (uint64_t)d[1];
-  const char* fn = "layerNormGrad";
   const float *x, *g, *dy;
   float *dx, *dg, *db;
-  if (!(x = span(env, a[0], a[1], big, 4, fn)) || !(g = span(env, a[2], a[3], row, 4, fn)) || !(dy = span(env, a[4], a[5], big, 4, fn)) ||
-      !(dx = span(env, a[6], a[7], big, 4, fn)) || !(dg = span(env, a[8], a[9], row, 4, fn)) || !(db = span(env, a[10], a[11], row, 4, fn)))
+  if (!span(env, a[0], a[1], big, 4, &errs, &x) || !span(env, a[2], a[3], row, 4, &errs, &g) || !span(env, a[4], a[5], big, 4, &errs, &dy) ||
+      !span(env, a[6], a[7], big, 4, &errs, &dx) || !span(env, a[8], a[9], row, 4, &errs, &dg) || !span(env, a[10], a[11], row, 4, &errs, &db))
     return NULL;
   layer_norm_grad_rows(x, g, dy, dx, dg, db, d[0], d[1], (float)eps);
   return NULL;
@@ -619,15 +577,14 @@ TC static void log_softmax_grad_rows(const float* dy, const float* y, float* dx,
 
 // logSoftmaxGrad(bufDy, offDy, bufY, offY, bufDx, offDx, rows, cols)
 static napi_value log_softmax_grad(napi_env env, napi_callback_info info) {
+  static const arg_errors errs = ARG_ERRORS("logSoftmaxGrad");
   napi_value a[8];
-  if (!get_args(env, info, a, 8, "logSoftmaxGrad")) return NULL;
-  int64_t d[2] = {get_i64(env, a[6]), get_i64(env, a[7])};
-  if (!nonneg(env, d, 2, "logSoftmaxGrad")) return NULL;
+  int64_t d[2];
+  if (!get_args(env, info, a, 8, &errs, d, 2, 6, 7)) return NULL;
   const uint64_t big = 4 * (uint64_t)d[0] * d[1];
-  const char* fn = "logSoftmaxGrad";
   const float *dy, *y;
   float* dx;
-  if (!(dy = span(env, a[0], a[1], big, 4, fn)) || !(y = span(env, a[2], a[3], big, 4, fn)) || !(dx = span(env, a[4], a[5], big, 4, fn))) return NULL;
+  if (!span(env, a[0], a[1], big, 4, &errs, &dy) || !span(env, a[2], a[3], big, 4, &errs, &y) || !span(env, a[4], a[5], big, 4, &errs, &dx)) return NULL;
   log_softmax_grad_rows(dy, y, dx, d[0], d[1]);
   return NULL;
 }
@@ -648,19 +605,18 @@ TC static void smoothed_nll_grad_rows(const float* dy, const int32_t* t, float* 
 
 // smoothedNllGrad(bufDy, offDy, bufT, offT, bufDx, offDx, rows, cols, hasIgnore, ignoreIndex)
 static napi_value smoothed_nll_grad(napi_env env, napi_callback_info info) {
+  static const arg_errors errs = ARG_ERRORS("smoothedNllGrad");
   napi_value a[10];
-  if (!get_args(env, info, a, 10, "smoothedNllGrad")) return NULL;
-  int64_t d[2] = {get_i64(env, a[6]), get_i64(env, a[7])};
-  if (!nonneg(env, d, 2, "smoothedNllGrad")) return NULL;
+  int64_t d[2];
+  if (!get_args(env, info, a, 10, &errs, d, 2, 6, 7)) return NULL;
   bool has_ignore = false;
   napi_get_value_bool(env, a[8], &has_ignore);
   const int32_t ignore = (int32_t)get_i64(env, a[9]);
-  const char* fn = "smoothedNllGrad";
   const float* dy;
   const int32_t* t;
   float* dx;
-  if (!(dy = span(env, a[0], a[1], 8 * (uint64_t)d[0], 4, fn)) || !(t = span(env, a[2], a[3], 4 * (uint64_t)d[0], 4, fn)) ||
-      !(dx = span(env, a[4], a[5], 4 * (uint64_t)d[0] * d[1], 4, fn)))
+  if (!span(env, a[0], a[1], 8 * (uint64_t)d[0], 4, &errs, &dy) || !span(env, a[2], a[3], 4 * (uint64_t)d[0], 4, &errs, &t) ||
+      !span(env, a[4], a[5], 4 * (uint64_t)d[0] * d[1], 4, &errs, &dx))
     return NULL;
   smoothed_nll_grad_rows(dy, t, dx, d[0], d[1], has_ignore, ignore);
   return NULL;
@@ -758,11 +714,10 @@ static _Thread_local int64_t lsn_work_len = 0;
 //   N, V, E, a, b, hasIgnore, ignoreIndex): x [N, E], W [V, E], int32 t [N]; stats [4] = Σnll, Σsmooth,
 // rows whose argmax is the target, rows counted; dx [N, E] and dW [V, E] when offDx >= 0. Byte offsets.
 static napi_value linear_smoothed_nll(napi_env env, napi_callback_info info) {
+  static const arg_errors errs = ARG_ERRORS("linearSmoothedNll");
   napi_value a[19];
-  const char* fn = "linearSmoothedNll";
-  if (!get_args(env, info, a, 19, fn)) return NULL;
-  int64_t d[3] = {get_i64(env, a[12]), get_i64(env, a[13]), get_i64(env, a[14])};
-  if (!nonneg(env, d, 3, fn)) return NULL;
+  int64_t d[3];
+  if (!get_args(env, info, a, 19, &errs, d, 3, 12, 13, 14)) return NULL;
   const int64_t N = d[0], V = d[1], E = d[2];
   double wa = 0, wb = 0;
   napi_get_value_double(env, a[15], &wa);
@@ -774,10 +729,10 @@ static napi_value linear_smoothed_nll(napi_env env, napi_callback_info info) {
   const float *x, *W;
   const int32_t* t;
   float *stats, *dx = NULL, *dW = NULL;
-  if (!(x = span(env, a[0], a[1], 4 * (uint64_t)N * E, 4, fn)) || !(W = span(env, a[2], a[3], 4 * (uint64_t)V * E, 4, fn)) ||
-      !(t = span(env, a[4], a[5], 4 * (uint64_t)N, 4, fn)) || !(stats = span(env, a[6], a[7], 16, 4, fn)))
+  if (!span(env, a[0], a[1], 4 * (uint64_t)N * E, 4, &errs, &x) || !span(env, a[2], a[3], 4 * (uint64_t)V * E, 4, &errs, &W) ||
+      !span(env, a[4], a[5], 4 * (uint64_t)N, 4, &errs, &t) || !span(env, a[6], a[7], 16, 4, &errs, &stats))
     return NULL;
-  if (grad && (!(dx = span(env, a[8], a[9], 4 * (uint64_t)N * E, 4, fn)) || !(dW = span(env, a[10], a[11], 4 * (uint64_t)V * E, 4, fn))))
+  if (grad && (!span(env, a[8], a[9], 4 * (uint64_t)N * E, 4, &errs, &dx) || !span(env, a[10], a[11], 4 * (uint64_t)V * E, 4, &errs, &dW)))
     return NULL;
   double acc[4] = {0, 0, 0, 0};
   if (grad) memset(dW, 0, 4 * (size_t)V * E);
@@ -804,7 +759,7 @@ static napi_value linear_smoothed_nll(napi_env env, napi_callback_info info) {
     const int64_t bad = lsn_rows(L, t + r0, rows, V, (float)wa, (float)wb, has_ignore, ignore, grad, acc);
     if (bad >= 0) {
       char msg[128];
-      snprintf(msg, sizeof msg, "%s: target %d at row %lld is outside the vocabulary [0, %lld)", fn, (int)t[r0 + bad], (long long)(r0 + bad), (long long)V);
+      snprintf(msg, sizeof msg, "%s: target %d at row %lld is outside the vocabulary [0, %lld)", errs.fn, (int)t[r0 + bad], (long long)(r0 + bad), (long long)V);
       napi_throw_range_error(env, NULL, msg);
       return NULL;
     }
@@ -839,18 +794,17 @@ TC static void adam_loop(const float* p, const float* g, const float* m, const f
 // adamStep(bufP, offP, bufG, offG, bufM, offM, bufV, offV, bufP2, offP2, bufM2, offM2, bufV2, offV2, n,
 //          b1, c1, b2, c2, eps, step, decay, sqrtBc2, mode, hasDecay)
 static napi_value adam_step(napi_env env, napi_callback_info info) {
+  static const arg_errors errs = ARG_ERRORS("adamStep");
   napi_value a[25];
-  const char* fn = "adamStep";
-  if (!get_args(env, info, a, 25, fn)) return NULL;
-  int64_t n = get_i64(env, a[14]);
-  if (!nonneg(env, &n, 1, fn)) return NULL;
+  int64_t n;
+  if (!get_args(env, info, a, 25, &errs, &n, 1, 14)) return NULL;
   const uint64_t bytes = 4 * (uint64_t)n;
   const float* in[4];
   float* out[3];
   for (int k = 0; k < 4; k++)
-    if (!(in[k] = span(env, a[2 * k], a[2 * k + 1], bytes, 4, fn))) return NULL;
+    if (!span(env, a[2 * k], a[2 * k + 1], bytes, 4, &errs, &in[k])) return NULL;
   for (int k = 0; k < 3; k++)
-    if (!(out[k] = span(env, a[8 + 2 * k], a[9 + 2 * k], bytes, 4, fn))) return NULL;
+    if (!span(env, a[8 + 2 * k], a[9 + 2 * k], bytes, 4, &errs, &out[k])) return NULL;
   double h[8];
   for (int k = 0; k < 8; k++) napi_get_value_double(env, a[15 + k], &h[k]);
   int32_t mode = 0;
@@ -885,11 +839,10 @@ TC static void dropout_loop(const float* x, float* y, int64_t n, uint32_t s1, ui
 
 // dropout(bufX, offX, bufY, offY, n, keep, seed): float32, byte offsets; seed any integer below 2^53.
 static napi_value dropout_fn(napi_env env, napi_callback_info info) {
+  static const arg_errors errs = ARG_ERRORS("dropout");
   napi_value a[7];
-  const char* fn = "dropout";
-  if (!get_args(env, info, a, 7, fn)) return NULL;
-  int64_t n = get_i64(env, a[4]);
-  if (!nonneg(env, &n, 1, fn)) return NULL;
+  int64_t n;
+  if (!get_args(env, info, a, 7, &errs, &n, 1, 4)) return NULL;
   double keep = 1, seed = 0;
   napi_get_value_double(env, a[5], &keep);
   napi_get_value_double(env, a[6], &seed);
@@ -899,7 +852,7 @@ static napi_value dropout_fn(napi_env env, napi_callback_info info) {
   }
   const float* x;
   float* y;
-  if (!(x = span(env, a[0], a[1], 4 * (uint64_t)n, 4, fn)) || !(y = span(env, a[2], a[3], 4 * (uint64_t)n, 4, fn))) return NULL;
+  if (!span(env, a[0], a[1], 4 * (uint64_t)n, 4, &errs, &x) || !span(env, a[2], a[3], 4 * (uint64_t)n, 4, &errs, &y)) return NULL;
   // splitmix64 of the seed gives the two 32-bit keys
   uint64_t z = (uint64_t)(int64_t)seed + 0x9E3779B97F4A7C15ULL;
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -915,10 +868,11 @@ static napi_value dropout_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// setThreads(n): the BLAS threads for products big enough to share (n > 0; others are ignored).
 static napi_value set_threads(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
+  static const arg_errors errs = ARG_ERRORS("setThreads");
   napi_value a[1];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (!get_args(env, info, a, 1, &errs, NULL, 0)) return NULL;
 #ifdef FAIRSEQ_TS_OPENBLAS
   int32_t n = 1;
   napi_get_value_int32(env, a[0], &n);

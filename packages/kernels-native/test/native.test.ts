@@ -445,6 +445,52 @@ describe("native kernels", () => {
     });
   }
 
+  it("the addon's functions reject bad arguments with errors naming the function (one checking path for all)", async () => {
+    const r = await loadNativeBinding();
+    if (!r.ok) throw new Error(r.reason);
+    const b = r.binding as unknown as Record<string, (...args: unknown[]) => void>;
+    const F = (n: number) => new Float32Array(n);
+    const fails = (fn: string, args: unknown[]) => {
+      try {
+        b[fn]!(...args);
+      } catch (e) {
+        return `${(e as Error).constructor.name}: ${(e as Error).message}`;
+      }
+      return "no error";
+    };
+    // the first kernels' wording (kept as it was)
+    expect(fails("vexp", [F(4), 0, F(4), 0])).toBe("TypeError: vexp expects 5 arguments");
+    expect(fails("vexp", [F(4), 0, "x", 0, 4])).toBe("TypeError: vexp: buffers must be ArrayBuffers or Float32Arrays");
+    expect(fails("vexp", [F(4), 0, F(4), 0, -1])).toBe("RangeError: vexp: range outside its buffer or misaligned");
+    expect(fails("vexp", [F(4), 2, F(4), 0, 1])).toBe("RangeError: vexp: range outside its buffer or misaligned");
+    expect(fails("layerNorm", [F(6), 0, F(3), 0, F(2), 0, F(6), 0, 2, 3, 1e-5])).toBe("RangeError: layerNorm: range outside its buffer or misaligned");
+    expect(fails("topk", [F(6), 0, 2, 3, 4, F(8), 0, new ArrayBuffer(32), 0])).toBe("RangeError: topk: range outside its buffer, misaligned, or k > cols");
+    expect(fails("linear", [F(6), 0, F(6), 0, F(1), 0, F(4), 0, 2, 2, 3])).toBe("RangeError: linear: range outside its buffer or misaligned");
+    const gemm = (strideA: number, offC: number, c: Float32Array) => [F(12), 0, strideA, F(12), 0, 6, c, offC, 2, 2, 2, 3, false, false];
+    expect(fails("sgemmBatched", gemm(-6, 0, F(8)))).toBe("RangeError: sgemmBatched: negative or misaligned argument");
+    expect(fails("sgemmBatched", gemm(6, 2, F(8)))).toBe("RangeError: sgemmBatched: negative or misaligned argument");
+    expect(fails("sgemmBatched", gemm(6, 0, F(7)))).toBe("RangeError: sgemmBatched: matrix outside its buffer");
+    // the later kernels' wording
+    expect(fails("sumAxis", [F(6), 0, F(3), 0, 1, 2])).toBe("TypeError: sumAxis expects 7 arguments");
+    expect(fails("sumAxis", [F(6), 0, new Uint8Array(12), 0, 1, 2, 3])).toBe("TypeError: sumAxis: buffers must be ArrayBuffers, Float32Arrays or Int32Arrays");
+    expect(fails("sumAxis", [F(6), 0, F(3), 0, 1, -2, 3])).toBe("RangeError: sumAxis: negative size");
+    expect(fails("adamStep", [...Array.from({ length: 7 }, (_, i) => [F(3), i === 6 ? 4 : 0]).flat(), 3, 0.9, 0.1, 0.98, 0.02, 1e-8, 1e-3, 0, 1, 0, false]))
+      .toBe("RangeError: adamStep: range outside its buffer or misaligned");
+    expect(fails("dropout", [F(4), 0, F(4), 0, 4, 0, 7])).toBe("RangeError: dropout: keep probability must be in (0, 1] and n below 2^32");
+    expect(fails("setThreads", [])).toBe("TypeError: setThreads expects 1 arguments");
+    // a zero-length range may sit in an empty buffer (whose data pointer can be NULL): the kernel still runs
+    const y = F(3).fill(7);
+    expect(fails("sumAxis", [new Float32Array(0), 0, y, 0, 1, 0, 3])).toBe("no error");
+    expect([...y]).toEqual([0, 0, 0]); // sums over an empty axis
+    const dg = F(3).fill(7);
+    const db = F(3).fill(7);
+    expect(fails("layerNormGrad", [F(0), 0, F(3), 0, F(0), 0, F(0), 0, dg, 0, db, 0, 0, 3, 1e-5])).toBe("no error");
+    expect([...dg, ...db]).toEqual([0, 0, 0, 0, 0, 0]); // dgamma, dbeta of no rows
+    const out = F(4).fill(7);
+    expect(fails("linear", [F(0), 0, F(0), 0, Float32Array.of(1, 2), 0, out, 0, 2, 2, 0])).toBe("no error");
+    expect([...out]).toEqual([1, 2, 1, 2]); // K = 0: the bias alone
+  });
+
   it("keeps working when the wasm heap grows between calls", async () => {
     await tf.setBackend("wasm");
     await registerNativeKernels("wasm");
