@@ -489,6 +489,10 @@ describe("native kernels", () => {
     const out = F(4).fill(7);
     expect(fails("linear", [F(0), 0, F(0), 0, Float32Array.of(1, 2), 0, out, 0, 2, 2, 0])).toBe("no error");
     expect([...out]).toEqual([1, 2, 1, 2]); // K = 0: the bias alone
+    const stats = F(4).fill(7);
+    const dw = F(6).fill(7);
+    expect(fails("linearSmoothedNll", [F(0), 0, F(6), 0, new Int32Array(0), 0, stats, 0, F(0), 0, dw, 0, 0, 3, 2, 0.9, 0.01, false, 0])).toBe("no error");
+    expect([...stats, ...dw]).toEqual(new Array(10).fill(0)); // no rows: zero loss terms and weight gradient
   });
 
   it("keeps working when the wasm heap grows between calls", async () => {
