@@ -119,6 +119,8 @@ export class Translator {
 /** Everything `fromPretrained` needs, as bytes/text (for browsers) — Node callers can pass paths instead. */
 export interface PretrainedFiles {
   checkpoint: Uint8Array;
+  /** What checkpoint errors call the checkpoint (its path or URL). */
+  checkpointSource?: string;
   srcDict: string;
   tgtDict: string;
 }
@@ -127,8 +129,11 @@ export interface PretrainedFiles {
 export function translatorFromFiles(files: PretrainedFiles, options: GeneratorOptions = {}, text: TextPipeline = {}): Translator {
   const src = Dictionary.parse(files.srcDict, { source: "source dict" });
   const tgt = Dictionary.parse(files.tgtDict, { source: "target dict" });
-  const { model } = loadModelCheckpointBytes(files.checkpoint, { srcVocabSize: src.length, tgtVocabSize: tgt.length, padIdx: src.pad() });
-  if (model.kind !== "encoder-decoder") throw new Error("fromPretrained: the checkpoint is not a translation model");
+  const { model } = loadModelCheckpointBytes(files.checkpoint, { srcVocabSize: src.length, tgtVocabSize: tgt.length, padIdx: src.pad() }, files.checkpointSource);
+  if (model.kind !== "encoder-decoder") {
+    model.dispose();
+    throw new Error("fromPretrained: the checkpoint is not a translation model");
+  }
   return new Translator(model as EncoderDecoderModel, src, tgt, options, text);
 }
 
@@ -156,5 +161,5 @@ export async function fromPretrained(
     readFile(join(o.dataDir, `dict.${sourceLang}.txt`), "utf8"),
     readFile(join(o.dataDir, `dict.${targetLang}.txt`), "utf8"),
   ]);
-  return translatorFromFiles({ checkpoint: ck, srcDict: sd, tgtDict: td }, o, textPipeline({ ...o, sourceLang, targetLang }));
+  return translatorFromFiles({ checkpoint: ck, checkpointSource: checkpoint, srcDict: sd, tgtDict: td }, o, textPipeline({ ...o, sourceLang, targetLang }));
 }
