@@ -43,3 +43,4 @@ export {
 export { importFairseqCheckpoint, importFairseqCheckpointBytes, loadFairseqCheckpoint, type ImportVocab, type ImportedModel } from "./fairseq-import.js";
 export { SafetensorsError, decodeSafetensors, encodeSafetensors, f32, toFloat32, type SafeDtype, type SafeTensor } from "./safetensors.js";
 export { loadModelCheckpointBytes } from "./model-checkpoint.js";
+export { disposeTensorSample, sampleToTensors, type TensorSample } from "./tensor-sample.js";
