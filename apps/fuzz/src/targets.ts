@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Dictionary, DictionaryFormatError } from "@fairseq-ts/dictionary";
 import { IndexedDatasetError, MMapIndexedDataset, formatMMapIndex, parseMMapIndex, type IndexedDtype } from "@fairseq-ts/data";
-import { SafetensorsError, decodeSafetensors, encodeSafetensors, f32 } from "@fairseq-ts/models";
-import { CheckpointFileError, decodeCheckpoint } from "@fairseq-ts/trainer";
+import { CheckpointError, SafetensorsError, decodeSafetensors, encodeSafetensors, f32 } from "@fairseq-ts/models";
+import { decodeCheckpoint } from "@fairseq-ts/trainer";
 import { SubwordNmtApplier, parseModelProto } from "@fairseq-ts/tokenizers";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -144,7 +144,7 @@ export function fuzzTargets(shared: string): FuzzTarget[] {
       allowed: isClass(IndexedDatasetError),
     },
     { name: "safetensors", seeds: [safe], read: (b) => void decodeSafetensors(b), allowed: isClass(SafetensorsError) },
-    { name: "fairseq-ts checkpoint", seeds: [ckpt], read: (b) => void decodeCheckpoint(b, "fuzz.safetensors"), allowed: isClass(CheckpointFileError) },
+    { name: "fairseq-ts checkpoint", seeds: [ckpt], read: (b) => void decodeCheckpoint(b, "fuzz.safetensors"), allowed: isClass(CheckpointError) },
     {
       name: "sentencepiece .model",
       seeds: [readFileSync(join(shared, "reference/sentencepiece/m30k-unigram4k.model"))],

@@ -11,7 +11,7 @@
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { decodeSafetensors, encodeSafetensors } from "@fairseq-ts/models";
+import { weightsOnlyCheckpoint } from "@fairseq-ts/models";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const demo = resolve(here, "../../examples/work/numbers");
@@ -45,10 +45,7 @@ export function stageModel(o: StageOptions): { files: string[]; bytes: number; d
   } catch (err) {
     throw new Error(`--path ${o.checkpoint}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)}); train a model first (pnpm demo)`);
   }
-  const { tensors, metadata } = decodeSafetensors(raw);
-  if (!metadata.fairseq_ts) throw new Error(`--path ${o.checkpoint}: not a fairseq-ts checkpoint (no fairseq_ts metadata)`);
-  const weights = new Map([...tensors].filter(([name]) => name.startsWith("model.")));
-  const slim = encodeSafetensors(weights, { fairseq_ts: metadata.fairseq_ts });
+  const slim = weightsOnlyCheckpoint(raw, `--path ${o.checkpoint}`);
   mkdirSync(o.out, { recursive: true });
   writeFileSync(join(o.out, "checkpoint.safetensors"), slim);
   for (const [lang, name] of [[source, "dict.src.txt"], [target, "dict.tgt.txt"]] as const) {

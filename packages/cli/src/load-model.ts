@@ -16,16 +16,16 @@ export function loadModelForTask(path: string, task: Task): { model: EncoderDeco
     throw new Error(`--path ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
   }
   const translation = task.name === "translation";
-  try {
-    return loadModelCheckpointBytes(bytes, {
+  return loadModelCheckpointBytes(
+    bytes,
+    {
       srcVocabSize: translation ? task.sourceDictionary.length : undefined,
       tgtVocabSize: translation ? task.targetDictionary.length : undefined,
       vocabSize: translation ? undefined : task.targetDictionary.length,
       padIdx: task.targetDictionary.pad(),
-    });
-  } catch (err) {
-    throw new Error(`--path ${path}: ${(err as Error).message}`);
-  }
+    },
+    `--path ${path}`,
+  );
 }
 
 /**

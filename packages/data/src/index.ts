@@ -35,3 +35,4 @@ export {
 } from "./iterators/epoch-batch-iterator.js";
 export { TokenBlockDataset, blockToDatasetIndex, sliceIndices, type BreakMode, type TokenBlock } from "./datasets/token-block-dataset.js";
 export { MonolingualDataset, type MonolingualItem } from "./datasets/monolingual-dataset.js";
+export { LMContextWindowDataset } from "./datasets/lm-context-window-dataset.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Dictionary } from "@fairseq-ts/dictionary";
-import { MonolingualDataset, RandomState, TokenBlockDataset, sliceIndices } from "../src/index.js";
+import { LMContextWindowDataset, MonolingualDataset, RandomState, TokenBlockDataset, sliceIndices } from "../src/index.js";
 
 // Three sentences, eos = 2: [10 11 2] [12 2] [13 14 15 2]; the stream is 10 11 2 12 2 13 14 15 2.
 const sents = [[10, 11, 2], [12, 2], [13, 14, 15, 2]].map((s) => Int32Array.from(s));
@@ -43,5 +43,36 @@ describe("MonolingualDataset", () => {
     expect(arr(s.netInput.srcLengths)).toEqual([4, 1]);
     const order = m.orderedIndices(new RandomState(1));
     expect(order[0]).toBe(2); // the 1-token block first
+  });
+});
+
+describe("LMContextWindowDataset (fairseq's eval-lm --context-window, traced by hand)", () => {
+  // blocks of 4: targets [10 11 2 12] [2 13 14 15] [2]; sources [2 10 11 2] [12 2 13 14] [15]
+  const d = new Dictionary();
+  const blocks = () => new MonolingualDataset(new TokenBlockDataset(ds, 4, d.pad(), d.eos(), "none"), d, false);
+
+  it("prefixes each row with the tokens before it, carried across batches; the prefix's targets are padding", () => {
+    const w = new LMContextWindowDataset(blocks(), 4, 2, d.pad());
+    expect(arr(w.orderedIndices())).toEqual([0, 1, 2]); // corpus order, whatever the sizes
+    const a = w.collater([w.get(0)])!;
+    // nothing came before the first block: 2 columns of padding at the end
+    expect(arr(a.netInput.srcTokens.data)).toEqual([2, 10, 11, 2, 1, 1]);
+    expect(arr(a.target!.data)).toEqual([10, 11, 2, 12, 1, 1]);
+    expect(arr(a.netInput.srcLengths)).toEqual([4]);
+    const b = w.collater([w.get(1), w.get(2)])!;
+    expect(b.netInput.srcTokens).toMatchObject({ rows: 2, cols: 6 });
+    // row 0: the last 2 tokens of block 0's input (11 2), then its own; row 1: the last 2 of row 0 (13 14)
+    expect(arr(b.netInput.srcTokens.data)).toEqual([11, 2, 12, 2, 13, 14, 13, 14, 15, 1, 1, 1]);
+    expect(arr(b.target!.data)).toEqual([1, 1, 2, 13, 14, 15, 1, 1, 2, 1, 1, 1]);
+    expect(arr(b.netInput.srcLengths)).toEqual([6, 3]);
+    // every target token is still there exactly once
+    const scored = (s: typeof a) => arr(s.target!.data).filter((t) => t !== d.pad());
+    expect([...scored(a), ...scored(b)]).toEqual([10, 11, 2, 12, 2, 13, 14, 15, 2]);
+    expect(b.ntokens).toBe(5);
+  });
+
+  it("rejects a context window that is not a positive integer", () => {
+    expect(() => new LMContextWindowDataset(blocks(), 4, 0, d.pad())).toThrow(/context window must be a positive integer, got 0/);
+    expect(() => new LMContextWindowDataset(blocks(), 0, 2, d.pad())).toThrow(/tokens per sample must be a positive integer, got 0/);
   });
 });

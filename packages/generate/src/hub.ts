@@ -1,7 +1,7 @@
 import { nodeBuiltin } from "@fairseq-ts/runtime";
-import * as tf from "@tensorflow/tfjs-core";
+import type { IntMatrix, Sample } from "@fairseq-ts/data";
 import { Dictionary } from "@fairseq-ts/dictionary";
-import { loadModelCheckpointBytes, type EncoderDecoderModel } from "@fairseq-ts/models";
+import { disposeTensorSample, loadModelCheckpointBytes, sampleToTensors, type EncoderDecoderModel } from "@fairseq-ts/models";
 import { SequenceGenerator, type GeneratorOptions, type Hypothesis } from "./sequence-generator.js";
 import { SequenceScorer } from "./sequence-scorer.js";
 import { buildBpe, buildTokenizer, type Encoder, type EncoderOptions } from "@fairseq-ts/tokenizers";
@@ -18,6 +18,25 @@ export function textPipeline(o: { tokenizer?: string; bpe?: string } & EncoderOp
     tokenizer: typeof o.tokenizer === "string" ? buildTokenizer(o.tokenizer, o) : null,
     bpe: typeof o.bpe === "string" ? buildBpe(o.bpe, o) : null,
   };
+}
+
+/**
+ * Sequences as one padded matrix, as fairseq's collate_tokens lays them out: right- or left-aligned,
+ * with `eosFirst` the last token moved to the front (prev_output_tokens). The data package's collater
+ * does this for datasets; the hub batches sentences it was handed and must stay free of Node modules.
+ */
+function padded(seqs: readonly Int32Array[], pad: number, leftPad: boolean, eosFirst: number | null = null): IntMatrix {
+  const cols = Math.max(...seqs.map((t) => t.length));
+  const data = new Int32Array(seqs.length * cols).fill(pad);
+  seqs.forEach((t, r) => {
+    const at = r * cols + (leftPad ? cols - t.length : 0);
+    if (eosFirst === null) data.set(t, at);
+    else {
+      data[at] = eosFirst;
+      data.set(t.subarray(0, t.length - 1), at + 1);
+    }
+  });
+  return { data, rows: seqs.length, cols };
 }
 
 /** A translation model with its dictionaries: fairseq's hub interface (`from_pretrained`). */
@@ -51,18 +70,29 @@ export class Translator {
     return new SequenceGenerator(this.model, { pad: t.pad(), eos: t.eos(), unk: t.unk() }, t.length, { ...this.options, ...options });
   }
 
+  /** Sentences as a collated sample in fairseq's translation layout: left-padded sources, right-padded targets. */
+  private collate(sources: readonly Int32Array[], targets: readonly Int32Array[] | null): Sample {
+    const t = this.tgtDict;
+    return {
+      id: Int32Array.from(sources, (_, i) => i),
+      nsentences: sources.length,
+      ntokens: (targets ?? sources).reduce((n, x) => n + x.length, 0),
+      netInput: {
+        srcTokens: padded(sources, this.srcDict.pad(), true),
+        srcLengths: Int32Array.from(sources, (x) => x.length),
+        prevOutputTokens: targets ? padded(targets, t.pad(), false, t.eos()) : null,
+      },
+      target: targets ? padded(targets, t.pad(), false) : null,
+    };
+  }
+
   /** Token ids in, hypotheses out (best first per sentence). */
   generate(tokens: Int32Array[], options: GeneratorOptions = {}): Hypothesis[][] {
-    const pad = this.srcDict.pad();
-    const width = Math.max(...tokens.map((t) => t.length));
-    const data = new Int32Array(tokens.length * width).fill(pad);
-    tokens.forEach((t, r) => data.set(t, r * width + width - t.length)); // left-padded
-    const src = tf.tensor2d(data, [tokens.length, width], "int32");
-    const lens = tf.tensor1d(tokens.map((t) => t.length), "int32");
+    const ts = sampleToTensors(this.collate(tokens, null));
     try {
-      return this.generator(options).generate(src, lens);
+      return this.generator(options).generate(ts.netInput.srcTokens, ts.netInput.srcLengths);
     } finally {
-      tf.dispose([src, lens]);
+      disposeTensorSample(ts);
     }
   }
 
@@ -86,23 +116,11 @@ export class Translator {
     if (srcs.length !== tgts.length) throw new Error(`score: ${srcs.length} sources but ${tgts.length} targets`);
     const s = srcs.map((l) => this.srcDict.encodeLine(this.encodeText(l), { addIfNotExist: false }));
     const t = tgts.map((l) => this.tgtDict.encodeLine(this.encodeText(l), { addIfNotExist: false }));
-    const pad = this.tgtDict.pad();
-    const sw = Math.max(...s.map((x) => x.length));
-    const tw = Math.max(...t.map((x) => x.length));
-    const src = new Int32Array(s.length * sw).fill(this.srcDict.pad());
-    s.forEach((x, r) => src.set(x, r * sw + sw - x.length));
-    const tgt = new Int32Array(t.length * tw).fill(pad);
-    const prev = new Int32Array(t.length * tw).fill(pad);
-    t.forEach((x, r) => {
-      tgt.set(x, r * tw);
-      prev[r * tw] = this.tgtDict.eos();
-      prev.set(x.subarray(0, x.length - 1), r * tw + 1);
-    });
-    const ts = [tf.tensor2d(src, [s.length, sw], "int32"), tf.tensor1d(s.map((x) => x.length), "int32"), tf.tensor2d(prev, [t.length, tw], "int32"), tf.tensor2d(tgt, [t.length, tw], "int32")] as const;
+    const ts = sampleToTensors(this.collate(s, t));
     try {
-      return new SequenceScorer(this.model, pad).score(ts[0], ts[1], ts[2], ts[3]).map((h) => h[0]!);
+      return new SequenceScorer(this.model, this.tgtDict.pad()).score(ts.netInput.srcTokens, ts.netInput.srcLengths, ts.netInput.prevOutputTokens!, ts.target).map((h) => h[0]!);
     } finally {
-      tf.dispose([...ts]);
+      disposeTensorSample(ts);
     }
   }
 
@@ -119,6 +137,8 @@ export class Translator {
 /** Everything `fromPretrained` needs, as bytes/text (for browsers) — Node callers can pass paths instead. */
 export interface PretrainedFiles {
   checkpoint: Uint8Array;
+  /** What checkpoint errors call the checkpoint (its path or URL). */
+  checkpointSource?: string;
   srcDict: string;
   tgtDict: string;
 }
@@ -127,8 +147,11 @@ export interface PretrainedFiles {
 export function translatorFromFiles(files: PretrainedFiles, options: GeneratorOptions = {}, text: TextPipeline = {}): Translator {
   const src = Dictionary.parse(files.srcDict, { source: "source dict" });
   const tgt = Dictionary.parse(files.tgtDict, { source: "target dict" });
-  const { model } = loadModelCheckpointBytes(files.checkpoint, { srcVocabSize: src.length, tgtVocabSize: tgt.length, padIdx: src.pad() });
-  if (model.kind !== "encoder-decoder") throw new Error("fromPretrained: the checkpoint is not a translation model");
+  const { model } = loadModelCheckpointBytes(files.checkpoint, { srcVocabSize: src.length, tgtVocabSize: tgt.length, padIdx: src.pad() }, files.checkpointSource);
+  if (model.kind !== "encoder-decoder") {
+    model.dispose();
+    throw new Error("fromPretrained: the checkpoint is not a translation model");
+  }
   return new Translator(model as EncoderDecoderModel, src, tgt, options, text);
 }
 
@@ -156,5 +179,5 @@ export async function fromPretrained(
     readFile(join(o.dataDir, `dict.${sourceLang}.txt`), "utf8"),
     readFile(join(o.dataDir, `dict.${targetLang}.txt`), "utf8"),
   ]);
-  return translatorFromFiles({ checkpoint: ck, srcDict: sd, tgtDict: td }, o, textPipeline({ ...o, sourceLang, targetLang }));
+  return translatorFromFiles({ checkpoint: ck, checkpointSource: checkpoint, srcDict: sd, tgtDict: td }, o, textPipeline({ ...o, sourceLang, targetLang }));
 }

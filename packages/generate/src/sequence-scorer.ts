@@ -1,6 +1,15 @@
 import * as tf from "@tensorflow/tfjs-core";
-import type { EncoderDecoderModel } from "@fairseq-ts/models";
+import type { EncoderDecoderModel, LanguageModel, TensorSample } from "@fairseq-ts/models";
 import type { Hypothesis } from "./sequence-generator.js";
+
+/** The log-probability of each target token, `lprobs[b, t, target[b, t]]`, flattened row-major (B·T). */
+export function gatherTargetLogProbs(lprobs: tf.Tensor3D, target: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const [b, t, v] = lprobs.shape;
+    const idx = tf.add(tf.mul(tf.range(0, b * t, 1, "int32"), tf.scalar(v, "int32")), tf.reshape(target, [-1]));
+    return tf.gather(tf.reshape(lprobs, [-1]), idx) as tf.Tensor1D;
+  });
+}
 
 /**
  * fairseq's SequenceScorer (`generate --score-reference`): teacher-forced log-probs of the given
@@ -16,12 +25,7 @@ export class SequenceScorer {
   score(srcTokens: tf.Tensor2D, srcLengths: tf.Tensor1D, prevOutputTokens: tf.Tensor2D, target: tf.Tensor2D): Hypothesis[][] {
     this.model.eval();
     const [b, t] = target.shape;
-    const picked = tf.tidy(() => {
-      const lprobs = this.model.getNormalizedProbs(this.model.forward(srcTokens, srcLengths, prevOutputTokens), true);
-      const v = lprobs.shape[2];
-      const idx = tf.add(tf.mul(tf.range(0, b * t, 1, "int32"), tf.scalar(v, "int32")), tf.reshape(target, [-1]));
-      return tf.gather(tf.reshape(lprobs, [-1]), idx);
-    });
+    const picked = tf.tidy(() => gatherTargetLogProbs(this.model.getNormalizedProbs(this.model.forward(srcTokens, srcLengths, prevOutputTokens), true), target));
     const lp = picked.dataSync() as Float32Array;
     picked.dispose();
     const tg = target.dataSync();
@@ -40,5 +44,40 @@ export class SequenceScorer {
       out.push([{ tokens: Int32Array.from(tokens), score: Math.fround(sum / tokens.length), positionalScores: Float32Array.from(pos) }]);
     }
     return out;
+  }
+}
+
+/** What a language model gives a batch of text: the summed natural-log probability of its scored tokens. */
+export interface LanguageModelScore {
+  /** Σ ln p(token | its left context), over the target's non-pad tokens (float32 sum). */
+  logProbSum: number;
+  /** How many tokens were scored. */
+  tokens: number;
+}
+
+/**
+ * What fairseq's SequenceScorer does for eval-lm: run a language model over the batch's input and
+ * gather the log-probability of every target token that is not padding (a context window's prefix
+ * has padding targets, so it is read but not scored). Loss and perplexity follow from the sums.
+ */
+export class LanguageModelScorer {
+  constructor(
+    readonly model: LanguageModel,
+    readonly pad: number,
+  ) {}
+
+  score(sample: TensorSample): LanguageModelScore {
+    this.model.eval();
+    const { logProbSum, tokens } = tf.tidy(() => {
+      const target = sample.target;
+      const picked = gatherTargetLogProbs(this.model.getNormalizedProbs(this.model.forward(sample.netInput.srcTokens), true), target);
+      const mask = tf.cast(tf.notEqual(tf.reshape(target, [-1]), tf.scalar(this.pad, "int32")), "float32");
+      return { logProbSum: tf.sum(tf.mul(picked, mask)), tokens: tf.sum(mask) };
+    });
+    try {
+      return { logProbSum: logProbSum.dataSync()[0]!, tokens: tokens.dataSync()[0]! };
+    } finally {
+      tf.dispose([logProbSum, tokens]);
+    }
   }
 }

@@ -1,11 +1,7 @@
-import * as tf from "@tensorflow/tfjs-core";
 import { PyNamespace, TorchTensor, loadTorchCheckpoint, readTorchCheckpoint, type TorchCheckpoint } from "@fairseq-ts/torch-load";
+import { CheckpointError, buildModelWithWeights, checkpointError, type WeightValues } from "./checkpoint-codec.js";
 import type { EncoderDecoderModel, LanguageModel } from "./interfaces.js";
-import { buildModel, type ModelArgs } from "./registry.js";
-
-export class CheckpointError extends Error {
-  override name = "CheckpointError";
-}
+import type { ModelArgs } from "./registry.js";
 
 export interface ImportedModel {
   model: EncoderDecoderModel | LanguageModel;
@@ -57,21 +53,18 @@ export function importFairseqCheckpoint(ckpt: TorchCheckpoint, vocab: ImportVoca
       );
     }
   }
-  const model = buildModel({ ...args }, { ...sizes, padIdx } as never);
-  const values = new Map<string, tf.Tensor>();
-  try {
+  const floats = function* (): Generator<[string, WeightValues]> {
     for (const [k, t] of tensors) {
+      // integer buffers (e.g. a version counter) are not weights
       if (t.dtype !== "float32" && t.dtype !== "float16" && t.dtype !== "bfloat16" && t.dtype !== "float64") continue;
-      const data = ckpt.tensorData(t);
-      values.set(k, tf.tensor(data instanceof Float64Array ? Float32Array.from(data) : (data as Float32Array), t.shape, "float32"));
+      const values = () => {
+        const data = ckpt.tensorData(t);
+        return data instanceof Float64Array ? Float32Array.from(data) : (data as Float32Array);
+      };
+      yield [k, { shape: t.shape, values }];
     }
-    model.loadStateDict(values);
-  } catch (err) {
-    model.dispose();
-    throw err instanceof CheckpointError ? err : new CheckpointError((err as Error).message);
-  } finally {
-    for (const v of values.values()) v.dispose();
-  }
+  };
+  const model = buildModelWithWeights(args, { ...sizes, padIdx }, floats());
   return { model, args };
 }
 
@@ -81,11 +74,15 @@ export async function loadFairseqCheckpoint(path: string, vocab: ImportVocab = {
   try {
     return importFairseqCheckpoint(ckpt, vocab);
   } catch (err) {
-    throw new CheckpointError(`${path}: ${(err as Error).message}`);
+    throw checkpointError(err, path);
   }
 }
 
-/** Import from bytes (browser or Node). */
-export function importFairseqCheckpointBytes(bytes: Uint8Array, vocab: ImportVocab = {}): ImportedModel {
-  return importFairseqCheckpoint(loadTorchCheckpoint(bytes), vocab);
+/** Import from bytes (browser or Node); CheckpointErrors name `source` when given. */
+export function importFairseqCheckpointBytes(bytes: Uint8Array, vocab: ImportVocab = {}, source?: string): ImportedModel {
+  try {
+    return importFairseqCheckpoint(loadTorchCheckpoint(bytes), vocab);
+  } catch (err) {
+    throw source === undefined ? err : checkpointError(err, source);
+  }
 }

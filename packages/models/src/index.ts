@@ -29,6 +29,18 @@ export {
   type ModelSpec,
   type ModelVocab,
 } from "./registry.js";
-export { CheckpointError, importFairseqCheckpoint, importFairseqCheckpointBytes, loadFairseqCheckpoint, type ImportVocab, type ImportedModel } from "./fairseq-import.js";
+export {
+  CHECKPOINT_METADATA_KEY,
+  CheckpointError,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  loadModelWeights,
+  modelFromCheckpoint,
+  weightsOnlyCheckpoint,
+  type CheckpointMetadata,
+  type DecodedCheckpoint,
+} from "./checkpoint-codec.js";
+export { importFairseqCheckpoint, importFairseqCheckpointBytes, loadFairseqCheckpoint, type ImportVocab, type ImportedModel } from "./fairseq-import.js";
 export { SafetensorsError, decodeSafetensors, encodeSafetensors, f32, toFloat32, type SafeDtype, type SafeTensor } from "./safetensors.js";
 export { loadModelCheckpointBytes } from "./model-checkpoint.js";
+export { disposeTensorSample, sampleToTensors, type TensorSample } from "./tensor-sample.js";

@@ -2,8 +2,6 @@ export {
   LanguageModelingTask,
   TaskError,
   TranslationTask,
-  disposeSample,
-  toTensorSample,
   type BatchIteratorOptions,
   type LanguageModelingTaskOptions,
   type Task,

@@ -1,7 +1,5 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs-core";
-import type { TensorSample } from "@fairseq-ts/criterions";
 import {
   EpochBatchIterator,
   LanguagePairDataset,
@@ -13,7 +11,6 @@ import {
   batchBySize,
   fairseqNumpySeed,
   type BreakMode,
-  type IntMatrix,
   type Sample,
   type TokenSequenceDataset,
 } from "@fairseq-ts/data";
@@ -59,30 +56,6 @@ export interface Task {
   /** fairseq's `get_batch_iterator`: ordered (seeded), filtered, batched, shuffled per epoch. */
   getBatchIterator(dataset: TaskDataset, options: BatchIteratorOptions): EpochBatchIterator<unknown, Sample>;
   maxPositions(): [number, number] | number;
-}
-
-function matrix(m: IntMatrix): tf.Tensor2D {
-  return tf.tensor2d(m.data, [m.rows, m.cols], "int32");
-}
-
-/** A collated sample as int32 tensors (the caller disposes them, e.g. with `disposeSample`). */
-export function toTensorSample(s: Sample): TensorSample {
-  return {
-    id: s.id,
-    nsentences: s.nsentences,
-    ntokens: s.ntokens,
-    netInput: {
-      srcTokens: matrix(s.netInput.srcTokens),
-      srcLengths: tf.tensor1d(s.netInput.srcLengths, "int32"),
-      prevOutputTokens: s.netInput.prevOutputTokens ? matrix(s.netInput.prevOutputTokens) : null,
-    },
-    target: matrix(s.target ?? s.netInput.srcTokens),
-  };
-}
-
-export function disposeSample(s: TensorSample): void {
-  tf.dispose([s.netInput.srcTokens, s.netInput.srcLengths, s.target]);
-  if (s.netInput.prevOutputTokens) s.netInput.prevOutputTokens.dispose();
 }
 
 /** An mmap dataset (`prefix.bin`/`.idx`), or fairseq's raw text impl (the text file `prefix` itself). */

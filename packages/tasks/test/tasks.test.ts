@@ -2,7 +2,8 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
-import { TaskError, TranslationTask, disposeSample, toTensorSample } from "../src/index.js";
+import { disposeTensorSample, sampleToTensors } from "@fairseq-ts/models";
+import { TaskError, TranslationTask } from "../src/index.js";
 import { SHARED } from "./shared.js";
 
 const BIN = join(SHARED, "reference/fairseq/multi30k-de-en/bin");
@@ -35,10 +36,10 @@ describe("translation task", () => {
     const ds = task.loadDataset("valid");
     const s = ds.collater([ds.get(0), ds.get(1)])!;
     const before = tf.memory().numTensors;
-    const ts = toTensorSample(s);
+    const ts = sampleToTensors(s);
     expect(ts.netInput.srcTokens.dtype).toBe("int32");
     expect(ts.target.shape).toEqual([2, s.target!.cols]);
-    disposeSample(ts);
+    disposeTensorSample(ts);
     expect(tf.memory().numTensors).toBe(before);
     await expect(Promise.resolve().then(() => task.loadDataset("nosuchsplit"))).rejects.toThrow(/nosuchsplit/);
   });

@@ -10,10 +10,8 @@ export {
 } from "./checkpoint-policy.js";
 export { REDUCED_LOGGING_KEYS, Trainer, type TrainerOptions } from "./trainer.js";
 export {
-  CheckpointFileError,
   decodeCheckpoint,
   encodeCheckpoint,
-  loadModelWeights,
   readCheckpointFile,
   writeCheckpointFiles,
   type CheckpointMeta,

@@ -2,9 +2,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Criterion, LoggingOutput } from "@fairseq-ts/criterions";
 import { balanceSamples, splitSample, type Sample } from "@fairseq-ts/data";
 import type { Metrics } from "@fairseq-ts/logging";
-import type { EncoderDecoderModel, LanguageModel } from "@fairseq-ts/models";
+import { disposeTensorSample, sampleToTensors, type EncoderDecoderModel, type LanguageModel } from "@fairseq-ts/models";
 import { NonFiniteGradientError, clipGradNorm, multiplyGrads, type Grads, type LrScheduler, type Optimizer } from "@fairseq-ts/optim";
-import { disposeSample, toTensorSample } from "@fairseq-ts/tasks";
 import type { ProcessGroup } from "@fairseq-ts/distributed";
 import { failpoint } from "@fairseq-ts/runtime";
 
@@ -65,7 +64,7 @@ export class Trainer {
 
   /** Forward + backward on one batch; returns its gradients by fairseq name and its logged values. */
   private forwardBackward(sample: Sample): { grads: Grads; logging: LoggingOutput; sampleSize: number } {
-    const ts = toTensorSample(sample);
+    const ts = sampleToTensors(sample);
     let kept: Record<string, tf.Scalar | number> = {};
     let sampleSize = 0;
     const params = [...this.model.namedParameters().values()];
@@ -79,7 +78,7 @@ export class Trainer {
       for (const [k, v] of Object.entries(out.logging)) kept[k] = typeof v === "number" ? v : tf.keep(v);
       return poison ? tf.mul(out.loss, NaN) : out.loss;
     }, params);
-    disposeSample(ts);
+    disposeTensorSample(ts);
     // The logged tensors may include the returned loss itself, and repeat (cross_entropy: loss = nll_loss).
     const logging: LoggingOutput = {};
     const toFree = new Set<tf.Tensor>([value]);
@@ -184,12 +183,12 @@ export class Trainer {
     this.model.eval();
     const logging: LoggingOutput = {};
     for (const chunk of this.chunks(sample)) {
-      const ts = toTensorSample(chunk);
+      const ts = sampleToTensors(chunk);
       tf.tidy(() => {
         const out = this.criterion.forward(this.model, ts);
         for (const [k, v] of Object.entries(out.logging)) logging[k] = (logging[k] ?? 0) + (typeof v === "number" ? v : v.dataSync()[0]!);
       });
-      disposeSample(ts);
+      disposeTensorSample(ts);
     }
     return logging;
   }

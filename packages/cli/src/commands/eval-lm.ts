@@ -1,9 +1,9 @@
 import type { Command } from "commander";
-import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, parseBackendName } from "@fairseq-ts/backend";
-import { splitSample, type Sample } from "@fairseq-ts/data";
+import { LMContextWindowDataset, splitSample, type Sample } from "@fairseq-ts/data";
+import { LanguageModelScorer } from "@fairseq-ts/generate";
 import { asctime, formatFixed } from "@fairseq-ts/logging";
-import type { LanguageModel } from "@fairseq-ts/models";
+import { disposeTensorSample, sampleToTensors, type LanguageModel } from "@fairseq-ts/models";
 import { LanguageModelingTask } from "@fairseq-ts/tasks";
 import { int } from "../flags.js";
 import { loadModelForTask } from "../load-model.js";
@@ -35,37 +35,25 @@ export function registerEvalLm(program: Command): void {
       // disposed on every path: main() may run many times in one process (tests, embedding)
       try {
         if (model.kind !== "language-model") throw new Error(`--path ${o.path}: eval-lm needs a language model`);
-        const lm = model as LanguageModel;
-        lm.eval();
+        const scorer = new LanguageModelScorer(model as LanguageModel, task.dictionary.pad());
         const loaded = task.loadDataset(o.genSubset as string);
-        // fairseq's LMContextWindowDataset keeps the blocks in corpus order (the context is the previous block)
-        const ds: typeof loaded =
-          cw > 0 ? Object.assign(Object.create(loaded) as typeof loaded, { orderedIndices: () => Int32Array.from({ length: loaded.length }, (_, i) => i) }) : loaded;
+        const ds = cw > 0 ? new LMContextWindowDataset(loaded, tps, cw, task.dictionary.pad()) : loaded;
         // fairseq-eval-lm's default --max-tokens is 36000
         const itr = task.getBatchIterator(ds, { maxTokens: (o.maxTokens as number) ?? (o.batchSize ? null : 36000), maxSentences: (o.batchSize as number) ?? null, seed: 1 });
-        const pad = task.dictionary.pad();
-        const window = cw > 0 ? new ContextWindow(tps, cw, pad) : null;
         let sum = 0;
         let count = 0;
         const t0 = performance.now();
         for (const batch of itr.nextEpochItr({ shuffle: false }) as Iterable<Sample | null>) {
           if (!batch) continue;
-          if (window) window.apply(batch);
-          for (const s of splitSample(batch, o.microBatchTokens as number, pad)) {
-            const { rows, cols } = s.netInput.srcTokens;
-            const { lp, mask } = tf.tidy(() => {
-              const x = tf.tensor2d(s.netInput.srcTokens.data, [rows, cols], "int32");
-              const t = tf.tensor2d(s.target!.data, [rows, cols], "int32");
-              const lprobs = lm.getNormalizedProbs(lm.forward(x), true);
-              const v = lprobs.shape[2];
-              const idx = tf.add(tf.mul(tf.range(0, rows * cols, 1, "int32"), tf.scalar(v, "int32")), tf.reshape(t, [-1]));
-              const picked = tf.gather(tf.reshape(lprobs, [-1]), idx);
-              const m = tf.cast(tf.notEqual(tf.reshape(t, [-1]), tf.scalar(pad, "int32")), "float32");
-              return { lp: tf.sum(tf.mul(picked, m)), mask: tf.sum(m) };
-            });
-            sum += lp.dataSync()[0]!;
-            count += mask.dataSync()[0]!;
-            tf.dispose([lp, mask]);
+          for (const s of splitSample(batch, o.microBatchTokens as number, task.dictionary.pad())) {
+            const ts = sampleToTensors(s);
+            try {
+              const scored = scorer.score(ts);
+              sum += scored.logProbSum;
+              count += scored.tokens;
+            } finally {
+              disposeTensorSample(ts);
+            }
           }
         }
         const secs = (performance.now() - t0) / 1000;
@@ -77,41 +65,4 @@ export function registerEvalLm(program: Command): void {
         model.dispose();
       }
     });
-}
-
-/**
- * fairseq's LMContextWindowDataset collater: each block is prefixed with the last `contextWindow`
- * tokens seen before it (carried across batches, in order); only the block's own targets are scored.
- */
-class ContextWindow {
-  private prev: number[] = [];
-  constructor(
-    readonly tokensPerSample: number,
-    readonly contextWindow: number,
-    readonly pad: number,
-  ) {}
-  apply(s: Sample): void {
-    const { rows, cols } = s.netInput.srcTokens;
-    const width = cols + this.contextWindow;
-    const toks = new Int32Array(rows * width).fill(this.pad);
-    const tgt = new Int32Array(rows * width).fill(this.pad);
-    const maxLen = this.tokensPerSample + this.contextWindow;
-    for (let i = 0; i < rows; i++) {
-      const row = s.netInput.srcTokens.data.subarray(i * cols, (i + 1) * cols);
-      let len = 0;
-      for (const t of row) if (t !== this.pad) len++;
-      const extra = this.prev.length + len - maxLen;
-      if (extra > 0) this.prev = this.prev.slice(extra);
-      const p = this.prev.length;
-      toks.set(this.prev, i * width);
-      toks.set(row, i * width + p);
-      tgt.set(s.target!.data.subarray(i * cols, (i + 1) * cols), i * width + p);
-      s.netInput.srcLengths[i] = s.netInput.srcLengths[i]! + p;
-      const kept: number[] = [];
-      for (const t of toks.subarray(i * width, (i + 1) * width)) if (t !== this.pad) kept.push(t);
-      this.prev = kept.slice(-this.contextWindow);
-    }
-    s.netInput.srcTokens = { data: toks, rows, cols: width };
-    s.target = { data: tgt, rows, cols: width };
-  }
 }

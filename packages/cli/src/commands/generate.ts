@@ -1,10 +1,9 @@
 import type { Command } from "commander";
-import * as tf from "@tensorflow/tfjs-core";
 import { parseBackendName } from "@fairseq-ts/backend";
 import type { Sample } from "@fairseq-ts/data";
 import { BleuScorer, SequenceGenerator, SequenceScorer, attentionArgmax, extractHardAlignment, formatD, formatH, formatP, formatSacreBleu, replaceUnk, sacreBleu } from "@fairseq-ts/generate";
 import { asctime, formatFixed, formatPrecision } from "@fairseq-ts/logging";
-import type { EncoderDecoderModel } from "@fairseq-ts/models";
+import { disposeTensorSample, sampleToTensors, type EncoderDecoderModel } from "@fairseq-ts/models";
 import { bool, choice, int } from "../flags.js";
 import { setupTranslation } from "../load-model.js";
 import { addGenerationFlags, alignDictFromFlags, generatorOptions, removeBpeSymbol } from "../generation-flags.js";
@@ -74,27 +73,21 @@ export function registerGenerate(program: Command): void {
         for (const s of itr.nextEpochItr({ shuffle: false }) as Iterable<Sample | null>) {
           if (!s) continue;
           const t0 = performance.now();
-          const srcT = tf.tensor2d(s.netInput.srcTokens.data, [s.netInput.srcTokens.rows, s.netInput.srcTokens.cols], "int32");
-          const lens = tf.tensor1d(s.netInput.srcLengths, "int32");
+          const ts = sampleToTensors(s);
           let hyps;
           try {
+            const { srcTokens, srcLengths, prevOutputTokens } = ts.netInput;
             if (o.scoreReference) {
-              const prev = tf.tensor2d(s.netInput.prevOutputTokens!.data, [s.netInput.prevOutputTokens!.rows, s.netInput.prevOutputTokens!.cols], "int32");
-              const tgtT = tf.tensor2d(s.target!.data, [s.target!.rows, s.target!.cols], "int32");
-              try {
-                hyps = scorer.score(srcT, lens, prev, tgtT);
-              } finally {
-                tf.dispose([prev, tgtT]);
-              }
+              hyps = scorer.score(srcTokens, srcLengths, prevOutputTokens!, ts.target);
             } else {
               const ps = o.prefixSize as number;
               const tcols = s.target?.cols ?? 0;
               const prefix = ps > 0 && s.target ? Array.from(s.id, (_, r) => s.target!.data.slice(r * tcols, r * tcols + Math.min(ps, tcols))) : null;
-              hyps = gen.generate(srcT, lens, prefix);
+              hyps = gen.generate(srcTokens, srcLengths, prefix);
             }
           } finally {
             // also when generation throws (e.g. --min-len above the maximum length)
-            tf.dispose([srcT, lens]);
+            disposeTensorSample(ts);
           }
           genTime += (performance.now() - t0) / 1000;
           const sc = s.netInput.srcTokens.cols;
