@@ -60,3 +60,35 @@ describe("raw text datasets (--dataset-impl raw)", () => {
     }
   });
 });
+
+describe("getBatchIterator's size check (fairseq's filter_indices_by_size)", () => {
+  it("test split, max positions (20, 20): raises for the first example that does not fit unless told to skip, then warns", async () => {
+    const task = await TranslationTask.setup({ data: BIN, maxSourcePositions: 20, maxTargetPositions: 20 });
+    expect(task.maxPositions()).toEqual([20, 20]);
+    const test = task.loadDataset("test");
+    // independent count: the examples whose source or target (eos included) exceeds 20 tokens, in index order
+    // (the test split is not shuffled, and the stable sort by size keeps equal sizes in index order)
+    const tooLong = Array.from({ length: test.length }, (_, i) => i).filter((i) => test.srcSizes[i]! > 20 || test.tgtSizes![i]! > 20);
+    expect(tooLong.length).toBeGreaterThan(10);
+    const opts = { maxSentences: 64, maxPositions: task.maxPositions(), seed: 1 };
+    let message = "";
+    try {
+      task.getBatchIterator(test, opts);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    const first = Number(/^Size of sample #(\d+) is invalid/.exec(message)?.[1]);
+    expect(tooLong).toContain(first);
+    expect(message).toBe(`Size of sample #${first} is invalid (=(${test.srcSizes[first]}, ${test.tgtSizes![first]})) since max_positions=(20, 20), skip this example with --skip-invalid-size-inputs-valid-test`);
+    const warnings: string[] = [];
+    const itr = task.getBatchIterator(test, { ...opts, ignoreInvalidInputs: true, warn: (w) => warnings.push(w) });
+    expect(warnings.length).toBe(1);
+    expect(warnings[0]).toMatch(new RegExp(`^${tooLong.length} samples have invalid sizes and will be skipped, max_positions=\\(20, 20\\), first few sample ids=\\[`));
+    let seen = 0;
+    for (const s of itr.nextEpochItr({ shuffle: false })) if (s) for (const id of s.id) {
+      expect(tooLong).not.toContain(id);
+      seen++;
+    }
+    expect(seen).toBe(test.length - tooLong.length);
+  });
+});

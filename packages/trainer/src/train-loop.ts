@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { existsSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { buildCriterion } from "@fairseq-ts/criterions";
-import type { EpochBatchIterator, EpochBatchIteratorState, Sample } from "@fairseq-ts/data";
+import { resolveMaxPositions, type EpochBatchIterator, type EpochBatchIteratorState, type Sample } from "@fairseq-ts/data";
 import { Metrics, ProgressBar, StopwatchMeter, formatFixed, lineSink, pyFloatRepr, type LogFormat, type LogSink } from "@fairseq-ts/logging";
 import type { ModelArgs } from "@fairseq-ts/models";
 import { buildLrScheduler, buildOptimizer, type LrSchedulerOptions, type OptimizerOptions } from "@fairseq-ts/optim";
@@ -173,12 +173,17 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
     info(`no existing checkpoint found ${restorePath}`);
   }
 
+  // fairseq's trainer: the task's limits (--max-source-positions / --max-target-positions) and the model's, the
+  // smaller of each; the train iterator skips longer examples with a warning, validation raises unless told to skip
+  const maxPositions = resolveMaxPositions(task.maxPositions(), model.maxPositions());
+  const warn = (msg: string) => sink("fairseq.tasks.fairseq_task", msg);
   const trainSet = task.loadDataset("train");
   const epochItr: EpochBatchIterator<unknown, Sample> = task.getBatchIterator(trainSet, {
     maxTokens: o.maxTokens,
     maxSentences: o.batchSize,
-    maxPositions: task.maxPositions(),
+    maxPositions,
     ignoreInvalidInputs: true,
+    warn,
     requiredBatchSizeMultiple: o.requiredBatchSizeMultiple ?? 8,
     seed,
     numShards: worldSize,
@@ -249,8 +254,9 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
       const it = task.getBatchIterator(ds, {
         maxTokens: o.maxTokensValid ?? o.maxTokens,
         maxSentences: o.batchSizeValid ?? o.batchSize,
-        maxPositions: task.maxPositions(),
+        maxPositions,
         ignoreInvalidInputs: o.skipInvalidSizeInputsValidTest ?? false,
+        warn,
         requiredBatchSizeMultiple: o.requiredBatchSizeMultiple ?? 8,
         seed,
         numShards: worldSize,

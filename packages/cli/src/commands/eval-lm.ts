@@ -42,7 +42,7 @@ export function registerEvalLm(program: Command): void {
         const ds: typeof loaded =
           cw > 0 ? Object.assign(Object.create(loaded) as typeof loaded, { orderedIndices: () => Int32Array.from({ length: loaded.length }, (_, i) => i) }) : loaded;
         // fairseq-eval-lm's default --max-tokens is 36000
-        const itr = task.getBatchIterator(ds, { maxTokens: (o.maxTokens as number) ?? (o.batchSize ? null : 36000), maxSentences: (o.batchSize as number) ?? null, seed: 1 });
+        const itr = task.getBatchIterator(ds, { maxTokens: (o.maxTokens as number) ?? (o.batchSize ? null : 36000), maxSentences: (o.batchSize as number) ?? null, seed: 1, maxPositions: lm.maxPositions(), ignoreInvalidInputs: true });
         const pad = task.dictionary.pad();
         const window = cw > 0 ? new ContextWindow(tps, cw, pad) : null;
         let sum = 0;
