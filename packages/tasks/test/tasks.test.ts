@@ -1,8 +1,11 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
-import { TaskError, TranslationTask, disposeSample, toTensorSample } from "../src/index.js";
+import { preprocess } from "@fairseq-ts/data";
+import { LanguageModelingTask, TaskError, TranslationTask, disposeSample, toTensorSample } from "../src/index.js";
 import { SHARED } from "./shared.js";
 
 const BIN = join(SHARED, "reference/fairseq/multi30k-de-en/bin");
@@ -90,5 +93,25 @@ describe("getBatchIterator's size check (fairseq's filter_indices_by_size)", () 
       seen++;
     }
     expect(seen).toBe(test.length - tooLong.length);
+  });
+});
+
+describe("language_modeling's size check (eval-lm: fairseq passes the model's max positions and skips)", () => {
+  it("blocks longer than the limit raise fairseq's message, or are skipped with its warning", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fsts-lm-sizes-"));
+    // sentences of 2, 9, 4 and 12 words: with --sample-break-mode eos each is a block of words + eos
+    writeFileSync(join(dir, "train.txt"), ["a b", "a b c d e f g h i", "a b c d", "a b c d e f g h i j k l"].join("\n") + "\n");
+    await preprocess({ onlySource: true, trainpref: join(dir, "train.txt"), destdir: join(dir, "bin"), log: () => {} });
+    const task = await LanguageModelingTask.setup({ data: join(dir, "bin"), tokensPerSample: 512, sampleBreakMode: "eos" });
+    const ds = task.loadDataset("train");
+    expect(Array.from(ds.sizes)).toEqual([3, 10, 5, 13]);
+    expect(() => task.getBatchIterator(ds, { maxSentences: 2, maxPositions: 8 })).toThrow(
+      "Size of sample #1 is invalid (=10) since max_positions=8, skip this example with --skip-invalid-size-inputs-valid-test",
+    );
+    const warnings: string[] = [];
+    const itr = task.getBatchIterator(ds, { maxSentences: 2, maxPositions: 8, ignoreInvalidInputs: true, warn: (w) => warnings.push(w) });
+    expect(warnings).toEqual(["2 samples have invalid sizes and will be skipped, max_positions=8, first few sample ids=[1, 3]"]);
+    const ids = [...itr.nextEpochItr({ shuffle: false })].flatMap((s) => (s ? Array.from(s.id) : []));
+    expect(ids.sort()).toEqual([0, 2]);
   });
 });
