@@ -22,8 +22,17 @@ export { RandomState, type RandomStateSnapshot } from "./rng/mt19937.js";
 export { fairseqNumpySeed, pythonIntHash, pythonTupleHash } from "./rng/python-hash.js";
 export { argsortDescending, argsortStable, collateTokens, selectRows, type IntMatrix } from "./datasets/collate.js";
 export { balanceSamples, splitSample, type Sample } from "./datasets/sample.js";
-export { InvalidSizeError, LanguagePairDataset, type LanguagePairDatasetOptions, type PairItem } from "./datasets/language-pair-dataset.js";
+export { LanguagePairDataset, type LanguagePairDatasetOptions, type PairItem } from "./datasets/language-pair-dataset.js";
 export { BatchSizeError, batchBySize, type BatchBySizeOptions } from "./batching/batch-by-size.js";
+export {
+  InvalidSizeError,
+  filterIndicesBySize,
+  formatPositions,
+  reportInvalidSizes,
+  resolveMaxPositions,
+  type InvalidSizePolicy,
+  type MaxPositions,
+} from "./batching/filter-by-size.js";
 export {
   CountingIterator,
   EpochBatchIterator,

@@ -39,6 +39,47 @@ function padded(seqs: readonly Int32Array[], pad: number, leftPad: boolean, eosF
   return { data, rows: seqs.length, cols };
 }
 
+/** fairseq's size limits for inference (`--max-source-positions`, `--max-target-positions`, `--skip-invalid-size-inputs-valid-test`). */
+export interface InferenceSizeOptions {
+  /** The task's source limit (fairseq's default 1024); the model's own limit applies too. */
+  maxSourcePositions?: number;
+  maxTargetPositions?: number;
+  /** Skip (with `warn`) the sentences that do not fit instead of stopping. */
+  skipInvalidSizeInputsValidTest?: boolean;
+  /** Receives fairseq's "N samples have invalid sizes and will be skipped, ..." warning. */
+  warn?: ((message: string) => void) | null;
+}
+
+/**
+ * fairseq-interactive's (and the hub's) size check on encoded sources (eos included; no target, so its size is
+ * 0): max positions are `resolve_max_positions((maxSourcePositions, maxTargetPositions), model)`. Returns the
+ * indices of the sentences to translate; throws `InvalidSizeError` with fairseq's message for the first one
+ * that does not fit unless `skipInvalidSizeInputsValidTest`.
+ */
+export function inferenceSizeCheck(tokens: readonly Int32Array[], modelMaxPositions: number | readonly [number, number] | null, o: InferenceSizeOptions = {}): number[] {
+  // (the same rule and messages as @fairseq-ts/data's resolveMaxPositions / reportInvalidSizes, restated here
+  // because this package bundles for browsers and data's indexed datasets import node:fs)
+  const m = modelMaxPositions == null ? [Infinity, Infinity] : typeof modelMaxPositions === "number" ? [modelMaxPositions, modelMaxPositions] : modelMaxPositions;
+  const maxSrc = Math.min(o.maxSourcePositions ?? 1024, m[0]!);
+  const maxTgt = Math.min(o.maxTargetPositions ?? 1024, m[1]!);
+  const kept: number[] = [];
+  const ignored: number[] = [];
+  tokens.forEach((t, i) => (t.length > maxSrc ? ignored : kept).push(i));
+  if (ignored.length > 0) {
+    if (!o.skipInvalidSizeInputsValidTest) {
+      const i = ignored[0]!;
+      throw new InvalidInputSizeError(`Size of sample #${i} is invalid (=(${tokens[i]!.length}, 0)) since max_positions=(${maxSrc}, ${maxTgt}), skip this example with --skip-invalid-size-inputs-valid-test`);
+    }
+    o.warn?.(`${ignored.length} samples have invalid sizes and will be skipped, max_positions=(${maxSrc}, ${maxTgt}), first few sample ids=[${ignored.slice(0, 10).join(", ")}]`);
+  }
+  return kept;
+}
+
+/** A source that exceeds max positions (fairseq's "Size of sample #N is invalid"). */
+export class InvalidInputSizeError extends Error {
+  override name = "InvalidSizeError";
+}
+
 /** A translation model with its dictionaries: fairseq's hub interface (`from_pretrained`). */
 export class Translator {
   constructor(
@@ -86,8 +127,20 @@ export class Translator {
     };
   }
 
-  /** Token ids in, hypotheses out (best first per sentence). */
-  generate(tokens: Int32Array[], options: GeneratorOptions = {}): Hypothesis[][] {
+  /**
+   * Token ids in, hypotheses out (best first per sentence). As fairseq's hub and interactive: a source longer
+   * than max positions (the smaller of `maxSourcePositions`, default 1024, and the model's) stops with
+   * fairseq's "Size of sample #N is invalid ..." unless `skipInvalidSizeInputsValidTest`, which leaves that
+   * sentence without hypotheses.
+   */
+  generate(tokens: Int32Array[], options: GeneratorOptions & InferenceSizeOptions = {}): Hypothesis[][] {
+    const o = { ...this.options, ...options };
+    const kept = inferenceSizeCheck(tokens, this.model.maxPositions(), o);
+    if (kept.length < tokens.length) {
+      const out: Hypothesis[][] = tokens.map(() => []);
+      if (kept.length > 0) this.generate(kept.map((i) => tokens[i]!), { ...options, skipInvalidSizeInputsValidTest: false }).forEach((h, k) => (out[kept[k]!] = h));
+      return out;
+    }
     const ts = sampleToTensors(this.collate(tokens, null));
     try {
       return this.generator(options).generate(ts.netInput.srcTokens, ts.netInput.srcLengths);
@@ -102,7 +155,8 @@ export class Translator {
   translate(text: string | string[], options: GeneratorOptions = {}): string | string[] {
     const lines = Array.isArray(text) ? text : [text];
     const hyps = this.generate(lines.map((l) => this.srcDict.encodeLine(this.encodeText(l), { addIfNotExist: false })), options);
-    const out = hyps.map((h) => this.decodeText(this.tgtDict.string(h[0]!.tokens)));
+    // (a sentence skipped for its size has no hypothesis: its translation is empty)
+    const out = hyps.map((h) => (h[0] ? this.decodeText(this.tgtDict.string(h[0].tokens)) : ""));
     return Array.isArray(text) ? out : out[0]!;
   }
 

@@ -3,5 +3,15 @@ export { computeSacreBleu, formatSacreBleu, sacreBleu, tokenize13a, type SacreBl
 export { SequenceGenerator, type GeneratorOptions, type Hypothesis, type Specials } from "./sequence-generator.js";
 export { formatD, formatH, formatP, toBase2 } from "./format.js";
 export { LanguageModelScorer, SequenceScorer, gatherTargetLogProbs, type LanguageModelScore } from "./sequence-scorer.js";
-export { Translator, fromPretrained, textPipeline, translatorFromFiles, type PretrainedFiles, type TextPipeline } from "./hub.js";
+export {
+  InvalidInputSizeError,
+  Translator,
+  fromPretrained,
+  inferenceSizeCheck,
+  textPipeline,
+  translatorFromFiles,
+  type InferenceSizeOptions,
+  type PretrainedFiles,
+  type TextPipeline,
+} from "./hub.js";
 export { attentionArgmax, extractHardAlignment, parseAlignDict, replaceUnk } from "./alignment.js";

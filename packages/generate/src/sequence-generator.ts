@@ -102,6 +102,11 @@ export class SequenceGenerator {
     if (o.samplingTopk > vocabSize) throw new Error(`--sampling-topk ${o.samplingTopk} is larger than the vocabulary (${vocabSize} symbols)`);
     // fairseq: the beam can be at most vocab - 1 (pad is never selected)
     this.beam = Math.min(this.o.beam, vocabSize - 1);
+    // fairseq's build_generator: --sampling, --diverse-beam-groups and --match-source-len each choose the search
+    // strategy (Sampling, DiverseBeamSearch, LengthConstrainedBeamSearch): at most one may be given
+    const strategies = [o.sampling && "--sampling", o.diverseBeamGroups > 0 && "--diverse-beam-groups", o.matchSourceLen && "--match-source-len"].filter((x) => x);
+    if (strategies.length > 1) throw new Error(`Provided Search parameters are mutually exclusive: ${strategies.join(", ")} (each chooses the search strategy)`);
+    if (!Number.isInteger(o.noRepeatNgramSize) || o.noRepeatNgramSize < 0) throw new Error(`--no-repeat-ngram-size must be a non-negative integer, got ${o.noRepeatNgramSize}`);
     if (!this.o.sampling && this.o.diverseBeamGroups > 0 && this.beam % this.o.diverseBeamGroups !== 0) {
       throw new Error(`--diverse-beam-groups ${this.o.diverseBeamGroups}: DiverseBeamSearch requires --beam (${this.beam}) to be divisible by the number of groups`);
     }
@@ -217,6 +222,8 @@ export class SequenceGenerator {
             lp = tf.add(lp, tf.tensor1d(mask));
             if (forcing) lp = this.forcePrefix(lp as tf.Tensor2D, step, origIdx.map((o) => prefixTokens![o]!), tokens, scores);
             if (this.o.noRepeatNgramSize > 0) lp = this.noRepeatNgram(lp as tf.Tensor2D, tokens, step);
+            // fairseq's search.step comes after the generator's masks: LengthConstrainedBeamSearch's eos rule
+            if (this.o.matchSourceLen) lp = this.constrainLengthToSource(lp as tf.Tensor2D, step, srcLens);
             return lp as tf.Tensor2D;
           });
           try {
@@ -504,7 +511,30 @@ export class SequenceGenerator {
     return [total, flat];
   }
 
-  /** fairseq's _no_repeat_ngram: ban tokens that would repeat an n-gram already in the hypothesis. */
+  /**
+   * fairseq's LengthConstrainedBeamSearch as `--match-source-len` builds it (min_len_a = max_len_a = 1,
+   * min_len_b = max_len_b = 0): in the rows of a sentence whose source has `srcLen` tokens (eos and pad not
+   * counted), eos is banned while step < srcLen and its log-prob is *set* to 0 from step srcLen on. So eos
+   * costs nothing when the hypothesis has the source's length (the final eos's positional score is 0), and
+   * `generate` gives any hypothesis that goes on past it the score -inf when it finishes.
+   */
+  private constrainLengthToSource(lp: tf.Tensor2D, step: number, srcLens: readonly number[]): tf.Tensor2D {
+    const { eos } = this.specials;
+    const rows = lp.shape[0];
+    const V = this.vocabSize;
+    const eosValue = Float32Array.from({ length: rows }, (_, r) => (step < srcLens[Math.floor(r / this.beam)]! ? -Infinity : 0));
+    const isEos = new Uint8Array(V);
+    isEos[eos] = 1;
+    const column = tf.tile(tf.tensor2d(isEos, [1, V], "bool"), [rows, 1]);
+    const values = tf.tile(tf.tensor2d(eosValue, [rows, 1]), [1, V]);
+    return tf.where(column, values, lp) as tf.Tensor2D;
+  }
+
+  /**
+   * fairseq's _no_repeat_ngram: from step n - 2 on, in each row (hypothesis) separately, ban every token that
+   * followed the row's last n - 1 tokens earlier in that row (its history starts with the bos eos), so that no
+   * n-gram occurs twice. (fairseq also scans the pad-filled rest of its token buffer, which can only ban pad.)
+   */
   private noRepeatNgram(lp: tf.Tensor2D, tokens: number[][], step: number): tf.Tensor2D {
     const n = this.o.noRepeatNgramSize;
     if (step + 2 - n < 0) return lp;

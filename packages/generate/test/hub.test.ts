@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
-import { fromPretrained } from "../src/index.js";
+import { InvalidInputSizeError, fromPretrained, inferenceSizeCheck } from "../src/index.js";
 import { SHARED } from "./shared.js";
 
 const R = join(SHARED, "reference/fairseq/multi30k-de-en");
@@ -33,4 +33,33 @@ describe("hub interface (fromPretrained)", () => {
     expect(raw.translate("zwei männer sitzen in einem restaurant.")).toBe(hyp(592)!.replace(/ \.$/, "."));
     raw.dispose();
   }, 60_000);
+});
+
+describe("interactive's size check (fairseq-interactive / the hub: max_positions = resolve(task's, model's))", () => {
+  it("an input of 1,500 tokens stops with fairseq's message; skipped, it gets no translation and a warning", async () => {
+    const t = await fromPretrained(join(R, "model.pt"), { dataDir: join(R, "bin"), beam: 2 });
+    const long = Array.from({ length: 1500 }, () => "mann").join(" ");
+    // 1,500 words + eos = 1,501 source tokens; no target (size 0); the task's and the model's limits are 1024
+    expect(() => t.translate(["ein mann .", long])).toThrow(InvalidInputSizeError);
+    expect(() => t.translate(["ein mann .", long])).toThrow(
+      "Size of sample #1 is invalid (=(1501, 0)) since max_positions=(1024, 1024), skip this example with --skip-invalid-size-inputs-valid-test",
+    );
+    const warnings: string[] = [];
+    const src = [t.srcDict.encodeLine("ein mann .", { addIfNotExist: false }), t.srcDict.encodeLine(long, { addIfNotExist: false })];
+    const hyps = t.generate(src, { skipInvalidSizeInputsValidTest: true, warn: (w) => warnings.push(w) });
+    expect(hyps[1]).toEqual([]);
+    expect(hyps[0]!.length).toBe(1);
+    expect(t.translate("ein mann .")).toBe(t.tgtDict.string(hyps[0]![0]!.tokens));
+    expect(warnings).toEqual(["1 samples have invalid sizes and will be skipped, max_positions=(1024, 1024), first few sample ids=[1]"]);
+    // the task's limit is an option: --max-source-positions 3 refuses "ein mann ." (3 words + eos)
+    expect(() => t.generate(src.slice(0, 1), { maxSourcePositions: 3 })).toThrow("Size of sample #0 is invalid (=(4, 0)) since max_positions=(3, 1024)");
+    t.dispose();
+  }, 60_000);
+
+  it("inferenceSizeCheck takes the smaller of the task's and the model's limits; the source must fit, the target is not known", () => {
+    const toks = [new Int32Array(5), new Int32Array(9), new Int32Array(3)];
+    expect(inferenceSizeCheck(toks, [8, 100], { skipInvalidSizeInputsValidTest: true })).toEqual([0, 2]);
+    expect(inferenceSizeCheck(toks, 1024, { maxSourcePositions: 4, skipInvalidSizeInputsValidTest: true })).toEqual([2]);
+    expect(() => inferenceSizeCheck(toks, 6, { maxTargetPositions: 2 })).toThrow("Size of sample #1 is invalid (=(9, 0)) since max_positions=(6, 2)");
+  });
 });

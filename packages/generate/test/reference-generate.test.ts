@@ -103,3 +103,65 @@ describe("SequenceGenerator against fairseq's generate output (reference model)"
     }, 300_000);
   }
 });
+
+describe("--match-source-len and --no-repeat-ngram-size on the reference model (the properties fairseq v0.10.2 guarantees)", () => {
+  it("match-source-len, beam 5: the best hypothesis has exactly the source's length; every final eos has positional score 0", async () => {
+    const ds = task.loadDataset("test");
+    const srcLen = (id: number) => ds.src.get(id).filter((t) => t !== task.sourceDictionary.eos() && t !== task.sourceDictionary.pad()).length;
+    const ours = await generateLikeFairseq({ beam: 5, matchSourceLen: true });
+    expect(ours.length).toBe(1000);
+    let longer = 0;
+    for (const o of ours) {
+      const best = o.hyps[0]!;
+      expect(best.tokens.length - 1, `sentence ${o.id}`).toBe(srcLen(o.id));
+      expect(Number.isFinite(best.score)).toBe(true);
+      expect(best.tokens.at(-1)).toBe(task.targetDictionary.eos());
+      expect(best.positionalScores.at(-1)).toBe(0);
+      expect(formatP(o.id, best.positionalScores).endsWith(" 0.0000")).toBe(true); // fairseq's P- line
+    }
+    // and with nbest 5, every hypothesis: those longer than the source are scored -inf (fairseq's finalize_hypos)
+    const all = await generateLikeFairseq({ beam: 5, nbest: 5, matchSourceLen: true });
+    for (const o of all) {
+      for (const h of o.hyps) {
+        expect(h.positionalScores.at(-1)).toBe(0);
+        if (h.tokens.length - 1 === srcLen(o.id)) expect(Number.isFinite(h.score)).toBe(true);
+        else {
+          expect(h.tokens.length - 1).toBeGreaterThan(srcLen(o.id));
+          expect(h.score).toBe(-Infinity);
+          longer++;
+        }
+      }
+    }
+    console.log(`match-source-len nbest 5: ${longer} of ${all.length * 5} hypotheses longer than the source (score -inf)`);
+  }, 600_000);
+
+  it("no-repeat-ngram-size 2, beam 5: no hypothesis repeats a bigram, and some differ from plain beam search", async () => {
+    const blocked = await generateLikeFairseq({ beam: 5, noRepeatNgramSize: 2 });
+    const plain = readRef("gen-beam5.txt");
+    const tgt = task.targetDictionary;
+    let differ = 0;
+    let plainRepeats = 0;
+    const repeats = (t: Int32Array) => {
+      const seen = new Set<string>();
+      const withBos = [tgt.eos(), ...Array.from(t)];
+      for (let i = 0; i + 1 < withBos.length; i++) {
+        const key = `${withBos[i]},${withBos[i + 1]}`;
+        if (seen.has(key)) return true;
+        seen.add(key);
+      }
+      return false;
+    };
+    const plainById = new Map(plain.hyps.map((r) => [r.id, r.h.split("\t")[2]!]));
+    for (const o of blocked) {
+      const h = o.hyps[0]!;
+      expect(repeats(h.tokens), `sentence ${o.id}: ${tgt.string(h.tokens)}`).toBe(false);
+      const ref = plainById.get(o.id)!;
+      if (ref !== tgt.string(h.tokens)) differ++;
+      if (repeats(Int32Array.from([...ref.split(" ").map((w) => tgt.index(w)), tgt.eos()]))) plainRepeats++;
+    }
+    console.log(`no-repeat-ngram-size 2: ${differ} of ${blocked.length} best hypotheses differ from fairseq's plain beam 5; ${plainRepeats} of those repeat a bigram`);
+    // every plain hypothesis that repeats a bigram must change
+    expect(differ).toBeGreaterThanOrEqual(plainRepeats);
+    expect(plainRepeats).toBeGreaterThan(0);
+  }, 600_000);
+});

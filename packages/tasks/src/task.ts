@@ -10,7 +10,10 @@ import {
   TokenBlockDataset,
   batchBySize,
   fairseqNumpySeed,
+  filterIndicesBySize,
+  reportInvalidSizes,
   type BreakMode,
+  type MaxPositions,
   type Sample,
   type TokenSequenceDataset,
 } from "@fairseq-ts/data";
@@ -24,9 +27,15 @@ export class TaskError extends Error {
 export interface BatchIteratorOptions {
   maxTokens?: number | null;
   maxSentences?: number | null;
-  /** (source, target) or a single limit; examples beyond it are an error unless ignoreInvalidInputs. */
-  maxPositions?: [number, number] | number | null;
+  /**
+   * (source, target) or a single limit, usually `resolveMaxPositions(task.maxPositions(), model.maxPositions())`;
+   * examples beyond it raise fairseq's "Size of sample #N is invalid ..." unless ignoreInvalidInputs.
+   */
+  maxPositions?: MaxPositions | null;
+  /** Skip the examples beyond maxPositions, with a warning (fairseq's ignore_invalid_inputs). */
   ignoreInvalidInputs?: boolean;
+  /** Receives fairseq's "N samples have invalid sizes and will be skipped, ..." warning. */
+  warn?: ((message: string) => void) | null;
   requiredBatchSizeMultiple?: number;
   seed?: number;
   numShards?: number;
@@ -149,7 +158,7 @@ export class TranslationTask implements Task {
 
   getBatchIterator(dataset: TaskDataset, o: BatchIteratorOptions): EpochBatchIterator<unknown, Sample> {
     const lp = dataset as unknown as LanguagePairDataset;
-    return iterator(dataset, o, (idx) => (o.maxPositions != null ? lp.filterIndicesBySize(idx, o.maxPositions, o.ignoreInvalidInputs ?? false).indices : idx));
+    return iterator(dataset, o, (idx) => lp.filterIndicesBySize(idx, o.maxPositions ?? null, o.ignoreInvalidInputs ?? false, o.warn ?? null).indices);
   }
 }
 
@@ -194,11 +203,12 @@ export class LanguageModelingTask implements Task {
   getBatchIterator(dataset: TaskDataset, o: BatchIteratorOptions): EpochBatchIterator<unknown, Sample> {
     const mono = dataset as unknown as MonolingualDataset;
     return iterator(dataset, o, (idx) => {
-      const max = typeof o.maxPositions === "number" ? o.maxPositions : null;
+      // FairseqDataset.filter_indices_by_size: one size per block (a pair limit counts by its first number)
+      const max = o.maxPositions == null ? null : typeof o.maxPositions === "number" ? o.maxPositions : o.maxPositions[0];
       if (max == null) return idx;
-      const kept = Array.from(idx).filter((i) => mono.sizes[i]! <= max);
-      if (kept.length !== idx.length && !o.ignoreInvalidInputs) throw new TaskError(`blocks longer than max_positions=${max}`);
-      return Int32Array.from(kept);
+      const out = filterIndicesBySize(idx, mono.sizes, null, max);
+      reportInvalidSizes(out.ignored, (i) => mono.sizes[i]!, max, { ignoreInvalidInputs: o.ignoreInvalidInputs ?? false, warn: o.warn });
+      return out.indices;
     });
   }
 }

@@ -1,9 +1,12 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
 import { disposeTensorSample, sampleToTensors } from "@fairseq-ts/models";
-import { TaskError, TranslationTask } from "../src/index.js";
+import { preprocess } from "@fairseq-ts/data";
+import { LanguageModelingTask, TaskError, TranslationTask } from "../src/index.js";
 import { SHARED } from "./shared.js";
 
 const BIN = join(SHARED, "reference/fairseq/multi30k-de-en/bin");
@@ -59,5 +62,57 @@ describe("raw text datasets (--dataset-impl raw)", () => {
       expect(Array.from(raw.get(i).source)).toEqual(Array.from(bin.get(i).source));
       expect(Array.from(raw.get(i).target!)).toEqual(Array.from(bin.get(i).target!));
     }
+  });
+});
+
+describe("getBatchIterator's size check (fairseq's filter_indices_by_size)", () => {
+  it("test split, max positions (20, 20): raises for the first example that does not fit unless told to skip, then warns", async () => {
+    const task = await TranslationTask.setup({ data: BIN, maxSourcePositions: 20, maxTargetPositions: 20 });
+    expect(task.maxPositions()).toEqual([20, 20]);
+    const test = task.loadDataset("test");
+    // independent count: the examples whose source or target (eos included) exceeds 20 tokens, in index order
+    // (the test split is not shuffled, and the stable sort by size keeps equal sizes in index order)
+    const tooLong = Array.from({ length: test.length }, (_, i) => i).filter((i) => test.srcSizes[i]! > 20 || test.tgtSizes![i]! > 20);
+    expect(tooLong.length).toBeGreaterThan(10);
+    const opts = { maxSentences: 64, maxPositions: task.maxPositions(), seed: 1 };
+    let message = "";
+    try {
+      task.getBatchIterator(test, opts);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    const first = Number(/^Size of sample #(\d+) is invalid/.exec(message)?.[1]);
+    expect(tooLong).toContain(first);
+    expect(message).toBe(`Size of sample #${first} is invalid (=(${test.srcSizes[first]}, ${test.tgtSizes![first]})) since max_positions=(20, 20), skip this example with --skip-invalid-size-inputs-valid-test`);
+    const warnings: string[] = [];
+    const itr = task.getBatchIterator(test, { ...opts, ignoreInvalidInputs: true, warn: (w) => warnings.push(w) });
+    expect(warnings.length).toBe(1);
+    expect(warnings[0]).toMatch(new RegExp(`^${tooLong.length} samples have invalid sizes and will be skipped, max_positions=\\(20, 20\\), first few sample ids=\\[`));
+    let seen = 0;
+    for (const s of itr.nextEpochItr({ shuffle: false })) if (s) for (const id of s.id) {
+      expect(tooLong).not.toContain(id);
+      seen++;
+    }
+    expect(seen).toBe(test.length - tooLong.length);
+  });
+});
+
+describe("language_modeling's size check (eval-lm: fairseq passes the model's max positions and skips)", () => {
+  it("blocks longer than the limit raise fairseq's message, or are skipped with its warning", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fsts-lm-sizes-"));
+    // sentences of 2, 9, 4 and 12 words: with --sample-break-mode eos each is a block of words + eos
+    writeFileSync(join(dir, "train.txt"), ["a b", "a b c d e f g h i", "a b c d", "a b c d e f g h i j k l"].join("\n") + "\n");
+    await preprocess({ onlySource: true, trainpref: join(dir, "train.txt"), destdir: join(dir, "bin"), log: () => {} });
+    const task = await LanguageModelingTask.setup({ data: join(dir, "bin"), tokensPerSample: 512, sampleBreakMode: "eos" });
+    const ds = task.loadDataset("train");
+    expect(Array.from(ds.sizes)).toEqual([3, 10, 5, 13]);
+    expect(() => task.getBatchIterator(ds, { maxSentences: 2, maxPositions: 8 })).toThrow(
+      "Size of sample #1 is invalid (=10) since max_positions=8, skip this example with --skip-invalid-size-inputs-valid-test",
+    );
+    const warnings: string[] = [];
+    const itr = task.getBatchIterator(ds, { maxSentences: 2, maxPositions: 8, ignoreInvalidInputs: true, warn: (w) => warnings.push(w) });
+    expect(warnings).toEqual(["2 samples have invalid sizes and will be skipped, max_positions=8, first few sample ids=[1, 3]"]);
+    const ids = [...itr.nextEpochItr({ shuffle: false })].flatMap((s) => (s ? Array.from(s.id) : []));
+    expect(ids.sort()).toEqual([0, 2]);
   });
 });

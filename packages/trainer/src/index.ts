@@ -17,5 +17,18 @@ export {
   type CheckpointMeta,
   type LoadedCheckpoint,
 } from "./checkpoint.js";
-export { resolveCheckpointPath, train, type TrainOptions, type TrainResult } from "./train-loop.js";
+export {
+  disposeTraining,
+  resolveCheckpointPath,
+  restoreCheckpoint,
+  saveCheckpoint,
+  setupTraining,
+  train,
+  trainEpoch,
+  validate,
+  type EpochResult,
+  type TrainOptions,
+  type TrainResult,
+  type TrainingSession,
+} from "./train-loop.js";
 export { TensorboardWriter, crc32c, encodeEvent, maskedCrc32c, tfRecord } from "./tensorboard.js";

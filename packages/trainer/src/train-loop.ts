@@ -2,11 +2,11 @@ import * as tf from "@tensorflow/tfjs-core";
 import { existsSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { buildCriterion } from "@fairseq-ts/criterions";
-import type { EpochBatchIterator, EpochBatchIteratorState, Sample } from "@fairseq-ts/data";
+import { resolveMaxPositions, type EpochBatchIterator, type EpochBatchIteratorState, type MaxPositions, type Sample } from "@fairseq-ts/data";
 import { Metrics, ProgressBar, StopwatchMeter, formatFixed, lineSink, pyFloatRepr, type LogFormat, type LogSink } from "@fairseq-ts/logging";
-import { loadModelWeights, type ModelArgs } from "@fairseq-ts/models";
+import { loadModelWeights, type EncoderDecoderModel, type LanguageModel, type ModelArgs } from "@fairseq-ts/models";
 import { buildLrScheduler, buildOptimizer, type LrSchedulerOptions, type OptimizerOptions } from "@fairseq-ts/optim";
-import type { Task } from "@fairseq-ts/tasks";
+import type { Task, TaskDataset } from "@fairseq-ts/tasks";
 import { decideSave, checkpointsToRemove, defaultCheckpointPolicy, type CheckpointPolicyOptions } from "./checkpoint-policy.js";
 import { encodeCheckpoint, readCheckpointFile, writeCheckpointFiles } from "./checkpoint.js";
 import { weightsChecksum, type ProcessGroup } from "@fairseq-ts/distributed";
@@ -102,10 +102,91 @@ export function resolveCheckpointPath(saveDir: string, name: string, extension: 
 }
 
 /**
+ * Everything a training run holds, built by `setupTraining` (task, model, criterion, optimizer, LR scheduler,
+ * Trainer, logging) and completed by `restoreCheckpoint` (the train iterator, positioned). The parts below
+ * (`restoreCheckpoint`, `trainEpoch`, `validate`, `saveCheckpoint`, `disposeTraining`) take it, so that a
+ * library user can write their own loop with the same pieces `train()` uses.
+ */
+export interface TrainingSession {
+  readonly task: Task;
+  readonly options: TrainOptions;
+  readonly policy: CheckpointPolicyOptions;
+  readonly seed: number;
+  /** The process group when training on more than one worker, else null. */
+  readonly pg: ProcessGroup | null;
+  readonly rank: number;
+  readonly worldSize: number;
+  /** --distributed-split-batches, decided once for both the iterator and the trainer. */
+  readonly splitBatches: boolean;
+  /** Rank 0: the worker that logs and saves. */
+  readonly master: boolean;
+  readonly sink: LogSink;
+  readonly info: (message: string) => void;
+  readonly saveDir: string;
+  readonly logFormat: LogFormat;
+  readonly metrics: Metrics;
+  readonly tb: TensorboardWriter | null;
+  readonly validSets: readonly (readonly [string, TaskDataset])[];
+  readonly model: EncoderDecoderModel | LanguageModel;
+  readonly criterion: ReturnType<typeof buildCriterion>;
+  readonly optimizer: ReturnType<typeof buildOptimizer>;
+  readonly lrScheduler: ReturnType<typeof buildLrScheduler>;
+  readonly trainer: Trainer;
+  /** fairseq's resolve_max_positions(task, model): the size limit of every iterator. */
+  readonly maxPositions: MaxPositions | null;
+  /** The train iterator; null until `restoreCheckpoint`. */
+  epochItr: EpochBatchIterator<unknown, Sample> | null;
+  /** The best value of the checkpoint metric so far (restored from the checkpoint). */
+  best: number | undefined;
+  /** The first valid subset's metric of every validation run. */
+  readonly validLosses: number[];
+  /** Early stopping (--patience): the best metric seen and the runs since it improved. */
+  earlyBest: number | null;
+  runsWithoutImprovement: number;
+  readonly trainMeter: StopwatchMeter;
+}
+
+/** What one `trainEpoch` call ended with: the last validation's metric, and why training must stop (null: go on). */
+export interface EpochResult {
+  valLoss: number | null;
+  stop: TrainResult["stoppedBy"] | null;
+}
+
+/**
  * fairseq-train's main loop: epochs of `--update-freq` groups, validation and checkpointing on
- * fairseq's schedule, early stopping, exact resume from checkpoint_last.
+ * fairseq's schedule, early stopping, exact resume from checkpoint_last. The composition of
+ * `setupTraining`, `restoreCheckpoint`, `trainEpoch` (which validates and saves on fairseq's schedule)
+ * and `disposeTraining`.
  */
 export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
+  const session = setupTraining(task, o);
+  try {
+    const epochItr = await restoreCheckpoint(session);
+    let stoppedBy: TrainResult["stoppedBy"] = "max-epoch";
+    let lr = session.trainer.getLr();
+    const minLr = o.minLr ?? -1;
+    const maxEpoch = o.maxEpoch && o.maxEpoch > 0 ? o.maxEpoch : Infinity;
+    while (lr > minLr && epochItr.nextEpochIdx <= maxEpoch) {
+      const { valLoss, stop } = await trainEpoch(session);
+      if (stop) {
+        stoppedBy = stop;
+        break;
+      }
+      lr = session.lrScheduler.step(epochItr.epoch, valLoss);
+    }
+    if (lr <= minLr) stoppedBy = "min-lr";
+    return finishTraining(session, stoppedBy);
+  } finally {
+    disposeTraining(session);
+  }
+}
+
+/**
+ * Build a run: the valid datasets, the model (`--arch` + overrides, seeded), criterion, optimizer, LR
+ * scheduler and Trainer, the metrics and log sink; logs fairseq's first two lines. Nothing is read from
+ * the save dir yet (`restoreCheckpoint`). Free it with `disposeTraining`.
+ */
+export function setupTraining(task: Task, o: TrainOptions): TrainingSession {
   const policy: CheckpointPolicyOptions = { ...defaultCheckpointPolicy, ...definedOnly(o) };
   const seed = o.seed ?? 1;
   const pg = o.distributed && o.distributed.worldSize > 1 ? o.distributed : null;
@@ -144,16 +225,37 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
   const trainer = new Trainer(model, criterion, optimizer, lrScheduler, metrics, { seed, clipNorm: o.clipNorm ?? 0, microBatchTokens: o.microBatchTokens ?? 0, padIdx: pad, balanceAcrossRanks: splitBatches }, pg);
   info(`task: ${task.name}, model: ${o.model.arch}, criterion: ${criterion.name}, num. model params: ${model.numParameters()} (num. trained: ${model.numParameters()})`);
   info(`max tokens per GPU = ${o.maxTokens ?? "None"} and max sentences per GPU = ${o.batchSize ?? "None"}`);
+  const trainMeter = new StopwatchMeter();
+  return {
+    task, options: o, policy, seed, pg, rank, worldSize, splitBatches, master, sink, info, saveDir, logFormat, metrics, tb, validSets,
+    model, criterion, optimizer, lrScheduler, trainer,
+    // fairseq's trainer: the task's limits (--max-source-positions / --max-target-positions) and the model's, the
+    // smaller of each; the train iterator skips longer examples with a warning, validation raises unless told to skip
+    maxPositions: resolveMaxPositions(task.maxPositions(), model.maxPositions()),
+    epochItr: null,
+    best: undefined,
+    validLosses: [],
+    earlyBest: null,
+    runsWithoutImprovement: 0,
+    trainMeter,
+  };
+}
 
-  // Restore (fairseq's checkpoint_utils.load_checkpoint).
-  if (master) {
+/**
+ * fairseq's checkpoint_utils.load_checkpoint: restore the model, optimizer, LR scheduler, meters and train
+ * iterator from `--restore-file` (default checkpoint_last) if it exists (else `--finetune-from-model`'s weights),
+ * build the train iterator at its saved position, and (distributed) start every replica from rank 0's weights.
+ * Starts the training clock. Returns the train iterator (also `session.epochItr`).
+ */
+export async function restoreCheckpoint(s: TrainingSession): Promise<EpochBatchIterator<unknown, Sample>> {
+  const { options: o, policy, model, optimizer, lrScheduler, metrics, trainer, info, saveDir, pg, rank, worldSize } = s;
+  if (s.master) {
     mkdirSync(saveDir, { recursive: true });
     // Temp files of a save that was killed (never mistaken for checkpoints: hidden, .tmp) are removed.
     for (const f of readdirSync(saveDir)) if (f.startsWith(".") && f.endsWith(".tmp")) unlinkSync(join(saveDir, f));
   }
   const restorePath = resolveCheckpointPath(saveDir, o.restoreFile ?? "checkpoint_last.pt", policy.extension);
   let iteratorState: EpochBatchIteratorState | null = null;
-  let best: number | undefined;
   if (existsSync(restorePath)) {
     const ck = await readCheckpointFile(restorePath);
     loadModelWeights(model, ck.model, restorePath);
@@ -161,7 +263,7 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
     if (!o.resetLrScheduler && ck.meta.lrScheduler) lrScheduler.loadStateDict(ck.meta.lrScheduler);
     if (!o.resetMeters && ck.meta.extraState.metrics) metrics.loadStateDict(ck.meta.extraState.metrics as never);
     if (!o.resetDataloader && ck.meta.extraState.train_iterator) iteratorState = ck.meta.extraState.train_iterator as EpochBatchIteratorState;
-    best = ck.meta.extraState.best as number | undefined;
+    s.best = ck.meta.extraState.best as number | undefined;
     trainer.setNumUpdates(o.resetOptimizer || o.resetLrScheduler ? ck.meta.numUpdates : ck.meta.numUpdates);
     info(`loaded checkpoint ${restorePath} (epoch ${iteratorState?.epoch ?? "?"} @ ${ck.meta.numUpdates} updates)`);
   } else {
@@ -173,31 +275,26 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
     info(`no existing checkpoint found ${restorePath}`);
   }
 
-  const trainSet = task.loadDataset("train");
-  const epochItr: EpochBatchIterator<unknown, Sample> = task.getBatchIterator(trainSet, {
+  const trainSet = s.task.loadDataset("train");
+  const epochItr: EpochBatchIterator<unknown, Sample> = s.task.getBatchIterator(trainSet, {
     maxTokens: o.maxTokens,
     maxSentences: o.batchSize,
-    maxPositions: task.maxPositions(),
+    maxPositions: s.maxPositions,
     ignoreInvalidInputs: true,
+    warn: (msg) => s.sink("fairseq.tasks.fairseq_task", msg),
     requiredBatchSizeMultiple: o.requiredBatchSizeMultiple ?? 8,
-    seed,
+    seed: s.seed,
     numShards: worldSize,
     shardId: rank,
     epoch: 1,
-    shareBatchGroups: splitBatches,
+    shareBatchGroups: s.splitBatches,
   });
   if (iteratorState) epochItr.loadStateDict(iteratorState);
   lrScheduler.step(epochItr.epoch);
+  s.epochItr = epochItr;
 
   // Replicas start from rank 0's weights (a user model's initialisation need not be seeded), then
   // must stay identical: a checksum mismatch means a rank diverged, and training stops.
-  const checkReplicas = async (when: string) => {
-    if (!pg) return;
-    const sums = await pg.allGather(Float64Array.from([weightsChecksum([...model.namedParameters().values()].map((p) => p.dataSync() as Float32Array))]));
-    if (sums.some((x) => x[0] !== sums[0]![0])) {
-      throw new Error(`replicas diverged ${when}: weight checksums by rank ${sums.map((x, r) => `${r}=${x[0]!.toString(16)}`).join(", ")}`);
-    }
-  };
   if (pg) {
     const params = [...model.namedParameters().values()];
     const flat = new Float32Array(params.reduce((a, p) => a + p.size, 0));
@@ -212,184 +309,211 @@ export async function train(task: Task, o: TrainOptions): Promise<TrainResult> {
       if (rank !== 0) p.assign(tf.tensor(flat.subarray(off, off + p.size), p.shape, "float32"));
       off += p.size;
     }
-    await checkReplicas("at start");
+    await checkReplicas(s, "at start");
     info(`distributed training on ${worldSize} workers (node cluster), rank ${rank} logs and saves`);
   }
+  s.trainMeter.start();
+  return epochItr;
+}
 
-  const maxEpoch = o.maxEpoch && o.maxEpoch > 0 ? o.maxEpoch : Infinity;
-  const maxUpdate = o.maxUpdate && o.maxUpdate > 0 ? o.maxUpdate : Infinity;
-  const patience = o.patience ?? -1;
-  let earlyBest: number | null = null;
-  let runsWithoutImprovement = 0;
-  const isBetterStrict = (a: number, b: number) => (policy.maximizeBestCheckpointMetric ? a > b : a < b);
-  const shouldStopEarly = (v: number | null) => {
-    if (v === null || patience <= 0) return false;
-    if (earlyBest === null || isBetterStrict(v, earlyBest)) {
-      earlyBest = v;
-      runsWithoutImprovement = 0;
-      return false;
-    }
-    runsWithoutImprovement++;
-    if (runsWithoutImprovement >= patience) {
-      info(`early stop since valid performance hasn't improved for last ${patience} runs`);
-      return true;
-    }
+/** Distributed: every rank's weights must have the same checksum (else a rank diverged: stop). */
+async function checkReplicas(s: TrainingSession, when: string): Promise<void> {
+  const { pg, model } = s;
+  if (!pg) return;
+  const sums = await pg.allGather(Float64Array.from([weightsChecksum([...model.namedParameters().values()].map((p) => p.dataSync() as Float32Array))]));
+  if (sums.some((x) => x[0] !== sums[0]![0])) {
+    throw new Error(`replicas diverged ${when}: weight checksums by rank ${sums.map((x, r) => `${r}=${x[0]!.toString(16)}`).join(", ")}`);
+  }
+}
+
+/** fairseq's should_stop_early (--patience): counts validation runs without improvement of the metric. */
+function shouldStopEarly(s: TrainingSession, v: number | null): boolean {
+  const patience = s.options.patience ?? -1;
+  if (v === null || patience <= 0) return false;
+  const better = s.policy.maximizeBestCheckpointMetric ? (a: number, b: number) => a > b : (a: number, b: number) => a < b;
+  if (s.earlyBest === null || better(v, s.earlyBest)) {
+    s.earlyBest = v;
+    s.runsWithoutImprovement = 0;
     return false;
-  };
+  }
+  s.runsWithoutImprovement++;
+  if (s.runsWithoutImprovement >= patience) {
+    s.info(`early stop since valid performance hasn't improved for last ${patience} runs`);
+    return true;
+  }
+  return false;
+}
 
-  const trainMeter = new StopwatchMeter();
-  trainMeter.start();
-  const validLosses: number[] = [];
-  let stoppedBy: TrainResult["stoppedBy"] = "max-epoch";
-
-  const validate = async (epoch: number): Promise<number | null> => {
-    let first: number | null = null;
-    for (const [subset, ds] of validSets) {
-      info(`begin validation on "${subset}" subset`);
-      const it = task.getBatchIterator(ds, {
-        maxTokens: o.maxTokensValid ?? o.maxTokens,
-        maxSentences: o.batchSizeValid ?? o.batchSize,
-        maxPositions: task.maxPositions(),
-        ignoreInvalidInputs: o.skipInvalidSizeInputsValidTest ?? false,
-        requiredBatchSizeMultiple: o.requiredBatchSizeMultiple ?? 8,
-        seed,
-        numShards: worldSize,
-        shardId: rank,
-      });
-      const stats = await metrics.aggregate(
-        `valid_${subset}`,
-        async (agg) => {
-          agg.reset();
-          for (const s of it.nextEpochItr({ shuffle: false })) {
-            if (!pg) {
-              trainer.validStep(s);
-              continue;
-            }
-            // fairseq's distributed valid_step: each rank scores its shard's batch, the logged values
-            // are summed across ranks, and the step is logged once with the sums.
-            const out = trainer.validOutput(s);
-            const sums = Float64Array.from(REDUCED_LOGGING_KEYS, (k) => out?.[k] ?? 0);
-            await pg.allReduce([sums]);
-            const merged: LoggingOutput = {};
-            REDUCED_LOGGING_KEYS.forEach((k, i) => (merged[k] = sums[i]!));
-            metrics.aggregate(null, () => trainer.reduceMetrics([merged]));
-          }
-          return agg.smoothedValues();
-        },
-        { newRoot: true },
-      );
-      stats.set("num_updates", trainer.numUpdates);
-      const metric = stats.get(policy.bestCheckpointMetric) ?? null;
-      if (best !== undefined && metric !== null) {
-        stats.set(`best_${policy.bestCheckpointMetric}`, policy.maximizeBestCheckpointMetric ? Math.max(best, metric) : Math.min(best, metric));
-      }
-      new ProgressBar({ format: logFormat === "tqdm" ? "simple" : logFormat, size: 1, epoch, prefix: `valid on '${subset}' subset`, sink }).print(stats, subset);
-      tb?.log(subset, stats, trainer.numUpdates);
-      if (first === null) first = metric;
-    }
-    if (first !== null) validLosses.push(first);
-    return first;
-  };
-
-  const save = async (epoch: number, endOfEpoch: boolean, valLoss: number | null) => {
-    const decision = decideSave(policy, { epoch, updates: trainer.numUpdates, endOfEpoch, valLoss, prevBest: best });
-    best = decision.best;
-    if (o.noSave || !master) return;
-    info("begin save checkpoint");
-    const timer = new StopwatchMeter();
-    timer.start();
-    const bytes = encodeCheckpoint(model, optimizer, {
-      args: { ...o.model },
-      numUpdates: trainer.numUpdates,
-      lrScheduler: lrScheduler.stateDict(),
-      extraState: { train_iterator: epochItr.stateDict(), val_loss: valLoss, best, metrics: metrics.stateDict() },
-    });
-    const paths = decision.files.map((f) => join(saveDir, f));
-    await writeCheckpointFiles(paths, bytes);
-    timer.stop();
-    if (paths.length > 0) {
-      info(`saved checkpoint ${paths[0]} (epoch ${epoch} @ ${trainer.numUpdates} updates, score ${valLoss === null ? "None" : pyFloatRepr(valLoss)}) (writing took ${formatFixed(timer.sum, 6)} seconds)`);
-    }
-    for (const f of checkpointsToRemove(policy, readdirSync(saveDir), endOfEpoch)) {
-      try {
-        unlinkSync(join(saveDir, f));
-      } catch {
-        /* already gone */
+/**
+ * One epoch of fairseq's train loop (or the rest of it, after a restore): updates of `--update-freq` groups,
+ * the train_inner log lines, validation and checkpoints on fairseq's schedule (`validate`, `saveCheckpoint`),
+ * and the stop conditions (max update, patience, stop time, signal), then the epoch's summary line.
+ * Does not step the LR scheduler at the epoch's end: the caller does (`lrScheduler.step(epoch, valLoss)`).
+ */
+export async function trainEpoch(s: TrainingSession): Promise<EpochResult> {
+  const { options: o, policy, metrics, trainer, sink, tb, info, pg } = s;
+  const epochItr = s.epochItr;
+  if (!epochItr) throw new Error("trainEpoch: call restoreCheckpoint(session) first (it builds the train iterator)");
+  const maxUpdate = o.maxUpdate && o.maxUpdate > 0 ? o.maxUpdate : Infinity;
+  const itr = epochItr.nextEpochPieces({ shuffle: true });
+  const epoch = epochItr.epoch;
+  const freqs = o.updateFreq ?? [1];
+  const updateFreq = freqs[Math.min(epoch - 1, freqs.length - 1)]!;
+  const bar = new ProgressBar({ format: s.logFormat, size: Math.ceil(itr.total / updateFreq), epoch, logInterval: o.logInterval ?? 100, sink, stream: process.stderr, createBar: cliProgressBar });
+  info(`begin training epoch ${epoch}`);
+  let i = Math.ceil(itr.n / updateFreq);
+  let valLoss: number | null = null;
+  for (const group of itr.grouped(updateFreq)) {
+    bar.tick(i);
+    const ok = await metrics.aggregate("train", () => metrics.aggregate("train_inner", () => trainer.trainStep(group.flat())));
+    i++;
+    if (ok) {
+      o.onUpdate?.(trainer);
+      if (trainer.numUpdates % (o.logInterval ?? 100) === 0) {
+        const stats = metrics.getSmoothedValues("train_inner");
+        stats.set("wall", Math.round((metrics.getMeter("default", "wall") as StopwatchMeter).elapsedTime));
+        bar.log(stats, "train_inner", trainer.numUpdates);
+        tb?.log("train_inner", stats, trainer.numUpdates);
+        metrics.resetMeters("train_inner");
       }
     }
-  };
-
-  let lr = trainer.getLr();
-  const minLr = o.minLr ?? -1;
-  outer: while (lr > minLr && epochItr.nextEpochIdx <= maxEpoch) {
-    const itr = epochItr.nextEpochPieces({ shuffle: true });
-    const epoch = epochItr.epoch;
-    const freqs = o.updateFreq ?? [1];
-    const updateFreq = freqs[Math.min(epoch - 1, freqs.length - 1)]!;
-    const groups = Math.ceil((itr.total - itr.n) / updateFreq);
-    const bar = new ProgressBar({ format: logFormat, size: Math.ceil(itr.total / updateFreq), epoch, logInterval: o.logInterval ?? 100, sink, stream: process.stderr, createBar: cliProgressBar });
-    info(`begin training epoch ${epoch}`);
-    let i = Math.ceil(itr.n / updateFreq);
-    let valLoss: number | null = null;
-    let shouldStop = false;
-    void groups;
-    for (const group of itr.grouped(updateFreq)) {
-      bar.tick(i);
-      const ok = await metrics.aggregate("train", () => metrics.aggregate("train_inner", () => trainer.trainStep(group.flat())));
-      i++;
-      if (ok) {
-        o.onUpdate?.(trainer);
-        if (trainer.numUpdates % (o.logInterval ?? 100) === 0) {
-          const stats = metrics.getSmoothedValues("train_inner");
-          stats.set("wall", Math.round((metrics.getMeter("default", "wall") as StopwatchMeter).elapsedTime));
-          bar.log(stats, "train_inner", trainer.numUpdates);
-          tb?.log("train_inner", stats, trainer.numUpdates);
-          metrics.resetMeters("train_inner");
-        }
-      }
-      const endOfEpoch = !itr.hasNext();
-      const n = trainer.numUpdates;
-      const doSave =
-        (endOfEpoch && epoch % policy.saveInterval === 0) ||
+    const endOfEpoch = !itr.hasNext();
+    const n = trainer.numUpdates;
+    const doSave =
+      (endOfEpoch && epoch % policy.saveInterval === 0) ||
+      n >= maxUpdate ||
+      (policy.saveIntervalUpdates > 0 && n > 0 && n % policy.saveIntervalUpdates === 0 && n >= (o.validateAfterUpdates ?? 0));
+    const doValidate =
+      ((!endOfEpoch && doSave) ||
+        (endOfEpoch && epoch % (o.validateInterval ?? 1) === 0) ||
         n >= maxUpdate ||
-        (policy.saveIntervalUpdates > 0 && n > 0 && n % policy.saveIntervalUpdates === 0 && n >= (o.validateAfterUpdates ?? 0));
-      const doValidate =
-        ((!endOfEpoch && doSave) ||
-          (endOfEpoch && epoch % (o.validateInterval ?? 1) === 0) ||
-          n >= maxUpdate ||
-          ((o.validateIntervalUpdates ?? 0) > 0 && n > 0 && n % o.validateIntervalUpdates! === 0)) &&
-        !o.disableValidation;
-      valLoss = doValidate ? await validate(epoch) : null;
-      if (pg && (endOfEpoch || n % (o.logInterval ?? 100) === 0)) await checkReplicas(`at update ${n}`);
-      const stopTime = (o.stopTimeHours ?? 0) > 0 && trainMeter.elapsedTime / 3600 > o.stopTimeHours!;
-      // In a distributed run the stop flag arrives with a collective: every rank sees it here together.
-      const signal = (o.stopSignal?.stop ?? false) || (pg?.stopRequested ?? false);
-      shouldStop = shouldStopEarly(valLoss) || n >= maxUpdate || stopTime || signal;
-      if (doSave || shouldStop) await save(epoch, endOfEpoch, valLoss);
-      if (shouldStop) {
-        stoppedBy = signal ? "signal" : n >= maxUpdate ? "max-update" : stopTime ? "stop-time" : "patience";
-        bar.close();
-        info(`end of epoch ${epoch} (average epoch stats below)`);
-        printEpoch(metrics, bar, sink, tb, trainer.numUpdates);
-        break outer;
-      }
+        ((o.validateIntervalUpdates ?? 0) > 0 && n > 0 && n % o.validateIntervalUpdates! === 0)) &&
+      !o.disableValidation;
+    valLoss = doValidate ? await validate(s, epoch) : null;
+    if (pg && (endOfEpoch || n % (o.logInterval ?? 100) === 0)) await checkReplicas(s, `at update ${n}`);
+    const stopTime = (o.stopTimeHours ?? 0) > 0 && s.trainMeter.elapsedTime / 3600 > o.stopTimeHours!;
+    // In a distributed run the stop flag arrives with a collective: every rank sees it here together.
+    const signal = (o.stopSignal?.stop ?? false) || (pg?.stopRequested ?? false);
+    const shouldStop = shouldStopEarly(s, valLoss) || n >= maxUpdate || stopTime || signal;
+    if (doSave || shouldStop) await saveCheckpoint(s, epoch, endOfEpoch, valLoss);
+    if (shouldStop) {
+      bar.close();
+      info(`end of epoch ${epoch} (average epoch stats below)`);
+      printEpoch(metrics, bar, sink, tb, trainer.numUpdates);
+      return { valLoss, stop: signal ? "signal" : n >= maxUpdate ? "max-update" : stopTime ? "stop-time" : "patience" };
     }
-    bar.close();
-    info(`end of epoch ${epoch} (average epoch stats below)`);
-    printEpoch(metrics, bar, sink, tb, trainer.numUpdates);
-    lr = lrScheduler.step(epoch, valLoss);
   }
-  if (lr <= minLr) stoppedBy = "min-lr";
-  trainMeter.stop();
-  info(`done training in ${formatFixed(trainMeter.sum, 1)} seconds`);
-  if (pg) {
-    const c = pg.stats();
-    info(`distributed: ${c.collectives} collectives, ${formatFixed(c.bytesSent / 1e6, 1)} MB sent by rank 0, ${formatFixed(c.waitMs / Math.max(1, trainer.numUpdates), 1)} ms in communication per update`);
+  bar.close();
+  info(`end of epoch ${epoch} (average epoch stats below)`);
+  printEpoch(metrics, bar, sink, tb, trainer.numUpdates);
+  return { valLoss, stop: null };
+}
+
+/**
+ * fairseq's validate: every `--valid-subset` (sharded across ranks), its valid line logged; returns the first
+ * subset's `--best-checkpoint-metric` (also appended to `session.validLosses`), or null without validation sets.
+ */
+export async function validate(s: TrainingSession, epoch: number): Promise<number | null> {
+  const { options: o, policy, metrics, trainer, pg, sink, tb, info } = s;
+  let first: number | null = null;
+  for (const [subset, ds] of s.validSets) {
+    info(`begin validation on "${subset}" subset`);
+    const it = s.task.getBatchIterator(ds, {
+      maxTokens: o.maxTokensValid ?? o.maxTokens,
+      maxSentences: o.batchSizeValid ?? o.batchSize,
+      maxPositions: s.maxPositions,
+      ignoreInvalidInputs: o.skipInvalidSizeInputsValidTest ?? false,
+      warn: (msg) => sink("fairseq.tasks.fairseq_task", msg),
+      requiredBatchSizeMultiple: o.requiredBatchSizeMultiple ?? 8,
+      seed: s.seed,
+      numShards: s.worldSize,
+      shardId: s.rank,
+    });
+    const stats = await metrics.aggregate(
+      `valid_${subset}`,
+      async (agg) => {
+        agg.reset();
+        for (const b of it.nextEpochItr({ shuffle: false })) {
+          if (!pg) {
+            trainer.validStep(b);
+            continue;
+          }
+          // fairseq's distributed valid_step: each rank scores its shard's batch, the logged values
+          // are summed across ranks, and the step is logged once with the sums.
+          const out = trainer.validOutput(b);
+          const sums = Float64Array.from(REDUCED_LOGGING_KEYS, (k) => out?.[k] ?? 0);
+          await pg.allReduce([sums]);
+          const merged: LoggingOutput = {};
+          REDUCED_LOGGING_KEYS.forEach((k, i) => (merged[k] = sums[i]!));
+          metrics.aggregate(null, () => trainer.reduceMetrics([merged]));
+        }
+        return agg.smoothedValues();
+      },
+      { newRoot: true },
+    );
+    stats.set("num_updates", trainer.numUpdates);
+    const metric = stats.get(policy.bestCheckpointMetric) ?? null;
+    if (s.best !== undefined && metric !== null) {
+      stats.set(`best_${policy.bestCheckpointMetric}`, policy.maximizeBestCheckpointMetric ? Math.max(s.best, metric) : Math.min(s.best, metric));
+    }
+    new ProgressBar({ format: s.logFormat === "tqdm" ? "simple" : s.logFormat, size: 1, epoch, prefix: `valid on '${subset}' subset`, sink }).print(stats, subset);
+    tb?.log(subset, stats, trainer.numUpdates);
+    if (first === null) first = metric;
   }
-  const result = { numUpdates: trainer.numUpdates, epoch: epochItr.epoch, validLosses, stoppedBy };
-  model.dispose();
-  optimizer.dispose();
-  return result;
+  if (first !== null) s.validLosses.push(first);
+  return first;
+}
+
+/**
+ * fairseq's save_checkpoint: decides which files this point deserves (checkpoint_last, _best, epoch/update
+ * files, per `--save-interval*`, `--keep-*`), updates the best metric, and (rank 0, unless --no-save) writes
+ * them atomically with the model, optimizer, scheduler, meters and train iterator position, then prunes old ones.
+ */
+export async function saveCheckpoint(s: TrainingSession, epoch: number, endOfEpoch: boolean, valLoss: number | null): Promise<void> {
+  const { options: o, policy, trainer, info, saveDir } = s;
+  const decision = decideSave(policy, { epoch, updates: trainer.numUpdates, endOfEpoch, valLoss, prevBest: s.best });
+  s.best = decision.best;
+  if (o.noSave || !s.master) return;
+  if (!s.epochItr) throw new Error("saveCheckpoint: call restoreCheckpoint(session) first (the checkpoint holds the train iterator's position)");
+  info("begin save checkpoint");
+  const timer = new StopwatchMeter();
+  timer.start();
+  const bytes = encodeCheckpoint(s.model, s.optimizer, {
+    args: { ...o.model },
+    numUpdates: trainer.numUpdates,
+    lrScheduler: s.lrScheduler.stateDict(),
+    extraState: { train_iterator: s.epochItr.stateDict(), val_loss: valLoss, best: s.best, metrics: s.metrics.stateDict() },
+  });
+  const paths = decision.files.map((f) => join(saveDir, f));
+  await writeCheckpointFiles(paths, bytes);
+  timer.stop();
+  if (paths.length > 0) {
+    info(`saved checkpoint ${paths[0]} (epoch ${epoch} @ ${trainer.numUpdates} updates, score ${valLoss === null ? "None" : pyFloatRepr(valLoss)}) (writing took ${formatFixed(timer.sum, 6)} seconds)`);
+  }
+  for (const f of checkpointsToRemove(policy, readdirSync(saveDir), endOfEpoch)) {
+    try {
+      unlinkSync(join(saveDir, f));
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** The end of a run: stops the clock, logs fairseq's closing lines and returns the result. */
+function finishTraining(s: TrainingSession, stoppedBy: TrainResult["stoppedBy"]): TrainResult {
+  s.trainMeter.stop();
+  s.info(`done training in ${formatFixed(s.trainMeter.sum, 1)} seconds`);
+  if (s.pg) {
+    const c = s.pg.stats();
+    s.info(`distributed: ${c.collectives} collectives, ${formatFixed(c.bytesSent / 1e6, 1)} MB sent by rank 0, ${formatFixed(c.waitMs / Math.max(1, s.trainer.numUpdates), 1)} ms in communication per update`);
+  }
+  return { numUpdates: s.trainer.numUpdates, epoch: s.epochItr?.epoch ?? 1, validLosses: s.validLosses, stoppedBy };
+}
+
+/** Free the model's and the optimizer's tensors. */
+export function disposeTraining(s: TrainingSession): void {
+  s.model.dispose();
+  s.optimizer.dispose();
 }
 
 function printEpoch(metrics: Metrics, bar: ProgressBar, sink: LogSink, tb: TensorboardWriter | null, step: number) {

@@ -39,7 +39,7 @@ export function registerEvalLm(program: Command): void {
         const loaded = task.loadDataset(o.genSubset as string);
         const ds = cw > 0 ? new LMContextWindowDataset(loaded, tps, cw, task.dictionary.pad()) : loaded;
         // fairseq-eval-lm's default --max-tokens is 36000
-        const itr = task.getBatchIterator(ds, { maxTokens: (o.maxTokens as number) ?? (o.batchSize ? null : 36000), maxSentences: (o.batchSize as number) ?? null, seed: 1 });
+        const itr = task.getBatchIterator(ds, { maxTokens: (o.maxTokens as number) ?? (o.batchSize ? null : 36000), maxSentences: (o.batchSize as number) ?? null, seed: 1, maxPositions: model.maxPositions(), ignoreInvalidInputs: true });
         let sum = 0;
         let count = 0;
         const t0 = performance.now();

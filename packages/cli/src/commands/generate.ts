@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { parseBackendName } from "@fairseq-ts/backend";
-import type { Sample } from "@fairseq-ts/data";
+import { resolveMaxPositions, type Sample } from "@fairseq-ts/data";
 import { BleuScorer, SequenceGenerator, SequenceScorer, attentionArgmax, extractHardAlignment, formatD, formatH, formatP, formatSacreBleu, replaceUnk, sacreBleu } from "@fairseq-ts/generate";
 import { asctime, formatFixed, formatPrecision } from "@fairseq-ts/logging";
 import { disposeTensorSample, sampleToTensors, type EncoderDecoderModel } from "@fairseq-ts/models";
@@ -52,7 +52,7 @@ export function registerGenerate(program: Command): void {
         const itr = task.getBatchIterator(ds, {
           maxTokens: (o.maxTokens as number | undefined) ?? null,
           maxSentences: ((o.batchSize ?? o.maxSentences) as number | undefined) ?? null,
-          maxPositions: model.maxPositions() as [number, number],
+          maxPositions: resolveMaxPositions(task.maxPositions(), model.maxPositions()),
           ignoreInvalidInputs: o.skipInvalidSizeInputsValidTest as boolean,
           requiredBatchSizeMultiple: o.requiredBatchSizeMultiple as number,
           seed: o.seed as number,

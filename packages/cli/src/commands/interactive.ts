@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import * as tf from "@tensorflow/tfjs-core";
 import { parseBackendName } from "@fairseq-ts/backend";
 import { collateTokens } from "@fairseq-ts/data";
-import { SequenceGenerator, extractHardAlignment, formatD, formatH, formatP } from "@fairseq-ts/generate";
+import { SequenceGenerator, extractHardAlignment, formatD, formatH, formatP, inferenceSizeCheck } from "@fairseq-ts/generate";
 import type { EncoderDecoderModel } from "@fairseq-ts/models";
 import { int } from "../flags.js";
 import { setupTranslation } from "../load-model.js";
@@ -43,7 +43,13 @@ export function registerInteractive(program: Command): void {
         let nextId = 0;
         let buffer: string[] = [];
         const translate = (lines: string[]) => {
-          const ids = lines.map((l) => src.encodeLine(codec.encode(l), { addIfNotExist: false }));
+          const encoded = lines.map((l) => src.encodeLine(codec.encode(l), { addIfNotExist: false }));
+          // fairseq-interactive's size check: too long stops the run (or is skipped, its id still counted)
+          const kept = inferenceSizeCheck(encoded, (model as EncoderDecoderModel).maxPositions(), { maxSourcePositions: o.maxSourcePositions as number | undefined, maxTargetPositions: o.maxTargetPositions as number | undefined, skipInvalidSizeInputsValidTest: o.skipInvalidSizeInputsValidTest as boolean | undefined, warn: (w) => process.stderr.write(`${w}\n`) });
+          const ids = kept.map((i) => encoded[i]!);
+          const firstId = nextId;
+          nextId += lines.length;
+          if (ids.length === 0) return;
           const m = collateTokens(ids, src.pad(), { leftPad: true });
           const srcT = tf.tensor2d(m.data, [m.rows, m.cols], "int32");
           const lens = tf.tensor1d(ids.map((x) => x.length), "int32");
@@ -55,8 +61,8 @@ export function registerInteractive(program: Command): void {
             tf.dispose([srcT, lens]);
           }
           const out: string[] = [];
-          lines.forEach((_, r) => {
-            const id = nextId++;
+          kept.forEach((line, r) => {
+            const id = firstId + line;
             out.push(`S-${id}\t${src.string(ids[r]!, { bpeSymbol: removeBpe })}`);
             for (const h of hyps[r]!) {
               const hs = tgt.string(h.tokens, { bpeSymbol: removeBpe });

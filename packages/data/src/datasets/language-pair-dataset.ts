@@ -1,3 +1,4 @@
+import { filterIndicesBySize, reportInvalidSizes, type MaxPositions } from "../batching/filter-by-size.js";
 import type { Dictionary } from "@fairseq-ts/dictionary";
 import type { TokenSequenceDataset } from "../indexed/mmap-indexed-dataset.js";
 import { RandomState } from "../rng/mt19937.js";
@@ -21,10 +22,6 @@ export interface PairItem {
   target: Int32Array | null;
 }
 
-/** Examples that exceed the maximum positions (fairseq's "Size of sample #N is invalid"). */
-export class InvalidSizeError extends Error {
-  override name = "InvalidSizeError";
-}
 
 /** fairseq's `LanguagePairDataset`: aligned source/target sequences, ordering, filtering, collation. */
 export class LanguagePairDataset {
@@ -113,22 +110,10 @@ export class LanguagePairDataset {
    * fairseq's `filter_indices_by_size` + the task's check: drop examples longer than the max
    * positions; with `ignoreInvalid` false an oversize example is an error, as in fairseq.
    */
-  filterIndicesBySize(indices: Int32Array, maxPositions: [number, number] | number | null, ignoreInvalid = false): { indices: Int32Array; ignored: number[] } {
-    if (maxPositions == null) return { indices, ignored: [] };
-    const [maxSrc, maxTgt] = typeof maxPositions === "number" ? [maxPositions, maxPositions] : maxPositions;
-    const kept: number[] = [];
-    const ignored: number[] = [];
-    for (const i of indices) {
-      const bad = this.srcSizes[i]! > maxSrc || (this.tgtSizes !== null && this.tgtSizes[i]! > maxTgt);
-      (bad ? ignored : kept).push(i);
-    }
-    if (ignored.length > 0 && !ignoreInvalid) {
-      const i = ignored[0]!;
-      throw new InvalidSizeError(
-        `Size of sample #${i} is invalid (=(${this.size(i).join(", ")})) since max_positions=(${maxSrc}, ${maxTgt}), skip this example with --skip-invalid-size-inputs-valid-test`,
-      );
-    }
-    return { indices: Int32Array.from(kept), ignored };
+  filterIndicesBySize(indices: Int32Array, maxPositions: MaxPositions | null, ignoreInvalid = false, warn: ((message: string) => void) | null = null): { indices: Int32Array; ignored: number[] } {
+    const out = filterIndicesBySize(indices, this.srcSizes, this.tgtSizes, maxPositions);
+    if (maxPositions != null) reportInvalidSizes(out.ignored, (i) => this.size(i), maxPositions, { ignoreInvalidInputs: ignoreInvalid, warn });
+    return out;
   }
 
   /** fairseq's `collate`: pad, sort by descending source length, build prev_output_tokens. */

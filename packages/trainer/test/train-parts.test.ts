@@ -1,0 +1,99 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "@fairseq-ts/backend";
+import { preprocess } from "@fairseq-ts/data";
+import { TranslationTask } from "@fairseq-ts/tasks";
+import { disposeTraining, readCheckpointFile, restoreCheckpoint, saveCheckpoint, setupTraining, train, trainEpoch, validate, type TrainOptions } from "../src/index.js";
+
+let dataDir: string;
+
+// A small synthetic copy-reversed task (as in train.test.ts): 200 training pairs, 20 valid.
+beforeAll(async () => {
+  await initBackend({ backend: "wasm", log: null });
+  const dir = mkdtempSync(join(tmpdir(), "fsts-parts-"));
+  let x = 5;
+  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (const [split, n] of [["train", 200], ["valid", 20]] as const) {
+    const src: string[] = [];
+    const tgt: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const words = Array.from({ length: 3 + Math.floor(rnd() * 5) }, () => `w${Math.floor(rnd() * 20)}`);
+      src.push(words.join(" "));
+      tgt.push([...words].reverse().join(" "));
+    }
+    writeFileSync(join(dir, `${split}.src`), src.join("\n") + "\n");
+    writeFileSync(join(dir, `${split}.tgt`), tgt.join("\n") + "\n");
+  }
+  dataDir = join(dir, "bin");
+  await preprocess({ sourceLang: "src", targetLang: "tgt", trainpref: join(dir, "train"), validpref: join(dir, "valid"), destdir: dataDir, log: () => {} });
+});
+
+const options = (saveDir: string, losses: number[]): TrainOptions => ({
+  model: {
+    arch: "transformer", encoder_layers: 1, decoder_layers: 1, encoder_embed_dim: 16, decoder_embed_dim: 16,
+    encoder_ffn_embed_dim: 32, decoder_ffn_embed_dim: 32, encoder_attention_heads: 2, decoder_attention_heads: 2, dropout: 0.1,
+  },
+  criterion: "label_smoothed_cross_entropy",
+  labelSmoothing: 0.1,
+  optimizer: "adam",
+  adamBetas: "(0.9, 0.98)",
+  lr: [1e-3],
+  lrScheduler: "inverse_sqrt",
+  scheduler: { warmupUpdates: 4 },
+  maxTokens: 150,
+  maxEpoch: 2,
+  seed: 7,
+  saveDir,
+  logFormat: "none",
+  sink: () => {},
+  // the loss of every update (the Trainer's running meter: what train_inner logs)
+  onUpdate: (t) => losses.push(t.metrics.getSmoothedValues("train_inner").get("loss") as number),
+});
+
+async function weights(saveDir: string): Promise<Map<string, string>> {
+  const ck = await readCheckpointFile(join(saveDir, "checkpoint_last.safetensors"));
+  return new Map([...ck.model].map(([k, t]) => [k, Buffer.from(t.data).toString("base64")]));
+}
+
+describe("train() in parts: a custom loop from setupTraining / restoreCheckpoint / trainEpoch / validate / saveCheckpoint", () => {
+  it("a hand-written loop over the parts gives train()'s losses, validation results and weights, bit for bit", async () => {
+    const task = await TranslationTask.setup({ data: dataDir });
+    const lossesA: number[] = [];
+    const dirA = mkdtempSync(join(tmpdir(), "fsts-parts-a-"));
+    const a = await train(task, options(dirA, lossesA));
+
+    // The custom loop: the README's example.
+    const lossesB: number[] = [];
+    const dirB = mkdtempSync(join(tmpdir(), "fsts-parts-b-"));
+    const before = tf.memory().numTensors;
+    const session = setupTraining(task, options(dirB, lossesB));
+    let epochs = 0;
+    try {
+      const itr = await restoreCheckpoint(session);
+      while (itr.nextEpochIdx <= 2) {
+        const { valLoss, stop } = await trainEpoch(session); // validates and saves at the epoch's end
+        epochs++;
+        if (stop) break;
+        session.lrScheduler.step(itr.epoch, valLoss);
+      }
+      // the parts also run on their own: one more validation and an explicit save at this point
+      const again = await validate(session, itr.epoch);
+      expect(again).toBe(session.validLosses.at(-2));
+      await saveCheckpoint(session, itr.epoch, true, again);
+    } finally {
+      disposeTraining(session);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    expect(epochs).toBe(2);
+    expect(a.epoch).toBe(2);
+    expect(lossesB.length).toBe(a.numUpdates);
+    expect(lossesB).toEqual(lossesA);
+    expect(session.validLosses.slice(0, 2)).toEqual(a.validLosses);
+    const [wa, wb] = [await weights(dirA), await weights(dirB)];
+    expect([...wb.keys()]).toEqual([...wa.keys()]);
+    for (const [k, v] of wa) expect(wb.get(k), k).toBe(v);
+  }, 300_000);
+});
