@@ -240,6 +240,17 @@ export interface OptionGroup<D extends Declarations = Declarations> {
   resolve(given?: Partial<OptionsOf<D>>): OptionsOf<D>;
 }
 
+/**
+ * Any option group, whatever its declarations: what registries and the CLI hold when the group is not known
+ * statically (a model's options, a plugin's optimizer options).
+ */
+export interface AnyOptionGroup {
+  readonly name: string;
+  readonly declarations: Declarations;
+  defaults(): Record<string, unknown>;
+  resolve(given?: Record<string, unknown>): Record<string, unknown>;
+}
+
 const clone = (v: unknown): unknown => (Array.isArray(v) ? [...(v as unknown[])] : v);
 
 /** Declare a group of options. `name` is how errors and docs refer to the group. */

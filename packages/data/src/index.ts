@@ -35,3 +35,4 @@ export {
 } from "./iterators/epoch-batch-iterator.js";
 export { TokenBlockDataset, blockToDatasetIndex, sliceIndices, type BreakMode, type TokenBlock } from "./datasets/token-block-dataset.js";
 export { MonolingualDataset, type MonolingualItem } from "./datasets/monolingual-dataset.js";
+export { datasetOptions, preprocessOptions, type DatasetOptions, type PreprocessFlags } from "./options.js";
