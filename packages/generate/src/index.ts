@@ -5,4 +5,4 @@ export { formatD, formatH, formatP, toBase2 } from "./format.js";
 export { SequenceScorer } from "./sequence-scorer.js";
 export { Translator, fromPretrained, textPipeline, translatorFromFiles, type PretrainedFiles, type TextPipeline } from "./hub.js";
 export { attentionArgmax, extractHardAlignment, parseAlignDict, replaceUnk } from "./alignment.js";
-export { generationOptions, generatorOptionsFrom, interactiveOptions, sacrebleuScoringOptions, scorers, type GenerationOptions, type InteractiveOptions, type SacrebleuScoringOptions, type ScorerEntry } from "./options.js";
+export { evalLmOptions, generationOptions, generatorOptionsFrom, interactiveOptions, sacrebleuScoringOptions, scorers, type EvalLmOptions, type GenerationOptions, type InteractiveOptions, type SacrebleuScoringOptions, type ScorerEntry } from "./options.js";

@@ -108,3 +108,19 @@ export function generatorOptionsFrom(g: GenerationOptions, seed: number): Genera
     retainAttention: g.printAlignment || g.replaceUnk !== null,
   };
 }
+
+/** fairseq-eval-lm's "LM Evaluation" group. */
+export const evalLmOptions = defineOptions("eval_lm", {
+  path: opt.str(null, "path to model file (fairseq .pt or fairseq-ts .safetensors)", { metavar: "FILE" }),
+  removeBpe: opt.refused("word-level scores over BPE pieces (--remove-bpe in eval-lm) are not implemented", "optional"),
+  quiet: opt.refused("eval-lm prints only its summary lines (there is nothing to quiet)", "flag"),
+  modelOverrides: opt.refused("fairseq-ts builds the model from the checkpoint's own arguments (no overrides)"),
+  resultsPath: opt.refused("fairseq-ts writes results to standard output (redirect it)"),
+  outputWordProbs: opt.refused("per-word log-probabilities (--output-word-probs) are not printed by fairseq-ts", "flag"),
+  outputWordStats: opt.refused("per-word statistics (--output-word-stats) are not printed by fairseq-ts", "flag"),
+  contextWindow: opt.int(0, "ensures that every evaluated token has access to a context of at least this size, if possible", { metavar: "N" }),
+  softmaxBatch: opt.refused("use --micro-batch-tokens, which bounds the rows scored at once (the logits) in the same way"),
+  /** fairseq-ts only. */
+  microBatchTokens: opt.int(2048, "fairseq-ts: score each batch in row chunks of at most N padded tokens (bounds memory: logits are tokens x vocab)", { metavar: "N" }),
+});
+export type EvalLmOptions = OptionsOf<typeof evalLmOptions.declarations>;
