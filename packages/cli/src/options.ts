@@ -34,7 +34,7 @@ export const commonOptions = defineOptions("common", {
   checkpointSuffix: opt.refused("checkpoint file names have no suffix in fairseq-ts"),
   checkpointShardCount: opt.refused("sharded (model-parallel) checkpoints are not implemented"),
   quantizationConfigPath: opt.refused("quantization is not implemented"),
-  profile: opt.refused("the CUDA profiler (--profile) does not exist here; see packages/cli/bench for fairseq-ts' profiler"),
+  profile: opt.refused("the CUDA profiler (--profile) does not exist here; see packages/cli/bench for fairseq-ts' profiler", "flag"),
   criterion: opt.str("cross_entropy", "the training criterion (cross_entropy, label_smoothed_cross_entropy)", { metavar: "NAME" }),
   tokenizer: opt.str(null, "tokenizer applied to raw text (space, moses)", { metavar: "NAME" }),
   bpe: opt.str(null, "BPE applied after the tokenizer (subword_nmt, sentencepiece, gpt2)", { metavar: "NAME" }),
