@@ -1,4 +1,3 @@
-import type { Command } from "commander";
 import { buildBpe, buildTokenizer, type Encoder } from "@fairseq-ts/tokenizers";
 
 /** fairseq's encode_fn / decode_fn: tokenizer then BPE on the way in, BPE then tokenizer on the way out. */
@@ -38,18 +37,3 @@ export function textCodec(
   };
 }
 
-/** The text encoder flags train accepts (to be derived from the tokenizer/BPE registries like the other commands). */
-export function addEncoderFlags(cmd: Command): Command {
-  return cmd
-    .option("--tokenizer <NAME>", "tokenizer applied to raw text: space, moses")
-    .option("--bpe <NAME>", "BPE applied after the tokenizer: subword_nmt, sentencepiece, gpt2")
-    .option("--bpe-codes <FILE>", "subword_nmt: path to the BPE codes (learn_bpe output)")
-    .option("--bpe-separator <SEP>", "subword_nmt: continuation marker", "@@")
-    .option("--sentencepiece-model <FILE>", "sentencepiece: path to the .model file")
-    .option("--moses-source-lang <LANG>", "moses: source language (default: --source-lang)")
-    .option("--moses-target-lang <LANG>", "moses: target language (default: --target-lang)")
-    .option("--moses-no-dash-split", "moses: don't apply dash split rules")
-    .option("--moses-no-escape", "moses: don't escape HTML characters (<, >, &, ...)")
-    .option("--gpt2-encoder-json <FILE>", "gpt2: path to encoder.json")
-    .option("--gpt2-vocab-bpe <FILE>", "gpt2: path to vocab.bpe");
-}

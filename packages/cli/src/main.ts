@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { OptionError, flagOf } from "@fairseq-ts/config";
-import { registerTrain } from "./commands/train.js";
+import { trainSpec } from "./commands/train.js";
 import { generateSpec } from "./commands/generate.js";
 import { interactiveSpec } from "./commands/interactive.js";
 import { preprocessSpec } from "./commands/preprocess.js";
@@ -11,7 +11,7 @@ import { addCommand, expandAbbreviations, groupsOf, scanSelections, type Command
 import { importUserDir } from "./user-dir.js";
 
 /** The commands whose flags come from option declarations, named after fairseq's console scripts. */
-export const COMMAND_SPECS: readonly CommandSpec[] = [preprocessSpec, generateSpec, interactiveSpec, scoreSpec, evalLmSpec];
+export const COMMAND_SPECS: readonly CommandSpec[] = [preprocessSpec, trainSpec, generateSpec, interactiveSpec, scoreSpec, evalLmSpec];
 
 /** fairseq's console scripts fairseq-ts does not have, with the reason (they stop with exit code 2). */
 const MISSING_COMMANDS: Record<string, string> = {
@@ -32,7 +32,6 @@ export function buildProgram(selections: Selections = {}, sink: (p: ParsedComman
     const table = addCommand(program, spec, selections[spec.name] ?? {}, sink);
     tables?.set(spec.name, table);
   }
-  registerTrain(program);
   for (const [name, reason] of Object.entries(MISSING_COMMANDS)) {
     program
       .command(name, { hidden: true })

@@ -37,7 +37,11 @@ const VARIANTS: Record<string, { command: string; variant: string[] }> = {
   "flags-eval-lm.tsv": { command: "eval-lm", variant: [] },
   "flags-validate.tsv": { command: "validate", variant: [] },
   "flags-train-transformer.tsv": { command: "train", variant: ["--task", "translation", "--arch", "transformer"] },
-  "flags-train-tiny.tsv": { command: "train", variant: ["--task", "translation", "--arch", "transformer"] },
+  // (the tiny recipe's components: its optimizer, scheduler and criterion bring their flags)
+  "flags-train-tiny.tsv": {
+    command: "train",
+    variant: ["--task", "translation", "--arch", "transformer", "--optimizer", "adam", "--lr-scheduler", "inverse_sqrt", "--criterion", "label_smoothed_cross_entropy"],
+  },
   "flags-train-lstm.tsv": { command: "train", variant: ["--task", "translation", "--arch", "lstm"] },
   "flags-train-transformer_lm.tsv": { command: "train", variant: ["--task", "language_modeling", "--arch", "transformer_lm"] },
 };

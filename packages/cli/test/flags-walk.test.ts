@@ -9,11 +9,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CommanderError } from "commander";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { applyArchitecture } from "@fairseq-ts/models";
 import { parseCommand, type ParsedCommand } from "../src/index.js";
 import { pyValue, readFlagFiles, type FairseqFlag, type FlagFile } from "./flag-table.js";
 
-/** The files walked so far: train's four variants are next (its flags are not yet derived from declarations). */
-const WALKED = new Set(["preprocess", "score", "generate", "interactive", "eval-lm", "validate"]);
 
 /** What each command needs besides the flag under test. */
 const BASE: Record<string, string[]> = {
@@ -32,11 +31,12 @@ const PLUGIN = join(dirname(fileURLToPath(import.meta.url)), "fixtures/plugin-ar
 const camel = (dest: string) => dest.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 /** Values to try for a flag, non-default for fairseq (the first one fairseq-ts accepts is used). */
-function candidates(f: FairseqFlag): (string | null)[] {
+function candidates(f: FairseqFlag, base: string[]): (string | null)[] {
   if (f.action === "_StoreTrueAction") return [null];
   if (f.dest === "user_dir") return [PLUGIN];
   const def = pyValue(f.default);
-  if (f.choices) return f.choices.filter((c) => c !== def);
+  const given = base.includes(f.flag) ? base[base.indexOf(f.flag) + 1] : undefined;
+  if (f.choices) return f.choices.filter((c) => c !== def && c !== given);
   if (f.default === "'True'") return ["False"];
   if (f.default === "'False'") return ["True"];
   if (f.type === "<lambda>") return [f.dest === "update_freq" ? "2" : "0.5"];
@@ -54,12 +54,17 @@ function expectedValue(f: FairseqFlag, raw: string | null): unknown {
   return raw;
 }
 
-/** fairseq's default to compare with: `effective`, or `default` where effective is a placeholder or absent. */
-function fairseqDefault(f: FairseqFlag): unknown {
+/**
+ * fairseq's default to compare with: `effective`, or `default` where effective is a placeholder or absent, or
+ * where it reflects the recipe's own flags (the tiny variant). undefined: nothing to compare.
+ */
+function fairseqDefault(file: FlagFile, f: FairseqFlag): unknown {
   const eff = f.effective;
-  if (eff === "<absent>" || /^'[A-Z]+'$/.test(eff)) return pyValue(f.default);
-  const v = pyValue(eff);
+  const text = file.file === "flags-train-tiny.tsv" || eff === "<absent>" || /^'[A-Z]+'$/.test(eff) ? f.default : eff;
+  const v = pyValue(text);
+  // argparse applies `type` to string defaults: eval_bool for --left-pad-source, eval_str_list for --lr
   if ((f.default === "'True'" || f.default === "'False'") && typeof v === "string") return v === "True";
+  if (f.type === "<lambda>" && typeof v === "string") return v.split(",").map(Number);
   return v;
 }
 
@@ -85,7 +90,7 @@ type Outcome = { kind: "honoured"; field: string; value: unknown } | { kind: "re
 async function walkFlag(file: FlagFile, f: FairseqFlag, baseline: ParsedCommand | null): Promise<Outcome> {
   const base = [...BASE[file.command]!, ...file.variant];
   const problems: string[] = [];
-  for (const raw of candidates(f)) {
+  for (const raw of candidates(f, base)) {
     let parsed: ParsedCommand;
     try {
       parsed = await parseCommand(withFlag(base, f.flag, raw));
@@ -117,7 +122,7 @@ async function walkFlag(file: FlagFile, f: FairseqFlag, baseline: ParsedCommand 
 describe("every fairseq flag is honoured (reaches its typed option) or refused by name", () => {
   const files = readFlagFiles();
   const counts: Record<string, { honoured: number; refused: number }> = {};
-  let stderr: ReturnType<typeof vi.spyOn>;
+  let stderr: { mockRestore(): void };
   beforeAll(() => {
     // commander prints each refusal; the assertions read the errors themselves
     stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
@@ -132,7 +137,7 @@ describe("every fairseq flag is honoured (reaches its typed option) or refused b
     expect(files.map((f) => f.file)).toContain("flags-generate.tsv");
   });
 
-  for (const file of files.filter((f) => WALKED.has(f.command))) {
+  for (const file of files) {
     it(`${file.file}: ${file.flags.length} flags`, async () => {
       let baseline: ParsedCommand | null = null;
       try {
@@ -149,11 +154,16 @@ describe("every fairseq flag is honoured (reaches its typed option) or refused b
           continue;
         }
         c[o.kind]++;
-        if (o.kind === "honoured" && baseline && !BASE[file.command]!.includes(f.flag)) {
+        if (o.kind === "honoured" && baseline && ![...BASE[file.command]!, ...file.variant].includes(f.flag)) {
           // defaults: fairseq's (effective where fairseq post-processes, e.g. --criterion of the tiny recipe)
           const [group, key] = o.field.split(".") as [string, string];
-          const have = baseline.options[group]![key];
-          const want = fairseqDefault(f);
+          let have = baseline.options[group]![key];
+          const want = fairseqDefault(file, f);
+          // a model flag fairseq leaves unset (SUPPRESS): the architecture's preset decides, here as there
+          if (f.default === "==SUPPRESS==" && group === "model" && have === null) {
+            const args = { arch: baseline.options.model!.arch as string } as Record<string, unknown> & { arch: string };
+            have = applyArchitecture(args).args[key];
+          }
           if (want !== undefined && JSON.stringify(have) !== JSON.stringify(want)) failures.push(`${f.flag}: default ${JSON.stringify(have)}, fairseq's ${JSON.stringify(want)}`);
         }
       }

@@ -14,6 +14,7 @@ export {
   LabelSmoothedCrossEntropyCriterion,
   buildCriterion,
   listCriterions,
+  criterionOptionsOf,
   perplexity,
   registerCriterion,
   type Criterion,
@@ -22,3 +23,4 @@ export {
   type LabelSmoothedOptions,
   type LoggingOutput,
 } from "./criterion.js";
+export { labelSmoothedCrossEntropyOptions } from "./options.js";

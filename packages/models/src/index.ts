@@ -20,6 +20,7 @@ export {
   applyArchitecture,
   buildModel,
   listArchitectures,
+  modelOptionsOf,
   registerArchitecture,
   registerModel,
   transformerBase,
@@ -32,3 +33,12 @@ export {
 export { CheckpointError, importFairseqCheckpoint, importFairseqCheckpointBytes, loadFairseqCheckpoint, type ImportVocab, type ImportedModel } from "./fairseq-import.js";
 export { SafetensorsError, decodeSafetensors, encodeSafetensors, f32, toFloat32, type SafeDtype, type SafeTensor } from "./safetensors.js";
 export { loadModelCheckpointBytes } from "./model-checkpoint.js";
+export {
+  lstmOptions,
+  modelSelectionOptions,
+  transformerLmOptions,
+  transformerOptions,
+  type LstmOptions,
+  type TransformerLmOptions,
+  type TransformerOptions,
+} from "./options.js";

@@ -21,3 +21,4 @@ export {
 } from "./checkpoint.js";
 export { resolveCheckpointPath, train, type TrainOptions, type TrainResult } from "./train-loop.js";
 export { TensorboardWriter, crc32c, encodeEvent, maskedCrc32c, tfRecord } from "./tensorboard.js";
+export { checkpointOptions, optimizationOptions, type CheckpointOptions, type OptimizationOptions } from "./options.js";
