@@ -14,7 +14,7 @@ import { importUserDir } from "./user-dir.js";
 export const COMMAND_SPECS: readonly CommandSpec[] = [preprocessSpec, trainSpec, generateSpec, interactiveSpec, scoreSpec, evalLmSpec];
 
 /** fairseq's console scripts fairseq-ts does not have, with the reason (they stop with exit code 2). */
-const MISSING_COMMANDS: Record<string, string> = {
+export const MISSING_COMMANDS: Readonly<Record<string, string>> = {
   validate: "fairseq-validate is not implemented: train reports the validation loss of every epoch (--valid-subset), and generate --score-reference scores a split with a checkpoint",
 };
 
@@ -53,8 +53,8 @@ interface Prepared {
   table: FlagTable | null;
 }
 
-async function prepare(argv: string[]): Promise<Prepared> {
-  const spec = COMMAND_SPECS.find((s) => s.name === argv[0]) ?? null;
+/** The components a command line selects (reading `--config`, importing `--user-dir`). */
+async function selectionsOf(spec: CommandSpec | null, argv: string[]): Promise<Record<string, string | null>> {
   let selected: Record<string, string | null> = {};
   if (spec) {
     // the selected components decide which flags exist, so read them (and import --user-dir, whose
@@ -65,6 +65,24 @@ async function prepare(argv: string[]): Promise<Prepared> {
     if (userDir) await importUserDir(userDir);
     selected = scanSelections(spec, argv, pairs);
   }
+  return selected;
+}
+
+/**
+ * The flags a command line's command has (with the components it selects: `train --arch lstm` has the LSTM's):
+ * spelling -> where it lands, or why it is refused. Nothing is parsed or run (docs and tests read it).
+ */
+export async function flagTableOf(argv: string[]): Promise<FlagTable> {
+  const spec = COMMAND_SPECS.find((s) => s.name === argv[0]);
+  if (!spec) throw new Error(`flagTableOf: '${argv[0]}' is not a command with declared options`);
+  const tables = new Map<string, FlagTable>();
+  buildProgram({ [spec.name]: await selectionsOf(spec, argv) }, () => {}, tables);
+  return tables.get(spec.name)!;
+}
+
+async function prepare(argv: string[]): Promise<Prepared> {
+  const spec = COMMAND_SPECS.find((s) => s.name === argv[0]) ?? null;
+  const selected = await selectionsOf(spec, argv);
   let parsed: ParsedCommand | null = null;
   const tables = new Map<string, FlagTable>();
   const program = buildProgram(spec ? { [spec.name]: selected } : {}, (p) => (parsed = p), tables);
