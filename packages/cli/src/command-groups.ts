@@ -12,7 +12,7 @@ import type { GroupUse, Selector } from "./spec.js";
 const TRAIN_KEYS = ["trainSubset", "validSubset", "validateInterval", "validateIntervalUpdates", "validateAfterUpdates", "disableValidation", "maxTokensValid", "batchSizeValid"];
 
 /** The groups of a command that loads a model and reads a data split without training (generate, eval-lm, ...). */
-export function inferenceGroups(command: string, o: { taskDefault?: string; generates?: boolean } = {}): GroupUse[] {
+export function inferenceGroups(command: string, o: { taskDefault?: string; scores?: boolean; decodesText?: boolean } = {}): GroupUse[] {
   const notTraining = `a training option: ${command} does not train (fairseq parses it here and ignores it)`;
   return [
     {
@@ -20,7 +20,8 @@ export function inferenceGroups(command: string, o: { taskDefault?: string; gene
       unused: [
         { keys: ["noProgressBar", "logInterval", "logFormat", "tensorboardLogdir"], reason: `${command} prints no progress bar or training log` },
         { keys: ["criterion", "optimizer", "lrScheduler"], reason: notTraining },
-        ...(o.generates ? [] : [{ keys: ["scoring"], reason: `${command} does not score hypotheses` }]),
+        ...(o.scores ? [] : [{ keys: ["scoring"], reason: `${command} does not score hypotheses` }]),
+        ...(o.decodesText ? [] : [{ keys: ["tokenizer", "bpe"], reason: `${command} reads binarized data and prints no text` }]),
       ],
       ...(o.taskDefault !== undefined && { defaults: { task: o.taskDefault } }),
     },

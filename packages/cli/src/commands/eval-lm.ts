@@ -76,7 +76,7 @@ async function runEvalLm(c: EvalLmConfig): Promise<void> {
     const itr = task.getBatchIterator(ds, {
       maxTokens: d.maxTokens ?? (d.batchSize ? null : 36000),
       maxSentences: d.batchSize,
-      seed: 1,
+      seed: c.common.seed,
       numShards: d.numShards,
       shardId: d.shardId,
     });

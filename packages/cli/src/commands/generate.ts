@@ -63,7 +63,7 @@ export const generateSpec: CommandSpec = {
   name: "generate",
   description: "translate a preprocessed split with a trained model (fairseq-generate)",
   positional: { name: "data", help: "path to data directory" },
-  groups: [...inferenceGroups("generate", { generates: true }), { group: generationOptions }],
+  groups: [...inferenceGroups("generate", { scores: true, decodesText: true }), { group: generationOptions }],
   selectors: [taskSelector, ...encoderSelectors, scoringSelector],
   required: [{ group: "generation", key: "path" }],
   run: (p) => runGenerate(generateConfig(p)),

@@ -57,7 +57,7 @@ export const interactiveSpec: CommandSpec = {
   description: "translate lines from standard input (fairseq-interactive)",
   positional: { name: "data", help: "path to data directory (for the dictionaries)" },
   groups: [
-    ...inferenceGroups("interactive", { generates: true }),
+    ...inferenceGroups("interactive", { decodesText: true }),
     { group: generationOptions, unused: [{ keys: ["scoreReference", "sacrebleu", "replaceUnk", "prefixSize", "quiet"], reason: NOT_HERE }] },
     { group: interactiveOptions },
   ],
