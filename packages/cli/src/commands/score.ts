@@ -24,11 +24,19 @@ export const scoreSpec: CommandSpec = {
   run: (p: ParsedCommand) => runScore(p.options.score as ScoreOptions),
 };
 
-function runScore(o: ScoreOptions): void {
-  const read = (p: string, flag: string) => {
+/** Standard input as text, read asynchronously (a blocking read would stall an embedding process). */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function runScore(o: ScoreOptions): Promise<void> {
+  const read = async (p: string, flag: string) => {
+    // fairseq-score reads standard input for `--sys -`
+    if (p === "-") return splitLines(await readStdin());
     try {
-      // fairseq-score reads standard input for `--sys -`
-      return splitLines(readFileSync(p === "-" ? 0 : p, "utf8"));
+      return splitLines(readFileSync(p, "utf8"));
     } catch (err) {
       throw new Error(`${flag} ${p}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
     }
@@ -36,8 +44,8 @@ function runScore(o: ScoreOptions): void {
   // fairseq-score prints its arguments first.
   const py = (v: unknown) => (typeof v === "string" ? `'${v}'` : typeof v === "boolean" ? (v ? "True" : "False") : String(v));
   process.stdout.write(`Namespace(sys=${py(o.sys)}, ref=${py(o.ref)}, order=${o.order}, ignore_case=${py(o.ignoreCase)}, sacrebleu=${py(o.sacrebleu)}, sentence_bleu=${py(o.sentenceBleu)})\n`);
-  let sys = read(o.sys, "--sys");
-  let ref = read(o.ref!, "--ref");
+  let ref = await read(o.ref!, "--ref");
+  let sys = await read(o.sys, "--sys");
   if (sys.length !== ref.length) throw new Error(`--sys has ${sys.length} lines but --ref has ${ref.length}`);
   if (o.ignoreCase) {
     sys = sys.map((l) => l.toLowerCase());
