@@ -21,14 +21,20 @@ export const MISSING_COMMANDS: Readonly<Record<string, string>> = {
 /**
  * Build the `fairseq-ts` program (exported for tests and embedding). `selections` picks, per command, the
  * components whose flags the command gets (`{ train: { "common.optimizer": "adam" } }`; default: each command's
- * defaults); `sink` receives the typed options of a parsed command line.
+ * defaults); `sink` receives the typed options of a parsed command line; `only` builds the flags of that command
+ * alone (the others keep their names).
  */
-export function buildProgram(selections: Selections = {}, sink: (p: ParsedCommand) => void = () => {}, tables?: Map<string, FlagTable>): Command {
+export function buildProgram(selections: Selections = {}, sink: (p: ParsedCommand) => void = () => {}, tables?: Map<string, FlagTable>, only?: string): Command {
   const program = new Command("fairseq-ts")
     .description("fairseq's command line on TensorFlow.js: same flags, same file formats")
     .showHelpAfterError("(add --help for usage)")
     .exitOverride();
   for (const spec of COMMAND_SPECS) {
+    if (only !== undefined && spec.name !== only) {
+      // a command line runs one command: the others need their names only (hundreds of flags each to build)
+      program.command(spec.name).description(spec.description);
+      continue;
+    }
     const table = addCommand(program, spec, selections[spec.name] ?? {}, sink);
     tables?.set(spec.name, table);
   }
@@ -76,7 +82,7 @@ export async function flagTableOf(argv: string[]): Promise<FlagTable> {
   const spec = COMMAND_SPECS.find((s) => s.name === argv[0]);
   if (!spec) throw new Error(`flagTableOf: '${argv[0]}' is not a command with declared options`);
   const tables = new Map<string, FlagTable>();
-  buildProgram({ [spec.name]: await selectionsOf(spec, argv) }, () => {}, tables);
+  buildProgram({ [spec.name]: await selectionsOf(spec, argv) }, () => {}, tables, spec.name);
   return tables.get(spec.name)!;
 }
 
@@ -85,7 +91,7 @@ async function prepare(argv: string[]): Promise<Prepared> {
   const selected = await selectionsOf(spec, argv);
   let parsed: ParsedCommand | null = null;
   const tables = new Map<string, FlagTable>();
-  const program = buildProgram(spec ? { [spec.name]: selected } : {}, (p) => (parsed = p), tables);
+  const program = buildProgram(spec ? { [spec.name]: selected } : {}, (p) => (parsed = p), tables, spec?.name);
   const expanded = expandAbbreviations(expandConfigFile(argv, program), program);
   await program.parseAsync(expanded, { from: "user" });
   return { spec, parsed, table: spec ? tables.get(spec.name)! : null };
