@@ -54,7 +54,7 @@ export interface CommandSpec {
   readonly selectors?: readonly Selector[];
   /** Options that must be given (`--path` of generate): group name (as used) and key. */
   readonly required?: readonly { readonly group: string; readonly key: string }[];
-  /** fairseq-ts only: flags that are not in fairseq's parser, listed in docs as such. */
+  /** Run the command with its parsed, typed options. */
   run(parsed: ParsedCommand): Promise<void> | void;
 }
 
