@@ -37,8 +37,9 @@ describe("packaging", () => {
     const tgz = (name: string) => join(packs, tarballs.find((t) => t.startsWith(`fairseq-ts-${name}-`))!);
     const app = mkdtempSync(join(tmpdir(), "fsts-consumer-"));
     writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-    // data needs dictionary, logging and runtime: the registry would serve them; here their tarballs do
-    await run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", tgz("data"), tgz("dictionary"), tgz("logging"), tgz("runtime"), tgz("tokenizers")], app);
+    // data needs dictionary, logging, runtime and config (its option declarations), tokenizers needs config: the
+    // registry would serve them; here their tarballs do
+    await run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", tgz("data"), tgz("dictionary"), tgz("logging"), tgz("runtime"), tgz("config"), tgz("tokenizers")], app);
     writeFileSync(
       join(app, "esm.mjs"),
       'import { Dictionary } from "@fairseq-ts/dictionary"; import { batchBySize } from "@fairseq-ts/data"; import { buildTokenizer } from "@fairseq-ts/tokenizers";\n' +

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Command, Option } from "commander";
 import { parse as parseYaml } from "yaml";
+import { refusedOptions } from "./spec.js";
 
 /** Flags whose list values are Python tuples in fairseq (`--adam-betas '(0.9, 0.98)'`). */
 const TUPLE_FLAGS = new Set(["adam-betas", "adafactor-eps", "phase-ratio"]);
@@ -51,20 +52,19 @@ export function parseConfigText(text: string, file: string): Record<string, unkn
   return parsed as Record<string, unknown>;
 }
 
-/**
- * `fairseq-ts <command> --config FILE ...`: the flags in a JSON or YAML file (keys are flag names, with
- * `-` or `_`; fairseq's hydra groups may nest them) come first, so the command line overrides them.
- * A `data` key stands for the data directory when the command line gives none.
- */
-export function expandConfigFile(argv: string[], program: Command): string[] {
+/** `--config FILE` in argv: the file and the other tokens (null without it). */
+export function configFileOf(argv: string[]): { file: string; rest: string[] } | null {
   const at = argv.indexOf("--config");
   const eq = argv.findIndex((a) => a.startsWith("--config="));
-  if (at < 0 && eq < 0) return argv;
+  if (at < 0 && eq < 0) return null;
   const file = at >= 0 ? argv[at + 1] : argv[eq]!.slice("--config=".length);
   if (!file) throw new ConfigFileError("--config: expected a file name");
   const rest = at >= 0 ? [...argv.slice(0, at), ...argv.slice(at + 2)] : [...argv.slice(0, eq), ...argv.slice(eq + 1)];
-  const cmd = program.commands.find((c) => c.name() === rest[0]);
-  if (!cmd) throw new ConfigFileError(`--config ${file}: give the command first (e.g. fairseq-ts train --config ${file})`);
+  return { file, rest };
+}
+
+/** A config file's `key: value` pairs as flag names (without `--`) and values, hydra groups flattened. */
+export function readConfigPairs(file: string): [string, unknown][] {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -73,9 +73,25 @@ export function expandConfigFile(argv: string[], program: Command): string[] {
   }
   const parsed = parseConfigText(text, file);
   const pairs: [string, unknown][] = [];
-  flatten(parsed as Record<string, unknown>, file, null, pairs);
+  flatten(parsed, file, null, pairs);
+  return pairs;
+}
+
+/**
+ * `fairseq-ts <command> --config FILE ...`: the flags in a JSON or YAML file (keys are flag names, with
+ * `-` or `_`; fairseq's hydra groups may nest them) come first, so the command line overrides them.
+ * A `data` key stands for the data directory when the command line gives none.
+ */
+export function expandConfigFile(argv: string[], program: Command): string[] {
+  const found = configFileOf(argv);
+  if (!found) return argv;
+  const { file, rest } = found;
+  const cmd = program.commands.find((c) => c.name() === rest[0]);
+  if (!cmd) throw new ConfigFileError(`--config ${file}: give the command first (e.g. fairseq-ts train --config ${file})`);
+  const pairs = readConfigPairs(file);
   const injected: string[] = [];
   const unknown: string[] = [];
+  const refused: string[] = [];
   let data: string | null = null;
   for (const [flag, value] of pairs) {
     if (flag === "data") {
@@ -84,8 +100,9 @@ export function expandConfigFile(argv: string[], program: Command): string[] {
     }
     if (value === null || value === undefined) continue;
     const opt = findOption(cmd, flag);
-    if (!opt) {
+    if (!opt || refusedOptions.has(opt)) {
       unknown.push(flag);
+      if (opt) refused.push(`'${flag}' is not supported by fairseq-ts: ${refusedOptions.get(opt)}`);
       continue;
     }
     const takesValue = opt.required || opt.optional;
@@ -105,7 +122,8 @@ export function expandConfigFile(argv: string[], program: Command): string[] {
     if (!takesValue) throw new ConfigFileError(`--config ${file}: '${flag}' is a switch; give true or false, not ${JSON.stringify(value)}`);
     injected.push(`--${flag}`, str);
   }
-  if (unknown.length) throw new ConfigFileError(`--config ${file}: unknown option(s) for ${cmd.name()}: ${unknown.map((u) => `'${u}'`).join(", ")}`);
+  if (unknown.length)
+    throw new ConfigFileError(`--config ${file}: unknown option(s) for ${cmd.name()}: ${unknown.map((u) => `'${u}'`).join(", ")}${refused.length ? ` (${refused.join("; ")})` : ""}`);
   const out = [rest[0]!, ...injected, ...rest.slice(1)];
   if (data !== null && !hasPositional(rest.slice(1), cmd)) out.push(data);
   return out;

@@ -1,21 +1,4 @@
-import type { Command } from "commander";
 import { buildBpe, buildTokenizer, type Encoder } from "@fairseq-ts/tokenizers";
-
-/** fairseq's `--tokenizer` / `--bpe` flags and their options (fairseq/data/encoders). */
-export function addEncoderFlags(cmd: Command): Command {
-  return cmd
-    .option("--tokenizer <NAME>", "tokenizer applied to raw text: space, moses")
-    .option("--bpe <NAME>", "BPE applied after the tokenizer: subword_nmt, sentencepiece, gpt2")
-    .option("--bpe-codes <FILE>", "subword_nmt: path to the BPE codes (learn_bpe output)")
-    .option("--bpe-separator <SEP>", "subword_nmt: continuation marker", "@@")
-    .option("--sentencepiece-model <FILE>", "sentencepiece: path to the .model file")
-    .option("--moses-source-lang <LANG>", "moses: source language (default: --source-lang)")
-    .option("--moses-target-lang <LANG>", "moses: target language (default: --target-lang)")
-    .option("--moses-no-dash-split", "moses: don't apply dash split rules")
-    .option("--moses-no-escape", "moses: don't escape HTML characters (<, >, &, ...)")
-    .option("--gpt2-encoder-json <FILE>", "gpt2: path to encoder.json")
-    .option("--gpt2-vocab-bpe <FILE>", "gpt2: path to vocab.bpe");
-}
 
 /** fairseq's encode_fn / decode_fn: tokenizer then BPE on the way in, BPE then tokenizer on the way out. */
 export interface TextCodec {
@@ -24,10 +7,19 @@ export interface TextCodec {
   readonly active: boolean;
 }
 
-export function textCodec(o: Record<string, unknown>, langs: { source?: string; target?: string } = {}): TextCodec {
-  const opts = { ...o, sourceLang: o.sourceLang ?? langs.source, targetLang: o.targetLang ?? langs.target };
-  const tokenizer: Encoder | null = typeof o.tokenizer === "string" ? buildTokenizer(o.tokenizer, opts) : null;
-  const bpe: Encoder | null = typeof o.bpe === "string" ? buildBpe(o.bpe, opts) : null;
+/**
+ * The `--tokenizer` and `--bpe` selected in `common`, built with their own options (the moses tokenizer's
+ * languages default to the task's).
+ */
+export function textCodec(
+  common: { tokenizer: string | null; bpe: string | null },
+  tokenizerOptions: Record<string, unknown>,
+  bpeOptions: Record<string, unknown>,
+  langs: { source?: string; target?: string } = {},
+): TextCodec {
+  const context = { sourceLang: langs.source, targetLang: langs.target };
+  const tokenizer: Encoder | null = common.tokenizer !== null ? buildTokenizer(common.tokenizer, { ...context, ...tokenizerOptions }) : null;
+  const bpe: Encoder | null = common.bpe !== null ? buildBpe(common.bpe, { ...context, ...bpeOptions }) : null;
   return {
     active: tokenizer !== null || bpe !== null,
     encode(line: string): string {
@@ -44,3 +36,4 @@ export function textCodec(o: Record<string, unknown>, langs: { source?: string; 
     },
   };
 }
+

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { loadModelCheckpointBytes, type EncoderDecoderModel, type LanguageModel } from "@fairseq-ts/models";
-import { initBackend } from "@fairseq-ts/backend";
-import { TranslationTask, type Task } from "@fairseq-ts/tasks";
+import { initBackend, parseBackendName } from "@fairseq-ts/backend";
+import { TranslationTask, type DatasetImpl, type Task, type TranslationOptions } from "@fairseq-ts/tasks";
 import { importUserDir } from "./user-dir.js";
 
 /**
@@ -28,27 +28,43 @@ export function loadModelForTask(path: string, task: Task): { model: EncoderDeco
   );
 }
 
+/** What generate and interactive need to open the task and the model, from their typed options. */
+export interface TranslationSetup {
+  backend: string | null;
+  userDir: string | null;
+  path: string;
+  task: TranslationOptions;
+  datasetImpl: DatasetImpl | null;
+}
+
 /**
  * What generate and interactive do first: choose the backend, import `--user-dir`, open the
  * translation task for DATA and load `--path` for it.
  */
-export async function setupTranslation(
-  data: string,
-  o: Record<string, unknown>,
-  command: string,
-): Promise<{ task: TranslationTask; model: EncoderDecoderModel }> {
-  await initBackend({ backend: o.backend as never, log: (l) => process.stderr.write(`${l}\n`) });
-  await importUserDir(o.userDir as string | undefined);
-  const task = await TranslationTask.setup({
-    data,
-    sourceLang: (o.sourceLang as string) ?? null,
-    targetLang: (o.targetLang as string) ?? null,
-    leftPadSource: (o.leftPadSource as boolean | undefined) ?? true,
-  });
-  const { model } = loadModelForTask(o.path as string, task);
+export async function setupTranslation(data: string, o: TranslationSetup, command: string): Promise<{ task: TranslationTask; model: EncoderDecoderModel }> {
+  await initBackend({ backend: o.backend === null ? undefined : parseBackendName(o.backend), log: (l) => process.stderr.write(`${l}\n`) });
+  await importUserDir(o.userDir ?? undefined);
+  const task = await TranslationTask.setup({ data, ...o.task, datasetImpl: o.datasetImpl });
+  const { model } = loadModelForTask(o.path, task);
   if (model.kind !== "encoder-decoder") {
     model.dispose();
     throw new Error(`--path ${o.path}: ${command} needs an encoder-decoder model`);
   }
   return { task, model };
+}
+
+/** fairseq's `utils.resolve_max_positions`: the smallest limit of each side among the task's and the model's. */
+export function resolveMaxPositions(...limits: ([number, number] | number | null | undefined)[]): [number, number] | number | null {
+  let out: [number, number] | number | null = null;
+  for (const l of limits) {
+    if (l === null || l === undefined) continue;
+    if (out === null) out = l;
+    else if (typeof out === "number" && typeof l === "number") out = Math.min(out, l);
+    else {
+      const a: [number, number] = typeof out === "number" ? [out, out] : out;
+      const b: [number, number] = typeof l === "number" ? [l, l] : l;
+      out = [Math.min(a[0]!, b[0]!), Math.min(a[1]!, b[1]!)];
+    }
+  }
+  return out;
 }

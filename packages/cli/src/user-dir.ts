@@ -2,6 +2,8 @@ import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
+const imported = new Set<string>();
+
 /**
  * fairseq's `--user-dir`: import a module (a directory with package.json/index.js, or a .js/.mjs file)
  * that registers its own models, architectures or criterions into the public registries.
@@ -9,6 +11,8 @@ import { pathToFileURL } from "node:url";
 export async function importUserDir(dir: string | undefined): Promise<void> {
   if (!dir) return;
   const p = resolve(dir);
+  // the CLI imports it before parsing (its models bring their flags) and commands may ask again: once per process
+  if (imported.has(p)) return;
   if (!existsSync(p)) throw new Error(`--user-dir ${dir}: no such file or directory`);
   let entry = p;
   if (statSync(p).isDirectory()) {
@@ -32,4 +36,5 @@ export async function importUserDir(dir: string | undefined): Promise<void> {
       throw new Error(`--user-dir ${dir}: register() failed (${(err as Error).message})`, { cause: err });
     }
   }
+  imported.add(p);
 }

@@ -9,6 +9,7 @@ export {
   parseList,
   OptionError,
   type AnyDecl,
+  type AnyOptionGroup,
   type DeclExtras,
   type Declarations,
   type OptionArity,

@@ -210,6 +210,12 @@ export const opt = {
   bool: (def: boolean, help: string, extras?: DeclExtras<boolean>) => make<boolean>("bool", def, help, extras),
   /** A switch (argparse `store_true`): false unless given; takes no value on the command line. */
   flag: (help: string, extras?: Omit<DeclExtras<boolean>, "arity" | "const">) => make<boolean>("bool", false, help, { ...extras, arity: "flag" }),
+  /**
+   * A switch whose default is unset (null) rather than false: fairseq's model flags (`default=SUPPRESS`), which an
+   * architecture preset fills when the command line does not give them.
+   */
+  presetFlag: (help: string, extras?: Omit<DeclExtras<boolean>, "arity" | "const">) =>
+    make<boolean | null>("bool", null, help, { ...(extras as DeclExtras<boolean | null>), arity: "flag" }),
   intList: (def: number[], help: string, extras?: DeclExtras<number[]>) => make<number[]>("int[]", def, help, extras),
   floatList: (def: number[], help: string, extras?: DeclExtras<number[]>) => make<number[]>("float[]", def, help, extras),
   strList: <D extends string[] | null>(def: D, help: string, extras?: DeclExtras<string[]>) =>
@@ -238,6 +244,17 @@ export interface OptionGroup<D extends Declarations = Declarations> {
    * options are errors ({@link OptionError}), so a misspelled option never passes silently.
    */
   resolve(given?: Partial<OptionsOf<D>>): OptionsOf<D>;
+}
+
+/**
+ * Any option group, whatever its declarations: what registries and the CLI hold when the group is not known
+ * statically (a model's options, a plugin's optimizer options).
+ */
+export interface AnyOptionGroup {
+  readonly name: string;
+  readonly declarations: Declarations;
+  defaults(): Record<string, unknown>;
+  resolve(given?: Record<string, unknown>): Record<string, unknown>;
 }
 
 const clone = (v: unknown): unknown => (Array.isArray(v) ? [...(v as unknown[])] : v);

@@ -1,8 +1,10 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { Registry, type AnyOptionGroup } from "@fairseq-ts/config";
 import { pyRound, type Metrics } from "@fairseq-ts/logging";
 import type { DecoderForwardOptions, EncoderDecoderModel, LanguageModel } from "@fairseq-ts/models";
 import { hasLinearLabelSmoothedNllLoss, labelSmoothedNllLoss, linearLabelSmoothedNllLoss, nllLoss, type ProjectedSmoothedLoss, type SmoothedLoss } from "./losses.js";
 import type { TensorSample } from "./sample.js";
+import { labelSmoothedCrossEntropyOptions } from "./options.js";
 
 /** What one forward pass reports (fairseq's logging_output); tensors so no sync happens in the step. */
 export interface CriterionOutput {
@@ -161,23 +163,32 @@ export class LabelSmoothedCrossEntropyCriterion implements Criterion {
 
 
 type CriterionFactory = (options: LabelSmoothedOptions & Record<string, unknown>) => Criterion;
-const registry = new Map<string, CriterionFactory>([
-  ["cross_entropy", (o) => new CrossEntropyCriterion(o)],
-  ["label_smoothed_cross_entropy", (o) => new LabelSmoothedCrossEntropyCriterion(o)],
-]);
+// fairseq's CRITERION_REGISTRY; built-ins registered on first use
+const registry = new Registry<{ build: CriterionFactory; options: AnyOptionGroup | null }>("criterion", (r) => {
+  r.register("cross_entropy", { build: (o) => new CrossEntropyCriterion(o), options: null });
+  r.register("label_smoothed_cross_entropy", { build: (o) => new LabelSmoothedCrossEntropyCriterion(o), options: labelSmoothedCrossEntropyOptions });
+});
 
-/** Add a criterion under a `--criterion` name (a user package can add its own). */
-export function registerCriterion(name: string, factory: CriterionFactory): void {
+function criterionEntry(name: string): { build: CriterionFactory; options: AnyOptionGroup | null } {
+  if (!registry.has(name)) throw new Error(`--criterion: unknown criterion '${name}' (known: ${registry.names().join(", ")})`);
+  return registry.get(name);
+}
+
+/** Add a criterion under a `--criterion` name (a user package can add its own), with the options it reads. */
+export function registerCriterion(name: string, factory: CriterionFactory, options: AnyOptionGroup | null = null): void {
   if (registry.has(name)) throw new Error(`criterion ${name} is already registered`);
-  registry.set(name, factory);
+  registry.register(name, { build: factory, options });
 }
 
 export function buildCriterion(name: string, options: LabelSmoothedOptions & Record<string, unknown>): Criterion {
-  const f = registry.get(name);
-  if (!f) throw new Error(`--criterion: unknown criterion '${name}' (known: ${[...registry.keys()].join(", ")})`);
-  return f(options);
+  return criterionEntry(name).build(options);
+}
+
+/** The options of the criterion called `name` (null: none declared); an unknown name is an Error naming --criterion. */
+export function criterionOptionsOf(name: string): AnyOptionGroup | null {
+  return criterionEntry(name).options;
 }
 
 export function listCriterions(): string[] {
-  return [...registry.keys()];
+  return registry.names();
 }

@@ -13,6 +13,7 @@ export {
   LabelSmoothedCrossEntropyCriterion,
   buildCriterion,
   listCriterions,
+  criterionOptionsOf,
   perplexity,
   registerCriterion,
   type Criterion,
@@ -21,3 +22,4 @@ export {
   type LabelSmoothedOptions,
   type LoggingOutput,
 } from "./criterion.js";
+export { labelSmoothedCrossEntropyOptions } from "./options.js";

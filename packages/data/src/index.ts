@@ -45,3 +45,4 @@ export {
 export { TokenBlockDataset, blockToDatasetIndex, sliceIndices, type BreakMode, type TokenBlock } from "./datasets/token-block-dataset.js";
 export { MonolingualDataset, type MonolingualItem } from "./datasets/monolingual-dataset.js";
 export { LMContextWindowDataset } from "./datasets/lm-context-window-dataset.js";
+export { datasetOptions, preprocessOptions, type DatasetOptions, type PreprocessFlags } from "./options.js";

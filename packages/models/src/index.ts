@@ -20,6 +20,7 @@ export {
   applyArchitecture,
   buildModel,
   listArchitectures,
+  modelOptionsOf,
   registerArchitecture,
   registerModel,
   transformerBase,
@@ -44,3 +45,12 @@ export { importFairseqCheckpoint, importFairseqCheckpointBytes, loadFairseqCheck
 export { SafetensorsError, decodeSafetensors, encodeSafetensors, f32, toFloat32, type SafeDtype, type SafeTensor } from "./safetensors.js";
 export { loadModelCheckpointBytes } from "./model-checkpoint.js";
 export { disposeTensorSample, sampleToTensors, type TensorSample } from "./tensor-sample.js";
+export {
+  lstmOptions,
+  modelSelectionOptions,
+  transformerLmOptions,
+  transformerOptions,
+  type LstmOptions,
+  type TransformerLmOptions,
+  type TransformerOptions,
+} from "./options.js";

@@ -1,4 +1,6 @@
+import { Registry, type AnyOptionGroup } from "@fairseq-ts/config";
 import type { EncoderDecoderModel, LanguageModel } from "./interfaces.js";
+import { lstmOptions, transformerLmOptions, transformerOptions } from "./options.js";
 import { TransformerLanguageModel, TransformerModel, type TransformerArgs } from "./transformer.js";
 import { LSTMModel, lstmBase, lstmLuongWmtEnDe, lstmWisemanIwsltDeEn, type LSTMArgs } from "./lstm.js";
 
@@ -17,44 +19,58 @@ export interface ModelVocab {
 export interface ModelSpec {
   /** Build from complete args (the architecture preset has filled the defaults). */
   build(args: ModelArgs, vocab: ModelVocab, seed: number): EncoderDecoderModel | LanguageModel;
+  /**
+   * The model's options (fairseq's `add_args`), snake_case keys defaulting to unset so that the architecture
+   * preset fills them; the CLI offers them as flags for every architecture of this model.
+   */
+  options?: AnyOptionGroup;
 }
 
 /** A preset fills missing args with the architecture's defaults (fairseq's `getattr(args, k, default)`). */
 export type ArchitecturePreset = (args: ModelArgs) => void;
 
-const models = new Map<string, ModelSpec>();
-const architectures = new Map<string, { model: string; preset: ArchitecturePreset }>();
+// fairseq's MODEL_REGISTRY and ARCH_MODEL_REGISTRY; the built-ins are registered on first use, never at import
+const models = new Registry<ModelSpec>("model", () => ensureBuiltins());
+const architectures = new Registry<{ model: string; preset: ArchitecturePreset }>("architecture", () => ensureBuiltins());
 
 export function registerModel(name: string, spec: ModelSpec): void {
   if (models.has(name)) throw new Error(`model ${name} is already registered`);
-  models.set(name, spec);
+  models.register(name, spec);
 }
 
 export function registerArchitecture(modelName: string, archName: string, preset: ArchitecturePreset): void {
   if (architectures.has(archName)) throw new Error(`architecture ${archName} is already registered`);
-  architectures.set(archName, { model: modelName, preset });
+  architectures.register(archName, { model: modelName, preset });
 }
 
 /** Registered architecture names (fairseq's ARCH_MODEL_REGISTRY keys). */
 export function listArchitectures(): string[] {
-  ensureBuiltins();
-  return [...architectures.keys()];
+  return architectures.names();
+}
+
+function architecture(arch: string): { model: string; preset: ArchitecturePreset } {
+  if (!architectures.has(arch)) throw new Error(`--arch: unknown architecture '${arch}' (known: ${architectures.names().join(", ")})`);
+  return architectures.get(arch);
 }
 
 /** Fill defaults for `args.arch` (mutates and returns args) and say which model it belongs to. */
 export function applyArchitecture(args: ModelArgs): { model: string; args: ModelArgs } {
-  ensureBuiltins();
-  const a = architectures.get(args.arch);
-  if (!a) throw new Error(`--arch: unknown architecture '${args.arch}' (known: ${[...architectures.keys()].join(", ")})`);
+  const a = architecture(args.arch);
   a.preset(args);
   return { model: a.model, args };
+}
+
+/** The options of the model behind architecture `arch` (null: it declares none); an unknown arch is an Error naming --arch. */
+export function modelOptionsOf(arch: string): AnyOptionGroup | null {
+  const model = architecture(arch).model;
+  return models.has(model) ? (models.get(model).options ?? null) : null;
 }
 
 /** Build a model by architecture name, fairseq's `ARCH_MODEL_REGISTRY[args.arch].build_model`. */
 export function buildModel(args: ModelArgs, vocab: ModelVocab, options: { seed?: number } = {}): EncoderDecoderModel | LanguageModel {
   const { model } = applyArchitecture(args);
-  const spec = models.get(model)!;
-  return spec.build(args, vocab, options.seed ?? 1);
+  if (!models.has(model)) throw new Error(`--arch ${args.arch}: its model '${model}' is not registered`);
+  return models.get(model).build(args, vocab, options.seed ?? 1);
 }
 
 const def = (args: ModelArgs, key: string, value: unknown) => {
@@ -137,6 +153,7 @@ export function ensureBuiltins(): void {
   registerModel("transformer", {
     build: (args, vocab, seed) =>
       new TransformerModel(args as unknown as TransformerArgs, { srcVocabSize: vocab.srcVocabSize!, tgtVocabSize: vocab.tgtVocabSize!, padIdx: vocab.padIdx }, seed),
+    options: transformerOptions,
   });
   registerArchitecture("transformer", "transformer", transformerBase);
   registerArchitecture("transformer", "transformer_iwslt_de_en", (a) => {
@@ -169,12 +186,14 @@ export function ensureBuiltins(): void {
   });
   registerModel("lstm", {
     build: (args, vocab, seed) => new LSTMModel(args as unknown as LSTMArgs, { srcVocabSize: vocab.srcVocabSize!, tgtVocabSize: vocab.tgtVocabSize!, padIdx: vocab.padIdx }, seed),
+    options: lstmOptions,
   });
   registerArchitecture("lstm", "lstm", lstmBase);
   registerArchitecture("lstm", "lstm_wiseman_iwslt_de_en", lstmWisemanIwsltDeEn);
   registerArchitecture("lstm", "lstm_luong_wmt_en_de", lstmLuongWmtEnDe);
   registerModel("transformer_lm", {
     build: (args, vocab, seed) => new TransformerLanguageModel(args as unknown as TransformerArgs, vocab.vocabSize!, vocab.padIdx, seed),
+    options: transformerLmOptions,
   });
   registerArchitecture("transformer_lm", "transformer_lm", transformerLmBase);
   registerArchitecture("transformer_lm", "transformer_lm_big", (a) => {

@@ -25,10 +25,26 @@ export {
   TriStageSchedule,
   buildLrScheduler,
   registerLrScheduler,
+  lrSchedulerOptionsOf,
   type LrScheduler,
   type LrSchedulerOptions,
 } from "./lr-scheduler.js";
 export { Adafactor, type AdafactorOptions } from "./adafactor.js";
 export { Adagrad, type AdagradOptions } from "./adagrad.js";
 export { Nag, type NagOptions } from "./nag.js";
-export { buildOptimizer, registerOptimizer, type OptimizerOptions } from "./registry.js";
+export { buildOptimizer, optimizerOptionsOf, registerOptimizer, type OptimizerOptions } from "./registry.js";
+export {
+  adafactorOptions,
+  adagradOptions,
+  adamOptions,
+  adamwOptions,
+  cosineScheduleOptions,
+  fixedScheduleOptions,
+  inverseSqrtScheduleOptions,
+  nagOptions,
+  polynomialDecayScheduleOptions,
+  reduceLrOnPlateauScheduleOptions,
+  sgdOptions,
+  stepScheduleOptions,
+  triStageScheduleOptions,
+} from "./options.js";

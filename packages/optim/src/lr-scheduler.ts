@@ -1,4 +1,14 @@
+import { Registry, type AnyOptionGroup } from "@fairseq-ts/config";
 import { parseFloatTuple, type Optimizer } from "./optimizer.js";
+import {
+  cosineScheduleOptions,
+  fixedScheduleOptions,
+  inverseSqrtScheduleOptions,
+  polynomialDecayScheduleOptions,
+  reduceLrOnPlateauScheduleOptions,
+  stepScheduleOptions,
+  triStageScheduleOptions,
+} from "./options.js";
 
 /** fairseq's LR scheduler surface: `step(epoch, valLoss)` at epoch ends, `stepUpdate(n)` after each update. */
 export interface LrScheduler {
@@ -416,23 +426,37 @@ export class StepSchedule extends Base {
 }
 
 type SchedulerFactory = (opt: Optimizer, o: LrSchedulerOptions) => LrScheduler;
-const schedulers = new Map<string, SchedulerFactory>([
-  ["inverse_sqrt", (opt, o) => new InverseSquareRootSchedule(opt, o)],
-  ["fixed", (opt, o) => new FixedSchedule(opt, o)],
-  ["polynomial_decay", (opt, o) => new PolynomialDecaySchedule(opt, o)],
-  ["cosine", (opt, o) => new CosineSchedule(opt, o)],
-  ["reduce_lr_on_plateau", (opt, o) => new ReduceLROnPlateauSchedule(opt, o)],
-  ["tri_stage", (opt, o) => new TriStageSchedule(opt, o)],
-  ["step", (opt, o) => new StepSchedule(opt, o)],
-]);
+const BUILTIN_SCHEDULERS: [string, SchedulerFactory, AnyOptionGroup][] = [
+  ["inverse_sqrt", (opt, o) => new InverseSquareRootSchedule(opt, o), inverseSqrtScheduleOptions],
+  ["fixed", (opt, o) => new FixedSchedule(opt, o), fixedScheduleOptions],
+  ["polynomial_decay", (opt, o) => new PolynomialDecaySchedule(opt, o), polynomialDecayScheduleOptions],
+  ["cosine", (opt, o) => new CosineSchedule(opt, o), cosineScheduleOptions],
+  ["reduce_lr_on_plateau", (opt, o) => new ReduceLROnPlateauSchedule(opt, o), reduceLrOnPlateauScheduleOptions],
+  ["tri_stage", (opt, o) => new TriStageSchedule(opt, o), triStageScheduleOptions],
+  ["step", (opt, o) => new StepSchedule(opt, o), stepScheduleOptions],
+];
 
-export function registerLrScheduler(name: string, factory: SchedulerFactory): void {
+// fairseq's LR_SCHEDULER_REGISTRY; built-ins registered on first use
+const schedulers = new Registry<{ build: SchedulerFactory; options: AnyOptionGroup | null }>("lr scheduler", (r) => {
+  for (const [name, build, options] of BUILTIN_SCHEDULERS) r.register(name, { build, options });
+});
+
+function schedulerEntry(name: string): { build: SchedulerFactory; options: AnyOptionGroup | null } {
+  if (!schedulers.has(name)) throw new Error(`--lr-scheduler: unknown scheduler '${name}' (known: ${schedulers.names().join(", ")})`);
+  return schedulers.get(name);
+}
+
+/** Register a scheduler under `name`, with the options it reads (the CLI offers them as flags). */
+export function registerLrScheduler(name: string, factory: SchedulerFactory, options: AnyOptionGroup | null = null): void {
   if (schedulers.has(name)) throw new Error(`lr scheduler ${name} is already registered`);
-  schedulers.set(name, factory);
+  schedulers.register(name, { build: factory, options });
 }
 
 export function buildLrScheduler(name: string, opt: Optimizer, o: LrSchedulerOptions): LrScheduler {
-  const f = schedulers.get(name);
-  if (!f) throw new Error(`--lr-scheduler: unknown scheduler '${name}' (known: ${[...schedulers.keys()].join(", ")})`);
-  return f(opt, o);
+  return schedulerEntry(name).build(opt, o);
+}
+
+/** The options of the scheduler called `name` (null: none declared); an unknown name is an Error naming --lr-scheduler. */
+export function lrSchedulerOptionsOf(name: string): AnyOptionGroup | null {
+  return schedulerEntry(name).options;
 }

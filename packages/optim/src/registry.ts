@@ -1,4 +1,6 @@
+import { Registry, type AnyOptionGroup } from "@fairseq-ts/config";
 import { Adafactor } from "./adafactor.js";
+import { adafactorOptions, adagradOptions, adamOptions, adamwOptions, nagOptions, sgdOptions } from "./options.js";
 import { Adagrad } from "./adagrad.js";
 import { Nag } from "./nag.js";
 import { Adam, AdamW, Sgd, type Optimizer } from "./optimizer.js";
@@ -35,12 +37,12 @@ export interface OptimizerOptions {
 }
 
 type OptimizerFactory = (o: OptimizerOptions) => Optimizer;
-const optimizers = new Map<string, OptimizerFactory>([
-  ["adam", (o) => new Adam({ lr: o.lr, betas: o.adamBetas ?? "(0.9, 0.999)", eps: o.adamEps ?? 1e-8, weightDecay: o.weightDecay ?? 0, amsgrad: o.amsgrad })],
-  ["adamw", (o) => new AdamW({ lr: o.lr, betas: o.adamBetas ?? "(0.9, 0.999)", eps: o.adamEps ?? 1e-8, weightDecay: o.weightDecay ?? 1e-2, amsgrad: o.amsgrad })],
-  ["sgd", (o) => new Sgd({ lr: o.lr, momentum: o.momentum ?? 0, weightDecay: o.weightDecay ?? 0 })],
-  ["nag", (o) => new Nag({ lr: o.lr, momentum: o.momentum ?? 0.99, weightDecay: o.weightDecay ?? 0 })],
-  ["adagrad", (o) => new Adagrad({ lr: o.lr, weightDecay: o.weightDecay ?? 0 })],
+const BUILTIN_OPTIMIZERS: [string, OptimizerFactory, AnyOptionGroup][] = [
+  ["adam", (o) => new Adam({ lr: o.lr, betas: o.adamBetas ?? "(0.9, 0.999)", eps: o.adamEps ?? 1e-8, weightDecay: o.weightDecay ?? 0, amsgrad: o.amsgrad }), adamOptions],
+  ["adamw", (o) => new AdamW({ lr: o.lr, betas: o.adamBetas ?? "(0.9, 0.999)", eps: o.adamEps ?? 1e-8, weightDecay: o.weightDecay ?? 1e-2, amsgrad: o.amsgrad }), adamwOptions],
+  ["sgd", (o) => new Sgd({ lr: o.lr, momentum: o.momentum ?? 0, weightDecay: o.weightDecay ?? 0 }), sgdOptions],
+  ["nag", (o) => new Nag({ lr: o.lr, momentum: o.momentum ?? 0.99, weightDecay: o.weightDecay ?? 0 }), nagOptions],
+  ["adagrad", (o) => new Adagrad({ lr: o.lr, weightDecay: o.weightDecay ?? 0 }), adagradOptions],
   [
     "adafactor",
     // fairseq 0.10.2 always passes --lr, so its --relative-step fails ("Cannot combine manual lr and
@@ -57,16 +59,37 @@ const optimizers = new Map<string, OptimizerFactory>([
         relativeStep: o.relativeStep ?? false,
         warmupInit: o.warmupInit ?? false,
       }),
+    adafactorOptions,
   ],
-]);
+];
 
-export function registerOptimizer(name: string, factory: OptimizerFactory): void {
+/** An optimizer entry: the factory and the optimizer's own options (null: none declared). */
+interface OptimizerEntry {
+  build: OptimizerFactory;
+  options: AnyOptionGroup | null;
+}
+
+// fairseq's OPTIMIZER_REGISTRY; built-ins registered on first use
+const optimizers = new Registry<OptimizerEntry>("optimizer", (r) => {
+  for (const [name, build, options] of BUILTIN_OPTIMIZERS) r.register(name, { build, options });
+});
+
+function entry(name: string): OptimizerEntry {
+  if (!optimizers.has(name)) throw new Error(`--optimizer: unknown optimizer '${name}' (known: ${optimizers.names().join(", ")})`);
+  return optimizers.get(name);
+}
+
+/** Register an optimizer under `name`, with the options it reads (the CLI offers them as flags). */
+export function registerOptimizer(name: string, factory: OptimizerFactory, options: AnyOptionGroup | null = null): void {
   if (optimizers.has(name)) throw new Error(`optimizer ${name} is already registered`);
-  optimizers.set(name, factory);
+  optimizers.register(name, { build: factory, options });
 }
 
 export function buildOptimizer(name: string, o: OptimizerOptions): Optimizer {
-  const f = optimizers.get(name);
-  if (!f) throw new Error(`--optimizer: unknown optimizer '${name}' (known: ${[...optimizers.keys()].join(", ")})`);
-  return f(o);
+  return entry(name).build(o);
+}
+
+/** The options of the optimizer called `name` (null: none declared); an unknown name is an Error naming --optimizer. */
+export function optimizerOptionsOf(name: string): AnyOptionGroup | null {
+  return entry(name).options;
 }

@@ -3,8 +3,11 @@ export {
   TaskError,
   TranslationTask,
   type BatchIteratorOptions,
+  type DatasetImpl,
   type LanguageModelingTaskOptions,
   type Task,
   type TaskDataset,
   type TranslationTaskOptions,
 } from "./task.js";
+export { languageModelingOptions, translationOptions, type LanguageModelingOptions, type TranslationOptions } from "./options.js";
+export { registerTask, tasks, type TaskEntry, type TaskSetupContext } from "./registry.js";

@@ -68,11 +68,16 @@ export interface Task {
 }
 
 /** An mmap dataset (`prefix.bin`/`.idx`), or fairseq's raw text impl (the text file `prefix` itself). */
-function openSplit(prefix: string, what: string, dictionary: Dictionary): TokenSequenceDataset {
-  if (existsSync(`${prefix}.idx`) && existsSync(`${prefix}.bin`)) return MMapIndexedDataset.open(prefix);
-  if (existsSync(prefix)) return new RawTextDataset(prefix, dictionary);
-  throw new TaskError(`${what}: dataset not found: ${prefix}.{bin,idx} (or raw text ${prefix})`);
+function openSplit(prefix: string, what: string, dictionary: Dictionary, impl: DatasetImpl | null = null): TokenSequenceDataset {
+  // fairseq's --dataset-impl: the one format to read; unset, whichever exists (mmap first)
+  if (impl !== "raw" && existsSync(`${prefix}.idx`) && existsSync(`${prefix}.bin`)) return MMapIndexedDataset.open(prefix);
+  if (impl !== "mmap" && existsSync(prefix)) return new RawTextDataset(prefix, dictionary);
+  const wanted = impl === "raw" ? `raw text ${prefix}` : impl === "mmap" ? `${prefix}.{bin,idx}` : `${prefix}.{bin,idx} (or raw text ${prefix})`;
+  throw new TaskError(`${what}: dataset not found: ${wanted}${impl ? ` (--dataset-impl ${impl})` : ""}`);
 }
+
+/** fairseq's `--dataset-impl` values fairseq-ts reads. */
+export type DatasetImpl = "mmap" | "raw";
 
 function iterator(ds: TaskDataset, o: BatchIteratorOptions, filter: (idx: Int32Array) => Int32Array) {
   const seed = o.seed ?? 1;
@@ -94,6 +99,7 @@ export interface TranslationTaskOptions {
   leftPadTarget?: boolean;
   maxSourcePositions?: number;
   maxTargetPositions?: number;
+  datasetImpl?: DatasetImpl | null;
 }
 
 /** fairseq's `translation` task over a preprocessed data directory. */
@@ -138,8 +144,8 @@ export class TranslationTask implements Task {
       const b = join(this.dataDir, `${split}.${this.targetLang}-${this.sourceLang}.${lang}`);
       return existsSync(`${a}.idx`) || existsSync(a) ? a : existsSync(`${b}.idx`) || existsSync(b) ? b : a;
     };
-    const src = openSplit(prefix(this.sourceLang), `${split} (${this.sourceLang})`, this.sourceDictionary);
-    const tgt = openSplit(prefix(this.targetLang), `${split} (${this.targetLang})`, this.targetDictionary);
+    const src = openSplit(prefix(this.sourceLang), `${split} (${this.sourceLang})`, this.sourceDictionary, this.o.datasetImpl);
+    const tgt = openSplit(prefix(this.targetLang), `${split} (${this.targetLang})`, this.targetDictionary, this.o.datasetImpl);
     return new LanguagePairDataset(src, this.sourceDictionary, tgt, this.targetDictionary, {
       leftPadSource: this.o.leftPadSource ?? true,
       leftPadTarget: this.o.leftPadTarget ?? false,
@@ -166,6 +172,9 @@ export interface LanguageModelingTaskOptions {
   data: string;
   tokensPerSample?: number;
   sampleBreakMode?: BreakMode;
+  /** Default: tokensPerSample (fairseq sets max_target_positions to tokens_per_sample when unset). */
+  maxTargetPositions?: number | null;
+  datasetImpl?: DatasetImpl | null;
 }
 
 /** fairseq's `language_modeling` task (targets: future, no bos). */
@@ -190,12 +199,12 @@ export class LanguageModelingTask implements Task {
     return this.dictionary;
   }
   loadDataset(split: string): MonolingualDataset {
-    const base = openSplit(join(this.dataDir, split), split, this.dictionary);
+    const base = openSplit(join(this.dataDir, split), split, this.dictionary, this.o.datasetImpl);
     const blocks = new TokenBlockDataset(base, this.o.tokensPerSample ?? 1024, this.dictionary.pad(), this.dictionary.eos(), this.o.sampleBreakMode ?? "none");
     return new MonolingualDataset(blocks, this.dictionary, true);
   }
   maxPositions(): number {
-    return this.o.tokensPerSample ?? 1024;
+    return this.o.maxTargetPositions ?? this.o.tokensPerSample ?? 1024;
   }
   buildModel(args: ModelArgs, seed = 1): EncoderDecoderModel | LanguageModel {
     return buildModel({ tokens_per_sample: this.o.tokensPerSample ?? 1024, ...args }, { vocabSize: this.dictionary.length, padIdx: this.dictionary.pad() }, { seed });

@@ -5,6 +5,9 @@ export {
   buildBpe,
   tokenizerNames,
   bpeNames,
+  tokenizerOptionsOf,
+  bpeOptionsOf,
+  type EncoderEntry,
   type Encoder,
   type Tokenizer,
   type Bpe,
@@ -22,15 +25,4 @@ export { Gpt2Bpe, Gpt2BpeEncoder } from "./gpt2.js";
 export { learnBpe, type LearnBpeOptions } from "./subword-nmt/learn.js";
 export { SubwordNmtApplier, SubwordNmtBpe, readVocabulary, type ApplyBpeOptions } from "./subword-nmt/apply.js";
 
-import { registerBpe, registerTokenizer } from "./registry.js";
-import { SentencepieceBpe } from "./sentencepiece/bpe.js";
-import { Gpt2Bpe } from "./gpt2.js";
-import { FairseqMosesTokenizer } from "./moses/moses.js";
-import { SpaceTokenizer } from "./space.js";
-import { SubwordNmtBpe } from "./subword-nmt/apply.js";
-
-registerTokenizer("space", () => new SpaceTokenizer());
-registerTokenizer("moses", (opts) => new FairseqMosesTokenizer(opts));
-registerBpe("sentencepiece", (opts) => SentencepieceBpe.fromOptions(opts));
-registerBpe("subword_nmt", (opts) => SubwordNmtBpe.fromOptions(opts));
-registerBpe("gpt2", (opts) => Gpt2Bpe.fromOptions(opts));
+export { mosesOptions, subwordNmtOptions, sentencepieceOptions, gpt2Options, type MosesOptions, type SubwordNmtOptions, type SentencepieceOptions, type Gpt2Options } from "./options.js";

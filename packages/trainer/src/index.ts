@@ -32,3 +32,4 @@ export {
   type TrainingSession,
 } from "./train-loop.js";
 export { TensorboardWriter, crc32c, encodeEvent, maskedCrc32c, tfRecord } from "./tensorboard.js";
+export { checkpointOptions, optimizationOptions, type CheckpointOptions, type OptimizationOptions } from "./options.js";

@@ -1,91 +1,158 @@
 import { createReadStream, existsSync } from "node:fs";
 import { createInterface } from "node:readline";
-import type { Command } from "commander";
 import * as tf from "@tensorflow/tfjs-core";
-import { parseBackendName } from "@fairseq-ts/backend";
-import { collateTokens } from "@fairseq-ts/data";
-import { SequenceGenerator, extractHardAlignment, formatD, formatH, formatP, inferenceSizeCheck } from "@fairseq-ts/generate";
+import { OptionError } from "@fairseq-ts/config";
+import { collateTokens, type DatasetOptions } from "@fairseq-ts/data";
+import {
+  SequenceGenerator,
+  extractHardAlignment,
+  formatD,
+  formatH,
+  formatP,
+  generationOptions,
+  generatorOptionsFrom,
+  inferenceSizeCheck,
+  interactiveOptions,
+  type GenerationOptions,
+  type InteractiveOptions,
+} from "@fairseq-ts/generate";
 import type { EncoderDecoderModel } from "@fairseq-ts/models";
-import { int } from "../flags.js";
+import type { TranslationOptions } from "@fairseq-ts/tasks";
 import { setupTranslation } from "../load-model.js";
-import { addGenerationFlags, generatorOptions, removeBpeSymbol } from "../generation-flags.js";
-import { addEncoderFlags, textCodec } from "../encoders.js";
+import { textCodec } from "../encoders.js";
+import type { CommonOptions } from "../options.js";
+import type { CommandSpec, ParsedCommand } from "../spec.js";
+import { encoderSelectors, inferenceGroups, scoringSelector, taskSelector } from "../command-groups.js";
+
+/** The typed options of one `interactive` command line, one object per option group. */
+export interface InteractiveConfig {
+  data: string;
+  common: CommonOptions;
+  dataset: DatasetOptions;
+  generation: GenerationOptions;
+  interactive: InteractiveOptions;
+  task: TranslationOptions;
+  tokenizer: Record<string, unknown>;
+  bpe: Record<string, unknown>;
+}
+
+export function interactiveConfig(p: ParsedCommand): InteractiveConfig {
+  const o = p.options;
+  return {
+    data: p.positional!,
+    common: o.common as CommonOptions,
+    dataset: o.dataset as DatasetOptions,
+    generation: o.generation as GenerationOptions,
+    interactive: o.interactive as InteractiveOptions,
+    task: o.task as TranslationOptions,
+    tokenizer: o.tokenizer ?? {},
+    bpe: o.bpe ?? {},
+  };
+}
+
+const NOT_HERE = "interactive translates its input lines and prints them (fairseq-interactive ignores it too)";
 
 /** `fairseq-ts interactive DATA --path CKPT`: translate raw lines from stdin or --input (fairseq-interactive). */
-export function registerInteractive(program: Command): void {
-  addEncoderFlags(addGenerationFlags(
-    program
-    .command("interactive")
-    .description("translate lines from standard input (fairseq-interactive)")
-    .argument("<data>", "path to data directory (for the dictionaries)")
-    .requiredOption("--path <FILE>", "path to model file (fairseq .pt or fairseq-ts .safetensors)")
-    .option("-s, --source-lang <SRC>", "source language")
-    .option("-t, --target-lang <TARGET>", "target language")
-    .option("--input <FILE>", "file to read from; - for stdin", "-")
-    .option("--buffer-size <N>", "read this many sentences into a buffer before processing them", int, 1)
-    .option("--cpu", "accepted for compatibility")
-    .option("--user-dir <DIR>", "a module that registers custom models/architectures")
-    .option("--backend <NAME>", "tensorflow.js backend: auto, tensorflow, wasm, cpu", (v) => parseBackendName(v))
-  )).action(async (data: string, o: Record<string, unknown>) => {
-      const { task, model } = await setupTranslation(data, o, "interactive");
-      // disposed on every path: main() may run many times in one process (tests, embedding)
+export const interactiveSpec: CommandSpec = {
+  name: "interactive",
+  description: "translate lines from standard input (fairseq-interactive)",
+  positional: { name: "data", help: "path to data directory (for the dictionaries)" },
+  groups: [
+    ...inferenceGroups("interactive", { decodesText: true }),
+    { group: generationOptions, unused: [{ keys: ["scoreReference", "sacrebleu", "replaceUnk", "prefixSize", "quiet"], reason: NOT_HERE }] },
+    { group: interactiveOptions },
+  ],
+  selectors: [taskSelector, ...encoderSelectors, { ...scoringSelector, unused: "interactive does not score its hypotheses" }],
+  required: [{ group: "generation", key: "path" }],
+  run: (p) => runInteractive(interactiveConfig(p)),
+};
+
+async function runInteractive(c: InteractiveConfig): Promise<void> {
+  if (c.common.task !== "translation") throw new OptionError("common", "task", `interactive translates: '${c.common.task}' is not supported here`);
+  const g = c.generation;
+  const input = c.interactive.input;
+  // fairseq: a buffer size below 1 means 1; batches never hold more than --batch-size sentences or --max-tokens tokens
+  const bufferSize = Math.max(1, c.interactive.bufferSize);
+  const { task, model } = await setupTranslation(c.data, { backend: c.common.backend, userDir: c.common.userDir, path: g.path!, task: c.task, datasetImpl: null }, "interactive");
+  // disposed on every path: main() may run many times in one process (tests, embedding)
+  try {
+    const src = task.sourceDictionary;
+    const tgt = task.targetDictionary;
+    const removeBpe = g.removeBpe;
+    // raw text in: --tokenizer then --bpe; D- lines: BPE removed then detokenized (fairseq's decode_fn)
+    const codec = textCodec(c.common, c.tokenizer, c.bpe, { source: task.sourceLang, target: task.targetLang });
+    const gen = new SequenceGenerator(model as EncoderDecoderModel, { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, generatorOptionsFrom(g, c.common.seed));
+    // (a stream's open error names the file but not the flag, and arrives only once reading starts)
+    if (input !== "-" && !existsSync(input)) throw new Error(`--input ${input}: cannot read (no such file)`);
+    const rl = createInterface({ input: input === "-" ? process.stdin : createReadStream(input, "utf8"), crlfDelay: Infinity });
+    let nextId = 0;
+    let buffer: string[] = [];
+    const translateBatch = (lines: string[]) => {
+      const encoded = lines.map((l) => src.encodeLine(codec.encode(l), { addIfNotExist: false }));
+      // fairseq-interactive's size check: too long stops the run (or is skipped, its id still counted)
+      const kept = inferenceSizeCheck(encoded, (model as EncoderDecoderModel).maxPositions(), {
+        maxSourcePositions: c.task.maxSourcePositions,
+        maxTargetPositions: c.task.maxTargetPositions,
+        skipInvalidSizeInputsValidTest: c.dataset.skipInvalidSizeInputsValidTest,
+        warn: (w) => process.stderr.write(`${w}\n`),
+      });
+      const ids = kept.map((i) => encoded[i]!);
+      const firstId = nextId;
+      nextId += lines.length;
+      if (ids.length === 0) return;
+      const m = collateTokens(ids, src.pad(), { leftPad: true });
+      const srcT = tf.tensor2d(m.data, [m.rows, m.cols], "int32");
+      const lens = tf.tensor1d(ids.map((x) => x.length), "int32");
+      let hyps;
       try {
-        const src = task.sourceDictionary;
-        const tgt = task.targetDictionary;
-        const removeBpe = removeBpeSymbol(o);
-        // raw text in: --tokenizer then --bpe; D- lines: BPE removed then detokenized (fairseq's decode_fn)
-        const codec = textCodec(o, { source: task.sourceLang, target: task.targetLang });
-        const gen = new SequenceGenerator(model as EncoderDecoderModel, { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, generatorOptions(o));
-        // (a stream's open error names the file but not the flag, and arrives only once reading starts)
-        if (o.input !== "-" && !existsSync(o.input as string)) throw new Error(`--input ${o.input as string}: cannot read (no such file)`);
-        const input = o.input === "-" ? process.stdin : createReadStream(o.input as string, "utf8");
-        const rl = createInterface({ input, crlfDelay: Infinity });
-        let nextId = 0;
-        let buffer: string[] = [];
-        const translate = (lines: string[]) => {
-          const encoded = lines.map((l) => src.encodeLine(codec.encode(l), { addIfNotExist: false }));
-          // fairseq-interactive's size check: too long stops the run (or is skipped, its id still counted)
-          const kept = inferenceSizeCheck(encoded, (model as EncoderDecoderModel).maxPositions(), { maxSourcePositions: o.maxSourcePositions as number | undefined, maxTargetPositions: o.maxTargetPositions as number | undefined, skipInvalidSizeInputsValidTest: o.skipInvalidSizeInputsValidTest as boolean | undefined, warn: (w) => process.stderr.write(`${w}\n`) });
-          const ids = kept.map((i) => encoded[i]!);
-          const firstId = nextId;
-          nextId += lines.length;
-          if (ids.length === 0) return;
-          const m = collateTokens(ids, src.pad(), { leftPad: true });
-          const srcT = tf.tensor2d(m.data, [m.rows, m.cols], "int32");
-          const lens = tf.tensor1d(ids.map((x) => x.length), "int32");
-          let hyps;
-          try {
-            hyps = gen.generate(srcT, lens);
-          } finally {
-            // also when generation throws (e.g. --min-len above the maximum length)
-            tf.dispose([srcT, lens]);
-          }
-          const out: string[] = [];
-          kept.forEach((line, r) => {
-            const id = firstId + line;
-            out.push(`S-${id}\t${src.string(ids[r]!, { bpeSymbol: removeBpe })}`);
-            for (const h of hyps[r]!) {
-              const hs = tgt.string(h.tokens, { bpeSymbol: removeBpe });
-              out.push(formatH(id, h.score, hs), formatD(id, h.score, codec.decode(hs)), formatP(id, h.positionalScores));
-              if (o.printAlignment && h.attention) {
-                const srcRow = m.data.subarray(r * m.cols, (r + 1) * m.cols);
-                out.push(`A-${id}\t${extractHardAlignment(h.attention, srcRow, h.tokens, tgt.pad(), tgt.eos()).map(([a, b]) => `${a}-${b}`).join(" ")}`);
-              }
-            }
-          });
-          process.stdout.write(`${out.join("\n")}\n`);
-        };
-        if (process.stdin.isTTY && o.input === "-") process.stderr.write("Type the input sentence and press return:\n");
-        for await (const line of rl) {
-          buffer.push(line);
-          if (buffer.length >= (o.bufferSize as number)) {
-            translate(buffer);
-            buffer = [];
+        hyps = gen.generate(srcT, lens);
+      } finally {
+        // also when generation throws (e.g. --min-len above the maximum length)
+        tf.dispose([srcT, lens]);
+      }
+      const out: string[] = [];
+      kept.forEach((line, r) => {
+        const id = firstId + line;
+        out.push(`S-${id}\t${src.string(ids[r]!, { bpeSymbol: removeBpe })}`);
+        for (const h of hyps[r]!) {
+          const hs = tgt.string(h.tokens, { bpeSymbol: removeBpe });
+          out.push(formatH(id, h.score, hs), formatD(id, h.score, codec.decode(hs)), formatP(id, h.positionalScores));
+          if (g.printAlignment && h.attention) {
+            const srcRow = m.data.subarray(r * m.cols, (r + 1) * m.cols);
+            out.push(`A-${id}\t${extractHardAlignment(h.attention, srcRow, h.tokens, tgt.pad(), tgt.eos()).map(([a, b]) => `${a}-${b}`).join(" ")}`);
           }
         }
-        if (buffer.length) translate(buffer);
-      } finally {
-        model.dispose();
+      });
+      process.stdout.write(`${out.join("\n")}\n`);
+    };
+    // fairseq batches the buffer by --batch-size and --max-tokens (padded: rows x longest); outputs stay in input order
+    const { batchSize, maxTokens } = c.dataset;
+    const translate = (lines: string[]) => {
+      let batch: string[] = [];
+      let longest = 0;
+      for (const line of lines) {
+        const len = src.encodeLine(codec.encode(line), { addIfNotExist: false }).length;
+        const wider = Math.max(longest, len);
+        if (batch.length && ((batchSize !== null && batch.length + 1 > batchSize) || (maxTokens !== null && (batch.length + 1) * wider > maxTokens))) {
+          translateBatch(batch);
+          batch = [];
+          longest = 0;
+        }
+        batch.push(line);
+        longest = Math.max(longest, len);
       }
-    });
+      if (batch.length) translateBatch(batch);
+    };
+    if (process.stdin.isTTY && input === "-") process.stderr.write("Type the input sentence and press return:\n");
+    for await (const line of rl) {
+      buffer.push(line);
+      if (buffer.length >= bufferSize) {
+        translate(buffer);
+        buffer = [];
+      }
+    }
+    if (buffer.length) translate(buffer);
+  } finally {
+    model.dispose();
+  }
 }

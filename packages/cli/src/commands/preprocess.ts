@@ -1,50 +1,29 @@
-import type { Command } from "commander";
-import { preprocess } from "@fairseq-ts/data";
-import { choice, int } from "../flags.js";
+import { preprocess, preprocessOptions, type PreprocessFlags } from "@fairseq-ts/data";
+import { commonOptions } from "../options.js";
+import type { CommandSpec, ParsedCommand } from "../spec.js";
+
+const NOT_HERE = "fairseq-preprocess parses it but does not use it";
+
+/** The typed options of one `preprocess` command line. */
+export function preprocessConfig(p: ParsedCommand): { preprocess: PreprocessFlags } {
+  return { preprocess: p.options.preprocess as PreprocessFlags };
+}
 
 /** `fairseq-ts preprocess`: fairseq-preprocess's flags, names and defaults. */
-export function registerPreprocess(program: Command): void {
-  program
-    .command("preprocess")
-    .description("build dictionaries and binarize a parallel or monolingual corpus (fairseq-preprocess)")
-    .option("-s, --source-lang <SRC>", "source language")
-    .option("-t, --target-lang <TARGET>", "target language")
-    .option("--trainpref <FP>", "train file prefix (also used to build dictionaries)")
-    .option("--validpref <FP>", "comma separated, valid file prefixes")
-    .option("--testpref <FP>", "comma separated, test file prefixes")
-    .option("--destdir <DIR>", "destination dir", "data-bin")
-    .option("--thresholdtgt <N>", "map words appearing less than threshold times to unknown", int, 0)
-    .option("--thresholdsrc <N>", "map words appearing less than threshold times to unknown", int, 0)
-    .option("--tgtdict <FP>", "reuse given target dictionary")
-    .option("--srcdict <FP>", "reuse given source dictionary")
-    .option("--nwordstgt <N>", "number of target words to retain", int, -1)
-    .option("--nwordssrc <N>", "number of source words to retain", int, -1)
-    .option("--dataset-impl <FORMAT>", "output dataset implementation (mmap, raw)", choice("mmap", "raw"), "mmap")
-    .option("--joined-dictionary", "generate joined dictionary", false)
-    .option("--only-source", "only process the source language", false)
-    .option("--padding-factor <N>", "pad dictionary size to be multiple of N", int, 8)
-    .option("--workers <N>", "number of parallel workers", int, 1)
-    .option("--dict-only", "if true, only builds a dictionary and then exits", false)
-    .action(async (o) => {
-      await preprocess({
-        sourceLang: o.sourceLang ?? null,
-        targetLang: o.targetLang ?? null,
-        trainpref: o.trainpref ?? null,
-        validpref: o.validpref ?? null,
-        testpref: o.testpref ?? null,
-        destdir: o.destdir,
-        thresholdsrc: o.thresholdsrc,
-        thresholdtgt: o.thresholdtgt,
-        nwordssrc: o.nwordssrc,
-        nwordstgt: o.nwordstgt,
-        srcdict: o.srcdict ?? null,
-        tgtdict: o.tgtdict ?? null,
-        joinedDictionary: o.joinedDictionary,
-        onlySource: o.onlySource,
-        paddingFactor: o.paddingFactor,
-        datasetImpl: o.datasetImpl,
-        workers: o.workers,
-        dictOnly: o.dictOnly,
-      });
-    });
-}
+export const preprocessSpec: CommandSpec = {
+  name: "preprocess",
+  description: "build dictionaries and binarize a parallel or monolingual corpus (fairseq-preprocess)",
+  groups: [
+    {
+      group: commonOptions,
+      unused: [
+        { keys: ["tokenizer", "bpe"], reason: `${NOT_HERE} (tokenize and apply BPE to the text before preprocessing)` },
+        { keys: "all", reason: NOT_HERE },
+      ],
+    },
+    { group: preprocessOptions },
+  ],
+  run: async (p) => {
+    await preprocess(preprocessConfig(p).preprocess);
+  },
+};

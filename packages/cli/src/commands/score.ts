@@ -1,54 +1,71 @@
 import { readFileSync } from "node:fs";
-import type { Command } from "commander";
+import { defineOptions, opt, type OptionsOf } from "@fairseq-ts/config";
 import { Dictionary, splitLines } from "@fairseq-ts/dictionary";
 import { BleuScorer, formatSacreBleu, sacreBleu } from "@fairseq-ts/generate";
-import { int } from "../flags.js";
+import type { CommandSpec, ParsedCommand } from "../spec.js";
+
+/** fairseq-score's options (fairseq_cli/score.py's own parser). */
+export const scoreOptions = defineOptions("score", {
+  sys: opt.str("-", "system output (- for standard input)", { aliases: ["-s"], metavar: "FILE" }),
+  ref: opt.str(null, "references", { aliases: ["-r"], metavar: "FILE" }),
+  order: opt.int(4, "consider ngrams up to this order", { aliases: ["-o"], metavar: "N" }),
+  ignoreCase: opt.flag("case-insensitive scoring"),
+  sacrebleu: opt.flag("score with sacrebleu"),
+  sentenceBleu: opt.flag("report sentence-level BLEUs (i.e., with +1 smoothing)"),
+});
+export type ScoreOptions = OptionsOf<typeof scoreOptions.declarations>;
 
 /** `fairseq-ts score --sys FILE --ref FILE`: fairseq-score's corpus and sentence BLEU. */
-export function registerScore(program: Command): void {
-  program
-    .command("score")
-    .description("BLEU of a system output against references (fairseq-score)")
-    .requiredOption("-s, --sys <FILE>", "system output")
-    .requiredOption("-r, --ref <FILE>", "references")
-    .option("-o, --order <N>", "consider ngrams up to this order", int, 4)
-    .option("--ignore-case", "case-insensitive scoring", false)
-    .option("--sentence-bleu", "report sentence-level BLEUs (i.e., with +1 smoothing)", false)
-    .option("--sacrebleu", "score with sacrebleu (13a tokenization of detokenized text)", false)
-    .action((o: { sys: string; ref: string; order: number; ignoreCase: boolean; sentenceBleu: boolean; sacrebleu: boolean }) => {
-      const read = (p: string, flag: string) => {
-        try {
-          return splitLines(readFileSync(p, "utf8"));
-        } catch (err) {
-          throw new Error(`${flag} ${p}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
-        }
-      };
-      // fairseq-score prints its arguments first.
-      const py = (v: unknown) => (typeof v === "string" ? `'${v}'` : typeof v === "boolean" ? (v ? "True" : "False") : String(v));
-      process.stdout.write(`Namespace(sys=${py(o.sys)}, ref=${py(o.ref)}, order=${o.order}, ignore_case=${py(o.ignoreCase)}, sacrebleu=${py(o.sacrebleu)}, sentence_bleu=${py(o.sentenceBleu)})\n`);
-      let sys = read(o.sys, "--sys");
-      let ref = read(o.ref, "--ref");
-      if (sys.length !== ref.length) throw new Error(`--sys has ${sys.length} lines but --ref has ${ref.length}`);
-      if (o.ignoreCase) {
-        sys = sys.map((l) => l.toLowerCase());
-        ref = ref.map((l) => l.toLowerCase());
-      }
-      if (o.sacrebleu) {
-        process.stdout.write(`${formatSacreBleu(sacreBleu(sys, [ref]))}\n`);
-        return;
-      }
-      // fairseq-score: a fresh dictionary, both sides encoded with add_if_not_exist.
-      const dict = new Dictionary();
-      const scorer = new BleuScorer(dict.pad(), dict.eos(), dict.unk());
-      if (o.sentenceBleu) {
-        sys.forEach((s, i) => {
-          scorer.reset(true);
-          scorer.add(dict.encodeLine(ref[i]!), dict.encodeLine(s));
-          process.stdout.write(`${i} ${scorer.resultString(o.order)}\n`);
-        });
-      } else {
-        sys.forEach((s, i) => scorer.add(dict.encodeLine(ref[i]!), dict.encodeLine(s)));
-        process.stdout.write(`${scorer.resultString(o.order)}\n`);
-      }
+export const scoreSpec: CommandSpec = {
+  name: "score",
+  description: "BLEU of a system output against references (fairseq-score)",
+  groups: [{ group: scoreOptions }],
+  required: [{ group: "score", key: "ref" }],
+  run: (p: ParsedCommand) => runScore(p.options.score as ScoreOptions),
+};
+
+/** Standard input as text, read asynchronously (a blocking read would stall an embedding process). */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function runScore(o: ScoreOptions): Promise<void> {
+  const read = async (p: string, flag: string) => {
+    // fairseq-score reads standard input for `--sys -`
+    if (p === "-") return splitLines(await readStdin());
+    try {
+      return splitLines(readFileSync(p, "utf8"));
+    } catch (err) {
+      throw new Error(`${flag} ${p}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
+    }
+  };
+  // fairseq-score prints its arguments first.
+  const py = (v: unknown) => (typeof v === "string" ? `'${v}'` : typeof v === "boolean" ? (v ? "True" : "False") : String(v));
+  process.stdout.write(`Namespace(sys=${py(o.sys)}, ref=${py(o.ref)}, order=${o.order}, ignore_case=${py(o.ignoreCase)}, sacrebleu=${py(o.sacrebleu)}, sentence_bleu=${py(o.sentenceBleu)})\n`);
+  let ref = await read(o.ref!, "--ref");
+  let sys = await read(o.sys, "--sys");
+  if (sys.length !== ref.length) throw new Error(`--sys has ${sys.length} lines but --ref has ${ref.length}`);
+  if (o.ignoreCase) {
+    sys = sys.map((l) => l.toLowerCase());
+    ref = ref.map((l) => l.toLowerCase());
+  }
+  if (o.sacrebleu) {
+    process.stdout.write(`${formatSacreBleu(sacreBleu(sys, [ref]))}\n`);
+    return;
+  }
+  // fairseq-score: a fresh dictionary, both sides encoded with add_if_not_exist.
+  const dict = new Dictionary();
+  const scorer = new BleuScorer(dict.pad(), dict.eos(), dict.unk());
+  if (o.sentenceBleu) {
+    sys.forEach((s, i) => {
+      scorer.reset(true);
+      scorer.add(dict.encodeLine(ref[i]!), dict.encodeLine(s));
+      process.stdout.write(`${i} ${scorer.resultString(o.order)}\n`);
     });
+  } else {
+    sys.forEach((s, i) => scorer.add(dict.encodeLine(ref[i]!), dict.encodeLine(s)));
+    process.stdout.write(`${scorer.resultString(o.order)}\n`);
+  }
 }
