@@ -128,7 +128,10 @@ describe("backend", () => {
 
   it("GatherV2 (slice copies) on tensors placed past 2 GiB in the wasm heap", async () => {
     await initBackend({ backend: "wasm", log: null });
-    const big = tf.zeros([(2 ** 31 + 2 ** 24) / 4]); // 2.06 GB: new tensors land beyond 2^31 bytes
+    // 2.06 GB: new tensors land beyond 2^31 bytes. Allocated without writing it (tf.zeros would fill 2 GB,
+    // 5 s of one synchronous kernel on this machine, which a busy machine stretches past vitest's RPC timeout).
+    const wasmBackend = tf.engine().backend as unknown as { makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo };
+    const big = tf.engine().makeTensorFromTensorInfo(wasmBackend.makeOutput([(2 ** 31 + 2 ** 24) / 4], "float32"));
     const offsetOf = (t: tf.Tensor) => (tf.engine().backend as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } } }).dataIdMap.get(t.dataId).memoryOffset;
     // earlier tests left free holes low in the heap: fill them until a tensor lands past 2 GiB
     const fillers: tf.Tensor[] = [];

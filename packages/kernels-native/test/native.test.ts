@@ -324,17 +324,33 @@ describe("native kernels", () => {
       const [a, b] = [1 - eps - ei, ei];
       // reference: the composite ops autodiff differentiates, on tfjs's own kernels
       unregisterNativeKernels(backend);
-      const terms = (xx: tf.Tensor, ww: tf.Tensor) => {
+      const terms = (xx: tf.Tensor, ww: tf.Tensor, tt: tf.Tensor) => {
         const lp = tf.logSoftmax(tf.matMul(xx, ww, false, true));
-        const keep = tf.cast(tf.notEqual(target, pad), "float32");
-        const nll = tf.sum(tf.mul(tf.neg(tf.sum(tf.mul(lp, tf.oneHot(target, V)), -1)), keep));
+        const keep = tf.cast(tf.notEqual(tt, pad), "float32");
+        const nll = tf.sum(tf.mul(tf.neg(tf.sum(tf.mul(lp, tf.oneHot(tt as tf.Tensor1D, V)), -1)), keep));
         const smooth = tf.sum(tf.mul(tf.neg(tf.sum(lp, -1)), keep));
         return [nll, smooth] as const;
       };
-      const gradsTf = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => {
-        const [nll, smooth] = terms(xx, ww);
-        return tf.add(tf.mul(nll, a), tf.mul(smooth, b));
-      })([x, w]);
+      // The loss is a sum over rows, so autodiff runs 200 rows at a time (dx: the pieces side by side; dw: their
+      // sum), yielding between pieces: on tfjs's cpu kernels the whole [N, V] at once computes for 6 s without
+      // yielding, which a busy machine stretches past vitest's RPC timeout.
+      const piecesDx: tf.Tensor[] = [];
+      const piecesDw: tf.Tensor[] = [];
+      for (let r0 = 0; r0 < N; r0 += 200) {
+        const rows = Math.min(200, N - r0);
+        const [dxPiece, dwPiece] = tf.tidy(() => {
+          const tt = tf.slice(target, [r0], [rows]);
+          return tf.grads((xx: tf.Tensor, ww: tf.Tensor) => {
+            const [nll, smooth] = terms(xx, ww, tt);
+            return tf.add(tf.mul(nll, a), tf.mul(smooth, b));
+          })([tf.slice(x, [r0, 0], [rows, C]), w]);
+        });
+        piecesDx.push(dxPiece!);
+        piecesDw.push(dwPiece!);
+        await new Promise(setImmediate);
+      }
+      const gradsTf = [tf.concat(piecesDx, 0), tf.addN(piecesDw)];
+      tf.dispose([...piecesDx, ...piecesDw]);
       // and in float64, from the formula: d(loss)/d(logit_v) = (a + b·V)·p_v − b − a·[v = t]
       const [xv, wv] = [await x.data(), await w.data()];
       let [nllRef, smoothRef, hits, counted] = [0, 0, 0, 0];
@@ -342,6 +358,7 @@ describe("native kernels", () => {
       const dw64 = new Float64Array(V * C);
       const row = new Float64Array(V);
       for (let i = 0; i < N; i++) {
+        if (i % 200 === 0) await new Promise(setImmediate); // 1.4 s in all: let vitest's RPC through
         const t = tv[i]!;
         if (t === pad) continue;
         let m = -Infinity;

@@ -32,14 +32,14 @@ const CRAFTED = [
 ];
 
 /** Checks pieces, ids and decoding against spm_encode/spm_decode line by line; returns mismatching lines. */
-function compareWithSpm(model: string, inputLines: string[], dir: string, tag: string): string[] {
+async function compareWithSpm(model: string, inputLines: string[], dir: string, tag: string): Promise<string[]> {
   const sp = SentencePieceProcessor.load(model);
   const input = join(dir, `${tag}.txt`);
   writeLines(input, inputLines);
-  const pieces = lines(spm("spm_encode", [`--model=${model}`, "--output_format=piece", `--input=${input}`]));
-  const ids = lines(spm("spm_encode", [`--model=${model}`, "--output_format=id", `--input=${input}`]));
-  const decoded = lines(spm("spm_decode", [`--model=${model}`, "--input_format=piece"], pieces.map((l) => `${l}\n`).join("")));
-  const decodedIds = lines(spm("spm_decode", [`--model=${model}`, "--input_format=id"], ids.map((l) => `${l}\n`).join("")));
+  const pieces = lines(await spm("spm_encode", [`--model=${model}`, "--output_format=piece", `--input=${input}`]));
+  const ids = lines(await spm("spm_encode", [`--model=${model}`, "--output_format=id", `--input=${input}`]));
+  const decoded = lines(await spm("spm_decode", [`--model=${model}`, "--input_format=piece"], pieces.map((l) => `${l}\n`).join("")));
+  const decodedIds = lines(await spm("spm_decode", [`--model=${model}`, "--input_format=id"], ids.map((l) => `${l}\n`).join("")));
   expect(pieces.length).toBe(inputLines.length);
   expect(decoded.length).toBe(inputLines.length);
   const bad: string[] = [];
@@ -54,7 +54,7 @@ function compareWithSpm(model: string, inputLines: string[], dir: string, tag: s
   }
   // decoding piece sequences spm_encode would not produce: stray/invalid byte pieces, unknown and control pieces
   const odd = ["▁a ▁b", "<0xE4> <0xBD> x <0xE4> <0xBD> <0xA0>", "<unk> ▁<unk> foo ▁⁇", "<s> ▁a </s> <ctl> <sep>", "▁ ▁ ▁a ▁", "<0x41> ▁b", "x▁▁y"];
-  const oddDecoded = lines(spm("spm_decode", [`--model=${model}`, "--input_format=piece"], odd.map((l) => `${l}\n`).join("")));
+  const oddDecoded = lines(await spm("spm_decode", [`--model=${model}`, "--input_format=piece"], odd.map((l) => `${l}\n`).join("")));
   odd.forEach((l, i) => {
     const d = sp.decodePieces(l.split(" "));
     if (d !== oddDecoded[i]) bad.push(`${tag}: decode ${JSON.stringify(l)} -> ${JSON.stringify(d)} != ${JSON.stringify(oddDecoded[i])}`);
@@ -160,11 +160,11 @@ describe("sentencepiece vs spm_encode/spm_decode on models trained at test time 
     ["word", ["--model_type=word", "--vocab_size=3000"]],
   ];
   for (const [name, flags] of cases) {
-    it(`${name}: pieces, ids and decoding equal spm_encode/spm_decode on every line`, () => {
-      const model = trainModel(tmp.dir, name, train, flags);
+    it(`${name}: pieces, ids and decoding equal spm_encode/spm_decode on every line`, async () => {
+      const model = await trainModel(tmp.dir, name, train, flags);
       const sp = SentencePieceProcessor.load(model);
       expect(sp.modelType).toBe(flags[0].slice("--model_type=".length));
-      expect(compareWithSpm(model, testLines, tmp.dir, name)).toEqual([]);
+      expect(await compareWithSpm(model, testLines, tmp.dir, name)).toEqual([]);
     });
   }
 });

@@ -1,19 +1,25 @@
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** Runs a SentencePiece command-line tool (Debian's `sentencepiece`, see scripts/install-system-deps.sh). */
-export function spm(tool: "spm_train" | "spm_encode" | "spm_decode", args: string[], input?: string): string {
-  try {
-    return execFileSync(tool, args, { input, encoding: "utf8", maxBuffer: 1 << 28, stdio: ["pipe", "pipe", "pipe"] });
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException & { stderr?: string };
-    if (err.code === "ENOENT") {
-      throw new Error(`${tool} not found: install Debian's sentencepiece (bash scripts/install-system-deps.sh)`);
-    }
-    throw new Error(`${tool} ${args.join(" ")} failed: ${err.stderr ?? err.message}`);
-  }
+/**
+ * Runs a SentencePiece command-line tool (Debian's `sentencepiece`, see scripts/install-system-deps.sh).
+ * Asynchronous: spm_train computes for seconds, and a synchronous child process would keep vitest's worker
+ * from answering its RPC for as long (a timeout on a busy machine).
+ */
+export function spm(tool: "spm_train" | "spm_encode" | "spm_decode", args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(tool, args, { encoding: "utf8", maxBuffer: 1 << 28 }, (err, stdout, stderr) => {
+      if (!err) return resolve(stdout);
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+        return reject(new Error(`${tool} not found: install Debian's sentencepiece (bash scripts/install-system-deps.sh)`));
+      }
+      reject(new Error(`${tool} ${args.join(" ")} failed: ${stderr || err.message}`));
+    });
+    child.stdin?.on("error", () => {}); // a tool that is missing or exits early: the callback reports it
+    child.stdin?.end(input ?? "");
+  });
 }
 
 /** A temporary directory removed by the returned cleanup function. */
@@ -23,8 +29,8 @@ export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
 }
 
 /** Trains a model with spm_train (one thread, quiet) and returns its `.model` path. */
-export function trainModel(dir: string, name: string, input: string, flags: string[]): string {
-  spm("spm_train", [`--input=${input}`, `--model_prefix=${join(dir, name)}`, "--num_threads=1", "--minloglevel=2", ...flags]);
+export async function trainModel(dir: string, name: string, input: string, flags: string[]): Promise<string> {
+  await spm("spm_train", [`--input=${input}`, `--model_prefix=${join(dir, name)}`, "--num_threads=1", "--minloglevel=2", ...flags]);
   return join(dir, `${name}.model`);
 }
 
