@@ -52,19 +52,3 @@ export async function setupTranslation(data: string, o: TranslationSetup, comman
   }
   return { task, model };
 }
-
-/** fairseq's `utils.resolve_max_positions`: the smallest limit of each side among the task's and the model's. */
-export function resolveMaxPositions(...limits: ([number, number] | number | null | undefined)[]): [number, number] | number | null {
-  let out: [number, number] | number | null = null;
-  for (const l of limits) {
-    if (l === null || l === undefined) continue;
-    if (out === null) out = l;
-    else if (typeof out === "number" && typeof l === "number") out = Math.min(out, l);
-    else {
-      const a: [number, number] = typeof out === "number" ? [out, out] : out;
-      const b: [number, number] = typeof l === "number" ? [l, l] : l;
-      out = [Math.min(a[0]!, b[0]!), Math.min(a[1]!, b[1]!)];
-    }
-  }
-  return out;
-}

@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
+import { makeReversalTask } from "./reversal-task.js";
 import { initBackend } from "@fairseq-ts/backend";
-import { preprocess } from "@fairseq-ts/data";
 import { TranslationTask } from "@fairseq-ts/tasks";
 import { disposeTraining, readCheckpointFile, restoreCheckpoint, saveCheckpoint, setupTraining, train, trainEpoch, validate, type TrainOptions } from "../src/index.js";
 
@@ -13,22 +13,8 @@ let dataDir: string;
 // A small synthetic copy-reversed task (as in train.test.ts): 200 training pairs, 20 valid.
 beforeAll(async () => {
   await initBackend({ backend: "wasm", log: null });
-  const dir = mkdtempSync(join(tmpdir(), "fsts-parts-"));
-  let x = 5;
-  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
-  for (const [split, n] of [["train", 200], ["valid", 20]] as const) {
-    const src: string[] = [];
-    const tgt: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const words = Array.from({ length: 3 + Math.floor(rnd() * 5) }, () => `w${Math.floor(rnd() * 20)}`);
-      src.push(words.join(" "));
-      tgt.push([...words].reverse().join(" "));
-    }
-    writeFileSync(join(dir, `${split}.src`), src.join("\n") + "\n");
-    writeFileSync(join(dir, `${split}.tgt`), tgt.join("\n") + "\n");
-  }
-  dataDir = join(dir, "bin");
-  await preprocess({ sourceLang: "src", targetLang: "tgt", trainpref: join(dir, "train"), validpref: join(dir, "valid"), destdir: dataDir, log: () => {} });
+  const made = await makeReversalTask({ seed: 5, vocab: 20, minWords: 3, wordSpread: 5, splits: [["train", 200], ["valid", 20]] });
+  dataDir = made.dataDir;
 });
 
 const options = (saveDir: string, losses: number[]): TrainOptions => ({

@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { makeReversalTask } from "./reversal-task.js";
 import { initBackend } from "@fairseq-ts/backend";
-import { preprocess } from "@fairseq-ts/data";
 import { TranslationTask } from "@fairseq-ts/tasks";
 import { train, type TrainOptions } from "../src/index.js";
 
@@ -14,24 +14,9 @@ const longer: Record<string, number[]> = {};
 // Sources of 2-9 words; the target is the source reversed (so the same length).
 beforeAll(async () => {
   await initBackend({ backend: "wasm", log: null });
-  const dir = mkdtempSync(join(tmpdir(), "fsts-sizes-"));
-  let x = 11;
-  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
-  for (const [split, n] of [["train", 120], ["valid", 20]] as const) {
-    const src: string[] = [];
-    const tgt: string[] = [];
-    longer[split] = [];
-    for (let i = 0; i < n; i++) {
-      const words = Array.from({ length: 2 + Math.floor(rnd() * 8) }, () => `w${Math.floor(rnd() * 20)}`);
-      if (words.length + 1 > 6) longer[split]!.push(i);
-      src.push(words.join(" "));
-      tgt.push([...words].reverse().join(" "));
-    }
-    writeFileSync(join(dir, `${split}.src`), src.join("\n") + "\n");
-    writeFileSync(join(dir, `${split}.tgt`), tgt.join("\n") + "\n");
-  }
-  dataDir = join(dir, "bin");
-  await preprocess({ sourceLang: "src", targetLang: "tgt", trainpref: join(dir, "train"), validpref: join(dir, "valid"), destdir: dataDir, log: () => {} });
+  const made = await makeReversalTask({ seed: 11, vocab: 20, minWords: 2, wordSpread: 8, splits: [["train", 120], ["valid", 20]] });
+  dataDir = made.dataDir;
+  for (const [split, lengths] of Object.entries(made.words)) longer[split] = lengths.flatMap((n, i) => (n + 1 > 6 ? [i] : []));
 });
 
 const options = (saveDir: string, sink: (name: string, msg: string) => void, extra: Partial<TrainOptions> = {}): TrainOptions => ({

@@ -1,10 +1,10 @@
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
+import { makeReversalTask } from "./reversal-task.js";
 import { initBackend } from "@fairseq-ts/backend";
-import { preprocess } from "@fairseq-ts/data";
 import { TranslationTask } from "@fairseq-ts/tasks";
 import { readCheckpointFile, train, type TrainOptions } from "../src/index.js";
 
@@ -13,22 +13,8 @@ let dataDir: string;
 /** A small synthetic task: the target is the source reversed, words from a 30-word vocabulary. */
 beforeAll(async () => {
   await initBackend({ backend: "wasm", log: null });
-  const dir = mkdtempSync(join(tmpdir(), "fsts-train-"));
-  let x = 7;
-  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
-  for (const [split, n] of [["train", 400], ["valid", 40]] as const) {
-    const src: string[] = [];
-    const tgt: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const words = Array.from({ length: 3 + Math.floor(rnd() * 6) }, () => `w${Math.floor(rnd() * 30)}`);
-      src.push(words.join(" "));
-      tgt.push([...words].reverse().join(" "));
-    }
-    writeFileSync(join(dir, `${split}.src`), src.join("\n") + "\n");
-    writeFileSync(join(dir, `${split}.tgt`), tgt.join("\n") + "\n");
-  }
-  dataDir = join(dir, "bin");
-  await preprocess({ sourceLang: "src", targetLang: "tgt", trainpref: join(dir, "train"), validpref: join(dir, "valid"), destdir: dataDir, log: () => {} });
+  const made = await makeReversalTask({ seed: 7, vocab: 30, minWords: 3, wordSpread: 6, splits: [["train", 400], ["valid", 40]] });
+  dataDir = made.dataDir;
 });
 
 const options = (saveDir: string, maxUpdate: number, extra: Partial<TrainOptions> = {}): TrainOptions => ({

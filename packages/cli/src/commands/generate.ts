@@ -1,5 +1,5 @@
 import { OptionError } from "@fairseq-ts/config";
-import type { DatasetOptions, Sample } from "@fairseq-ts/data";
+import { resolveMaxPositions, type DatasetOptions, type Sample } from "@fairseq-ts/data";
 import {
   BleuScorer,
   SequenceGenerator,
@@ -22,7 +22,7 @@ import {
 import { asctime, formatFixed, formatPrecision } from "@fairseq-ts/logging";
 import { disposeTensorSample, sampleToTensors, type EncoderDecoderModel } from "@fairseq-ts/models";
 import type { TranslationOptions } from "@fairseq-ts/tasks";
-import { resolveMaxPositions, setupTranslation } from "../load-model.js";
+import { setupTranslation } from "../load-model.js";
 import { alignDictOf } from "../generation-flags.js";
 import { textCodec } from "../encoders.js";
 import type { CommonOptions } from "../options.js";
