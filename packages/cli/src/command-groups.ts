@@ -2,12 +2,12 @@
  * The option groups and component selectors generate, interactive and eval-lm share, with what each of them
  * parses (as fairseq's parser does) but has no use for.
  */
-import { datasetOptions } from "@fairseq-ts/data";
-import { scorers } from "@fairseq-ts/generate";
-import { tasks } from "@fairseq-ts/tasks";
+import { datasetOptions, type DatasetOptions } from "@fairseq-ts/data";
+import { scorers, type GenerationOptions } from "@fairseq-ts/generate";
+import { tasks, type TranslationOptions } from "@fairseq-ts/tasks";
 import { bpeOptionsOf, tokenizerOptionsOf } from "@fairseq-ts/tokenizers";
-import { commonOptions, distributedOptions, fixedSchedulerLeftovers } from "./options.js";
-import type { GroupUse, Selector } from "./spec.js";
+import { commonOptions, distributedOptions, fixedSchedulerLeftovers, type CommonOptions } from "./options.js";
+import type { GroupUse, ParsedCommand, Selector } from "./spec.js";
 
 const TRAIN_KEYS = ["trainSubset", "validSubset", "validateInterval", "validateIntervalUpdates", "validateAfterUpdates", "disableValidation", "maxTokensValid", "batchSizeValid"];
 
@@ -48,3 +48,28 @@ export const encoderSelectors: Selector[] = [
 
 /** `--scoring NAME`: the scorer's options under `scoring`. */
 export const scoringSelector: Selector = { group: "common", key: "scoring", as: "scoring", options: (name) => scorers.get(name).options };
+
+/** The option groups generate and interactive share: a translation task, its data, generation and text encoders. */
+export interface TranslationInferenceConfig {
+  data: string;
+  common: CommonOptions;
+  dataset: DatasetOptions;
+  generation: GenerationOptions;
+  task: TranslationOptions;
+  /** The selected `--tokenizer`'s / `--bpe`'s options (empty without one). */
+  tokenizer: Record<string, unknown>;
+  bpe: Record<string, unknown>;
+}
+
+export function translationInferenceConfig(p: ParsedCommand): TranslationInferenceConfig {
+  const o = p.options;
+  return {
+    data: p.positional!,
+    common: o.common as CommonOptions,
+    dataset: o.dataset as DatasetOptions,
+    generation: o.generation as GenerationOptions,
+    task: o.task as TranslationOptions,
+    tokenizer: o.tokenizer ?? {},
+    bpe: o.bpe ?? {},
+  };
+}

@@ -1,5 +1,5 @@
 import { OptionError } from "@fairseq-ts/config";
-import { resolveMaxPositions, type DatasetOptions, type Sample } from "@fairseq-ts/data";
+import { resolveMaxPositions, type Sample } from "@fairseq-ts/data";
 import {
   BleuScorer,
   SequenceGenerator,
@@ -16,45 +16,24 @@ import {
   sacreBleu,
   sacrebleuScoringOptions,
   scorers,
-  type GenerationOptions,
   type SacrebleuScoringOptions,
 } from "@fairseq-ts/generate";
 import { asctime, formatFixed, formatPrecision } from "@fairseq-ts/logging";
 import { disposeTensorSample, sampleToTensors, type EncoderDecoderModel } from "@fairseq-ts/models";
-import type { TranslationOptions } from "@fairseq-ts/tasks";
 import { setupTranslation } from "../load-model.js";
 import { alignDictOf } from "../generation-flags.js";
 import { textCodec } from "../encoders.js";
-import type { CommonOptions } from "../options.js";
 import type { CommandSpec, ParsedCommand } from "../spec.js";
-import { encoderSelectors, inferenceGroups, scoringSelector, taskSelector } from "../command-groups.js";
+import { encoderSelectors, inferenceGroups, scoringSelector, taskSelector, translationInferenceConfig, type TranslationInferenceConfig } from "../command-groups.js";
 
 /** The typed options of one `generate` command line, one object per option group. */
-export interface GenerateConfig {
-  data: string;
-  common: CommonOptions;
-  dataset: DatasetOptions;
-  generation: GenerationOptions;
-  task: TranslationOptions;
-  /** The selected `--tokenizer`'s / `--bpe`'s options (empty without one). */
-  tokenizer: Record<string, unknown>;
-  bpe: Record<string, unknown>;
+export interface GenerateConfig extends TranslationInferenceConfig {
   /** `--scoring sacrebleu`'s options (empty for bleu). */
   scoring: Partial<SacrebleuScoringOptions>;
 }
 
 export function generateConfig(p: ParsedCommand): GenerateConfig {
-  const o = p.options;
-  return {
-    data: p.positional!,
-    common: o.common as CommonOptions,
-    dataset: o.dataset as DatasetOptions,
-    generation: o.generation as GenerationOptions,
-    task: o.task as TranslationOptions,
-    tokenizer: o.tokenizer ?? {},
-    bpe: o.bpe ?? {},
-    scoring: (o.scoring ?? {}) as Partial<SacrebleuScoringOptions>,
-  };
+  return { ...translationInferenceConfig(p), scoring: (p.options.scoring ?? {}) as Partial<SacrebleuScoringOptions> };
 }
 
 /** `fairseq-ts generate DATA --path CKPT`: fairseq-generate's flags and output lines. */

@@ -2,7 +2,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import * as tf from "@tensorflow/tfjs-core";
 import { OptionError } from "@fairseq-ts/config";
-import { collateTokens, type DatasetOptions } from "@fairseq-ts/data";
+import { collateTokens } from "@fairseq-ts/data";
 import {
   SequenceGenerator,
   extractHardAlignment,
@@ -13,41 +13,21 @@ import {
   generatorOptionsFrom,
   inferenceSizeCheck,
   interactiveOptions,
-  type GenerationOptions,
   type InteractiveOptions,
 } from "@fairseq-ts/generate";
 import type { EncoderDecoderModel } from "@fairseq-ts/models";
-import type { TranslationOptions } from "@fairseq-ts/tasks";
 import { setupTranslation } from "../load-model.js";
 import { textCodec } from "../encoders.js";
-import type { CommonOptions } from "../options.js";
 import type { CommandSpec, ParsedCommand } from "../spec.js";
-import { encoderSelectors, inferenceGroups, scoringSelector, taskSelector } from "../command-groups.js";
+import { encoderSelectors, inferenceGroups, scoringSelector, taskSelector, translationInferenceConfig, type TranslationInferenceConfig } from "../command-groups.js";
 
 /** The typed options of one `interactive` command line, one object per option group. */
-export interface InteractiveConfig {
-  data: string;
-  common: CommonOptions;
-  dataset: DatasetOptions;
-  generation: GenerationOptions;
+export interface InteractiveConfig extends TranslationInferenceConfig {
   interactive: InteractiveOptions;
-  task: TranslationOptions;
-  tokenizer: Record<string, unknown>;
-  bpe: Record<string, unknown>;
 }
 
 export function interactiveConfig(p: ParsedCommand): InteractiveConfig {
-  const o = p.options;
-  return {
-    data: p.positional!,
-    common: o.common as CommonOptions,
-    dataset: o.dataset as DatasetOptions,
-    generation: o.generation as GenerationOptions,
-    interactive: o.interactive as InteractiveOptions,
-    task: o.task as TranslationOptions,
-    tokenizer: o.tokenizer ?? {},
-    bpe: o.bpe ?? {},
-  };
+  return { ...translationInferenceConfig(p), interactive: p.options.interactive as InteractiveOptions };
 }
 
 const NOT_HERE = "interactive translates its input lines and prints them (fairseq-interactive ignores it too)";
