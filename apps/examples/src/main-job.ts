@@ -42,28 +42,86 @@ for (const [name, count, seed] of splits) {
 console.log(`generated ${splits.map(([n, c]) => `${c} ${n}`).join(", ")} sentence pairs in ${raw}`);
 
 step("binarize (fairseq-preprocess)", [
-  "preprocess", "--source-lang", "de", "--target-lang", "en",
-  "--trainpref", join(raw, "train"), "--validpref", join(raw, "valid"), "--testpref", join(raw, "test"),
-  "--destdir", join(work, "data-bin"), "--workers", "2",
+  "preprocess",
+  "--source-lang",
+  "de",
+  "--target-lang",
+  "en",
+  "--trainpref",
+  join(raw, "train"),
+  "--validpref",
+  join(raw, "valid"),
+  "--testpref",
+  join(raw, "test"),
+  "--destdir",
+  join(work, "data-bin"),
+  "--workers",
+  "2",
 ]);
 
 const epochs = process.env.FAIRSEQ_TS_DEMO_EPOCHS ?? "15";
 const wsFlag = process.argv.indexOf("--distributed-world-size");
 const worldSize = wsFlag >= 0 ? process.argv[wsFlag + 1]! : (process.env.FAIRSEQ_TS_DEMO_WORKERS ?? "1");
 step("train a small transformer (fairseq-train)", [
-  "train", join(work, "data-bin"), "--arch", "transformer",
-  "--encoder-layers", "2", "--decoder-layers", "2", "--encoder-embed-dim", "64", "--decoder-embed-dim", "64",
-  "--encoder-ffn-embed-dim", "128", "--decoder-ffn-embed-dim", "128",
-  "--encoder-attention-heads", "4", "--decoder-attention-heads", "4", "--share-decoder-input-output-embed",
-  "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr", "2e-3", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "100",
-  "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1", "--dropout", "0.1",
-  "--max-tokens", "4096", "--max-epoch", epochs, "--seed", "1", "--no-epoch-checkpoints", "--log-interval", "50",
-  "--save-dir", join(work, "checkpoints"), "--distributed-world-size", worldSize,
+  "train",
+  join(work, "data-bin"),
+  "--arch",
+  "transformer",
+  "--encoder-layers",
+  "2",
+  "--decoder-layers",
+  "2",
+  "--encoder-embed-dim",
+  "64",
+  "--decoder-embed-dim",
+  "64",
+  "--encoder-ffn-embed-dim",
+  "128",
+  "--decoder-ffn-embed-dim",
+  "128",
+  "--encoder-attention-heads",
+  "4",
+  "--decoder-attention-heads",
+  "4",
+  "--share-decoder-input-output-embed",
+  "--optimizer",
+  "adam",
+  "--adam-betas",
+  "(0.9,0.98)",
+  "--lr",
+  "2e-3",
+  "--lr-scheduler",
+  "inverse_sqrt",
+  "--warmup-updates",
+  "100",
+  "--criterion",
+  "label_smoothed_cross_entropy",
+  "--label-smoothing",
+  "0.1",
+  "--dropout",
+  "0.1",
+  "--max-tokens",
+  "4096",
+  "--max-epoch",
+  epochs,
+  "--seed",
+  "1",
+  "--no-epoch-checkpoints",
+  "--log-interval",
+  "50",
+  "--save-dir",
+  join(work, "checkpoints"),
+  "--distributed-world-size",
+  worldSize,
 ]);
 
 const ckpt = join(work, "checkpoints", "checkpoint_best.safetensors");
-console.log(`\n=== translate the test set (fairseq-generate)\n$ fairseq-ts generate ${join(work, "data-bin")} --path ${ckpt} --beam 5 --batch-size 128 --quiet`);
-const gen = spawnSync(process.execPath, [cli, "generate", join(work, "data-bin"), "--path", ckpt, "--beam", "5", "--batch-size", "128", "--quiet"], { encoding: "utf8" });
+console.log(
+  `\n=== translate the test set (fairseq-generate)\n$ fairseq-ts generate ${join(work, "data-bin")} --path ${ckpt} --beam 5 --batch-size 128 --quiet`,
+);
+const gen = spawnSync(process.execPath, [cli, "generate", join(work, "data-bin"), "--path", ckpt, "--beam", "5", "--batch-size", "128", "--quiet"], {
+  encoding: "utf8",
+});
 if (gen.status !== 0) {
   console.error(gen.stderr);
   process.exit(gen.status ?? 1);
@@ -78,12 +136,18 @@ const sentences = [
   "dort sind zwei tausend acht hundert fünf und vierzig bücher .",
 ];
 console.log(`\n=== translate new sentences (fairseq-interactive)`);
-const inter = spawnSync(process.execPath, [cli, "interactive", join(work, "data-bin"), "--path", ckpt, "--beam", "5"], { input: sentences.join("\n") + "\n", encoding: "utf8" });
+const inter = spawnSync(process.execPath, [cli, "interactive", join(work, "data-bin"), "--path", ckpt, "--beam", "5"], {
+  input: sentences.join("\n") + "\n",
+  encoding: "utf8",
+});
 if (inter.status !== 0) {
   console.error(inter.stderr);
   process.exit(inter.status ?? 1);
 }
-const hyps = inter.stdout.split("\n").filter((l) => l.startsWith("H-")).map((l) => l.split("\t")[2]);
+const hyps = inter.stdout
+  .split("\n")
+  .filter((l) => l.startsWith("H-"))
+  .map((l) => l.split("\t")[2]);
 sentences.forEach((s, i) => console.log(`  ${s}\n    -> ${hyps[i]}`));
 writeFileSync(join(work, "result.json"), JSON.stringify({ bleu: bleuLine, translations: sentences.map((s, i) => ({ de: s, en: hyps[i] })) }, null, 2));
 console.log(`\nmain job done: ${bleuLine}`);

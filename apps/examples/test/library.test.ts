@@ -28,7 +28,9 @@ describe("library examples (no CLI)", () => {
     const r = await example("data-only.ts", [text, out]);
     expect(r.status, r.err).toBe(0);
     const res = JSON.parse(r.out.trim().split("\n").pop()!) as { lines: number; vocabulary: number; tokens: number; batches: number; firstLine: string };
-    const lines = readFileSync(text, "utf8").split("\n").filter((l) => l.trim() !== "");
+    const lines = readFileSync(text, "utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "");
     const words = lines.map((l) => l.split(/\s+/).filter(Boolean));
     expect(res.lines).toBe(lines.length);
     expect(res.tokens).toBe(words.reduce((a, w) => a + w.length + 1, 0)); // + eos per line

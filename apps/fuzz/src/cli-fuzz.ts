@@ -49,12 +49,64 @@ export function cliScratch(model?: { data: string; path: string }): CliScratch {
   writeFileSync(join(dir, "data-missing-splits", "dict.de.txt"), "ein 1\nhund 1\n");
   writeFileSync(join(dir, "data-missing-splits", "dict.en.txt"), "a 1\ndog 1\n");
   const values = [
-    "0", "1", "-1", "2", "3", "8", "-0", "0.5", "1e9", "2147483648", "9007199254740993", "nan", "NaN", "inf", "-inf", "Infinity",
-    "", " ", "abc", "True", "False", "true", "0,1", "0.9,0.98", "(0.9, 0.98)", "1,,2", ",", "translation", "language_modeling",
-    "adam", "sgd", "transformer", "lstm", "none", "json", "tqdm", "simple", "cpu", "wasm", "mmap", "raw", "de", "en", "é", "🙂",
-    "--lr", "-s", "x".repeat(300), "a\nb", "\u0000",
-    join(dir, "missing"), join(dir, "sys.txt"), join(dir, "ref.txt"), join(dir, "empty.txt"), join(dir, "corp"), join(dir, "conf.yaml"),
-    join(dir, "data-missing-splits"), dir,
+    "0",
+    "1",
+    "-1",
+    "2",
+    "3",
+    "8",
+    "-0",
+    "0.5",
+    "1e9",
+    "2147483648",
+    "9007199254740993",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "Infinity",
+    "",
+    " ",
+    "abc",
+    "True",
+    "False",
+    "true",
+    "0,1",
+    "0.9,0.98",
+    "(0.9, 0.98)",
+    "1,,2",
+    ",",
+    "translation",
+    "language_modeling",
+    "adam",
+    "sgd",
+    "transformer",
+    "lstm",
+    "none",
+    "json",
+    "tqdm",
+    "simple",
+    "cpu",
+    "wasm",
+    "mmap",
+    "raw",
+    "de",
+    "en",
+    "é",
+    "🙂",
+    "--lr",
+    "-s",
+    "x".repeat(300),
+    "a\nb",
+    "\u0000",
+    join(dir, "missing"),
+    join(dir, "sys.txt"),
+    join(dir, "ref.txt"),
+    join(dir, "empty.txt"),
+    join(dir, "corp"),
+    join(dir, "conf.yaml"),
+    join(dir, "data-missing-splits"),
+    dir,
   ];
   writeFileSync(join(dir, "input.de"), "ein hund läuft .\nzwei frauen\n");
   return { dir, values, model: model && { ...model, input: join(dir, "input.de") } };
@@ -72,7 +124,8 @@ export function randomArgv(program: Command, scratch: CliScratch, rnd: () => num
   // With a real model, a valid but huge --beam/--nbest only costs time (fairseq caps the beam at the
   // vocabulary size, 5927 here: minutes of decoding), so those two get small values in model runs.
   const modelRun = cmd?.name() === "interactive" && scratch.model !== undefined && rnd() < 0.7;
-  const value = (flag?: string) => (modelRun && (flag === "--beam" || flag === "--nbest") ? pick(["-1", "0", "1", "2", "3", "8", "abc"]) : pick(scratch.values));
+  const value = (flag?: string) =>
+    modelRun && (flag === "--beam" || flag === "--nbest") ? pick(["-1", "0", "1", "2", "3", "8", "abc"]) : pick(scratch.values);
   const garbageFlag = () => {
     const k = Math.floor(rnd() * 4);
     const word = Array.from({ length: 1 + Math.floor(rnd() * 12) }, () => pick([...LETTERS])).join("");
@@ -106,7 +159,8 @@ export function randomArgv(program: Command, scratch: CliScratch, rnd: () => num
     if (nPos > 0) groups.splice(0, 1);
   }
   if (cmd?.name() === "score" && rnd() < 0.7) groups.push(["--sys", join(scratch.dir, "sys.txt")], ["--ref", join(scratch.dir, "ref.txt")]);
-  if (cmd?.name() === "preprocess" && rnd() < 0.5) groups.push(["-s", "de"], ["-t", "en"], ["--trainpref", join(scratch.dir, "corp")], ["--destdir", join(scratch.dir, `out${Math.floor(rnd() * 4)}`)]);
+  if (cmd?.name() === "preprocess" && rnd() < 0.5)
+    groups.push(["-s", "de"], ["-t", "en"], ["--trainpref", join(scratch.dir, "corp")], ["--destdir", join(scratch.dir, `out${Math.floor(rnd() * 4)}`)]);
   // orders: as built, shuffled, or a flag group moved before the subcommand name
   if (rnd() < 0.5) {
     for (let i = groups.length - 1; i > 0; i--) {
@@ -152,12 +206,13 @@ export async function runCliCase(argv: string[], scratch: CliScratch, hangMs = 2
   const out: string[] = [];
   const err: string[] = [];
   const saved = { out: process.stdout.write, err: process.stderr.write, cwd: process.cwd(), debug: process.env.FAIRSEQ_TS_DEBUG };
-  const capture = (sink: string[]) => ((chunk: unknown, ...rest: unknown[]) => {
-    sink.push(typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString("utf8"));
-    const cb = rest.find((x) => typeof x === "function") as (() => void) | undefined;
-    cb?.();
-    return true;
-  }) as typeof process.stdout.write;
+  const capture = (sink: string[]) =>
+    ((chunk: unknown, ...rest: unknown[]) => {
+      sink.push(typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString("utf8"));
+      const cb = rest.find((x) => typeof x === "function") as (() => void) | undefined;
+      cb?.();
+      return true;
+    }) as typeof process.stdout.write;
   process.stdout.write = capture(out);
   process.stderr.write = capture(err);
   process.env.FAIRSEQ_TS_DEBUG = "1";
@@ -228,7 +283,13 @@ export interface CliFuzzReport {
 }
 
 /** Random command lines for `seconds`; the first `maxFindings` unacceptable outcomes are returned with their argv. */
-export async function runCliFuzz(o: { seconds: number; seed: number; maxFindings?: number; hangMs?: number; model?: { data: string; path: string } }): Promise<CliFuzzReport> {
+export async function runCliFuzz(o: {
+  seconds: number;
+  seed: number;
+  maxFindings?: number;
+  hangMs?: number;
+  model?: { data: string; path: string };
+}): Promise<CliFuzzReport> {
   const rnd = prng(o.seed);
   const scratch = cliScratch(o.model);
   const program = buildProgram();
@@ -252,7 +313,8 @@ export async function runCliFuzz(o: { seconds: number; seed: number; maxFindings
     // a run must not leave signal handlers behind (in-process callers would pile them up)
     for (const sig of ["SIGINT", "SIGTERM"] as const) {
       const added = process.listeners(sig).filter((l) => !before[sig].includes(l));
-      if (added.length) findings.push({ target: "fairseq-ts argv", kind: "uncaught", message: `${added.length} ${sig} handler(s) left installed`, file: null, argv });
+      if (added.length)
+        findings.push({ target: "fairseq-ts argv", kind: "uncaught", message: `${added.length} ${sig} handler(s) left installed`, file: null, argv });
       for (const l of added) process.off(sig, l);
     }
   }

@@ -23,6 +23,10 @@ for (const [t, n] of Object.entries(report.iterations)) console.log(`${t}: ${n} 
 for (const f of report.findings) console.log(`FINDING ${f.target} [${f.kind}] ${f.message}${f.file ? ` (${f.file})` : ""}`);
 const ref = join(shared, "reference/fairseq/multi30k-de-en");
 const cli = await runCliFuzz({ seconds: seconds / (targets.length + 1), seed, model: { data: join(ref, "bin"), path: join(ref, "model.pt") } });
-console.log(`fairseq-ts argv: ${cli.cases} command lines (${Object.entries(cli.outcomes).map(([k, n]) => `${k}: ${n}`).join(", ")})`);
+console.log(
+  `fairseq-ts argv: ${cli.cases} command lines (${Object.entries(cli.outcomes)
+    .map(([k, n]) => `${k}: ${n}`)
+    .join(", ")})`,
+);
 for (const f of cli.findings) console.log(`FINDING ${f.target} [${f.kind}] ${f.message}\n  argv: ${JSON.stringify(f.argv)}`);
 process.exitCode = report.findings.length + cli.findings.length ? 1 : 0;

@@ -72,7 +72,21 @@ function tensor(w: PickleWriter, key: string, numel: number, offset: number, siz
  */
 export function fairseqLikePickle(): Uint8Array {
   const w = new PickleWriter().proto(2).op("}").op("(");
-  w.str("args").global("argparse", "Namespace").op(")").raw(0x81).op("}").op("(").str("arch").str("transformer").str("lr").op("]").op("(").raw(0x47, 0x3f, 0xd0, 0, 0, 0, 0, 0, 0).op("e").op("u").op("b");
+  w.str("args")
+    .global("argparse", "Namespace")
+    .op(")")
+    .raw(0x81)
+    .op("}")
+    .op("(")
+    .str("arch")
+    .str("transformer")
+    .str("lr")
+    .op("]")
+    .op("(")
+    .raw(0x47, 0x3f, 0xd0, 0, 0, 0, 0, 0, 0)
+    .op("e")
+    .op("u")
+    .op("b");
   w.str("model").global("collections", "OrderedDict").op(")").op("R").op("(");
   tensor(w.str("w"), "0", 6, 0, [2, 3], [3, 1]);
   tensor(w.str("w_t"), "0", 6, 0, [3, 2], [1, 3]);
@@ -175,8 +189,27 @@ export function hostilePickles(): Record<string, Uint8Array> {
   const broadcast = tensor(new PickleWriter().proto(2), "0", 6, 0, [0x7fffffff, 0x7fffffff], [0, 0]).op(".").bytes();
   return {
     "os.system via GLOBAL+REDUCE": new PickleWriter().global("os", "system").op("(").str(`touch ${marker}`).op("t").op("R").op(".").bytes(),
-    "builtins.eval via STACK_GLOBAL+REDUCE": new PickleWriter().proto(4).raw(0x8c, 8, ...enc.encode("builtins"), 0x8c, 4, ...enc.encode("eval"), 0x93).str(`open('${marker}','w')`).raw(0x85).op("R").op(".").bytes(),
-    "subprocess.Popen via NEWOBJ": new PickleWriter().proto(2).global("subprocess", "Popen").op("(").op("]").op("(").str("touch").str(marker).op("e").op("t").raw(0x81).op(".").bytes(),
+    "builtins.eval via STACK_GLOBAL+REDUCE": new PickleWriter()
+      .proto(4)
+      .raw(0x8c, 8, ...enc.encode("builtins"), 0x8c, 4, ...enc.encode("eval"), 0x93)
+      .str(`open('${marker}','w')`)
+      .raw(0x85)
+      .op("R")
+      .op(".")
+      .bytes(),
+    "subprocess.Popen via NEWOBJ": new PickleWriter()
+      .proto(2)
+      .global("subprocess", "Popen")
+      .op("(")
+      .op("]")
+      .op("(")
+      .str("touch")
+      .str(marker)
+      .op("e")
+      .op("t")
+      .raw(0x81)
+      .op(".")
+      .bytes(),
     "BUILD on an unknown object (__setstate__)": new PickleWriter().proto(2).global("os", "system").op(")").op("R").op("}").op("b").op(".").bytes(),
     "INST of os.system": new Uint8Array([0x28, ...enc.encode(`ios\nsystem\nS'touch ${marker}'\n.`)]),
     "BINUNICODE length 0x7fffffff": new Uint8Array([0x80, 2, 0x58, 0xff, 0xff, 0xff, 0x7f, 0x61, 0x2e]),

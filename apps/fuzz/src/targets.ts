@@ -24,7 +24,10 @@ export interface FuzzTarget {
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const bytes = (s: string) => new TextEncoder().encode(s);
-const isClass = (...classes: (abstract new (...a: never[]) => Error)[]) => (e: unknown) => classes.some((c) => e instanceof c);
+const isClass =
+  (...classes: (abstract new (...a: never[]) => Error)[]) =>
+  (e: unknown) =>
+    classes.some((c) => e instanceof c);
 /** Readers without an error class of their own: any Error that is not a JS engine error (TypeError, RangeError, …). */
 const plainError = (e: unknown) => e instanceof Error && e.constructor === Error && e.message.length > 0;
 
@@ -101,7 +104,8 @@ export function readIdxBinPair(input: Uint8Array, dir: string): void {
       const end = index.pointers[i]! + index.sizes[i]! * ITEM_BYTES[index.dtype];
       if (end > bin.length) throw new Error(`item ${i} read although it ends at byte ${end} of a ${bin.length}-byte .bin`);
       const want = expectedItem(bin, index.dtype, index.pointers[i]!, index.sizes[i]!);
-      if (got.length !== want.length || got.some((v, k) => v !== want[k])) throw new Error(`item ${i}: read [${got.slice(0, 8)}…], the .bin holds [${want.slice(0, 8)}…]`);
+      if (got.length !== want.length || got.some((v, k) => v !== want[k]))
+        throw new Error(`item ${i}: read [${got.slice(0, 8)}…], the .bin holds [${want.slice(0, 8)}…]`);
     }
   } finally {
     ds.close();
@@ -111,8 +115,22 @@ export function readIdxBinPair(input: Uint8Array, dir: string): void {
 export function fuzzTargets(shared: string): FuzzTarget[] {
   const ref = join(shared, "reference/fairseq/multi30k-de-en/bin");
   const dictText = readFileSync(join(ref, "dict.en.txt"), "utf8").split("\n").slice(0, 300).join("\n") + "\n";
-  const safe = encodeSafetensors(new Map([["a.weight", f32([2, 3], Float32Array.from([1, 2, 3, 4, 5, 6]))], ["b", f32([4], new Float32Array(4))]]), { note: "x" });
-  const ckptMeta = JSON.stringify({ format: "fairseq-ts", version: 1, args: { arch: "transformer" }, numUpdates: 3, optimizer: null, lrScheduler: null, extraState: {} });
+  const safe = encodeSafetensors(
+    new Map([
+      ["a.weight", f32([2, 3], Float32Array.from([1, 2, 3, 4, 5, 6]))],
+      ["b", f32([4], new Float32Array(4))],
+    ]),
+    { note: "x" },
+  );
+  const ckptMeta = JSON.stringify({
+    format: "fairseq-ts",
+    version: 1,
+    args: { arch: "transformer" },
+    numUpdates: 3,
+    optimizer: null,
+    lrScheduler: null,
+    extraState: {},
+  });
   const ckpt = encodeSafetensors(new Map([["model.w", f32([2], Float32Array.from([1, 2]))]]), { fairseq_ts: ckptMeta });
   const codes = "#version: 0.2\nt h\nth e</w>\na n\nan d</w>\ne r\n";
   const program = buildProgram();
@@ -134,9 +152,20 @@ export function fuzzTargets(shared: string): FuzzTarget[] {
     packIdxBin(formatMMapIndex("uint16", []), new Uint8Array(0)),
   ];
   return [
-    { name: ".idx + .bin", seeds: idxBinSeeds, read: (b) => readIdxBinPair(b, binDir), allowed: isClass(IndexedDatasetError), dispose: () => rmSync(binDir, { recursive: true, force: true }) },
+    {
+      name: ".idx + .bin",
+      seeds: idxBinSeeds,
+      read: (b) => readIdxBinPair(b, binDir),
+      allowed: isClass(IndexedDatasetError),
+      dispose: () => rmSync(binDir, { recursive: true, force: true }),
+    },
     { name: ".pt (torch zip + pickle)", seeds: ptSeeds, read: readTorchCheckpointFully, allowed: isClass(TorchLoadError) },
-    { name: "dict.txt", seeds: [bytes(dictText), bytes("a 5\nb 3 #fairseq:overwrite\n")], read: (b) => void Dictionary.parse(text(b), { source: "fuzz" }), allowed: isClass(DictionaryFormatError) },
+    {
+      name: "dict.txt",
+      seeds: [bytes(dictText), bytes("a 5\nb 3 #fairseq:overwrite\n")],
+      read: (b) => void Dictionary.parse(text(b), { source: "fuzz" }),
+      allowed: isClass(DictionaryFormatError),
+    },
     {
       name: ".idx",
       seeds: [readFileSync(join(ref, "valid.de-en.de.idx")), formatMMapIndex("int32", [3, 1, 4])],

@@ -23,7 +23,10 @@ describe("fuzzing fairseq-ts command lines (in-process main)", () => {
     expect(ud.stderr).toContain(`fairseq-ts: error: --user-dir ${join(s.dir, "notes.mjs")}: cannot import ${join(s.dir, "notes.mjs")} (`);
     // a directory given as --srcdict, or as the --trainpref file (were EISDIR messages naming no file)
     mkdirSync(join(s.dir, "adir"), { recursive: true });
-    const dict = await runCliCase(["preprocess", "--srcdict", join(s.dir, "adir"), "--only-source", "--trainpref", join(s.dir, "corp"), "-s", "de", "--destdir", join(s.dir, "o1")], s);
+    const dict = await runCliCase(
+      ["preprocess", "--srcdict", join(s.dir, "adir"), "--only-source", "--trainpref", join(s.dir, "corp"), "-s", "de", "--destdir", join(s.dir, "o1")],
+      s,
+    );
     expect([dict.code, dict.problem]).toEqual([1, null]);
     expect(dict.stderr).toContain(`fairseq-ts: error: --srcdict ${join(s.dir, "adir")}: cannot read dictionary (is a directory)\n`);
     const pref = await runCliCase(["preprocess", "--trainpref", "adir", "--only-source", "--destdir", join(s.dir, "o2")], s);
@@ -57,9 +60,14 @@ describe("fuzzing fairseq-ts command lines (in-process main)", () => {
     expect([reg.code, reg.problem]).toEqual([1, null]);
     expect(reg.stderr).toMatch(/--user-dir .*bad-register\.mjs: register\(\) failed \(Cannot read properties of null/);
     // and what it refuses (synthetic outcomes: none of these is known to happen any more)
-    const engine = ["fairseq-ts: error: Cannot read properties of undefined (reading 'x')\n", "TypeError: Cannot read properties of undefined (reading 'x')\n    at f (/a.js:1:2)\n"];
+    const engine = [
+      "fairseq-ts: error: Cannot read properties of undefined (reading 'x')\n",
+      "TypeError: Cannot read properties of undefined (reading 'x')\n    at f (/a.js:1:2)\n",
+    ];
     expect(judgeOutcome(1, [], engine, ["train", "--lr", "x"])).toBe("engine error: TypeError: Cannot read properties of undefined (reading 'x')");
-    expect(judgeOutcome(1, [], ["fairseq-ts: error: something failed\n", "Error: something failed\n"], ["train"])).toBe("error names no flag or file: something failed");
+    expect(judgeOutcome(1, [], ["fairseq-ts: error: something failed\n", "Error: something failed\n"], ["train"])).toBe(
+      "error names no flag or file: something failed",
+    );
     expect(judgeOutcome(1, [], ["fairseq-ts: error: --lr bad\n", "Error: --lr bad\n"], ["train"])).toBe(null);
     expect(judgeOutcome(0, ["Error: x\n    at main (/x/cli.js:3:9)\n"], [], ["score"])).toBe("stack trace in the output");
     expect(judgeOutcome(2, [], ["oops\n"], ["train"])).toBe('exit 2 without an "error:" line or usage');
@@ -89,7 +97,11 @@ describe("fuzzing fairseq-ts command lines (in-process main)", () => {
     const cases: [string[], number, string][] = [
       [[], 0, ""],
       [["--beam", "0"], 1, "fairseq-ts: error: --beam must be a positive integer, got 0\n"],
-      [["--min-len", "1000"], 1, "fairseq-ts: error: --min-len 1000 cannot be larger than the maximum length 200 (from --max-len-a/--max-len-b and the model's max positions), please adjust these!\n"],
+      [
+        ["--min-len", "1000"],
+        1,
+        "fairseq-ts: error: --min-len 1000 cannot be larger than the maximum length 200 (from --max-len-a/--max-len-b and the model's max positions), please adjust these!\n",
+      ],
       [["--input", join(sm.dir, "nope")], 1, `fairseq-ts: error: --input ${join(sm.dir, "nope")}: cannot read (no such file)\n`],
     ];
     for (const [extra, code, message] of cases) {

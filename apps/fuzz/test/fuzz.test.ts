@@ -12,7 +12,13 @@ const SHARED = process.env.FAIRSEQ_TS_SHARED ?? resolve(here, "../../../../share
 describe("fuzzing the readers (a short, seeded run; `pnpm fuzz --seconds N` for long ones)", () => {
   it("every reader either parses a mutated file or throws its own error, quickly", async () => {
     const targets = fuzzTargets(SHARED);
-    const report = await runFuzz(targets, { seconds: 27, seed: 20261124, slowMs: 2000, minIterations: 100, crashDir: mkdtempSync(join(tmpdir(), "fsts-fuzz-")) }).finally(() => {
+    const report = await runFuzz(targets, {
+      seconds: 27,
+      seed: 20261124,
+      slowMs: 2000,
+      minIterations: 100,
+      crashDir: mkdtempSync(join(tmpdir(), "fsts-fuzz-")),
+    }).finally(() => {
       for (const t of targets) t.dispose?.();
     });
     // every target ran: at least minIterations inputs each, however busy the machine (a CI run with

@@ -72,34 +72,47 @@ describe("properties", () => {
 
   it("splitSample: chunks partition the rows, keep every token, respect the budget", () => {
     fc.assert(
-      fc.property(fc.array(fc.array(fc.integer({ min: 4, max: 30 }), { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 20 }), fc.integer({ min: 8, max: 120 }), (rowsTokens, budget) => {
-        const pad = 1;
-        const width = Math.max(...rowsTokens.map((r) => r.length));
-        const rows = rowsTokens.length;
-        const left = new Int32Array(rows * width).fill(pad);
-        const right = new Int32Array(rows * width).fill(pad);
-        rowsTokens.forEach((r, i) => {
-          left.set(r, i * width + width - r.length);
-          right.set(r, i * width);
-        });
-        const s: Sample = {
-          id: Int32Array.from(rowsTokens.keys()),
-          nsentences: rows,
-          ntokens: rowsTokens.reduce((a, r) => a + r.length, 0),
-          netInput: { srcTokens: { data: left, rows, cols: width }, srcLengths: Int32Array.from(rowsTokens.map((r) => r.length)), prevOutputTokens: { data: right.slice(), rows, cols: width } },
-          target: { data: right, rows, cols: width },
-        };
-        const chunks = splitSample(s, budget, pad);
-        expect(chunks.flatMap((c) => Array.from(c.id))).toEqual(Array.from(s.id));
-        expect(chunks.reduce((a, c) => a + c.ntokens, 0)).toBe(s.ntokens);
-        for (const c of chunks) {
-          if (c.nsentences > 1) expect(c.netInput.srcTokens.rows * c.netInput.srcTokens.cols).toBeLessThanOrEqual(Math.max(budget, c.netInput.srcTokens.cols * Math.ceil(rows / Math.ceil((rows * width) / budget))));
-          c.id.forEach((id, r) => {
-            const src = Array.from(c.netInput.srcTokens.data.subarray(r * c.netInput.srcTokens.cols, (r + 1) * c.netInput.srcTokens.cols)).filter((t) => t !== pad);
-            expect(src).toEqual(rowsTokens[id]);
+      fc.property(
+        fc.array(fc.array(fc.integer({ min: 4, max: 30 }), { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 20 }),
+        fc.integer({ min: 8, max: 120 }),
+        (rowsTokens, budget) => {
+          const pad = 1;
+          const width = Math.max(...rowsTokens.map((r) => r.length));
+          const rows = rowsTokens.length;
+          const left = new Int32Array(rows * width).fill(pad);
+          const right = new Int32Array(rows * width).fill(pad);
+          rowsTokens.forEach((r, i) => {
+            left.set(r, i * width + width - r.length);
+            right.set(r, i * width);
           });
-        }
-      }),
+          const s: Sample = {
+            id: Int32Array.from(rowsTokens.keys()),
+            nsentences: rows,
+            ntokens: rowsTokens.reduce((a, r) => a + r.length, 0),
+            netInput: {
+              srcTokens: { data: left, rows, cols: width },
+              srcLengths: Int32Array.from(rowsTokens.map((r) => r.length)),
+              prevOutputTokens: { data: right.slice(), rows, cols: width },
+            },
+            target: { data: right, rows, cols: width },
+          };
+          const chunks = splitSample(s, budget, pad);
+          expect(chunks.flatMap((c) => Array.from(c.id))).toEqual(Array.from(s.id));
+          expect(chunks.reduce((a, c) => a + c.ntokens, 0)).toBe(s.ntokens);
+          for (const c of chunks) {
+            if (c.nsentences > 1)
+              expect(c.netInput.srcTokens.rows * c.netInput.srcTokens.cols).toBeLessThanOrEqual(
+                Math.max(budget, c.netInput.srcTokens.cols * Math.ceil(rows / Math.ceil((rows * width) / budget))),
+              );
+            c.id.forEach((id, r) => {
+              const src = Array.from(c.netInput.srcTokens.data.subarray(r * c.netInput.srcTokens.cols, (r + 1) * c.netInput.srcTokens.cols)).filter(
+                (t) => t !== pad,
+              );
+              expect(src).toEqual(rowsTokens[id]);
+            });
+          }
+        },
+      ),
       RUNS,
     );
   });
@@ -107,13 +120,17 @@ describe("properties", () => {
   it("safetensors: any float32 tensors and metadata round-trip bit for bit", () => {
     fc.assert(
       fc.property(
-        fc.uniqueArray(fc.tuple(fc.string({ minLength: 1, maxLength: 10 }), fc.array(fc.float({ noNaN: false }), { maxLength: 20 })), { selector: (t) => t[0], maxLength: 6 }),
+        fc.uniqueArray(fc.tuple(fc.string({ minLength: 1, maxLength: 10 }), fc.array(fc.float({ noNaN: false }), { maxLength: 20 })), {
+          selector: (t) => t[0],
+          maxLength: 6,
+        }),
         fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 20 })),
         (tensors, meta) => {
           const m = new Map(tensors.map(([k, v]) => [k, f32([v.length], Float32Array.from(v))]));
           const back = decodeSafetensors(encodeSafetensors(m, meta));
           expect([...back.tensors.keys()].sort()).toEqual([...m.keys()].sort());
-          for (const [k, v] of m) expect(new Uint8Array(toFloat32(back.tensors.get(k)!).buffer)).toEqual(new Uint8Array(Float32Array.from(toFloat32(v)).buffer));
+          for (const [k, v] of m)
+            expect(new Uint8Array(toFloat32(back.tensors.get(k)!).buffer)).toEqual(new Uint8Array(Float32Array.from(toFloat32(v)).buffer));
           expect(back.metadata).toEqual(meta);
         },
       ),
@@ -126,9 +143,15 @@ describe("properties", () => {
     fc.assert(
       fc.property(fc.array(words, { minLength: 1, maxLength: 8 }), fc.array(words, { minLength: 1, maxLength: 8 }), (refs, hypsRaw) => {
         const hyps = refs.map((_, i) => hypsRaw[i % hypsRaw.length]!);
-        const same = sacreBleu(refs.map((r) => r.join(" ")), [refs.map((r) => r.join(" "))]);
+        const same = sacreBleu(
+          refs.map((r) => r.join(" ")),
+          [refs.map((r) => r.join(" "))],
+        );
         expect(same.score).toBeCloseTo(100, 9);
-        const s = sacreBleu(hyps.map((h) => h.join(" ")), [refs.map((r) => r.join(" "))]).score;
+        const s = sacreBleu(
+          hyps.map((h) => h.join(" ")),
+          [refs.map((r) => r.join(" "))],
+        ).score;
         expect(s).toBeGreaterThanOrEqual(0);
         expect(s).toBeLessThanOrEqual(100 + 1e-9);
         const ids = (w: string[]) => Int32Array.from(w, (x) => 4 + x.charCodeAt(0) - 97);

@@ -60,11 +60,13 @@ describe(".pt fuzz seeds", () => {
     expect(sys).toBeInstanceOf(PyObject);
     expect(sys.cls).toBe("os.system");
     expect(sys.args).toEqual([`touch ${marker}`]);
-    expect(() => loadTorchCheckpoint(torchZip(hostilePickles()["subprocess.Popen via NEWOBJ"]!), { strict: true })).toThrow(/refusing to call subprocess\.Popen/);
+    expect(() => loadTorchCheckpoint(torchZip(hostilePickles()["subprocess.Popen via NEWOBJ"]!), { strict: true })).toThrow(
+      /refusing to call subprocess\.Popen/,
+    );
     // the 30k-deep list really is 30k deep (read without recursion)
     let v = loadTorchCheckpoint(torchZip(hostilePickles()["30k nested lists"]!)).root as unknown[];
     let depth = 1;
-    while (v.length === 1) (v = v[0] as unknown[]), depth++;
+    while (v.length === 1) ((v = v[0] as unknown[]), depth++);
     expect(depth).toBe(30_000);
   });
 

@@ -48,7 +48,10 @@ export function stageModel(o: StageOptions): { files: string[]; bytes: number; d
   const slim = weightsOnlyCheckpoint(raw, `--path ${o.checkpoint}`);
   mkdirSync(o.out, { recursive: true });
   writeFileSync(join(o.out, "checkpoint.safetensors"), slim);
-  for (const [lang, name] of [[source, "dict.src.txt"], [target, "dict.tgt.txt"]] as const) {
+  for (const [lang, name] of [
+    [source, "dict.src.txt"],
+    [target, "dict.tgt.txt"],
+  ] as const) {
     const dict = join(o.data, `dict.${lang}.txt`);
     try {
       statSync(dict);
@@ -79,7 +82,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       target: flag(args, "-t", "--target-lang"),
       out,
     });
-    console.log(`staged ${r.files.join(", ")} in ${out} (checkpoint ${(r.bytes / 1024).toFixed(0)} KiB; ${(r.droppedBytes / 1024).toFixed(0)} KiB of optimizer state left out)`);
+    console.log(
+      `staged ${r.files.join(", ")} in ${out} (checkpoint ${(r.bytes / 1024).toFixed(0)} KiB; ${(r.droppedBytes / 1024).toFixed(0)} KiB of optimizer state left out)`,
+    );
   } catch (err) {
     console.error(`stage-model: ${(err as Error).message}`);
     process.exit(1);

@@ -78,7 +78,10 @@ async function translateAll(): Promise<void> {
   const nbest = Number(nbestInput.value);
   if (!Number.isInteger(beam) || beam < 1) return setStatus("error", "beam must be a positive integer");
   if (!Number.isInteger(nbest) || nbest < 1 || nbest > beam) return setStatus("error", `nbest must be between 1 and beam (${beam})`);
-  const lines = source.value.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = source.value
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   results.replaceChildren();
   setStatus("busy", `Translating ${lines.length} sentence${lines.length === 1 ? "" : "s"}…`);
   let total = 0;

@@ -61,7 +61,10 @@ describe("apps/web in headless Chromium", () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), "fsts-web-"));
     const model = await trainTinyModel(work);
-    const inter = await runCli(["interactive", model.dataBin, "--path", model.checkpoint, "--beam", String(BEAM), "--nbest", String(NBEST)], SENTENCES.join("\n") + "\n");
+    const inter = await runCli(
+      ["interactive", model.dataBin, "--path", model.checkpoint, "--beam", String(BEAM), "--nbest", String(NBEST)],
+      SENTENCES.join("\n") + "\n",
+    );
     if (inter.status !== 0) throw new Error(`fairseq-ts interactive failed:\n${inter.out}`);
     cli = parseInteractive(inter.stdout);
     await build({ root, logLevel: "warn", build: { rollupOptions: { onwarn: collectWarning } } });
@@ -73,7 +76,16 @@ describe("apps/web in headless Chromium", () => {
     browser = await chromium.launchPersistentContext(mkdtempSync(join(work, "chromium-profile-")), {
       executablePath: "/usr/bin/chromium",
       headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
   });
 
@@ -106,7 +118,12 @@ describe("apps/web in headless Chromium", () => {
       configFile: false,
       root,
       logLevel: "warn",
-      build: { outDir: out, emptyOutDir: true, lib: { entry: join(root, "test/fixtures/registry-probe.ts"), formats: ["es"], fileName: "probe" }, rollupOptions: { onwarn: collectWarning } },
+      build: {
+        outDir: out,
+        emptyOutDir: true,
+        lib: { entry: join(root, "test/fixtures/registry-probe.ts"), formats: ["es"], fileName: "probe" },
+        rollupOptions: { onwarn: collectWarning },
+      },
     });
     expect(buildWarnings).toEqual([]);
     const page = await browser.newPage();

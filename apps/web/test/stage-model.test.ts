@@ -45,7 +45,9 @@ describe("stage-model", () => {
 
   it("names the flag when a file is missing or not a fairseq-ts checkpoint", () => {
     const f = fixture();
-    expect(() => stageModel({ ...f, checkpoint: join(f.out, "nope.safetensors") })).toThrow(/^--path .*nope\.safetensors: cannot read \(ENOENT\); train a model first/);
+    expect(() => stageModel({ ...f, checkpoint: join(f.out, "nope.safetensors") })).toThrow(
+      /^--path .*nope\.safetensors: cannot read \(ENOENT\); train a model first/,
+    );
     expect(() => stageModel({ ...f, source: "fr", target: "en" })).toThrow(/^--data .*: dict\.fr\.txt not found \(check -s\/-t\)$/);
     writeFileSync(f.checkpoint, encodeSafetensors(new Map(), {}));
     expect(() => stageModel(f)).toThrow(/not a fairseq-ts checkpoint/);

@@ -22,11 +22,33 @@ export function runCli(args: string[], input?: string): Promise<{ status: number
 // A word-for-word German→English toy language: every combination of the slots, so a small transformer
 // learns it in seconds and translates unseen-looking sentences with a clear best hypothesis.
 const SLOTS: [string, string][][] = [
-  [["ich", "i"], ["wir", "we"], ["sie", "they"]],
-  [["sehe", "see"], ["habe", "have"], ["suche", "seek"]],
-  [["zwei", "two"], ["drei", "three"], ["vier", "four"], ["viele", "many"]],
-  [["rote", "red"], ["kleine", "small"], ["alte", "old"]],
-  [["katzen", "cats"], ["hunde", "dogs"], ["bücher", "books"], ["häuser", "houses"]],
+  [
+    ["ich", "i"],
+    ["wir", "we"],
+    ["sie", "they"],
+  ],
+  [
+    ["sehe", "see"],
+    ["habe", "have"],
+    ["suche", "seek"],
+  ],
+  [
+    ["zwei", "two"],
+    ["drei", "three"],
+    ["vier", "four"],
+    ["viele", "many"],
+  ],
+  [
+    ["rote", "red"],
+    ["kleine", "small"],
+    ["alte", "old"],
+  ],
+  [
+    ["katzen", "cats"],
+    ["hunde", "dogs"],
+    ["bücher", "books"],
+    ["häuser", "houses"],
+  ],
 ];
 
 export function toyCorpus(): { de: string; en: string }[] {
@@ -48,12 +70,47 @@ export async function trainTinyModel(work: string): Promise<{ dataBin: string; c
   if (pre.status !== 0) throw new Error(`fairseq-ts preprocess failed:\n${pre.out}`);
   const save = join(work, "checkpoints");
   const train = await runCli([
-    "train", dataBin, "--arch", "transformer", "--encoder-layers", "1", "--decoder-layers", "1",
-    "--encoder-embed-dim", "32", "--decoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64", "--decoder-ffn-embed-dim", "64",
-    "--encoder-attention-heads", "2", "--decoder-attention-heads", "2", "--share-decoder-input-output-embed",
-    "--optimizer", "adam", "--lr", "0.01", "--max-tokens", "1024", "--max-epoch", "25",
-    "--dropout", "0", "--seed", "1", "--no-epoch-checkpoints", "--disable-validation", "--log-format", "simple", "--log-interval", "100",
-    "--save-dir", save,
+    "train",
+    dataBin,
+    "--arch",
+    "transformer",
+    "--encoder-layers",
+    "1",
+    "--decoder-layers",
+    "1",
+    "--encoder-embed-dim",
+    "32",
+    "--decoder-embed-dim",
+    "32",
+    "--encoder-ffn-embed-dim",
+    "64",
+    "--decoder-ffn-embed-dim",
+    "64",
+    "--encoder-attention-heads",
+    "2",
+    "--decoder-attention-heads",
+    "2",
+    "--share-decoder-input-output-embed",
+    "--optimizer",
+    "adam",
+    "--lr",
+    "0.01",
+    "--max-tokens",
+    "1024",
+    "--max-epoch",
+    "25",
+    "--dropout",
+    "0",
+    "--seed",
+    "1",
+    "--no-epoch-checkpoints",
+    "--disable-validation",
+    "--log-format",
+    "simple",
+    "--log-interval",
+    "100",
+    "--save-dir",
+    save,
   ]);
   if (train.status !== 0) throw new Error(`fairseq-ts train failed:\n${train.out}`);
   return { dataBin, checkpoint: join(save, "checkpoint_last.safetensors"), seconds: (Date.now() - start) / 1000 };

@@ -34,8 +34,7 @@ export interface BackendInfo {
   native: { kernels: string[]; threads: number } | { kernels: []; reason: string };
 }
 
-const TFJS_NODE_HINT =
-  "install it with `pnpm add @tensorflow/tfjs-node` where its libtensorflow download is reachable";
+const TFJS_NODE_HINT = "install it with `pnpm add @tensorflow/tfjs-node` where its libtensorflow download is reachable";
 
 /** Parse a backend name from a flag or env var; throws naming the source on an unknown value. */
 export function parseBackendName(value: string, source = "--backend"): BackendName | "auto" {
@@ -79,9 +78,7 @@ async function trySet(name: BackendName, options: InitBackendOptions): Promise<v
  * (SIMD), else cpu; or the forced one. Registers gradients and kernel fixes. Logs the choice once.
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
-  const requested =
-    options.backend ??
-    (process.env.FAIRSEQ_TS_BACKEND ? parseBackendName(process.env.FAIRSEQ_TS_BACKEND, "FAIRSEQ_TS_BACKEND") : "auto");
+  const requested = options.backend ?? (process.env.FAIRSEQ_TS_BACKEND ? parseBackendName(process.env.FAIRSEQ_TS_BACKEND, "FAIRSEQ_TS_BACKEND") : "auto");
   const order: BackendName[] = requested === "auto" ? ["tensorflow", "wasm", "cpu"] : [requested];
   const skipped: string[] = [];
   let chosen: BackendName | undefined;

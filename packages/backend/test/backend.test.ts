@@ -42,7 +42,12 @@ describe("backend", () => {
   });
 
   it("UnsortedSegmentSum: exact sums on wasm and cpu, out-of-range ids dropped", async () => {
-    const x = [[1, 2], [3, 4], [5, 6], [7, 8]];
+    const x = [
+      [1, 2],
+      [3, 4],
+      [5, 6],
+      [7, 8],
+    ];
     const ids = [2, 0, 2, 5];
     const want = [3, 4, 0, 0, 6, 8]; // segment 0: row 1; segment 2: rows 0+2; id 5 dropped
     for (const name of ["wasm", "cpu"] as const) {
@@ -76,7 +81,14 @@ describe("backend", () => {
   it("embedding gradient (gather) trains on wasm and matches cpu", async () => {
     const grad = () => {
       const e = tf.variable(rand([50, 8], 1));
-      const idx = tf.tensor2d([[1, 2, 2], [49, 0, 1]], [2, 3], "int32");
+      const idx = tf.tensor2d(
+        [
+          [1, 2, 2],
+          [49, 0, 1],
+        ],
+        [2, 3],
+        "int32",
+      );
       const { grads, value } = tf.variableGrads(() => tf.sum(tf.mul(tf.gather(e, idx), rand([2, 3, 8], 2))) as tf.Scalar, [e]);
       value.dispose();
       e.dispose();
@@ -89,7 +101,11 @@ describe("backend", () => {
   });
 
   it("BatchMatMul with transpose flags on wasm equals cpu", async () => {
-    for (const [ta, tb] of [[false, true], [true, false], [true, true]] as const) {
+    for (const [ta, tb] of [
+      [false, true],
+      [true, false],
+      [true, true],
+    ] as const) {
       const f = () => tf.matMul(rand([3, ta ? 7 : 5, ta ? 5 : 7], 3), rand([3, tb ? 4 : 7, tb ? 7 : 4], 4), ta, tb);
       const w = await on("wasm", f);
       const c = await on("cpu", f);
@@ -100,7 +116,16 @@ describe("backend", () => {
 
   it("GatherV2 (slice copies) on wasm equals cpu's kernel on every axis, dtype and index shape", async () => {
     // hand-checked: rows 2, 0, 2 of a 3x2 matrix
-    const small = await on("wasm", () => tf.gather(tf.tensor2d([[1, 2], [3, 4], [5, 6]]), tf.tensor1d([2, 0, 2], "int32")));
+    const small = await on("wasm", () =>
+      tf.gather(
+        tf.tensor2d([
+          [1, 2],
+          [3, 4],
+          [5, 6],
+        ]),
+        tf.tensor1d([2, 0, 2], "int32"),
+      ),
+    );
     expect(Array.from(small)).toEqual([5, 6, 1, 2, 5, 6]);
     const cases: [number[], number[], number, "float32" | "int32"][] = [
       [[7, 3, 20], [4], 0, "float32"], // inner 60 (copyWithin path)
@@ -132,14 +157,21 @@ describe("backend", () => {
     // 5 s of one synchronous kernel on this machine, which a busy machine stretches past vitest's RPC timeout).
     const wasmBackend = tf.engine().backend as unknown as { makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo };
     const big = tf.engine().makeTensorFromTensorInfo(wasmBackend.makeOutput([(2 ** 31 + 2 ** 24) / 4], "float32"));
-    const offsetOf = (t: tf.Tensor) => (tf.engine().backend as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } } }).dataIdMap.get(t.dataId).memoryOffset;
+    const offsetOf = (t: tf.Tensor) =>
+      (tf.engine().backend as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } } }).dataIdMap.get(t.dataId).memoryOffset;
     // earlier tests left free holes low in the heap: fill them until a tensor lands past 2 GiB
     const fillers: tf.Tensor[] = [];
     try {
-      let x = tf.tensor2d(Array.from({ length: 12 }, (_, i) => i), [4, 3]);
+      let x = tf.tensor2d(
+        Array.from({ length: 12 }, (_, i) => i),
+        [4, 3],
+      );
       while (offsetOf(x) < 2 ** 31 && fillers.length < 100_000) {
         fillers.push(x);
-        x = tf.tensor2d(Array.from({ length: 12 }, (_, i) => i), [4, 3]);
+        x = tf.tensor2d(
+          Array.from({ length: 12 }, (_, i) => i),
+          [4, 3],
+        );
       }
       expect(offsetOf(x)).toBeGreaterThan(2 ** 31);
       const y = tf.gather(x, tf.tensor1d([3, 0], "int32"));
@@ -196,10 +228,18 @@ describe("native kernels through initBackend", () => {
   for (const native of [true, false]) {
     it(`wasm ${native ? "with" : "without"} native BLAS: matMul gradients equal the float64 formulas`, async () => {
       const info = await initBackend({ backend: "wasm", native, log: null });
-      if (native) expect(info.native.kernels).toEqual(expect.arrayContaining(["BatchMatMul", "Sum", "SplitV", "Concat", "FairseqLinear", "FairseqLayerNormGrad"]));
+      if (native)
+        expect(info.native.kernels).toEqual(expect.arrayContaining(["BatchMatMul", "Sum", "SplitV", "Concat", "FairseqLinear", "FairseqLayerNormGrad"]));
       else expect(info.native.kernels).toEqual([]);
-      const xs = [[0.5, -1, 2], [1.5, 0.25, -0.75]];
-      const ws = [[1, 2], [-0.5, 0.5], [0.25, -1]];
+      const xs = [
+        [0.5, -1, 2],
+        [1.5, 0.25, -0.75],
+      ];
+      const ws = [
+        [1, 2],
+        [-0.5, 0.5],
+        [0.25, -1],
+      ];
       const x = tf.variable(tf.tensor2d(xs));
       const w = tf.variable(tf.tensor2d(ws));
       const { grads, value } = tf.variableGrads(() => tf.sum(tf.square(tf.matMul(x, w))) as tf.Scalar, [x, w]);

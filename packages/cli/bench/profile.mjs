@@ -35,7 +35,9 @@ function table(units, unitName, wallMs, most = 15) {
   const rows = [...stats].sort((a, b) => b[1].ms - a[1].ms);
   const total = rows.reduce((s, [, v]) => s + v.ms, 0);
   const calls = rows.reduce((s, [, v]) => s + v.n, 0);
-  const lines = rows.slice(0, most).map(([k, v]) => `| ${k} | ${(v.n / units).toFixed(1)} | ${((v.ms / units) * 1000).toFixed(0)} | ${((100 * v.ms) / total).toFixed(1)}% |`);
+  const lines = rows
+    .slice(0, most)
+    .map(([k, v]) => `| ${k} | ${(v.n / units).toFixed(1)} | ${((v.ms / units) * 1000).toFixed(0)} | ${((100 * v.ms) / total).toFixed(1)}% |`);
   return [
     `${units} ${unitName}s; per ${unitName}: ${(calls / units).toFixed(0)} kernel calls, ${(total / units).toFixed(1)} ms in kernels of ${(wallMs / units).toFixed(1)} ms wall.`,
     "",
@@ -45,15 +47,17 @@ function table(units, unitName, wallMs, most = 15) {
   ].join("\n");
 }
 
-const quiet = (f) => async (...a) => {
-  const w = process.stdout.write.bind(process.stdout);
-  process.stdout.write = () => true;
-  try {
-    return await f(...a);
-  } finally {
-    process.stdout.write = w;
-  }
-};
+const quiet =
+  (f) =>
+  async (...a) => {
+    const w = process.stdout.write.bind(process.stdout);
+    process.stdout.write = () => true;
+    try {
+      return await f(...a);
+    } finally {
+      process.stdout.write = w;
+    }
+  };
 
 const load0 = loadavg()[0];
 stats = new Map();
@@ -64,12 +68,57 @@ const steps = stats.get("TopK")?.n ?? 1;
 const gen = table(steps, "step", genWall);
 
 const save = mkdtempSync(join(tmpdir(), "fsts-profile-"));
-const trainArgs = (n) => ["train", join(ref, "bin"), "--arch", "transformer", "--encoder-layers", "3", "--decoder-layers", "3",
-  "--encoder-embed-dim", "256", "--decoder-embed-dim", "256", "--encoder-ffn-embed-dim", "1024", "--decoder-ffn-embed-dim", "1024",
-  "--encoder-attention-heads", "4", "--decoder-attention-heads", "4", "--share-decoder-input-output-embed",
-  "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr", "5e-4", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "400",
-  "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1", "--dropout", "0.1", "--max-tokens", "4096",
-  "--max-update", String(n), "--seed", "1", "--disable-validation", "--no-save", "--log-format", "none", "--save-dir", save];
+const trainArgs = (n) => [
+  "train",
+  join(ref, "bin"),
+  "--arch",
+  "transformer",
+  "--encoder-layers",
+  "3",
+  "--decoder-layers",
+  "3",
+  "--encoder-embed-dim",
+  "256",
+  "--decoder-embed-dim",
+  "256",
+  "--encoder-ffn-embed-dim",
+  "1024",
+  "--decoder-ffn-embed-dim",
+  "1024",
+  "--encoder-attention-heads",
+  "4",
+  "--decoder-attention-heads",
+  "4",
+  "--share-decoder-input-output-embed",
+  "--optimizer",
+  "adam",
+  "--adam-betas",
+  "(0.9,0.98)",
+  "--lr",
+  "5e-4",
+  "--lr-scheduler",
+  "inverse_sqrt",
+  "--warmup-updates",
+  "400",
+  "--criterion",
+  "label_smoothed_cross_entropy",
+  "--label-smoothing",
+  "0.1",
+  "--dropout",
+  "0.1",
+  "--max-tokens",
+  "4096",
+  "--max-update",
+  String(n),
+  "--seed",
+  "1",
+  "--disable-validation",
+  "--no-save",
+  "--log-format",
+  "none",
+  "--save-dir",
+  save,
+];
 // warm-up updates (first-call compilation, allocations) are not recorded: 2 updates, then 4 more recorded
 recording = false;
 await quiet(main)(trainArgs(2));

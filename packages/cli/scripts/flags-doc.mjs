@@ -20,7 +20,19 @@ const END = "<!-- flags:end -->";
 const VARIANTS = {
   "flags-preprocess.tsv": ["preprocess"],
   "flags-train-transformer.tsv": ["train", "--task", "translation", "--arch", "transformer"],
-  "flags-train-tiny.tsv": ["train", "--task", "translation", "--arch", "transformer", "--optimizer", "adam", "--lr-scheduler", "inverse_sqrt", "--criterion", "label_smoothed_cross_entropy"],
+  "flags-train-tiny.tsv": [
+    "train",
+    "--task",
+    "translation",
+    "--arch",
+    "transformer",
+    "--optimizer",
+    "adam",
+    "--lr-scheduler",
+    "inverse_sqrt",
+    "--criterion",
+    "label_smoothed_cross_entropy",
+  ],
   "flags-train-lstm.tsv": ["train", "--task", "translation", "--arch", "lstm"],
   "flags-train-transformer_lm.tsv": ["train", "--task", "language_modeling", "--arch", "transformer_lm"],
   "flags-generate.tsv": ["generate"],
@@ -31,7 +43,9 @@ const VARIANTS = {
 };
 
 function fairseqFlags(file) {
-  const [header, ...rows] = readFileSync(join(FLAGS, file), "utf8").split("\n").filter((l) => l);
+  const [header, ...rows] = readFileSync(join(FLAGS, file), "utf8")
+    .split("\n")
+    .filter((l) => l);
   const col = header.split("\t").indexOf("option_strings");
   return rows
     .map((r) => r.split("\t")[col].split(","))

@@ -9,7 +9,16 @@ import { bpeOptionsOf, tokenizerOptionsOf } from "@fairseq-ts/tokenizers";
 import { commonOptions, distributedOptions, fixedSchedulerLeftovers, type CommonOptions } from "./options.js";
 import type { GroupUse, ParsedCommand, Selector } from "./spec.js";
 
-const TRAIN_KEYS = ["trainSubset", "validSubset", "validateInterval", "validateIntervalUpdates", "validateAfterUpdates", "disableValidation", "maxTokensValid", "batchSizeValid"];
+const TRAIN_KEYS = [
+  "trainSubset",
+  "validSubset",
+  "validateInterval",
+  "validateIntervalUpdates",
+  "validateAfterUpdates",
+  "disableValidation",
+  "maxTokensValid",
+  "batchSizeValid",
+];
 
 /** The groups of a command that loads a model and reads a data split without training (generate, eval-lm, ...). */
 export function inferenceGroups(command: string, o: { taskDefault?: string; scores?: boolean; decodesText?: boolean } = {}): GroupUse[] {
@@ -29,7 +38,14 @@ export function inferenceGroups(command: string, o: { taskDefault?: string; scor
       group: datasetOptions,
       unused: [
         { keys: TRAIN_KEYS, reason: notTraining },
-        ...(command === "interactive" ? [{ keys: ["genSubset", "numShards", "shardId", "requiredBatchSizeMultiple", "datasetImpl"], reason: "interactive reads its input lines, not a data split" }] : []),
+        ...(command === "interactive"
+          ? [
+              {
+                keys: ["genSubset", "numShards", "shardId", "requiredBatchSizeMultiple", "datasetImpl"],
+                reason: "interactive reads its input lines, not a data split",
+              },
+            ]
+          : []),
       ],
     },
     { group: distributedOptions, unused: [{ keys: "all", reason: `${command} runs in one process` }] },

@@ -46,9 +46,12 @@ export function parseConfigText(text: string, file: string): Record<string, unkn
     // (the yaml library throws its own errors and even ReferenceError for a dangling alias: all become ours)
     parsed = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text, { logLevel: "error" });
   } catch (err) {
-    throw new ConfigFileError(`--config ${file}: not valid ${/\.json$/i.test(file) ? "JSON" : "YAML"}: ${String((err as Error)?.message ?? err).split("\n")[0]}`);
+    throw new ConfigFileError(
+      `--config ${file}: not valid ${/\.json$/i.test(file) ? "JSON" : "YAML"}: ${String((err as Error)?.message ?? err).split("\n")[0]}`,
+    );
   }
-  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new ConfigFileError(`--config ${file}: expected a mapping of flag names to values`);
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))
+    throw new ConfigFileError(`--config ${file}: expected a mapping of flag names to values`);
   return parsed as Record<string, unknown>;
 }
 
@@ -123,7 +126,9 @@ export function expandConfigFile(argv: string[], program: Command): string[] {
     injected.push(`--${flag}`, str);
   }
   if (unknown.length)
-    throw new ConfigFileError(`--config ${file}: unknown option(s) for ${cmd.name()}: ${unknown.map((u) => `'${u}'`).join(", ")}${refused.length ? ` (${refused.join("; ")})` : ""}`);
+    throw new ConfigFileError(
+      `--config ${file}: unknown option(s) for ${cmd.name()}: ${unknown.map((u) => `'${u}'`).join(", ")}${refused.length ? ` (${refused.join("; ")})` : ""}`,
+    );
   const out = [rest[0]!, ...injected, ...rest.slice(1)];
   if (data !== null && !hasPositional(rest.slice(1), cmd)) out.push(data);
   return out;

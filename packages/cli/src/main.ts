@@ -15,7 +15,8 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [preprocessSpec, trainSpec,
 
 /** fairseq's console scripts fairseq-ts does not have, with the reason (they stop with exit code 2). */
 export const MISSING_COMMANDS: Readonly<Record<string, string>> = {
-  validate: "fairseq-validate is not implemented: train reports the validation loss of every epoch (--valid-subset), and generate --score-reference scores a split with a checkpoint",
+  validate:
+    "fairseq-validate is not implemented: train reports the validation loss of every epoch (--valid-subset), and generate --score-reference scores a split with a checkpoint",
 };
 
 /**
@@ -24,7 +25,12 @@ export const MISSING_COMMANDS: Readonly<Record<string, string>> = {
  * defaults); `sink` receives the typed options of a parsed command line; `only` builds the flags of that command
  * alone (the others keep their names).
  */
-export function buildProgram(selections: Selections = {}, sink: (p: ParsedCommand) => void = () => {}, tables?: Map<string, FlagTable>, only?: string): Command {
+export function buildProgram(
+  selections: Selections = {},
+  sink: (p: ParsedCommand) => void = () => {},
+  tables?: Map<string, FlagTable>,
+  only?: string,
+): Command {
   const program = new Command("fairseq-ts")
     .description("fairseq's command line on TensorFlow.js: same flags, same file formats")
     .showHelpAfterError("(add --help for usage)")
@@ -131,7 +137,9 @@ export async function main(argv: string[]): Promise<number> {
     const tok = argv[nul]!;
     const flag = tok.startsWith("-") ? tok.split("=")[0] : argv[nul - 1]?.startsWith("-") ? argv[nul - 1] : null;
     const shown = JSON.stringify(tok);
-    process.stderr.write(flag ? `error: option '${flag}': value ${shown} contains a NUL byte\n` : `error: argument ${nul + 1} (${shown}) contains a NUL byte\n`);
+    process.stderr.write(
+      flag ? `error: option '${flag}': value ${shown} contains a NUL byte\n` : `error: argument ${nul + 1} (${shown}) contains a NUL byte\n`,
+    );
     return 2;
   }
   let prepared: Prepared | null = null;

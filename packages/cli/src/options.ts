@@ -39,11 +39,18 @@ export const commonOptions = defineOptions("common", {
   tokenizer: opt.str(null, "tokenizer applied to raw text (space, moses)", { metavar: "NAME" }),
   bpe: opt.str(null, "BPE applied after the tokenizer (subword_nmt, sentencepiece, gpt2)", { metavar: "NAME" }),
   optimizer: opt.str(null, "the optimizer (adam, adamw, sgd, nag, adagrad, adafactor)", { metavar: "NAME" }),
-  lrScheduler: opt.str("fixed", "the learning rate scheduler (fixed, inverse_sqrt, polynomial_decay, cosine, reduce_lr_on_plateau, tri_stage, step)", { metavar: "NAME" }),
+  lrScheduler: opt.str("fixed", "the learning rate scheduler (fixed, inverse_sqrt, polynomial_decay, cosine, reduce_lr_on_plateau, tri_stage, step)", {
+    metavar: "NAME",
+  }),
   scoring: opt.str("bleu", "the scorer of generate's hypotheses (bleu, sacrebleu)", { metavar: "NAME" }),
   task: opt.str("translation", "the task (translation, language_modeling)", { metavar: "TASK" }),
   /** fairseq-ts only. */
-  backend: opt.choice(["auto", "tensorflow", "wasm", "cpu", "node", "tfjs-node"], null, "fairseq-ts: TensorFlow.js backend (default: env FAIRSEQ_TS_BACKEND, else auto)", { metavar: "NAME" }),
+  backend: opt.choice(
+    ["auto", "tensorflow", "wasm", "cpu", "node", "tfjs-node"],
+    null,
+    "fairseq-ts: TensorFlow.js backend (default: env FAIRSEQ_TS_BACKEND, else auto)",
+    { metavar: "NAME" },
+  ),
 });
 export type CommonOptions = OptionsOf<typeof commonOptions.declarations>;
 
@@ -84,7 +91,9 @@ export const distributedOptions = defineOptions("distributed_training", {
     "fairseq-ts: every worker reads the update's whole batch group and the workers divide its micro-batches, balanced in padded tokens (same sentences per update), instead of fairseq's whole batch per worker",
   ),
   /** fairseq-ts only. */
-  heartbeatTimeout: opt.int(-1, "fairseq-ts: stop a distributed run when a worker does not reach a collective in this time (-1: 30 min)", { metavar: "SECONDS" }),
+  heartbeatTimeout: opt.int(-1, "fairseq-ts: stop a distributed run when a worker does not reach a collective in this time (-1: 30 min)", {
+    metavar: "SECONDS",
+  }),
 });
 export type DistributedOptions = OptionsOf<typeof distributedOptions.declarations>;
 

@@ -87,7 +87,8 @@ export const refusedOptions = new WeakMap<Option, string>();
 /** Which component each selector picked, by command: "group.key" -> name. */
 export type Selections = Record<string, Record<string, string | null>>;
 
-const metavarOf = (decl: AnyDecl): string => (decl.kind === "option" ? (decl.metavar ?? (decl.type.startsWith("int") || decl.type.startsWith("float") ? "N" : "VALUE")) : "VALUE");
+const metavarOf = (decl: AnyDecl): string =>
+  decl.kind === "option" ? (decl.metavar ?? (decl.type.startsWith("int") || decl.type.startsWith("float") ? "N" : "VALUE")) : "VALUE";
 
 function describeDefault(v: unknown): string | null {
   if (v === null || v === undefined || v === false) return null;
@@ -234,7 +235,8 @@ export function expandAbbreviations(argv: string[], program: Command): string[] 
     if (!longs.includes(name)) {
       const candidates = longs.filter((l) => l.startsWith(name));
       if (candidates.length === 1) flag = candidates[0]!;
-      else if (candidates.length > 1) cmd.error(`error: ambiguous option: ${name} could match ${candidates.join(", ")}`, { exitCode: 2, code: "fairseq-ts.ambiguousOption" });
+      else if (candidates.length > 1)
+        cmd.error(`error: ambiguous option: ${name} could match ${candidates.join(", ")}`, { exitCode: 2, code: "fairseq-ts.ambiguousOption" });
     }
     out.push(eq >= 0 ? `${flag}${t.slice(eq)}` : flag);
     if (eq < 0 && takesValue(flag) && i + 1 < argv.length) out.push(argv[++i]!);
@@ -247,7 +249,12 @@ export function expandAbbreviations(argv: string[], program: Command): string[] 
  * parsing because they decide which flags exist: from `--flag value` / `--flag=value` in argv, else from the
  * config file's pairs, else the command's default.
  */
-export function scanSelections(spec: CommandSpec, argv: string[], configPairs: [string, unknown][], extra: { group: string; key: string }[] = []): Record<string, string | null> {
+export function scanSelections(
+  spec: CommandSpec,
+  argv: string[],
+  configPairs: [string, unknown][],
+  extra: { group: string; key: string }[] = [],
+): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   const wanted = [...(spec.selectors ?? []).map((s) => ({ group: s.group, key: s.key })), ...extra];
   for (const w of wanted) {

@@ -18,7 +18,10 @@ export interface CliRun {
  * Run `fairseq-ts ARGS` in a child process, asynchronously (a blocked event loop would starve vitest's
  * worker messages). `onLine` sees every output line with the child's pid (to signal it).
  */
-export function runCli(args: string[], o: { env?: Record<string, string>; input?: string; onLine?: (line: string, pid: number) => void } = {}): Promise<CliRun> {
+export function runCli(
+  args: string[],
+  o: { env?: Record<string, string>; input?: string; onLine?: (line: string, pid: number) => void } = {},
+): Promise<CliRun> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...o.env } });
     let out = "";

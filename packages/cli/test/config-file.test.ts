@@ -8,7 +8,6 @@ import { REF_BIN } from "./shared.js";
 
 const run = (args: string[]) => runCli(args);
 
-
 describe("--config FILE (YAML or JSON)", () => {
   it("a hydra-style YAML config trains like the same flags; the command line overrides it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "fsts-config-"));
@@ -53,13 +52,33 @@ describe("--config FILE (YAML or JSON)", () => {
     expect(r.status, r.out).toBe(0);
     expect(r.out).toMatch(/model: transformer/);
     // inverse_sqrt with warmup 4 to lr 0.002: 0.0005, 0.001, 0.0015 at updates 1..3; stopped by the command line's 3
-    expect([...r.out.matchAll(/num_updates=(\d+), lr=([\d.e-]+)/g)].map((m) => [Number(m[1]), Number(m[2])])).toEqual([[1, 0.0005], [2, 0.001], [3, 0.0015]]);
+    expect([...r.out.matchAll(/num_updates=(\d+), lr=([\d.e-]+)/g)].map((m) => [Number(m[1]), Number(m[2])])).toEqual([
+      [1, 0.0005],
+      [2, 0.001],
+      [3, 0.0015],
+    ]);
     const ck = await readCheckpointFile(join(dir, "ck/checkpoint_last.safetensors"));
     expect(ck.meta.numUpdates).toBe(3);
     expect(ck.meta.args.share_decoder_input_output_embed).toBe(true);
 
     const json = join(dir, "train.json");
-    writeFileSync(json, JSON.stringify({ arch: "transformer", "encoder-layers": 1, "decoder-layers": 1, "encoder-embed-dim": 16, "decoder-embed-dim": 16, optimizer: "sgd", lr: [0.1], "max-update": 1, "max-tokens": 800, "save-dir": join(dir, "ck2"), "disable-validation": true, "log-format": "simple" }));
+    writeFileSync(
+      json,
+      JSON.stringify({
+        arch: "transformer",
+        "encoder-layers": 1,
+        "decoder-layers": 1,
+        "encoder-embed-dim": 16,
+        "decoder-embed-dim": 16,
+        optimizer: "sgd",
+        lr: [0.1],
+        "max-update": 1,
+        "max-tokens": 800,
+        "save-dir": join(dir, "ck2"),
+        "disable-validation": true,
+        "log-format": "simple",
+      }),
+    );
     const j = await run(["train", REF_BIN, "--config", json]);
     expect(j.status, j.out).toBe(0);
     expect((await readCheckpointFile(join(dir, "ck2/checkpoint_last.safetensors"))).meta.numUpdates).toBe(1);

@@ -10,15 +10,49 @@ import { REF_BIN } from "./shared.js";
 const run = (args: string[], env: Record<string, string> = {}, onLine?: (line: string, pid: number) => void) => runCli(args, { env, onLine });
 
 const trainArgs = (saveDir: string, maxUpdate: number) => [
-  "train", REF_BIN, "--arch", "transformer", "--encoder-layers", "1", "--decoder-layers", "1",
-  "--encoder-embed-dim", "32", "--decoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64", "--decoder-ffn-embed-dim", "64",
-  "--encoder-attention-heads", "2", "--decoder-attention-heads", "2", "--optimizer", "adam", "--lr", "0.001",
-  "--max-tokens", "1000", "--max-update", String(maxUpdate), "--log-format", "simple", "--log-interval", "1",
-  "--disable-validation", "--save-interval-updates", "2", "--save-dir", saveDir,
+  "train",
+  REF_BIN,
+  "--arch",
+  "transformer",
+  "--encoder-layers",
+  "1",
+  "--decoder-layers",
+  "1",
+  "--encoder-embed-dim",
+  "32",
+  "--decoder-embed-dim",
+  "32",
+  "--encoder-ffn-embed-dim",
+  "64",
+  "--decoder-ffn-embed-dim",
+  "64",
+  "--encoder-attention-heads",
+  "2",
+  "--decoder-attention-heads",
+  "2",
+  "--optimizer",
+  "adam",
+  "--lr",
+  "0.001",
+  "--max-tokens",
+  "1000",
+  "--max-update",
+  String(maxUpdate),
+  "--log-format",
+  "simple",
+  "--log-interval",
+  "1",
+  "--disable-validation",
+  "--save-interval-updates",
+  "2",
+  "--save-dir",
+  saveDir,
 ];
 
 async function allCheckpointsLoad(dir: string): Promise<string[]> {
-  const names = readdirSync(dir).filter((f) => f.endsWith(".safetensors")).sort();
+  const names = readdirSync(dir)
+    .filter((f) => f.endsWith(".safetensors"))
+    .sort();
   for (const f of names) await readCheckpointFile(join(dir, f)); // throws on a torn file
   return names;
 }
@@ -27,24 +61,28 @@ describe("crash safety of fairseq-ts train (real child processes)", () => {
   it.each([
     ["atomic-write:mid@2", "killed halfway through writing checkpoint_1_4"],
     ["checkpoint-copy:before-rename@2", "killed after copying checkpoint_last's new content, before the rename"],
-  ])("SIGKILL at failpoint %s (%s): the previous checkpoint_last loads, no torn file looks valid, rerunning resumes", async (failpoint) => {
-    const save = mkdtempSync(join(tmpdir(), "fsts-crash-"));
-    const killed = await run(trainArgs(save, 6), { FAIRSEQ_TS_FAILPOINT: failpoint });
-    expect(killed.signal, killed.out).toBe("SIGKILL");
-    expect(readdirSync(save).some((f) => f.startsWith(".") && f.endsWith(".tmp"))).toBe(true); // it died mid-save
-    expect(await allCheckpointsLoad(save)).toContain("checkpoint_last.safetensors");
-    expect((await readCheckpointFile(join(save, "checkpoint_last.safetensors"))).meta.numUpdates).toBe(2);
-    const again = await run(trainArgs(save, 6));
-    expect(again.status, again.out).toBe(0);
-    expect(again.out).toMatch(/loaded checkpoint .*checkpoint_last\.safetensors \(epoch 1 @ 2 updates\)/);
-    expect((await readCheckpointFile(join(save, "checkpoint_last.safetensors"))).meta.numUpdates).toBe(6);
-    expect(readdirSync(save).filter((f) => f.endsWith(".tmp"))).toEqual([]);
-    await allCheckpointsLoad(save);
-  }, 120_000);
+  ])(
+    "SIGKILL at failpoint %s (%s): the previous checkpoint_last loads, no torn file looks valid, rerunning resumes",
+    async (failpoint) => {
+      const save = mkdtempSync(join(tmpdir(), "fsts-crash-"));
+      const killed = await run(trainArgs(save, 6), { FAIRSEQ_TS_FAILPOINT: failpoint });
+      expect(killed.signal, killed.out).toBe("SIGKILL");
+      expect(readdirSync(save).some((f) => f.startsWith(".") && f.endsWith(".tmp"))).toBe(true); // it died mid-save
+      expect(await allCheckpointsLoad(save)).toContain("checkpoint_last.safetensors");
+      expect((await readCheckpointFile(join(save, "checkpoint_last.safetensors"))).meta.numUpdates).toBe(2);
+      const again = await run(trainArgs(save, 6));
+      expect(again.status, again.out).toBe(0);
+      expect(again.out).toMatch(/loaded checkpoint .*checkpoint_last\.safetensors \(epoch 1 @ 2 updates\)/);
+      expect((await readCheckpointFile(join(save, "checkpoint_last.safetensors"))).meta.numUpdates).toBe(6);
+      expect(readdirSync(save).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+      await allCheckpointsLoad(save);
+    },
+    120_000,
+  );
 
   it("SIGKILL at seeded-random moments of a run (saves every 2 updates, so some land mid-save): every file left loads, reruns finish", async () => {
     let seed = 20261201;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     for (let trial = 0; trial < 3; trial++) {
       const save = mkdtempSync(join(tmpdir(), "fsts-randkill-"));
       const delay = 200 + Math.floor(rand() * 2500); // ms after the first update is logged
@@ -68,7 +106,9 @@ describe("crash safety of fairseq-ts train (real child processes)", () => {
     const save = mkdtempSync(join(tmpdir(), "fsts-enospc-"));
     const full = await run(trainArgs(save, 6), { FAIRSEQ_TS_FAILPOINT: "atomic-write:mid@2:enospc" });
     expect(full.status, full.out).toBe(1);
-    expect(full.out).toMatch(/checkpoint_1_4\.safetensors: cannot write \(ENOSPC: no space left on device, write\); the previous checkpoint_1_4\.safetensors, if any, is unchanged/);
+    expect(full.out).toMatch(
+      /checkpoint_1_4\.safetensors: cannot write \(ENOSPC: no space left on device, write\); the previous checkpoint_1_4\.safetensors, if any, is unchanged/,
+    );
     expect(full.out).not.toMatch(/\n\s+at /); // no stack trace
     expect(readdirSync(save).filter((f) => f.endsWith(".tmp"))).toEqual([]);
     expect(await allCheckpointsLoad(save)).toEqual(["checkpoint_1_2.safetensors", "checkpoint_last.safetensors"]);

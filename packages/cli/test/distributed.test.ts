@@ -11,12 +11,53 @@ import { REF_BIN } from "./shared.js";
 const run = (args: string[], env: Record<string, string> = {}, onLine?: (line: string, pid: number) => void) => runCli(args, { env, onLine });
 
 const trainArgs = (saveDir: string, maxUpdate: number) => [
-  "train", REF_BIN, "--arch", "transformer", "--encoder-layers", "1", "--decoder-layers", "1",
-  "--encoder-embed-dim", "32", "--decoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64", "--decoder-ffn-embed-dim", "64",
-  "--encoder-attention-heads", "2", "--decoder-attention-heads", "2", "--dropout", "0",
-  "--optimizer", "adam", "--adam-betas", "(0.9, 0.98)", "--lr", "0.001", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "10",
-  "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1", "--max-tokens", "1000",
-  "--max-update", String(maxUpdate), "--log-format", "simple", "--log-interval", "2", "--no-epoch-checkpoints", "--save-dir", saveDir,
+  "train",
+  REF_BIN,
+  "--arch",
+  "transformer",
+  "--encoder-layers",
+  "1",
+  "--decoder-layers",
+  "1",
+  "--encoder-embed-dim",
+  "32",
+  "--decoder-embed-dim",
+  "32",
+  "--encoder-ffn-embed-dim",
+  "64",
+  "--decoder-ffn-embed-dim",
+  "64",
+  "--encoder-attention-heads",
+  "2",
+  "--decoder-attention-heads",
+  "2",
+  "--dropout",
+  "0",
+  "--optimizer",
+  "adam",
+  "--adam-betas",
+  "(0.9, 0.98)",
+  "--lr",
+  "0.001",
+  "--lr-scheduler",
+  "inverse_sqrt",
+  "--warmup-updates",
+  "10",
+  "--criterion",
+  "label_smoothed_cross_entropy",
+  "--label-smoothing",
+  "0.1",
+  "--max-tokens",
+  "1000",
+  "--max-update",
+  String(maxUpdate),
+  "--log-format",
+  "simple",
+  "--log-interval",
+  "2",
+  "--no-epoch-checkpoints",
+  "--save-dir",
+  saveDir,
 ];
 
 async function weights(path: string): Promise<Map<string, Float32Array>> {
@@ -34,7 +75,12 @@ function maxAbsDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>):
   return m;
 }
 
-const epochLine = (out: string) => out.split("\n").find((l) => l.includes("| train | epoch"))!.replace(/ \| (wps|ups|train_wall|wall) [\d.]+/g, "").replace(/^.*\| train \|/, "");
+const epochLine = (out: string) =>
+  out
+    .split("\n")
+    .find((l) => l.includes("| train | epoch"))!
+    .replace(/ \| (wps|ups|train_wall|wall) [\d.]+/g, "")
+    .replace(/^.*\| train \|/, "");
 
 describe("fairseq-ts train --distributed-world-size (node cluster)", () => {
   it("2 workers = 1 process with --update-freq 2: same weights (bitwise for whole batches with the same kernels, <= 1e-5 otherwise), same logs", async () => {
@@ -56,7 +102,10 @@ describe("fairseq-ts train --distributed-world-size (node cluster)", () => {
     // --distributed-split-batches: both workers read both batches and divide their micro-batches (here
     // of <= 300 tokens) between them. The same sentences per update, summed in another grouping:
     // equal up to float rounding; the logged sums (wpb, bsz, ...) show each sentence counted once.
-    const split = await run([...trainArgs(join(dir, "ws2"), 6), "--distributed-world-size", "2", "--distributed-split-batches", "--micro-batch-tokens", "300"], plain);
+    const split = await run(
+      [...trainArgs(join(dir, "ws2"), 6), "--distributed-world-size", "2", "--distributed-split-batches", "--micro-batch-tokens", "300"],
+      plain,
+    );
     expect(split.status, split.out).toBe(0);
     const splitDiff = maxAbsDiff(uf2, await weights(join(dir, "ws2/checkpoint_last.safetensors")));
     expect(splitDiff).toBeGreaterThan(0); // the split did happen
@@ -71,7 +120,9 @@ describe("fairseq-ts train --distributed-world-size (node cluster)", () => {
     const nat2 = await run([...trainArgs(join(dir, "nws2"), 6), "--distributed-world-size", "2"]);
     expect(nat1.status, nat1.out).toBe(0);
     expect(nat2.status, nat2.out).toBe(0);
-    expect(maxAbsDiff(await weights(join(dir, "nuf2/checkpoint_last.safetensors")), await weights(join(dir, "nws2/checkpoint_last.safetensors")))).toBeLessThanOrEqual(1e-5);
+    expect(
+      maxAbsDiff(await weights(join(dir, "nuf2/checkpoint_last.safetensors")), await weights(join(dir, "nws2/checkpoint_last.safetensors"))),
+    ).toBeLessThanOrEqual(1e-5);
   }, 300_000);
 
   it("a killed worker stops the run naming its rank; checkpoints stay loadable; rerunning resumes", async () => {
@@ -81,7 +132,10 @@ describe("fairseq-ts train --distributed-world-size (node cluster)", () => {
     const args = [...trainArgs(save, 40), "--distributed-world-size", "2", "--save-interval-updates", "4"];
     const first = await run(args, {}, (line, pid) => {
       if (killed === 0 && /saved checkpoint .* @ 8 updates/.test(line)) {
-        const kids = execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" }).trim().split("\n").map(Number);
+        const kids = execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
+          .trim()
+          .split("\n")
+          .map(Number);
         // the second forked worker is rank 1
         killed = kids.sort((a, b) => a - b)[1]!;
         process.kill(killed, "SIGKILL");
@@ -115,7 +169,12 @@ describe("fairseq-ts train --distributed-world-size (node cluster)", () => {
     return updates;
   };
   /** The forked workers of the launcher `pid`, by rank (cluster forks rank 0 first). */
-  const workerPids = (pid: number) => execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" }).trim().split("\n").map(Number).sort((a, b) => a - b);
+  const workerPids = (pid: number) =>
+    execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .map(Number)
+      .sort((a, b) => a - b);
 
   it("SIGKILL of a random rank at a random update between saves: the error names rank and signal, every checkpoint loads, rerunning finishes", async () => {
     const dir = mkdtempSync(join(tmpdir(), "fsts-dist-rkill-"));
@@ -139,7 +198,9 @@ describe("fairseq-ts train --distributed-world-size (node cluster)", () => {
     expect(updates["checkpoint_1_4.safetensors"]).toBe(4);
     const again = await run(args);
     expect(again.status, again.out).toBe(0);
-    expect(again.out).toMatch(new RegExp(`loaded checkpoint .*checkpoint_last\\.safetensors \\(epoch 1 @ ${updates["checkpoint_last.safetensors"]} updates\\)`));
+    expect(again.out).toMatch(
+      new RegExp(`loaded checkpoint .*checkpoint_last\\.safetensors \\(epoch 1 @ ${updates["checkpoint_last.safetensors"]} updates\\)`),
+    );
     expect(again.out).toMatch(/num_updates 16/);
     expect((await allCheckpointsLoad(save))["checkpoint_last.safetensors"]).toBe(16);
   }, 240_000);
@@ -162,7 +223,9 @@ describe("fairseq-ts train --distributed-world-size (node cluster)", () => {
       });
       expect(stopped, `seed ${faultSeed}: rank ${rank}`).toBeGreaterThan(0);
       expect(first.status).toBe(1);
-      expect(first.out).toMatch(new RegExp(`rank ${rank} did not reach collective #\\d+ \\([\\w-]+\\) within 3 s of rank ${1 - rank}: hung or far too slow \\(--heartbeat-timeout\\)`));
+      expect(first.out).toMatch(
+        new RegExp(`rank ${rank} did not reach collective #\\d+ \\([\\w-]+\\) within 3 s of rank ${1 - rank}: hung or far too slow \\(--heartbeat-timeout\\)`),
+      );
       // stopped: the timeout, then SIGTERM (held while stopped) and SIGKILL 5 s later; not the 30 min default
       expect(Date.now() - stoppedAt).toBeLessThan(60_000);
       expect(Date.now() - t0).toBeLessThan(200_000);

@@ -6,12 +6,11 @@ import { runCli } from "./cli.js";
 
 const run = (args: string[]) => runCli(args);
 
-
 describe("fairseq-ts eval-lm", () => {
   it("its loss equals the trainer's validation loss on the same split; --context-window scores every token once with more context", async () => {
     const dir = mkdtempSync(join(tmpdir(), "fsts-evallm-"));
     let x = 11;
-    const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rnd = () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
     // a corpus with long-range structure: the subject word returns at the end of the sentence
     const make = (n: number) =>
       Array.from({ length: n }, () => {
@@ -20,19 +19,72 @@ describe("fairseq-ts eval-lm", () => {
       }).join("\n") + "\n";
     writeFileSync(join(dir, "train.txt"), make(600));
     writeFileSync(join(dir, "valid.txt"), make(80));
-    const pre = await run(["preprocess", "--only-source", "--trainpref", join(dir, "train.txt"), "--validpref", join(dir, "valid.txt"), "--destdir", join(dir, "bin")]);
+    const pre = await run([
+      "preprocess",
+      "--only-source",
+      "--trainpref",
+      join(dir, "train.txt"),
+      "--validpref",
+      join(dir, "valid.txt"),
+      "--destdir",
+      join(dir, "bin"),
+    ]);
     expect(pre.status, pre.out).toBe(0);
     const tr = await run([
-      "train", join(dir, "bin"), "--task", "language_modeling", "--arch", "transformer_lm", "--decoder-layers", "1", "--decoder-embed-dim", "32",
-      "--decoder-ffn-embed-dim", "64", "--decoder-attention-heads", "2", "--tokens-per-sample", "32", "--sample-break-mode", "none",
-      "--optimizer", "adam", "--lr", "0.005", "--max-tokens", "512", "--max-update", "200", "--dropout", "0", "--criterion", "cross_entropy",
-      "--save-dir", join(dir, "ck"), "--log-format", "simple", "--no-epoch-checkpoints", "--backend", "cpu",
+      "train",
+      join(dir, "bin"),
+      "--task",
+      "language_modeling",
+      "--arch",
+      "transformer_lm",
+      "--decoder-layers",
+      "1",
+      "--decoder-embed-dim",
+      "32",
+      "--decoder-ffn-embed-dim",
+      "64",
+      "--decoder-attention-heads",
+      "2",
+      "--tokens-per-sample",
+      "32",
+      "--sample-break-mode",
+      "none",
+      "--optimizer",
+      "adam",
+      "--lr",
+      "0.005",
+      "--max-tokens",
+      "512",
+      "--max-update",
+      "200",
+      "--dropout",
+      "0",
+      "--criterion",
+      "cross_entropy",
+      "--save-dir",
+      join(dir, "ck"),
+      "--log-format",
+      "simple",
+      "--no-epoch-checkpoints",
+      "--backend",
+      "cpu",
     ]);
     expect(tr.status, tr.out).toBe(0);
     const validLosses = [...tr.out.matchAll(/\| valid on 'valid' subset \| loss ([\d.]+) \|/g)].map((m) => Number(m[1]));
     const lastValid = validLosses.at(-1)!;
     const ev = (extra: string[]) =>
-      run(["eval-lm", join(dir, "bin"), "--path", join(dir, "ck/checkpoint_last.safetensors"), "--gen-subset", "valid", "--backend", "cpu", ...(extra.includes("--tokens-per-sample") ? [] : ["--tokens-per-sample", "32"]), ...extra]);
+      run([
+        "eval-lm",
+        join(dir, "bin"),
+        "--path",
+        join(dir, "ck/checkpoint_last.safetensors"),
+        "--gen-subset",
+        "valid",
+        "--backend",
+        "cpu",
+        ...(extra.includes("--tokens-per-sample") ? [] : ["--tokens-per-sample", "32"]),
+        ...extra,
+      ]);
     const plain = await ev([]);
     expect(plain.status, plain.out).toBe(0);
     const parse = (out: string) => ({

@@ -40,18 +40,33 @@ const VARIANTS: Record<string, { command: string; variant: string[] }> = {
   // (the tiny recipe's components: its optimizer, scheduler and criterion bring their flags)
   "flags-train-tiny.tsv": {
     command: "train",
-    variant: ["--task", "translation", "--arch", "transformer", "--optimizer", "adam", "--lr-scheduler", "inverse_sqrt", "--criterion", "label_smoothed_cross_entropy"],
+    variant: [
+      "--task",
+      "translation",
+      "--arch",
+      "transformer",
+      "--optimizer",
+      "adam",
+      "--lr-scheduler",
+      "inverse_sqrt",
+      "--criterion",
+      "label_smoothed_cross_entropy",
+    ],
   },
   "flags-train-lstm.tsv": { command: "train", variant: ["--task", "translation", "--arch", "lstm"] },
   "flags-train-transformer_lm.tsv": { command: "train", variant: ["--task", "language_modeling", "--arch", "transformer_lm"] },
 };
 
 export function readFlagFiles(): FlagFile[] {
-  const files = readdirSync(FLAGS_DIR).filter((f) => f.endsWith(".tsv")).sort();
+  const files = readdirSync(FLAGS_DIR)
+    .filter((f) => f.endsWith(".tsv"))
+    .sort();
   return files.map((file) => {
     const v = VARIANTS[file];
     if (!v) throw new Error(`${file}: no command known for this flag list (update VARIANTS)`);
-    const [header, ...rows] = readFileSync(join(FLAGS_DIR, file), "utf8").split("\n").filter((l) => l.length > 0);
+    const [header, ...rows] = readFileSync(join(FLAGS_DIR, file), "utf8")
+      .split("\n")
+      .filter((l) => l.length > 0);
     const cols = header!.split("\t");
     const at = (r: string[], name: string) => r[cols.indexOf(name)] ?? "";
     const flags: FairseqFlag[] = [];
@@ -84,7 +99,12 @@ export function pyValue(text: string): unknown {
   if (text === "True") return true;
   if (text === "False") return false;
   if (/^'.*'$/.test(text)) return text.slice(1, -1);
-  if (/^\[.*\]$/.test(text)) return text.slice(1, -1).split(",").filter((x) => x.trim() !== "").map((x) => pyValue(x.trim()));
+  if (/^\[.*\]$/.test(text))
+    return text
+      .slice(1, -1)
+      .split(",")
+      .filter((x) => x.trim() !== "")
+      .map((x) => pyValue(x.trim()));
   if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text)) return Number(text);
   return text;
 }

@@ -13,7 +13,6 @@ import { applyArchitecture } from "@fairseq-ts/models";
 import { parseCommand, type ParsedCommand } from "../src/index.js";
 import { pyValue, readFlagFiles, type FairseqFlag, type FlagFile } from "./flag-table.js";
 
-
 /** What each command needs besides the flag under test. */
 const BASE: Record<string, string[]> = {
   preprocess: ["preprocess"],
@@ -97,7 +96,8 @@ async function walkFlag(file: FlagFile, f: FairseqFlag, baseline: ParsedCommand 
     } catch (err) {
       if (!(err instanceof CommanderError)) return { kind: "failed", why: `${(err as Error).message}` };
       if (err.exitCode === 2 && new RegExp(`'${f.flag}'?: not supported by fairseq-ts: .+`).test(err.message)) return { kind: "refused", message: err.message };
-      if (err.exitCode === 2 && file.command === "validate" && /command 'validate': not supported by fairseq-ts: .+/.test(err.message)) return { kind: "refused", message: err.message };
+      if (err.exitCode === 2 && file.command === "validate" && /command 'validate': not supported by fairseq-ts: .+/.test(err.message))
+        return { kind: "refused", message: err.message };
       problems.push(`${raw}: ${err.message}`);
       continue; // e.g. a choice fairseq-ts does not offer: try the next
     }
@@ -109,10 +109,12 @@ async function walkFlag(file: FlagFile, f: FairseqFlag, baseline: ParsedCommand 
     // a component selector (--task, --tokenizer, ...) also brings the component's options: only its own field counts
     const others = changed.filter((c) => !names.has(c.split(".")[1]!));
     const selector = ["task", "tokenizer", "bpe", "scoring", "optimizer", "lr_scheduler", "criterion", "arch"].includes(f.dest);
-    if (own.length !== 1) return { kind: "failed", why: `${f.flag} ${raw ?? ""}: expected one field named ${[...names].join("/")} to change, changed: [${changed.join(", ")}]` };
+    if (own.length !== 1)
+      return { kind: "failed", why: `${f.flag} ${raw ?? ""}: expected one field named ${[...names].join("/")} to change, changed: [${changed.join(", ")}]` };
     const [group, key] = own[0]!.split(".") as [string, string];
     const got = parsed.options[group]![key];
-    if (JSON.stringify(got) !== JSON.stringify(want)) return { kind: "failed", why: `${f.flag} ${raw ?? ""}: ${own[0]} = ${JSON.stringify(got)}, expected ${JSON.stringify(want)}` };
+    if (JSON.stringify(got) !== JSON.stringify(want))
+      return { kind: "failed", why: `${f.flag} ${raw ?? ""}: ${own[0]} = ${JSON.stringify(got)}, expected ${JSON.stringify(want)}` };
     if (others.length && !selector) return { kind: "failed", why: `${f.flag} ${raw ?? ""}: also changed [${others.join(", ")}]` };
     return { kind: "honoured", field: own[0]!, value: got };
   }
@@ -164,7 +166,8 @@ describe("every fairseq flag is honoured (reaches its typed option) or refused b
             const args = { arch: baseline.options.model!.arch as string } as Record<string, unknown> & { arch: string };
             have = applyArchitecture(args).args[key];
           }
-          if (want !== undefined && JSON.stringify(have) !== JSON.stringify(want)) failures.push(`${f.flag}: default ${JSON.stringify(have)}, fairseq's ${JSON.stringify(want)}`);
+          if (want !== undefined && JSON.stringify(have) !== JSON.stringify(want))
+            failures.push(`${f.flag}: default ${JSON.stringify(have)}, fairseq's ${JSON.stringify(want)}`);
         }
       }
       expect(failures, failures.join("\n")).toEqual([]);

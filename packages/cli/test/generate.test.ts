@@ -37,14 +37,20 @@ describe("fairseq-ts generate / interactive / score against fairseq's outputs", 
   }, 120_000);
 
   it("interactive translates stdin lines like fairseq-generate did", async () => {
-    const r = await run(["interactive", join(R, "bin"), "--path", join(R, "model.pt"), "--beam", "5"], "zwei männer sitzen in einem restaurant .\nzwei kleine kinder auf dem sand .\n");
+    const r = await run(
+      ["interactive", join(R, "bin"), "--path", join(R, "model.pt"), "--beam", "5"],
+      "zwei männer sitzen in einem restaurant .\nzwei kleine kinder auf dem sand .\n",
+    );
     expect(r.status, r.stderr).toBe(0);
     const h = lines(r.stdout, /^H-/).map((l) => l.split("\t")[2]);
     const ref = readFileSync(join(R, "gen-beam5.txt"), "utf8");
     const want = (id: number) => lines(ref, new RegExp(`^H-${id}\\t`))[0]!.split("\t")[2];
     expect(h).toEqual([want(592), want(398)]);
     // raw text with --tokenizer moses: same hypotheses; D- lines detokenized (Moses: no space before '.')
-    const raw = await run(["interactive", join(R, "bin"), "--path", join(R, "model.pt"), "--tokenizer", "moses", "-s", "de", "-t", "en"], "zwei männer sitzen in einem restaurant.\nzwei kleine kinder auf dem sand.\n");
+    const raw = await run(
+      ["interactive", join(R, "bin"), "--path", join(R, "model.pt"), "--tokenizer", "moses", "-s", "de", "-t", "en"],
+      "zwei männer sitzen in einem restaurant.\nzwei kleine kinder auf dem sand.\n",
+    );
     expect(raw.status, raw.stderr).toBe(0);
     expect(lines(raw.stdout, /^S-/).map((l) => l.split("\t")[1])).toEqual(["zwei männer sitzen in einem restaurant .", "zwei kleine kinder auf dem sand ."]);
     expect(lines(raw.stdout, /^H-/).map((l) => l.split("\t")[2])).toEqual([want(592), want(398)]);
@@ -62,7 +68,15 @@ describe("fairseq-ts generate / interactive / score against fairseq's outputs", 
     expect(hyps(diverse.stdout)).not.toEqual(hyps(plain.stdout));
     const { fromPretrained } = await import("@fairseq-ts/generate");
     await (await import("@fairseq-ts/backend")).initBackend({ log: null });
-    const t = await fromPretrained(join(R, "model.pt"), { dataDir: join(R, "bin"), sourceLang: "de", targetLang: "en", beam: 4, nbest: 4, diverseBeamGroups: 2, diverseBeamStrength: 2 });
+    const t = await fromPretrained(join(R, "model.pt"), {
+      dataDir: join(R, "bin"),
+      sourceLang: "de",
+      targetLang: "en",
+      beam: 4,
+      nbest: 4,
+      diverseBeamGroups: 2,
+      diverseBeamStrength: 2,
+    });
     const lib = t.generate([t.srcDict.encodeLine(line.trim(), { addIfNotExist: false })])[0]!;
     expect(hyps(diverse.stdout).map((h) => h.split("\t")[1])).toEqual(lib.map((h) => t.tgtDict.string(h.tokens)));
     // H- lines print the score in base 2, as fairseq does
@@ -91,15 +105,34 @@ describe("fairseq-ts generate / interactive / score against fairseq's outputs", 
     const hyp = readFileSync(join(R, "gen-beam5.hyp"), "utf8").split("\n").slice(0, -1);
     const ref = readFileSync(join(R, "gen-test.ref-unk.txt"), "utf8").split("\n").slice(0, -1);
     // fairseq: BLEU4 = 19.43, 53.9/26.9/14.3/7.7 (BP=0.974, ratio=0.974, syslen=12630, reflen=12968)
-    expect(formatSacreBleu(sacreBleu(hyp, [ref], { tokenize: "none" }))).toBe("BLEU = 19.43 53.9/26.9/14.3/7.7 (BP = 0.974 ratio = 0.974 hyp_len = 12630 ref_len = 12968)");
+    expect(formatSacreBleu(sacreBleu(hyp, [ref], { tokenize: "none" }))).toBe(
+      "BLEU = 19.43 53.9/26.9/14.3/7.7 (BP = 0.974 ratio = 0.974 hyp_len = 12630 ref_len = 12968)",
+    );
     const same = await run(["score", "--sacrebleu", "--sys", join(R, "gen-test.ref-unk.txt"), "--ref", join(R, "gen-test.ref-unk.txt")]);
     expect(same.status, same.stderr).toBe(0);
-    expect(same.stdout.trim().split("\n").pop()).toMatch(/^BLEU = 100\.00 100\.0\/100\.0\/100\.0\/100\.0 \(BP = 1\.000 ratio = 1\.000 hyp_len = \d+ ref_len = \d+\)$/);
-    const gen = await run(["generate", join(R, "bin"), "--path", join(R, "model.pt"), "--gen-subset", "test", "--batch-size", "64", "--score-reference", "--quiet", "--scoring", "sacrebleu"]);
+    expect(same.stdout.trim().split("\n").pop()).toMatch(
+      /^BLEU = 100\.00 100\.0\/100\.0\/100\.0\/100\.0 \(BP = 1\.000 ratio = 1\.000 hyp_len = \d+ ref_len = \d+\)$/,
+    );
+    const gen = await run([
+      "generate",
+      join(R, "bin"),
+      "--path",
+      join(R, "model.pt"),
+      "--gen-subset",
+      "test",
+      "--batch-size",
+      "64",
+      "--score-reference",
+      "--quiet",
+      "--scoring",
+      "sacrebleu",
+    ]);
     expect(gen.status, gen.stderr).toBe(0);
     // the hypotheses are the references, except that unknown words print as <unk> in H and <<unk>> in T
     // (13a splits them into 3 and 5 tokens): unigram and bigram precision stay 100, the rest falls a little
-    const m = /Generate test with beam=5: BLEU = ([\d.]+) 100\.0\/100\.0\/[\d.]+\/[\d.]+ \(BP = [\d.]+ ratio = [\d.]+ hyp_len = (\d+) ref_len = (\d+)\)/.exec(gen.stdout)!;
+    const m = /Generate test with beam=5: BLEU = ([\d.]+) 100\.0\/100\.0\/[\d.]+\/[\d.]+ \(BP = [\d.]+ ratio = [\d.]+ hyp_len = (\d+) ref_len = (\d+)\)/.exec(
+      gen.stdout,
+    )!;
     expect(Number(m[1])).toBeGreaterThan(90);
     expect(Number(m[1])).toBeLessThan(100);
     expect(Number(m[2])).toBeLessThan(Number(m[3]));
@@ -110,7 +143,13 @@ describe("fairseq-ts generate / interactive / score against fairseq's outputs", 
     for (const l of ["de", "en"]) {
       copyFileSync(join(R, `bin/dict.${l}.txt`), join(dir, `dict.${l}.txt`));
       // the first 300 sentences keep the test short
-      writeFileSync(join(dir, `test.de-en.${l}`), readFileSync(join(SHARED, `data/multi30k/test.${l}`), "utf8").split("\n").slice(0, 300).join("\n") + "\n");
+      writeFileSync(
+        join(dir, `test.de-en.${l}`),
+        readFileSync(join(SHARED, `data/multi30k/test.${l}`), "utf8")
+          .split("\n")
+          .slice(0, 300)
+          .join("\n") + "\n",
+      );
     }
     const args = ["generate", dir, "--path", join(R, "model.pt"), "--gen-subset", "test", "--batch-size", "64"];
     const plain = await run(args);
@@ -120,7 +159,13 @@ describe("fairseq-ts generate / interactive / score against fairseq's outputs", 
     const withUnk = hs(plain.stdout).filter((l) => l.includes("<unk>"));
     expect(withUnk.length).toBeGreaterThan(20);
     expect(hs(ru.stdout).filter((l) => l.includes("<unk>"))).toEqual([]);
-    const byId = (out: string, tag: string) => new Map(out.split("\n").filter((l) => l.startsWith(`${tag}-`)).map((l) => [l.slice(tag.length + 1, l.indexOf("\t")), l.split("\t").pop()!]));
+    const byId = (out: string, tag: string) =>
+      new Map(
+        out
+          .split("\n")
+          .filter((l) => l.startsWith(`${tag}-`))
+          .map((l) => [l.slice(tag.length + 1, l.indexOf("\t")), l.split("\t").pop()!]),
+      );
     const src = byId(ru.stdout, "S");
     const hyp = byId(ru.stdout, "H");
     const plainHyp = byId(plain.stdout, "H");
@@ -138,7 +183,10 @@ describe("fairseq-ts generate / interactive / score against fairseq's outputs", 
         } else expect(after[i]).toBe(w);
       });
       // one pair per hypothesis word (eos excluded), source word numbers within the source
-      const pairs = align.get(id)!.split(" ").map((p) => p.split("-").map(Number));
+      const pairs = align
+        .get(id)!
+        .split(" ")
+        .map((p) => p.split("-").map(Number));
       expect(pairs.map((p) => p[1])).toEqual(before.map((_, i) => i));
       for (const [si] of pairs) expect(si! >= 0 && si! < srcWords.length - 1).toBe(true);
     }

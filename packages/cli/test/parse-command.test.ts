@@ -77,8 +77,12 @@ describe("parseCommand", () => {
   });
 
   it("refused flags and a library's OptionError stop with exit 2, naming the flag", async () => {
-    expect(await usageError([...GEN, "--fp16"])).toBe("error: option '--fp16': not supported by fairseq-ts: fairseq-ts computes in float32 on the CPU (no half precision, no loss scaling)");
-    expect(await usageError(["train", "DATA", "--arch", "transformer", "--gen-subset", "x"])).toMatch(/option '--gen-subset': not supported by fairseq-ts: a generation option/);
+    expect(await usageError([...GEN, "--fp16"])).toBe(
+      "error: option '--fp16': not supported by fairseq-ts: fairseq-ts computes in float32 on the CPU (no half precision, no loss scaling)",
+    );
+    expect(await usageError(["train", "DATA", "--arch", "transformer", "--gen-subset", "x"])).toMatch(
+      /option '--gen-subset': not supported by fairseq-ts: a generation option/,
+    );
     const lines: string[] = [];
     stderr.mockRestore();
     const spy = vi.spyOn(process.stderr, "write").mockImplementation((s) => (lines.push(String(s)), true));

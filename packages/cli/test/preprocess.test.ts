@@ -18,8 +18,27 @@ describe("fairseq-ts preprocess (the built binary)", () => {
   it("the reference command gives fairseq's files byte for byte", () => {
     const dest = join(mkdtempSync(join(tmpdir(), "cli-pre-")), "multi30k-bin");
     // COMMANDS.md section 1, word for word (with our paths).
-    const r = run(["preprocess", "--source-lang", "de", "--target-lang", "en", "--trainpref", `${D}/train`, "--validpref", `${D}/valid`,
-      "--testpref", `${D}/test`, "--thresholdsrc", "2", "--thresholdtgt", "2", "--workers", "1", "--destdir", dest]);
+    const r = run([
+      "preprocess",
+      "--source-lang",
+      "de",
+      "--target-lang",
+      "en",
+      "--trainpref",
+      `${D}/train`,
+      "--validpref",
+      `${D}/valid`,
+      "--testpref",
+      `${D}/test`,
+      "--thresholdsrc",
+      "2",
+      "--thresholdtgt",
+      "2",
+      "--workers",
+      "1",
+      "--destdir",
+      dest,
+    ]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain("[de] Dictionary: 7864 types");
     expect(r.stdout).toContain(`[en] ${D}/test.en: 1000 sents, 13968 tokens, 1.65% replaced by <unk>`);
@@ -31,7 +50,18 @@ describe("fairseq-ts preprocess (the built binary)", () => {
   it("--help works and lists fairseq's flags", () => {
     const r = run(["preprocess", "--help"]);
     expect(r.status).toBe(0);
-    for (const flag of ["--source-lang", "--trainpref", "--thresholdsrc", "--nwordssrc", "--joined-dictionary", "--only-source", "--padding-factor", "--dataset-impl", "--workers", "--dict-only"]) {
+    for (const flag of [
+      "--source-lang",
+      "--trainpref",
+      "--thresholdsrc",
+      "--nwordssrc",
+      "--joined-dictionary",
+      "--only-source",
+      "--padding-factor",
+      "--dataset-impl",
+      "--workers",
+      "--dict-only",
+    ]) {
       expect(r.stdout).toContain(flag);
     }
   });

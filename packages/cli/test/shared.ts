@@ -3,8 +3,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** ../shared beside the checkout (override with FAIRSEQ_TS_SHARED). Tests fail, never skip, without it. */
-export const SHARED =
-  process.env.FAIRSEQ_TS_SHARED ?? resolve(dirname(fileURLToPath(import.meta.url)), "../../../../shared");
+export const SHARED = process.env.FAIRSEQ_TS_SHARED ?? resolve(dirname(fileURLToPath(import.meta.url)), "../../../../shared");
 if (!existsSync(SHARED)) throw new Error(`reference material not found at ${SHARED} (set FAIRSEQ_TS_SHARED)`);
 export const MULTI30K = resolve(SHARED, "data/multi30k");
 export const REF_BIN = resolve(SHARED, "reference/fairseq/multi30k-de-en/bin");

@@ -14,9 +14,39 @@ describe("--user-dir: a custom architecture from a user's package, trained throu
     const dir = mkdtempSync(join(tmpdir(), "fsts-plugin-"));
     const lines = Array.from({ length: 64 }, (_, i) => `a${i % 7} b${i % 5} c${i % 3}`);
     for (const l of ["x", "y"]) writeFileSync(join(dir, `train.${l}`), lines.join("\n") + "\n");
-    const pre = await run(["preprocess", "-s", "x", "-t", "y", "--trainpref", join(dir, "train"), "--validpref", join(dir, "train"), "--destdir", join(dir, "bin")]);
+    const pre = await run([
+      "preprocess",
+      "-s",
+      "x",
+      "-t",
+      "y",
+      "--trainpref",
+      join(dir, "train"),
+      "--validpref",
+      join(dir, "train"),
+      "--destdir",
+      join(dir, "bin"),
+    ]);
     expect(pre.status, pre.out).toBe(0);
-    const common = [join(dir, "bin"), "--arch", "transformer_plugin_tiny", "--optimizer", "adam", "--lr", "1e-3", "--max-tokens", "256", "--max-update", "2", "--save-dir", join(dir, "ck"), "--log-format", "simple", "--backend", "cpu"];
+    const common = [
+      join(dir, "bin"),
+      "--arch",
+      "transformer_plugin_tiny",
+      "--optimizer",
+      "adam",
+      "--lr",
+      "1e-3",
+      "--max-tokens",
+      "256",
+      "--max-update",
+      "2",
+      "--save-dir",
+      join(dir, "ck"),
+      "--log-format",
+      "simple",
+      "--backend",
+      "cpu",
+    ];
     const without = await run(["train", ...common]);
     expect(without.status).toBe(1);
     expect(without.out).toMatch(/--arch: unknown architecture 'transformer_plugin_tiny'/);

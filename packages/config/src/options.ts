@@ -276,7 +276,15 @@ export function defineOptions<const D extends Declarations>(name: string, declar
       for (const [key, value] of Object.entries(given as Record<string, unknown>)) {
         if (value === undefined) continue;
         const decl = declarations[key];
-        if (!decl) throw new OptionError(name, key, `unknown option (known: ${entries.filter(([, d]) => d.kind === "option").map(([k]) => k).join(", ")})`);
+        if (!decl)
+          throw new OptionError(
+            name,
+            key,
+            `unknown option (known: ${entries
+              .filter(([, d]) => d.kind === "option")
+              .map(([k]) => k)
+              .join(", ")})`,
+          );
         if (decl.kind === "refused") throw new OptionError(name, key, `not supported: ${decl.reason}`);
         try {
           out[key] = decl.check(clone(value));

@@ -56,8 +56,7 @@ export class Registry<T> {
   get(name: string): T {
     this.load();
     const entry = this.entries.get(name);
-    if (entry === undefined)
-      throw new RegistryError(this.kind, name, `unknown ${this.kind} '${name}' (known: ${[...this.entries.keys()].join(", ")})`);
+    if (entry === undefined) throw new RegistryError(this.kind, name, `unknown ${this.kind} '${name}' (known: ${[...this.entries.keys()].join(", ")})`);
     return entry;
   }
 

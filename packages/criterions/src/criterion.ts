@@ -2,7 +2,14 @@ import * as tf from "@tensorflow/tfjs-core";
 import { Registry, type AnyOptionGroup } from "@fairseq-ts/config";
 import { pyRound, type Metrics } from "@fairseq-ts/logging";
 import type { DecoderForwardOptions, EncoderDecoderModel, LanguageModel } from "@fairseq-ts/models";
-import { hasLinearLabelSmoothedNllLoss, labelSmoothedNllLoss, linearLabelSmoothedNllLoss, nllLoss, type ProjectedSmoothedLoss, type SmoothedLoss } from "./losses.js";
+import {
+  hasLinearLabelSmoothedNllLoss,
+  labelSmoothedNllLoss,
+  linearLabelSmoothedNllLoss,
+  nllLoss,
+  type ProjectedSmoothedLoss,
+  type SmoothedLoss,
+} from "./losses.js";
 import type { TensorSample } from "./sample.js";
 import { labelSmoothedCrossEntropyOptions } from "./options.js";
 
@@ -55,8 +62,14 @@ function netOutput(model: EncoderDecoderModel | LanguageModel, s: TensorSample, 
  * V] logits are built; null otherwise (the caller takes the logits path). Gradients are computed only
  * in training mode.
  */
-function projectedLoss(model: EncoderDecoderModel | LanguageModel, s: TensorSample, epsilon: number, paddingIdx: number,
-  epsSplit: "v0.10" | "v0.12", skip: number): ProjectedSmoothedLoss | null {
+function projectedLoss(
+  model: EncoderDecoderModel | LanguageModel,
+  s: TensorSample,
+  epsilon: number,
+  paddingIdx: number,
+  epsSplit: "v0.10" | "v0.12",
+  skip: number,
+): ProjectedSmoothedLoss | null {
   const weight = model.decoder.outputProjection;
   if (!weight || weight.dtype !== "float32" || !hasLinearLabelSmoothedNllLoss()) return null;
   let [features] = netOutput(model, s, { featuresOnly: true });
@@ -66,8 +79,15 @@ function projectedLoss(model: EncoderDecoderModel | LanguageModel, s: TensorSamp
     target = tf.slice(target, [0, skip], [-1, -1]);
   }
   const c = features.shape[2];
-  return linearLabelSmoothedNllLoss(tf.reshape(features, [-1, c]) as tf.Tensor2D, weight, tf.reshape(target, [-1]) as tf.Tensor1D, epsilon,
-    paddingIdx, epsSplit, model.training);
+  return linearLabelSmoothedNllLoss(
+    tf.reshape(features, [-1, c]) as tf.Tensor2D,
+    weight,
+    tf.reshape(target, [-1]) as tf.Tensor1D,
+    epsilon,
+    paddingIdx,
+    epsSplit,
+    model.training,
+  );
 }
 
 /** fairseq's `get_perplexity`: 2^loss rounded to 2 digits, inf on overflow. */
@@ -116,7 +136,13 @@ export class LabelSmoothedCrossEntropyCriterion implements Criterion {
     const o = this.options;
     const sampleSize = o.sentenceAvg ? s.target.shape[0] : s.ntokens;
     const r = projectedLoss(model, s, o.labelSmoothing ?? 0, o.paddingIdx, o.epsSplit ?? "v0.10", o.ignorePrefixSize ?? 0) ?? this.logitsLoss(model, s);
-    const logging: Record<string, tf.Scalar | number> = { loss: r.loss, nll_loss: r.nllLoss, ntokens: s.ntokens, nsentences: s.target.shape[0], sample_size: sampleSize };
+    const logging: Record<string, tf.Scalar | number> = {
+      loss: r.loss,
+      nll_loss: r.nllLoss,
+      ntokens: s.ntokens,
+      nsentences: s.target.shape[0],
+      sample_size: sampleSize,
+    };
     if (o.reportAccuracy) Object.assign(logging, { n_correct: r.nCorrect, total: r.total });
     return { loss: r.loss, sampleSize, logging };
   }
@@ -159,8 +185,6 @@ export class LabelSmoothedCrossEntropyCriterion implements Criterion {
     }
   }
 }
-
-
 
 type CriterionFactory = (options: LabelSmoothedOptions & Record<string, unknown>) => Criterion;
 // fairseq's CRITERION_REGISTRY; built-ins registered on first use

@@ -99,16 +99,18 @@ export function linearLabelSmoothedNllLoss(
   epsSplit: "v0.10" | "v0.12" = "v0.10",
   withGrad = true,
 ): ProjectedSmoothedLoss {
-  if (!hasLinearLabelSmoothedNllLoss()) throw new Error(`linearLabelSmoothedNllLoss: kernel ${KernelNames.LinearSmoothedNll} is not registered for backend ${tf.getBackend()}`);
+  if (!hasLinearLabelSmoothedNllLoss())
+    throw new Error(`linearLabelSmoothedNllLoss: kernel ${KernelNames.LinearSmoothedNll} is not registered for backend ${tf.getBackend()}`);
   const { nllWeight, epsI } = smoothingWeights(epsilon, weight.shape[0], epsSplit);
   const attrs = { nllWeight, smoothWeight: epsI, hasIgnore: ignoreIndex !== null, ignoreIndex: ignoreIndex ?? 0 };
   const run = (x: tf.Tensor, w: tf.Tensor, grad: boolean) =>
     tf.engine().runKernel(KernelNames.LinearSmoothedNll, { x, weight: w, target }, { ...attrs, withGrad: grad } as unknown as tf.NamedAttrMap) as tf.Tensor[];
   // loss = Σnll·a + Σsmooth·b in float32, as labelSmoothedNllLoss
-  const lossOf = (stats: tf.Tensor) => tf.tidy(() => {
-    const [nll, smooth] = tf.unstack(tf.slice(stats, 0, 2)) as [tf.Scalar, tf.Scalar];
-    return tf.add(tf.mul(nll, nllWeight), tf.mul(smooth, epsI)) as tf.Scalar;
-  });
+  const lossOf = (stats: tf.Tensor) =>
+    tf.tidy(() => {
+      const [nll, smooth] = tf.unstack(tf.slice(stats, 0, 2)) as [tf.Scalar, tf.Scalar];
+      return tf.add(tf.mul(nll, nllWeight), tf.mul(smooth, epsI)) as tf.Scalar;
+    });
   let stats: tf.Tensor;
   let loss: tf.Scalar;
   if (!withGrad) {

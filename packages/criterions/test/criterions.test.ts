@@ -3,10 +3,27 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
 import { buildModel, type EncoderDecoderModel, type LanguageModel } from "@fairseq-ts/models";
 import { Metrics } from "@fairseq-ts/logging";
-import { LabelSmoothedCrossEntropyCriterion, buildCriterion, labelSmoothedNllLoss, nllLoss, perplexity, type Criterion, type TensorSample } from "../src/index.js";
+import {
+  LabelSmoothedCrossEntropyCriterion,
+  buildCriterion,
+  labelSmoothedNllLoss,
+  nllLoss,
+  perplexity,
+  type Criterion,
+  type TensorSample,
+} from "../src/index.js";
 import { KernelNames } from "@fairseq-ts/runtime";
 
-const tinyArgs = { encoder_layers: 1, decoder_layers: 1, encoder_embed_dim: 8, decoder_embed_dim: 8, encoder_ffn_embed_dim: 16, decoder_ffn_embed_dim: 16, encoder_attention_heads: 2, decoder_attention_heads: 2 };
+const tinyArgs = {
+  encoder_layers: 1,
+  decoder_layers: 1,
+  encoder_embed_dim: 8,
+  decoder_embed_dim: 8,
+  encoder_ffn_embed_dim: 16,
+  decoder_ffn_embed_dim: 16,
+  encoder_attention_heads: 2,
+  decoder_attention_heads: 2,
+};
 
 beforeAll(async () => {
   await initBackend({ backend: "cpu", log: null });
@@ -49,9 +66,16 @@ describe("label_smoothed_nll_loss (fairseq's formula, worked by hand)", () => {
     expect(nllLoss(tf.tensor2d(L), tf.tensor1d(target, "int32"), 1).dataSync()[0]).toBeCloseTo(nll, 5);
     const f = (x: tf.Tensor2D) => labelSmoothedNllLoss(tf.logSoftmax(x) as tf.Tensor2D, tf.tensor1d(target, "int32"), 0.1, 1).loss;
     const x = tf.tensor2d(logits);
-    const g = tf.grad((t: tf.Tensor) => f(t as tf.Tensor2D))(x).arraySync() as number[][];
+    const g = tf
+      .grad((t: tf.Tensor) => f(t as tf.Tensor2D))(x)
+      .arraySync() as number[][];
     const h = 1e-2;
-    for (const [i, j] of [[0, 0], [0, 3], [1, 2], [2, 1]] as const) {
+    for (const [i, j] of [
+      [0, 0],
+      [0, 3],
+      [1, 2],
+      [2, 1],
+    ] as const) {
       const plus = logits.map((r) => [...r]);
       const minus = logits.map((r) => [...r]);
       plus[i]![j]! += h;
@@ -73,8 +97,7 @@ describe("label_smoothed_nll_loss (fairseq's formula, worked by hand)", () => {
     tf.registerKernel(kernel!);
     const ei = eps / 3;
     const want = target.map((t) => (t === 1 ? [0, 0, 0, 0] : [0, 1, 2, 3].map((v) => -(ei + (v === t ? 1 - eps - ei : 0)))));
-    for (const got of [withKernel, composite])
-      got.forEach((row, i) => row.forEach((g, v) => expect(g).toBeCloseTo(want[i]![v]!, 6)));
+    for (const got of [withKernel, composite]) got.forEach((row, i) => row.forEach((g, v) => expect(g).toBeCloseTo(want[i]![v]!, 6)));
   });
 });
 
@@ -91,7 +114,11 @@ describe("criterion forward and fairseq's logged metrics", () => {
       id: Int32Array.from([0]),
       nsentences: 1,
       ntokens: 2,
-      netInput: { srcTokens: tf.tensor2d([[4, 2]], [1, 2], "int32"), srcLengths: tf.tensor1d([2], "int32"), prevOutputTokens: tf.tensor2d([[2, 3]], [1, 2], "int32") },
+      netInput: {
+        srcTokens: tf.tensor2d([[4, 2]], [1, 2], "int32"),
+        srcLengths: tf.tensor1d([2], "int32"),
+        prevOutputTokens: tf.tensor2d([[2, 3]], [1, 2], "int32"),
+      },
       target: tf.tensor2d([[3, 2]], [1, 2], "int32"),
     };
     const out = c.forward(fake as never, s);
@@ -122,11 +149,34 @@ describe("the output layer fused into the loss (FairseqLinearSmoothedNll, native
     nsentences: 2,
     ntokens: 7,
     netInput: {
-      srcTokens: tf.tensor2d([[5, 6, 7, 2], [1, 8, 9, 2]], [2, 4], "int32"),
+      srcTokens: tf.tensor2d(
+        [
+          [5, 6, 7, 2],
+          [1, 8, 9, 2],
+        ],
+        [2, 4],
+        "int32",
+      ),
       srcLengths: tf.tensor1d([4, 3], "int32"),
-      prevOutputTokens: withSrc ? tf.tensor2d([[2, 10, 11, 12], [2, 13, 14, 1]], [2, 4], "int32") : undefined,
+      prevOutputTokens: withSrc
+        ? tf.tensor2d(
+            [
+              [2, 10, 11, 12],
+              [2, 13, 14, 1],
+            ],
+            [2, 4],
+            "int32",
+          )
+        : undefined,
     },
-    target: tf.tensor2d([[10, 11, 12, 2], [13, 14, 2, 1]], [2, 4], "int32"),
+    target: tf.tensor2d(
+      [
+        [10, 11, 12, 2],
+        [13, 14, 2, 1],
+      ],
+      [2, 4],
+      "int32",
+    ),
   });
   const run = (model: EncoderDecoderModel | LanguageModel, c: Criterion, s: TensorSample, fused: boolean) => {
     const kernel = tf.getKernel(KernelNames.LinearSmoothedNll, "cpu");
@@ -153,12 +203,31 @@ describe("the output layer fused into the loss (FairseqLinearSmoothedNll, native
     }
   };
   const cases: [string, () => EncoderDecoderModel | LanguageModel, Criterion][] = [
-    ["transformer, shared output embedding, label smoothing 0.1, accuracy", () => buildModel({ arch: "transformer", ...tinyArgs, share_decoder_input_output_embed: true }, { srcVocabSize: 20, tgtVocabSize: 20, padIdx: 1 }, { seed: 3 }),
-      new LabelSmoothedCrossEntropyCriterion({ labelSmoothing: 0.1, paddingIdx: 1, reportAccuracy: true })],
-    ["transformer, own output projection, v0.12 split, --ignore-prefix-size 1", () => buildModel({ arch: "transformer", ...tinyArgs }, { srcVocabSize: 20, tgtVocabSize: 20, padIdx: 1 }, { seed: 4 }),
-      new LabelSmoothedCrossEntropyCriterion({ labelSmoothing: 0.2, paddingIdx: 1, epsSplit: "v0.12", ignorePrefixSize: 1 })],
-    ["transformer_lm, cross_entropy", () => buildModel({ arch: "transformer_lm", decoder_layers: 1, decoder_embed_dim: 8, decoder_ffn_embed_dim: 16, decoder_attention_heads: 2 }, { vocabSize: 20, padIdx: 1 }, { seed: 5 }),
-      buildCriterion("cross_entropy", { paddingIdx: 1 })],
+    [
+      "transformer, shared output embedding, label smoothing 0.1, accuracy",
+      () =>
+        buildModel(
+          { arch: "transformer", ...tinyArgs, share_decoder_input_output_embed: true },
+          { srcVocabSize: 20, tgtVocabSize: 20, padIdx: 1 },
+          { seed: 3 },
+        ),
+      new LabelSmoothedCrossEntropyCriterion({ labelSmoothing: 0.1, paddingIdx: 1, reportAccuracy: true }),
+    ],
+    [
+      "transformer, own output projection, v0.12 split, --ignore-prefix-size 1",
+      () => buildModel({ arch: "transformer", ...tinyArgs }, { srcVocabSize: 20, tgtVocabSize: 20, padIdx: 1 }, { seed: 4 }),
+      new LabelSmoothedCrossEntropyCriterion({ labelSmoothing: 0.2, paddingIdx: 1, epsSplit: "v0.12", ignorePrefixSize: 1 }),
+    ],
+    [
+      "transformer_lm, cross_entropy",
+      () =>
+        buildModel(
+          { arch: "transformer_lm", decoder_layers: 1, decoder_embed_dim: 8, decoder_ffn_embed_dim: 16, decoder_attention_heads: 2 },
+          { vocabSize: 20, padIdx: 1 },
+          { seed: 5 },
+        ),
+      buildCriterion("cross_entropy", { paddingIdx: 1 }),
+    ],
   ];
   for (const [name, build, c] of cases) {
     it(`${name}: same loss, logged values and gradients as through the logits`, () => {

@@ -35,8 +35,29 @@ function timePreprocess(workers) {
   const hasTime = existsSync("/usr/bin/time");
   const cmd = hasTime ? "/usr/bin/time" : process.execPath;
   const pre = hasTime ? ["-f", "%M", process.execPath] : [];
-  const r = spawnSync(cmd, [...pre, cli, "preprocess", "-s", "de", "-t", "en", "--trainpref", join(work, "big"),
-    "--thresholdsrc", "2", "--thresholdtgt", "2", "--workers", String(workers), "--destdir", dest], { encoding: "utf8" });
+  const r = spawnSync(
+    cmd,
+    [
+      ...pre,
+      cli,
+      "preprocess",
+      "-s",
+      "de",
+      "-t",
+      "en",
+      "--trainpref",
+      join(work, "big"),
+      "--thresholdsrc",
+      "2",
+      "--thresholdtgt",
+      "2",
+      "--workers",
+      String(workers),
+      "--destdir",
+      dest,
+    ],
+    { encoding: "utf8" },
+  );
   const s = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(r.stderr);
   const rssKb = hasTime ? Number(r.stderr.trim().split("\n").pop()) : NaN;

@@ -13,7 +13,9 @@ export const datasetOptions = defineOptions("dataset", {
   batchSize: opt.int(null, "number of examples in a batch", { metavar: "N", aliases: ["--max-sentences"] }),
   requiredBatchSizeMultiple: opt.int(8, "batch size will be a multiple of this value", { metavar: "N" }),
   requiredSeqLenMultiple: opt.refused("padding sequence lengths to a multiple is a GPU tensor-core optimization fairseq-ts does not need"),
-  datasetImpl: opt.choice(["raw", "mmap"], null, "dataset implementation to read (raw text or mmap .bin/.idx; default: whichever exists)", { metavar: "FORMAT" }),
+  datasetImpl: opt.choice(["raw", "mmap"], null, "dataset implementation to read (raw text or mmap .bin/.idx; default: whichever exists)", {
+    metavar: "FORMAT",
+  }),
   dataBufferSize: opt.refused("fairseq-ts has no background data prefetching"),
   trainSubset: opt.str("train", "data subset to use for training (e.g. train, valid, test)", { metavar: "SPLIT" }),
   validSubset: opt.str("valid", "comma separated list of data subsets to use for validation (e.g. train, valid, test)", { metavar: "SPLIT" }),

@@ -74,10 +74,13 @@ async function runWorkers(jobs: WorkerJob[]): Promise<BinarizeStats[]> {
       (job) =>
         new Promise<BinarizeStats>((resolve, reject) => {
           const w = new Worker(url, { workerData: job });
-          w.once("message", (m: { ok: true; stats: Omit<BinarizeStats, "replaced"> & { replaced: [string, number][] } } | { ok: false; error: string; name: string }) => {
-            if (m.ok) resolve({ ...m.stats, replaced: new Map(m.stats.replaced) });
-            else reject(m.name === "TextInputError" ? new TextInputError(m.error.replace(/^[^:]*: /, ""), job.input) : new PreprocessError(m.error));
-          });
+          w.once(
+            "message",
+            (m: { ok: true; stats: Omit<BinarizeStats, "replaced"> & { replaced: [string, number][] } } | { ok: false; error: string; name: string }) => {
+              if (m.ok) resolve({ ...m.stats, replaced: new Map(m.stats.replaced) });
+              else reject(m.name === "TextInputError" ? new TextInputError(m.error.replace(/^[^:]*: /, ""), job.input) : new PreprocessError(m.error));
+            },
+          );
           w.once("error", reject);
           w.once("exit", (code) => code !== 0 && reject(new PreprocessError(`binarize worker exited with code ${code}`)));
         }),
@@ -122,12 +125,27 @@ export async function preprocess(options: PreprocessOptions): Promise<Preprocess
   mkdirSync(o.destdir, { recursive: true });
   log(
     `Namespace(${[
-      ["source_lang", o.sourceLang], ["target_lang", o.targetLang], ["trainpref", o.trainpref], ["validpref", o.validpref],
-      ["testpref", o.testpref], ["destdir", o.destdir], ["thresholdtgt", o.thresholdtgt], ["thresholdsrc", o.thresholdsrc],
-      ["tgtdict", o.tgtdict], ["srcdict", o.srcdict], ["nwordstgt", o.nwordstgt], ["nwordssrc", o.nwordssrc],
-      ["dataset_impl", o.datasetImpl], ["joined_dictionary", o.joinedDictionary], ["only_source", o.onlySource],
-      ["padding_factor", o.paddingFactor], ["workers", o.workers], ["dict_only", o.dictOnly],
-    ].map(([k, v]) => `${k}=${pyRepr(v)}`).join(", ")})`,
+      ["source_lang", o.sourceLang],
+      ["target_lang", o.targetLang],
+      ["trainpref", o.trainpref],
+      ["validpref", o.validpref],
+      ["testpref", o.testpref],
+      ["destdir", o.destdir],
+      ["thresholdtgt", o.thresholdtgt],
+      ["thresholdsrc", o.thresholdsrc],
+      ["tgtdict", o.tgtdict],
+      ["srcdict", o.srcdict],
+      ["nwordstgt", o.nwordstgt],
+      ["nwordssrc", o.nwordssrc],
+      ["dataset_impl", o.datasetImpl],
+      ["joined_dictionary", o.joinedDictionary],
+      ["only_source", o.onlySource],
+      ["padding_factor", o.paddingFactor],
+      ["workers", o.workers],
+      ["dict_only", o.dictOnly],
+    ]
+      .map(([k, v]) => `${k}=${pyRepr(v)}`)
+      .join(", ")})`,
   );
 
   const target = !o.onlySource;
@@ -163,7 +181,8 @@ export async function preprocess(options: PreprocessOptions): Promise<Preprocess
       } catch (err) {
         // a file that cannot be opened (errors about its content carry a line and stay TextInputErrors):
         // the file name alone can be unreadable (a blank or relative --trainpref), so name the flag too
-        if (err instanceof TextInputError && err.line === undefined) throw new PreprocessError(`--trainpref ${/^\S+$/.test(o.trainpref ?? "") ? o.trainpref : JSON.stringify(o.trainpref)}: ${err.message}`);
+        if (err instanceof TextInputError && err.line === undefined)
+          throw new PreprocessError(`--trainpref ${/^\S+$/.test(o.trainpref ?? "") ? o.trainpref : JSON.stringify(o.trainpref)}: ${err.message}`);
         throw err;
       }
     }

@@ -75,7 +75,11 @@ describe("collate (fairseq's collate_tokens / LanguagePairDataset.collater)", ()
     expect(collateTokens([Int32Array.from([5, 6, 2])], 1, { padToMultiple: 8 }).cols).toBe(8);
 
     const d = new Dictionary();
-    const seq = (xs: number[]) => ({ length: xs.length, sizes: Int32Array.from(xs), get: (i: number) => [Int32Array.from([4, 2]), Int32Array.from([4, 5, 6, 2])][i]! });
+    const seq = (xs: number[]) => ({
+      length: xs.length,
+      sizes: Int32Array.from(xs),
+      get: (i: number) => [Int32Array.from([4, 2]), Int32Array.from([4, 5, 6, 2])][i]!,
+    });
     const src = seq([2, 4]);
     const tgt = { length: 2, sizes: Int32Array.from([3, 2]), get: (i: number) => [Int32Array.from([7, 8, 2]), Int32Array.from([9, 2])][i]! };
     const ds = new LanguagePairDataset(src, d, tgt, d);
@@ -181,12 +185,22 @@ describe("the reference training run's batches (fairseq train.log, --max-tokens 
     for (let k = 0; k < 40; k++) it1.next();
     const state = a.stateDict();
     expect(state).toEqual({ version: 2, epoch: 3, iterationsInEpoch: 40, shuffle: true });
-    const rest = [...it1].map((s) => Array.from(s!.id).sort((x, y) => x - y).join(","));
+    const rest = [...it1].map((s) =>
+      Array.from(s!.id)
+        .sort((x, y) => x - y)
+        .join(","),
+    );
     const b = new EpochBatchIterator<ReturnType<typeof ds.get>, Sample>(ds, batches, { seed: 1 });
     b.loadStateDict(JSON.parse(JSON.stringify(state)));
     const it2 = b.nextEpochItr();
     expect(it2.n).toBe(40);
-    expect([...it2].map((s) => Array.from(s!.id).sort((x, y) => x - y).join(","))).toEqual(rest);
+    expect(
+      [...it2].map((s) =>
+        Array.from(s!.id)
+          .sort((x, y) => x - y)
+          .join(","),
+      ),
+    ).toEqual(rest);
     expect(b.stateDict()).toEqual({ version: 2, epoch: 4, iterationsInEpoch: 0, shuffle: true });
 
     const shards = [0, 1, 2].map((k) => new EpochBatchIterator(ds, batches, { seed: 1, numShards: 3, shardId: k }).epochBatches(1, true));
@@ -218,7 +232,9 @@ describe("the reference training run's batches (fairseq train.log, --max-tokens 
     const { ds, batches } = await load();
     for (const n of [2, 3]) {
       const whole = [...Array(n).keys()].map((k) => new EpochBatchIterator(ds, batches, { seed: 1, numShards: n, shardId: k }).epochBatches(2, true));
-      const shared = [...Array(n).keys()].map((k) => new EpochBatchIterator(ds, batches, { seed: 1, numShards: n, shardId: k, shareBatchGroups: true, epoch: 2 }));
+      const shared = [...Array(n).keys()].map(
+        (k) => new EpochBatchIterator(ds, batches, { seed: 1, numShards: n, shardId: k, shareBatchGroups: true, epoch: 2 }),
+      );
       const groups = shared.map((it) => [...it.nextEpochPieces()]);
       expect(groups.map((g) => g.length)).toEqual(whole.map((s) => s.length));
       let worstWhole = 0;

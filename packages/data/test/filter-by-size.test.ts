@@ -31,8 +31,12 @@ describe("fairseq's size checks (utils.resolve_max_positions, filter_paired_data
     const warnings: string[] = [];
     const ignored = Array.from({ length: 12 }, (_, i) => 20 - i);
     reportInvalidSizes(ignored, size, [100, 1024], { ignoreInvalidInputs: true, warn: (w) => warnings.push(w) });
-    expect(warnings).toEqual(["12 samples have invalid sizes and will be skipped, max_positions=(100, 1024), first few sample ids=[20, 19, 18, 17, 16, 15, 14, 13, 12, 11]"]);
+    expect(warnings).toEqual([
+      "12 samples have invalid sizes and will be skipped, max_positions=(100, 1024), first few sample ids=[20, 19, 18, 17, 16, 15, 14, 13, 12, 11]",
+    ]);
     expect(() => reportInvalidSizes([], size, 5, { ignoreInvalidInputs: false })).not.toThrow();
-    expect(() => reportInvalidSizes([2], (i) => i + 10, 5, { ignoreInvalidInputs: false })).toThrow("Size of sample #2 is invalid (=12) since max_positions=5, skip");
+    expect(() => reportInvalidSizes([2], (i) => i + 10, 5, { ignoreInvalidInputs: false })).toThrow(
+      "Size of sample #2 is invalid (=12) since max_positions=5, skip",
+    );
   });
 });

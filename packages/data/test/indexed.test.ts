@@ -96,7 +96,9 @@ describe("mmap indexed dataset", () => {
     dtype[17] = 42;
     expect(bad("dtype", dtype)).toThrow(/dtype\.idx: unknown dtype code 42/);
     expect(bad("trunc", idx.subarray(0, idx.length - 3))).toThrow(/trunc\.idx: length .* truncated or corrupt/);
-    expect(bad("huge", Buffer.concat([idx.subarray(0, 18), Buffer.from([255, 255, 255, 255, 255, 255, 255, 127]), idx.subarray(26)]))).toThrow(IndexedDatasetError);
+    expect(bad("huge", Buffer.concat([idx.subarray(0, 18), Buffer.from([255, 255, 255, 255, 255, 255, 255, 127]), idx.subarray(26)]))).toThrow(
+      IndexedDatasetError,
+    );
     expect(bad("short", idx, bin.subarray(0, bin.length - 2))).toThrow(/short\.bin: shorter than its index says/);
     expect(() => MMapIndexedDataset.open(join(dir, "missing"))).toThrow(/missing\.idx: cannot open \(ENOENT\)/);
   });

@@ -3,7 +3,11 @@ import { Dictionary } from "@fairseq-ts/dictionary";
 import { LMContextWindowDataset, MonolingualDataset, RandomState, TokenBlockDataset, sliceIndices } from "../src/index.js";
 
 // Three sentences, eos = 2: [10 11 2] [12 2] [13 14 15 2]; the stream is 10 11 2 12 2 13 14 15 2.
-const sents = [[10, 11, 2], [12, 2], [13, 14, 15, 2]].map((s) => Int32Array.from(s));
+const sents = [
+  [10, 11, 2],
+  [12, 2],
+  [13, 14, 15, 2],
+].map((s) => Int32Array.from(s));
 const ds = { length: 3, sizes: Int32Array.from([3, 2, 4]), get: (i: number) => sents[i]! };
 const arr = (x: Int32Array) => Array.from(x);
 
@@ -21,11 +25,25 @@ describe("TokenBlockDataset (fairseq's break modes, traced by hand)", () => {
   });
 
   it("complete, complete_doc and eos", () => {
-    expect(sliceIndices([3, 2, 4], "complete", 5)).toEqual([[0, 5], [5, 9]]);
-    expect(sliceIndices([3, 2, 4], "complete", 2)).toEqual([[0, 3], [3, 5], [5, 9]]); // an oversize sentence is a block of its own
+    expect(sliceIndices([3, 2, 4], "complete", 5)).toEqual([
+      [0, 5],
+      [5, 9],
+    ]);
+    expect(sliceIndices([3, 2, 4], "complete", 2)).toEqual([
+      [0, 3],
+      [3, 5],
+      [5, 9],
+    ]); // an oversize sentence is a block of its own
     // documents separated by an empty line (a sentence of just eos, length 1)
-    expect(sliceIndices([3, 1, 2, 2], "complete_doc", 10)).toEqual([[0, 3], [4, 8]]);
-    expect(sliceIndices([3, 2, 4], "eos", 0)).toEqual([[0, 3], [3, 5], [5, 9]]);
+    expect(sliceIndices([3, 1, 2, 2], "complete_doc", 10)).toEqual([
+      [0, 3],
+      [4, 8],
+    ]);
+    expect(sliceIndices([3, 2, 4], "eos", 0)).toEqual([
+      [0, 3],
+      [3, 5],
+      [5, 9],
+    ]);
     const c = new TokenBlockDataset(ds, 5, 1, 2, "complete");
     expect(arr(c.get(1).target)).toEqual([13, 14, 15, 2]);
     expect(arr(c.get(1).source)).toEqual([2, 13, 14, 15]);

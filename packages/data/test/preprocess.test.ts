@@ -37,8 +37,12 @@ describe("preprocess reproduces fairseq-preprocess byte for byte", () => {
         expect(ours.equals(ref), `${f} differs`).toBe(true);
       }
       // The count lines of preprocess.log, with the reference's relative input paths mapped to ours.
-      const refLog = readFileSync(join(REF_BIN, "preprocess.log"), "utf8").split("\n").filter((l) => l.startsWith("["));
-      const ourLog = readFileSync(join(dest, "preprocess.log"), "utf8").split("\n").filter((l) => l.startsWith("["));
+      const refLog = readFileSync(join(REF_BIN, "preprocess.log"), "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("["));
+      const ourLog = readFileSync(join(dest, "preprocess.log"), "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("["));
       expect(ourLog).toEqual(refLog.map((l) => l.replace("../shared/data/multi30k", MULTI30K)));
       expect(readdirSync(dest).filter((f) => f.includes("tmp"))).toEqual([]);
     });
@@ -66,7 +70,9 @@ describe("preprocess, other flags (fairseq v0.10.2 preprocess.py semantics)", ()
     // Independent count of both training sides (the corpus is tokenized with single spaces).
     const counts = new Map<string, number>();
     for (const l of ["de", "en"]) {
-      for (const line of readFileSync(join(MULTI30K, `train.${l}`), "utf8").split("\n").slice(0, -1)) {
+      for (const line of readFileSync(join(MULTI30K, `train.${l}`), "utf8")
+        .split("\n")
+        .slice(0, -1)) {
         for (const w of line.split(" ").filter(Boolean)) counts.set(w, (counts.get(w) ?? 0) + 1);
       }
     }
@@ -88,7 +94,13 @@ describe("preprocess, other flags (fairseq v0.10.2 preprocess.py semantics)", ()
 
   it("--srcdict/--tgtdict reuse the reference dictionaries and give the reference binaries", async () => {
     const dest = tmp();
-    await preprocess({ ...referenceFlags(dest, 1), trainpref: null, validpref: null, srcdict: join(REF_BIN, "dict.de.txt"), tgtdict: join(REF_BIN, "dict.en.txt") });
+    await preprocess({
+      ...referenceFlags(dest, 1),
+      trainpref: null,
+      validpref: null,
+      srcdict: join(REF_BIN, "dict.de.txt"),
+      tgtdict: join(REF_BIN, "dict.en.txt"),
+    });
     for (const f of ["test.de-en.de.bin", "test.de-en.de.idx", "test.de-en.en.bin", "dict.en.txt"]) {
       expect(readFileSync(join(dest, f)).equals(readFileSync(join(REF_BIN, f))), f).toBe(true);
     }
@@ -96,7 +108,13 @@ describe("preprocess, other flags (fairseq v0.10.2 preprocess.py semantics)", ()
 
   it("--only-source language-model data (WikiText-2): dict.txt and train.bin/.idx, no language in names", async () => {
     const dest = tmp();
-    await preprocess({ onlySource: true, trainpref: join(SHARED, "data/wikitext-2/valid.txt"), validpref: join(SHARED, "data/wikitext-2/test.txt"), destdir: dest, log: () => {} });
+    await preprocess({
+      onlySource: true,
+      trainpref: join(SHARED, "data/wikitext-2/valid.txt"),
+      validpref: join(SHARED, "data/wikitext-2/test.txt"),
+      destdir: dest,
+      log: () => {},
+    });
     expect(readdirSync(dest).sort()).toEqual(["dict.txt", "preprocess.log", "train.bin", "train.idx", "valid.bin", "valid.idx"]);
     const lines = readFileSync(join(SHARED, "data/wikitext-2/valid.txt"), "utf8").split("\n").slice(0, -1);
     const ds = MMapIndexedDataset.open(join(dest, "train"));
@@ -108,7 +126,14 @@ describe("preprocess, other flags (fairseq v0.10.2 preprocess.py semantics)", ()
 
   it("--dataset-impl raw copies the text as fairseq names it", async () => {
     const dest = tmp();
-    await preprocess({ ...referenceFlags(dest, 1), trainpref: null, validpref: null, srcdict: join(REF_BIN, "dict.de.txt"), tgtdict: join(REF_BIN, "dict.en.txt"), datasetImpl: "raw" });
+    await preprocess({
+      ...referenceFlags(dest, 1),
+      trainpref: null,
+      validpref: null,
+      srcdict: join(REF_BIN, "dict.de.txt"),
+      tgtdict: join(REF_BIN, "dict.en.txt"),
+      datasetImpl: "raw",
+    });
     expect(readFileSync(join(dest, "test.de-en.de"), "utf8")).toBe(readFileSync(join(MULTI30K, "test.de"), "utf8"));
   });
 
@@ -122,7 +147,13 @@ describe("preprocess, other flags (fairseq v0.10.2 preprocess.py semantics)", ()
 describe("preprocess, bad input", () => {
   it("a missing input names the file; nothing half-written remains", async () => {
     const dest = tmp();
-    const err = await preprocess({ ...referenceFlags(dest, 1), trainpref: null, srcdict: join(REF_BIN, "dict.de.txt"), tgtdict: join(REF_BIN, "dict.en.txt"), validpref: "/nonexistent/valid" }).catch((e) => e);
+    const err = await preprocess({
+      ...referenceFlags(dest, 1),
+      trainpref: null,
+      srcdict: join(REF_BIN, "dict.de.txt"),
+      tgtdict: join(REF_BIN, "dict.en.txt"),
+      validpref: "/nonexistent/valid",
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(TextInputError);
     expect(String(err.message)).toMatch(/\/nonexistent\/valid\.de: cannot read \(no such file\)/);
     expect(readdirSync(dest).filter((f) => f.endsWith(".bin") || f.includes("tmp"))).toEqual([]);
@@ -132,10 +163,21 @@ describe("preprocess, bad input", () => {
     for (const workers of [1, 2]) {
       const dir = tmp();
       const lines = Array.from({ length: 50 }, (_, i) => `wort${i} satz .`);
-      const bytes = Buffer.concat([Buffer.from(lines.slice(0, 40).join("\n") + "\n"), Buffer.from([0x61, 0xc3, 0x28, 0x0a]), Buffer.from(lines.slice(40).join("\n") + "\n")]);
+      const bytes = Buffer.concat([
+        Buffer.from(lines.slice(0, 40).join("\n") + "\n"),
+        Buffer.from([0x61, 0xc3, 0x28, 0x0a]),
+        Buffer.from(lines.slice(40).join("\n") + "\n"),
+      ]);
       writeFileSync(join(dir, "train.xx"), bytes);
       writeFileSync(join(dir, "train.yy"), lines.join("\n") + "\n");
-      const err = await preprocess({ sourceLang: "xx", targetLang: "yy", trainpref: join(dir, "train"), destdir: join(dir, "out"), workers, log: () => {} }).catch((e) => e);
+      const err = await preprocess({
+        sourceLang: "xx",
+        targetLang: "yy",
+        trainpref: join(dir, "train"),
+        destdir: join(dir, "out"),
+        workers,
+        log: () => {},
+      }).catch((e) => e);
       expect(err).toBeInstanceOf(TextInputError);
       expect(String(err.message)).toMatch(/train\.xx:41: invalid UTF-8/);
     }

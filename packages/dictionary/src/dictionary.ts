@@ -266,11 +266,7 @@ export class Dictionary {
       const raw = pyRstrip(lines[ln]!);
       let cut = raw.lastIndexOf(" ");
       if (cut < 0) {
-        throw new DictionaryFormatError(
-          `expected '<token> <cnt> [flags]', got ${JSON.stringify(truncate(lines[ln]!))}`,
-          source,
-          ln + 1,
-        );
+        throw new DictionaryFormatError(`expected '<token> <cnt> [flags]', got ${JSON.stringify(truncate(lines[ln]!))}`, source, ln + 1);
       }
       let word = raw.slice(0, cut);
       let field = raw.slice(cut + 1);
@@ -279,21 +275,13 @@ export class Dictionary {
         overwrite = true;
         cut = word.lastIndexOf(" ");
         if (cut < 0) {
-          throw new DictionaryFormatError(
-            `expected '<token> <cnt> ${OVERWRITE_FLAG}', got ${JSON.stringify(truncate(lines[ln]!))}`,
-            source,
-            ln + 1,
-          );
+          throw new DictionaryFormatError(`expected '<token> <cnt> ${OVERWRITE_FLAG}', got ${JSON.stringify(truncate(lines[ln]!))}`, source, ln + 1);
         }
         field = word.slice(cut + 1);
         word = word.slice(0, cut);
       }
       if (!PY_INT.test(field)) {
-        throw new DictionaryFormatError(
-          `count ${JSON.stringify(truncate(field))} is not an integer (expected '<token> <cnt> [flags]')`,
-          source,
-          ln + 1,
-        );
+        throw new DictionaryFormatError(`count ${JSON.stringify(truncate(field))} is not an integer (expected '<token> <cnt> [flags]')`, source, ln + 1);
       }
       const count = Number(field.replace(/_/g, ""));
       if (!Number.isSafeInteger(count)) {

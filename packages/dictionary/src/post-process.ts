@@ -4,17 +4,7 @@ import { pyRstrip, pyStrip } from "./text.js";
  * What `--remove-bpe` / `--post-process` can name. `"subword_nmt"` is an alias of `"@@ "`;
  * any other string is removed literally (fairseq's behaviour for a custom BPE symbol).
  */
-export type PostProcess =
-  | "sentencepiece"
-  | "wordpiece"
-  | "letter"
-  | "silence"
-  | "_EOW"
-  | "subword_nmt"
-  | "@@ "
-  | "@@"
-  | "none"
-  | (string & {});
+export type PostProcess = "sentencepiece" | "wordpiece" | "letter" | "silence" | "_EOW" | "subword_nmt" | "@@ " | "@@" | "none" | (string & {});
 
 function replaceAll(s: string, from: string, to: string): string {
   return from === "" ? s : s.split(from).join(to);

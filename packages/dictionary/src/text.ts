@@ -9,8 +9,7 @@
  * inside of a RegExp character class (`new RegExp(`[${PY_SPACE_CHARS}]+`)`).
  * Differs from JavaScript's `\s`: Python includes U+001C..U+001F and U+0085, and excludes U+FEFF.
  */
-export const PY_SPACE_CHARS =
-  "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+export const PY_SPACE_CHARS = "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 
 const PY_SPACE_RUN_G = new RegExp(`[${PY_SPACE_CHARS}]+`, "gu");
 const PY_TRAILING = new RegExp(`[${PY_SPACE_CHARS}]+$`, "u");

@@ -58,7 +58,13 @@ describe("Dictionary", () => {
 
   it("finalize keeps nwords symbols in total, specials included", () => {
     const d = new Dictionary();
-    for (const [w, c] of [["a", 9], ["b", 8], ["c", 7], ["d", 6]] as const) d.addSymbol(w, c);
+    for (const [w, c] of [
+      ["a", 9],
+      ["b", 8],
+      ["c", 7],
+      ["d", 6],
+    ] as const)
+      d.addSymbol(w, c);
     d.finalize({ nwords: 6, paddingFactor: 1 });
     expect(d.symbols.slice(4)).toEqual(["a", "b"]);
     const e = new Dictionary();
@@ -75,7 +81,10 @@ describe("Dictionary", () => {
     const seen: [string, number][] = [];
     const ids2 = fixed.encodeLine("hello there", { addIfNotExist: false, consumer: (w, i) => seen.push([w, i]) });
     expect(Array.from(ids2)).toEqual([4, 3, 2]);
-    expect(seen).toEqual([["hello", 4], ["there", 3]]);
+    expect(seen).toEqual([
+      ["hello", 4],
+      ["there", 3],
+    ]);
     expect(Array.from(fixed.encodeLine("hello there", { addIfNotExist: false, appendEos: false, reverseOrder: true }))).toEqual([3, 4]);
     // U+FEFF is not whitespace for Python.
     expect(tokenizeLine("a\ufeffb c")).toEqual(["a\ufeffb", "c"]);

@@ -28,14 +28,21 @@ describe("dictionary properties", () => {
 
   it("encodeLine then string() gives back the whitespace-normalised line", () => {
     fc.assert(
-      fc.property(fc.array(word.filter((w) => w !== "<s>" && w !== "</s>"), { maxLength: 12 }), fc.array(fc.constantFrom(" ", "\t", "\u3000", "\u00a0", "  "), { minLength: 12, maxLength: 12 }), (words, seps) => {
-        const line = words.map((w, i) => w + seps[i]).join("");
-        const d = new Dictionary();
-        const ids = d.encodeLine(line);
-        expect(ids[ids.length - 1]).toBe(d.eos());
-        expect(d.string(ids)).toBe(tokenizeLine(line).join(" "));
-        expect(tokenizeLine(line)).toEqual(words);
-      }),
+      fc.property(
+        fc.array(
+          word.filter((w) => w !== "<s>" && w !== "</s>"),
+          { maxLength: 12 },
+        ),
+        fc.array(fc.constantFrom(" ", "\t", "\u3000", "\u00a0", "  "), { minLength: 12, maxLength: 12 }),
+        (words, seps) => {
+          const line = words.map((w, i) => w + seps[i]).join("");
+          const d = new Dictionary();
+          const ids = d.encodeLine(line);
+          expect(ids[ids.length - 1]).toBe(d.eos());
+          expect(d.string(ids)).toBe(tokenizeLine(line).join(" "));
+          expect(tokenizeLine(line)).toEqual(words);
+        },
+      ),
       { numRuns: 300 },
     );
   });

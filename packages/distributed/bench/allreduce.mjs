@@ -6,16 +6,28 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { joinProcessGroup, runCoordinator } from "../dist/index.js";
 
-const sizes = [["tiny", 1_050_112], ["small", 9_060_352]];
+const sizes = [
+  ["tiny", 1_050_112],
+  ["small", 9_060_352],
+];
 if (cluster.isPrimary) {
   const out = [];
   const lines = [];
-  cluster.on("message", (_w, m) => { if (m && m.bench) lines.push(m.bench); });
+  cluster.on("message", (_w, m) => {
+    if (m && m.bench) lines.push(m.bench);
+  });
   for (const transport of ["coordinator", "sockets", "shm"]) {
     lines.length = 0;
     process.env.FAIRSEQ_TS_TRANSPORT = transport;
     await runCoordinator({ worldSize: 2, exec: fileURLToPath(import.meta.url), args: [] });
-    out.push(...lines.filter((l) => l.rank === 0).map((l) => ({ transport: { coordinator: "via coordinator", sockets: "direct Unix sockets", shm: "shared memory (/dev/shm files)" }[transport], ...l })));
+    out.push(
+      ...lines
+        .filter((l) => l.rank === 0)
+        .map((l) => ({
+          transport: { coordinator: "via coordinator", sockets: "direct Unix sockets", shm: "shared memory (/dev/shm files)" }[transport],
+          ...l,
+        })),
+    );
   }
   const md = [
     "# allReduce of the cluster transport (no compute)",
@@ -25,7 +37,10 @@ if (cluster.isPrimary) {
     "",
     "| transport | buffer | elements | MB | ms per allReduce | MB/s per worker (sent+received) |",
     "|---|---|---|---|---|---|",
-    ...out.map((r) => `| ${r.transport} | ${r.name} | ${r.n} | ${(r.n * 4 / 1e6).toFixed(1)} | ${r.ms.toFixed(1)} | ${((2 * r.n * 4) / 1e6 / (r.ms / 1000)).toFixed(0)} |`),
+    ...out.map(
+      (r) =>
+        `| ${r.transport} | ${r.name} | ${r.n} | ${((r.n * 4) / 1e6).toFixed(1)} | ${r.ms.toFixed(1)} | ${((2 * r.n * 4) / 1e6 / (r.ms / 1000)).toFixed(0)} |`,
+    ),
     "",
   ].join("\n");
   const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");

@@ -4,7 +4,19 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { DistributedError, type FloatBuffer } from "./process-group.js";
 import { addInto } from "./sum.js";
-import { COLLECTIVE_NAME, ENV_PEER_DIR, ENV_TRANSPORT, transportFromEnv, ENV_RANK, ENV_THREADS, ENV_WORLD_SIZE, isToCoordinator, type CollectiveKind, type ToCoordinator, type ToWorker } from "./protocol.js";
+import {
+  COLLECTIVE_NAME,
+  ENV_PEER_DIR,
+  ENV_TRANSPORT,
+  transportFromEnv,
+  ENV_RANK,
+  ENV_THREADS,
+  ENV_WORLD_SIZE,
+  isToCoordinator,
+  type CollectiveKind,
+  type ToCoordinator,
+  type ToWorker,
+} from "./protocol.js";
 
 export interface CoordinatorOptions {
   worldSize: number;
@@ -53,7 +65,12 @@ export function runCoordinator(o: CoordinatorOptions): Promise<void> {
   // temp directory; FAIRSEQ_TS_TRANSPORT=coordinator sends everything through this process.
   const transport = transportFromEnv(process.env[ENV_TRANSPORT]);
   const peerDir = n > 1 && transport !== "coordinator" ? mkdtempSync(join(transport === "shm" ? ramDir() : tmpdir(), "fsts-mesh-")) : null;
-  cluster.setupPrimary({ exec: o.exec ?? process.argv[1], args: o.args ?? process.argv.slice(2), serialization: "advanced", execArgv: workerExecArgv(process.execArgv) });
+  cluster.setupPrimary({
+    exec: o.exec ?? process.argv[1],
+    args: o.args ?? process.argv.slice(2),
+    serialization: "advanced",
+    execArgv: workerExecArgv(process.execArgv),
+  });
 
   return new Promise<void>((resolve, reject) => {
     const workers: Worker[] = [];
@@ -114,7 +131,10 @@ export function runCoordinator(o: CoordinatorOptions): Promise<void> {
         for (let r = 1; r < n; r++) {
           const b = contribs[r]!;
           if (!b || b.length !== first.length || b.constructor !== first.constructor) {
-            return fail(`collective #${seq}: rank ${r} passed a ${b?.constructor.name}[${b?.length}] to allReduce but rank 0 a ${first.constructor.name}[${first.length}]`, r);
+            return fail(
+              `collective #${seq}: rank ${r} passed a ${b?.constructor.name}[${b?.length}] to allReduce but rank 0 a ${first.constructor.name}[${first.length}]`,
+              r,
+            );
           }
         }
         // Rank order, starting from rank 0's values: identical to accumulating the batches in one process.
@@ -149,7 +169,10 @@ export function runCoordinator(o: CoordinatorOptions): Promise<void> {
         }, timeoutMs);
       }
       if (c.kind !== m.kind || c.parts !== m.parts || c.root !== m.root) {
-        return fail(`collective #${m.seq}: rank ${rank} called ${COLLECTIVE_NAME[m.kind]} (${m.parts} parts) but another rank called ${COLLECTIVE_NAME[c.kind]} (${c.parts} parts): the ranks' programs diverged`, rank);
+        return fail(
+          `collective #${m.seq}: rank ${rank} called ${COLLECTIVE_NAME[m.kind]} (${m.parts} parts) but another rank called ${COLLECTIVE_NAME[c.kind]} (${c.parts} parts): the ranks' programs diverged`,
+          rank,
+        );
       }
       c.arrived.add(rank);
       let contribs = c.contributions.get(m.part);
@@ -159,7 +182,14 @@ export function runCoordinator(o: CoordinatorOptions): Promise<void> {
     };
 
     for (let rank = 0; rank < n; rank++) {
-      const w = cluster.fork({ ...o.env, [ENV_RANK]: String(rank), [ENV_WORLD_SIZE]: String(n), [ENV_THREADS]: String(threads), [ENV_TRANSPORT]: transport, ...(peerDir ? { [ENV_PEER_DIR]: peerDir } : {}) });
+      const w = cluster.fork({
+        ...o.env,
+        [ENV_RANK]: String(rank),
+        [ENV_WORLD_SIZE]: String(n),
+        [ENV_THREADS]: String(threads),
+        [ENV_TRANSPORT]: transport,
+        ...(peerDir ? { [ENV_PEER_DIR]: peerDir } : {}),
+      });
       workers.push(w);
       let failMessage: string | null = null;
       w.on("message", (m: unknown) => {

@@ -1,10 +1,4 @@
-export {
-  DistributedError,
-  LocalProcessGroup,
-  type CommStats,
-  type FloatBuffer,
-  type ProcessGroup,
-} from "./process-group.js";
+export { DistributedError, LocalProcessGroup, type CommStats, type FloatBuffer, type ProcessGroup } from "./process-group.js";
 export { runCoordinator, type CoordinatorOptions } from "./coordinator.js";
 export { isDistributedWorker, joinProcessGroup, workerThreads } from "./worker.js";
 export { weightsChecksum } from "./checksum.js";

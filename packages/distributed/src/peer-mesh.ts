@@ -116,10 +116,13 @@ export class PeerMesh implements DirectExchange {
           return reject(this.failure);
         }
       };
-      const timer = setTimeout(() => {
-        this.waiter = null;
-        reject(new DistributedError(`rank ${this.rank}: peers did not answer in time`));
-      }, Math.max(1, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          this.waiter = null;
+          reject(new DistributedError(`rank ${this.rank}: peers did not answer in time`));
+        },
+        Math.max(1, deadline - Date.now()),
+      );
       this.waiter = check;
       check();
     });

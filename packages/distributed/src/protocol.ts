@@ -28,7 +28,13 @@ export const CHUNK_ELEMENTS = 1 << 20;
 export type CollectiveKind = "sum" | "sum-direct" | "broadcast" | "gather" | "barrier";
 
 /** A collective's name in error messages: the ProcessGroup method the rank called. */
-export const COLLECTIVE_NAME: Record<CollectiveKind, string> = { sum: "allReduce", "sum-direct": "allReduce", broadcast: "broadcast", gather: "allGather", barrier: "barrier" };
+export const COLLECTIVE_NAME: Record<CollectiveKind, string> = {
+  sum: "allReduce",
+  "sum-direct": "allReduce",
+  broadcast: "broadcast",
+  gather: "allGather",
+  barrier: "barrier",
+};
 
 /** Worker -> coordinator. */
 export type ToCoordinator =
@@ -38,8 +44,7 @@ export type ToCoordinator =
 
 /** Coordinator -> worker. */
 export type ToWorker =
-  | { t: "res"; seq: number; part: number; data: FloatBuffer | null; gathered: FloatBuffer[] | null; stop: boolean }
-  | { t: "abort"; message: string };
+  { t: "res"; seq: number; part: number; data: FloatBuffer | null; gathered: FloatBuffer[] | null; stop: boolean } | { t: "abort"; message: string };
 
 export function isToCoordinator(m: unknown): m is ToCoordinator {
   return typeof m === "object" && m !== null && typeof (m as { t?: unknown }).t === "string";

@@ -1,7 +1,19 @@
 import cluster from "node:cluster";
 import { performance } from "node:perf_hooks";
 import { DistributedError, type CommStats, type FloatBuffer, type ProcessGroup } from "./process-group.js";
-import { CHUNK_ELEMENTS, DIRECT_MIN_BYTES, ENV_PEER_DIR, ENV_TRANSPORT, transportFromEnv, ENV_RANK, ENV_THREADS, ENV_WORLD_SIZE, type CollectiveKind, type ToCoordinator, type ToWorker } from "./protocol.js";
+import {
+  CHUNK_ELEMENTS,
+  DIRECT_MIN_BYTES,
+  ENV_PEER_DIR,
+  ENV_TRANSPORT,
+  transportFromEnv,
+  ENV_RANK,
+  ENV_THREADS,
+  ENV_WORLD_SIZE,
+  type CollectiveKind,
+  type ToCoordinator,
+  type ToWorker,
+} from "./protocol.js";
 import { PeerMesh } from "./peer-mesh.js";
 import { ShmExchange } from "./shm-exchange.js";
 import type { DirectExchange } from "./sum.js";
@@ -46,7 +58,12 @@ class ClusterProcessGroup implements ProcessGroup {
     this.worldSize = worldSize;
     const dir = process.env[ENV_PEER_DIR];
     const transport = transportFromEnv(process.env[ENV_TRANSPORT]);
-    this.direct = !dir || worldSize === 1 || transport === "coordinator" ? null : transport === "shm" ? new ShmExchange(dir, rank, worldSize) : new PeerMesh(dir, rank, worldSize);
+    this.direct =
+      !dir || worldSize === 1 || transport === "coordinator"
+        ? null
+        : transport === "shm"
+          ? new ShmExchange(dir, rank, worldSize)
+          : new PeerMesh(dir, rank, worldSize);
     process.on("message", (m: ToWorker) => this.onMessage(m));
     process.on("disconnect", () => {
       if (this.closed) return;

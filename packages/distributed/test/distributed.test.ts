@@ -24,7 +24,14 @@ function launch(scenario: string, env: Record<string, string> = {}, onStdout?: (
 
 describe("cluster process group", () => {
   it("allReduce sums in rank order (identical to float32 accumulation) across chunks; broadcast, allGather, barrier", async () => {
-    for (const [world, transport] of [[2, "shm"], [3, "shm"], [2, "sockets"], [3, "sockets"], [2, "coordinator"], [3, "coordinator"]] as const) {
+    for (const [world, transport] of [
+      [2, "shm"],
+      [3, "shm"],
+      [2, "sockets"],
+      [3, "sockets"],
+      [2, "coordinator"],
+      [3, "coordinator"],
+    ] as const) {
       const r = await launch("collectives", { WORLD: String(world), FAIRSEQ_TS_TRANSPORT: transport });
       expect(r.stderr).toBe("");
       expect(r.code).toBe(0);

@@ -41,7 +41,11 @@ for (const beam of [5, 1]) {
   const toks = [];
   let same = 0;
   for (let r = 0; r < RUNS; r++) {
-    const p = spawnSync(process.execPath, [cli, "generate", join(ref, "bin"), "--path", join(ref, "model.pt"), "--gen-subset", "test", "--batch-size", "64", "--beam", String(beam)], { encoding: "utf8", maxBuffer: 1 << 28 });
+    const p = spawnSync(
+      process.execPath,
+      [cli, "generate", join(ref, "bin"), "--path", join(ref, "model.pt"), "--gen-subset", "test", "--batch-size", "64", "--beam", String(beam)],
+      { encoding: "utf8", maxBuffer: 1 << 28 },
+    );
     if (p.status !== 0) throw new Error(`generate failed: ${p.stderr}`);
     const m = /Translated (\d+) sentences \((\d+) tokens\) in [\d.]+s \(([\d.]+) sentences\/s, ([\d.]+) tokens\/s\)/.exec(p.stdout);
     if (!m) throw new Error("no 'Translated' line in generate's output");
@@ -53,7 +57,9 @@ for (const beam of [5, 1]) {
     process.stderr.write(`beam ${beam} run ${r + 1}: ${m[3]} sentences/s\n`);
   }
   const s = median(sents);
-  rows.push(`| ${beam} | ${s.toFixed(1)} | ${median(toks).toFixed(0)} | ${sents.map((x) => x.toFixed(1)).join(", ")} | ${FAIRSEQ[beam].sents} | ${(s / FAIRSEQ[beam].sents).toFixed(2)}× | ${same} / ${want.size} |`);
+  rows.push(
+    `| ${beam} | ${s.toFixed(1)} | ${median(toks).toFixed(0)} | ${sents.map((x) => x.toFixed(1)).join(", ")} | ${FAIRSEQ[beam].sents} | ${(s / FAIRSEQ[beam].sents).toFixed(2)}× | ${same} / ${want.size} |`,
+  );
 }
 const loadAfter = loadavg()[0];
 

@@ -17,7 +17,13 @@ function tokenToWord(tokens: ArrayLike<number>, exclude: number[]): number[] {
  * that are not pad/eos, as (source word, target word) pairs counted from 0.
  * `attention[t][s]`: target position t's attention over source position s (left-padded source).
  */
-export function extractHardAlignment(attention: readonly Float32Array[], srcTokens: ArrayLike<number>, tgtTokens: ArrayLike<number>, pad: number, eos: number): [number, number][] {
+export function extractHardAlignment(
+  attention: readonly Float32Array[],
+  srcTokens: ArrayLike<number>,
+  tgtTokens: ArrayLike<number>,
+  pad: number,
+  eos: number,
+): [number, number][] {
   const tgtValid: number[] = [];
   for (let t = 0; t < tgtTokens.length; t++) if (tgtTokens[t] !== pad && tgtTokens[t] !== eos) tgtValid.push(t);
   const srcValid: boolean[] = Array.from({ length: srcTokens.length }, (_, s) => srcTokens[s] !== pad && srcTokens[s] !== eos);

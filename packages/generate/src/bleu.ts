@@ -47,7 +47,11 @@ export class BleuScorer {
     }
   }
   add(ref: ArrayLike<number>, pred: ArrayLike<number>): void {
-    const r = trim(Array.from(ref, (x) => (x === this.unk ? -999 : x)), this.pad, this.eos);
+    const r = trim(
+      Array.from(ref, (x) => (x === this.unk ? -999 : x)),
+      this.pad,
+      this.eos,
+    );
     const p = trim(pred, this.pad, this.eos);
     this.stat.reflen += r.length;
     this.stat.predlen += p.length;
@@ -86,7 +90,9 @@ export class BleuScorer {
   }
   /** `BLEU4 = 19.43, 53.9/26.9/14.3/7.7 (BP=0.974, ratio=0.974, syslen=12630, reflen=12968)` */
   resultString(order = 4): string {
-    const p = this.precision().slice(0, order).map((x) => formatFixed(x * 100, 1));
+    const p = this.precision()
+      .slice(0, order)
+      .map((x) => formatFixed(x * 100, 1));
     return `BLEU${order} = ${formatFixed(this.score(order), 2)}, ${p.join("/")} (BP=${formatFixed(this.brevity(), 3)}, ratio=${formatFixed(this.stat.predlen / this.stat.reflen, 3)}, syslen=${this.stat.predlen}, reflen=${this.stat.reflen})`;
   }
 }

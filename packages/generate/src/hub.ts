@@ -56,10 +56,15 @@ export interface InferenceSizeOptions {
  * indices of the sentences to translate; throws `InvalidSizeError` with fairseq's message for the first one
  * that does not fit unless `skipInvalidSizeInputsValidTest`.
  */
-export function inferenceSizeCheck(tokens: readonly Int32Array[], modelMaxPositions: number | readonly [number, number] | null, o: InferenceSizeOptions = {}): number[] {
+export function inferenceSizeCheck(
+  tokens: readonly Int32Array[],
+  modelMaxPositions: number | readonly [number, number] | null,
+  o: InferenceSizeOptions = {},
+): number[] {
   // (the same rule and messages as @fairseq-ts/data's resolveMaxPositions / reportInvalidSizes, restated here
   // because this package bundles for browsers and data's indexed datasets import node:fs)
-  const m = modelMaxPositions == null ? [Infinity, Infinity] : typeof modelMaxPositions === "number" ? [modelMaxPositions, modelMaxPositions] : modelMaxPositions;
+  const m =
+    modelMaxPositions == null ? [Infinity, Infinity] : typeof modelMaxPositions === "number" ? [modelMaxPositions, modelMaxPositions] : modelMaxPositions;
   const maxSrc = Math.min(o.maxSourcePositions ?? 1024, m[0]!);
   const maxTgt = Math.min(o.maxTargetPositions ?? 1024, m[1]!);
   const kept: number[] = [];
@@ -68,9 +73,13 @@ export function inferenceSizeCheck(tokens: readonly Int32Array[], modelMaxPositi
   if (ignored.length > 0) {
     if (!o.skipInvalidSizeInputsValidTest) {
       const i = ignored[0]!;
-      throw new InvalidInputSizeError(`Size of sample #${i} is invalid (=(${tokens[i]!.length}, 0)) since max_positions=(${maxSrc}, ${maxTgt}), skip this example with --skip-invalid-size-inputs-valid-test`);
+      throw new InvalidInputSizeError(
+        `Size of sample #${i} is invalid (=(${tokens[i]!.length}, 0)) since max_positions=(${maxSrc}, ${maxTgt}), skip this example with --skip-invalid-size-inputs-valid-test`,
+      );
     }
-    o.warn?.(`${ignored.length} samples have invalid sizes and will be skipped, max_positions=(${maxSrc}, ${maxTgt}), first few sample ids=[${ignored.slice(0, 10).join(", ")}]`);
+    o.warn?.(
+      `${ignored.length} samples have invalid sizes and will be skipped, max_positions=(${maxSrc}, ${maxTgt}), first few sample ids=[${ignored.slice(0, 10).join(", ")}]`,
+    );
   }
   return kept;
 }
@@ -138,7 +147,11 @@ export class Translator {
     const kept = inferenceSizeCheck(tokens, this.model.maxPositions(), o);
     if (kept.length < tokens.length) {
       const out: Hypothesis[][] = tokens.map(() => []);
-      if (kept.length > 0) this.generate(kept.map((i) => tokens[i]!), { ...options, skipInvalidSizeInputsValidTest: false }).forEach((h, k) => (out[kept[k]!] = h));
+      if (kept.length > 0)
+        this.generate(
+          kept.map((i) => tokens[i]!),
+          { ...options, skipInvalidSizeInputsValidTest: false },
+        ).forEach((h, k) => (out[kept[k]!] = h));
       return out;
     }
     const ts = sampleToTensors(this.collate(tokens, null));
@@ -154,7 +167,10 @@ export class Translator {
   translate(text: string[], options?: GeneratorOptions): string[];
   translate(text: string | string[], options: GeneratorOptions = {}): string | string[] {
     const lines = Array.isArray(text) ? text : [text];
-    const hyps = this.generate(lines.map((l) => this.srcDict.encodeLine(this.encodeText(l), { addIfNotExist: false })), options);
+    const hyps = this.generate(
+      lines.map((l) => this.srcDict.encodeLine(this.encodeText(l), { addIfNotExist: false })),
+      options,
+    );
     // (a sentence skipped for its size has no hypothesis: its translation is empty)
     const out = hyps.map((h) => (h[0] ? this.decodeText(this.tgtDict.string(h[0].tokens)) : ""));
     return Array.isArray(text) ? out : out[0]!;
@@ -172,7 +188,9 @@ export class Translator {
     const t = tgts.map((l) => this.tgtDict.encodeLine(this.encodeText(l), { addIfNotExist: false }));
     const ts = sampleToTensors(this.collate(s, t));
     try {
-      return new SequenceScorer(this.model, this.tgtDict.pad()).score(ts.netInput.srcTokens, ts.netInput.srcLengths, ts.netInput.prevOutputTokens!, ts.target).map((h) => h[0]!);
+      return new SequenceScorer(this.model, this.tgtDict.pad())
+        .score(ts.netInput.srcTokens, ts.netInput.srcLengths, ts.netInput.prevOutputTokens!, ts.target)
+        .map((h) => h[0]!);
     } finally {
       disposeTensorSample(ts);
     }
@@ -201,7 +219,11 @@ export interface PretrainedFiles {
 export function translatorFromFiles(files: PretrainedFiles, options: GeneratorOptions = {}, text: TextPipeline = {}): Translator {
   const src = Dictionary.parse(files.srcDict, { source: "source dict" });
   const tgt = Dictionary.parse(files.tgtDict, { source: "target dict" });
-  const { model } = loadModelCheckpointBytes(files.checkpoint, { srcVocabSize: src.length, tgtVocabSize: tgt.length, padIdx: src.pad() }, files.checkpointSource);
+  const { model } = loadModelCheckpointBytes(
+    files.checkpoint,
+    { srcVocabSize: src.length, tgtVocabSize: tgt.length, padIdx: src.pad() },
+    files.checkpointSource,
+  );
   if (model.kind !== "encoder-decoder") {
     model.dispose();
     throw new Error("fromPretrained: the checkpoint is not a translation model");

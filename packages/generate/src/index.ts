@@ -15,4 +15,16 @@ export {
   type TextPipeline,
 } from "./hub.js";
 export { attentionArgmax, extractHardAlignment, parseAlignDict, replaceUnk } from "./alignment.js";
-export { evalLmOptions, generationOptions, generatorOptionsFrom, interactiveOptions, sacrebleuScoringOptions, scorers, type EvalLmOptions, type GenerationOptions, type InteractiveOptions, type SacrebleuScoringOptions, type ScorerEntry } from "./options.js";
+export {
+  evalLmOptions,
+  generationOptions,
+  generatorOptionsFrom,
+  interactiveOptions,
+  sacrebleuScoringOptions,
+  scorers,
+  type EvalLmOptions,
+  type GenerationOptions,
+  type InteractiveOptions,
+  type SacrebleuScoringOptions,
+  type ScorerEntry,
+} from "./options.js";

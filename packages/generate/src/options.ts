@@ -121,6 +121,8 @@ export const evalLmOptions = defineOptions("eval_lm", {
   contextWindow: opt.int(0, "ensures that every evaluated token has access to a context of at least this size, if possible", { metavar: "N" }),
   softmaxBatch: opt.refused("use --micro-batch-tokens, which bounds the rows scored at once (the logits) in the same way"),
   /** fairseq-ts only. */
-  microBatchTokens: opt.int(2048, "fairseq-ts: score each batch in row chunks of at most N padded tokens (bounds memory: logits are tokens x vocab)", { metavar: "N" }),
+  microBatchTokens: opt.int(2048, "fairseq-ts: score each batch in row chunks of at most N padded tokens (bounds memory: logits are tokens x vocab)", {
+    metavar: "N",
+  }),
 });
 export type EvalLmOptions = OptionsOf<typeof evalLmOptions.declarations>;

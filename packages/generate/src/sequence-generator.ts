@@ -104,11 +104,17 @@ export class SequenceGenerator {
     this.beam = Math.min(this.o.beam, vocabSize - 1);
     // fairseq's build_generator: --sampling, --diverse-beam-groups and --match-source-len each choose the search
     // strategy (Sampling, DiverseBeamSearch, LengthConstrainedBeamSearch): at most one may be given
-    const strategies = [o.sampling && "--sampling", o.diverseBeamGroups > 0 && "--diverse-beam-groups", o.matchSourceLen && "--match-source-len"].filter((x) => x);
-    if (strategies.length > 1) throw new Error(`Provided Search parameters are mutually exclusive: ${strategies.join(", ")} (each chooses the search strategy)`);
-    if (!Number.isInteger(o.noRepeatNgramSize) || o.noRepeatNgramSize < 0) throw new Error(`--no-repeat-ngram-size must be a non-negative integer, got ${o.noRepeatNgramSize}`);
+    const strategies = [o.sampling && "--sampling", o.diverseBeamGroups > 0 && "--diverse-beam-groups", o.matchSourceLen && "--match-source-len"].filter(
+      (x) => x,
+    );
+    if (strategies.length > 1)
+      throw new Error(`Provided Search parameters are mutually exclusive: ${strategies.join(", ")} (each chooses the search strategy)`);
+    if (!Number.isInteger(o.noRepeatNgramSize) || o.noRepeatNgramSize < 0)
+      throw new Error(`--no-repeat-ngram-size must be a non-negative integer, got ${o.noRepeatNgramSize}`);
     if (!this.o.sampling && this.o.diverseBeamGroups > 0 && this.beam % this.o.diverseBeamGroups !== 0) {
-      throw new Error(`--diverse-beam-groups ${this.o.diverseBeamGroups}: DiverseBeamSearch requires --beam (${this.beam}) to be divisible by the number of groups`);
+      throw new Error(
+        `--diverse-beam-groups ${this.o.diverseBeamGroups}: DiverseBeamSearch requires --beam (${this.beam}) to be divisible by the number of groups`,
+      );
     }
   }
 
@@ -139,7 +145,9 @@ export class SequenceGenerator {
       ? Math.max(...srcNonSpecial)
       : Math.min(Math.floor(this.o.maxLenA * srcLen + this.o.maxLenB), model.maxDecoderPositions() - 1);
     if (this.o.minLen > maxLen) {
-      throw new Error(`--min-len ${this.o.minLen} cannot be larger than the maximum length ${maxLen} (from --max-len-a/--max-len-b and the model's max positions), please adjust these!`);
+      throw new Error(
+        `--min-len ${this.o.minLen} cannot be larger than the maximum length ${maxLen} (from --max-len-a/--max-len-b and the model's max positions), please adjust these!`,
+      );
     }
 
     let enc: EncoderOut = tidyEnc(() => {
@@ -220,7 +228,14 @@ export class SequenceGenerator {
               mask[eos] = -Infinity;
             }
             lp = tf.add(lp, tf.tensor1d(mask));
-            if (forcing) lp = this.forcePrefix(lp as tf.Tensor2D, step, origIdx.map((o) => prefixTokens![o]!), tokens, scores);
+            if (forcing)
+              lp = this.forcePrefix(
+                lp as tf.Tensor2D,
+                step,
+                origIdx.map((o) => prefixTokens![o]!),
+                tokens,
+                scores,
+              );
             if (this.o.noRepeatNgramSize > 0) lp = this.noRepeatNgram(lp as tf.Tensor2D, tokens, step);
             // fairseq's search.step comes after the generator's masks: LengthConstrainedBeamSearch's eos rule
             if (this.o.matchSourceLen) lp = this.constrainLengthToSource(lp as tf.Tensor2D, step, srcLens);
@@ -371,8 +386,14 @@ export class SequenceGenerator {
    * if given, is added to every row first. Flat indices come back in the whole beam's numbering.
    */
   private beamStep(
-    lp: tf.Tensor2D, step: number, bsz: number, width: number, stride: number, offset: number,
-    scores: number[][], penalty: tf.Tensor2D | null,
+    lp: tf.Tensor2D,
+    step: number,
+    bsz: number,
+    width: number,
+    stride: number,
+    offset: number,
+    scores: number[][],
+    penalty: tf.Tensor2D | null,
   ): { cs: Float32Array; ci: Int32Array; k: number } {
     const V = this.vocabSize;
     const beam = this.beam;
@@ -382,7 +403,14 @@ export class SequenceGenerator {
       let x: tf.Tensor = stride === 1 && rows === beam ? lp : tf.gather(lp, tf.tensor1d(rowIds, "int32"));
       x = tf.reshape(x, [bsz, rows, V]);
       if (penalty) x = tf.add(x, tf.reshape(penalty, [bsz, 1, V]));
-      if (step > 0) x = tf.add(x, tf.tensor3d(Float32Array.from(rowIds, (r) => scores[r]![step - 1]!), [bsz, rows, 1]));
+      if (step > 0)
+        x = tf.add(
+          x,
+          tf.tensor3d(
+            Float32Array.from(rowIds, (r) => scores[r]![step - 1]!),
+            [bsz, rows, 1],
+          ),
+        );
       const top = tf.topk(tf.reshape(x, [bsz, rows * V]), Math.min(2 * width, rows * V - 1));
       return [top.values, top.indices];
     });
@@ -406,7 +434,13 @@ export class SequenceGenerator {
     const counts = new Float32Array(bsz * V);
     const perGroup: { cs: Float32Array; ci: Int32Array; k: number }[] = [];
     for (let g = 0; g < groups; g++) {
-      const penalty = g > 0 ? tf.tensor2d(counts.map((c) => -this.o.diverseBeamStrength * c), [bsz, V]) : null;
+      const penalty =
+        g > 0
+          ? tf.tensor2d(
+              counts.map((c) => -this.o.diverseBeamStrength * c),
+              [bsz, V],
+            )
+          : null;
       try {
         const r = this.beamStep(lp, step, bsz, width, groups, g, scores, penalty);
         perGroup.push(r);
@@ -473,7 +507,16 @@ export class SequenceGenerator {
   private sample(lp: tf.Tensor2D, step: number, bsz: number, scores: number[][]): [tf.Tensor, tf.Tensor] {
     const beam = this.beam;
     const V = this.vocabSize;
-    const rows = step === 0 ? tf.gather(lp, tf.tensor1d(Array.from({ length: bsz }, (_, b) => b * beam), "int32")) : lp;
+    const rows =
+      step === 0
+        ? tf.gather(
+            lp,
+            tf.tensor1d(
+              Array.from({ length: bsz }, (_, b) => b * beam),
+              "int32",
+            ),
+          )
+        : lp;
     const draws = step === 0 ? beam : 1;
     let logits: tf.Tensor2D = rows as tf.Tensor2D;
     let map: tf.Tensor2D | null = null;
@@ -496,7 +539,8 @@ export class SequenceGenerator {
     // multinomial over log-probs: softmax(lp) restricted to the allowed set, as torch.multinomial on probs
     const n = logits.shape[0];
     // (tfjs's multinomial needs two outcomes; with one, e.g. --sampling-topk 1, the draw is certain)
-    const picked = logits.shape[1] === 1 ? tf.zeros([n, draws], "int32") : (tf.multinomial(logits, draws, this.o.seed * 7919 + this.draws++, false) as tf.Tensor2D);
+    const picked =
+      logits.shape[1] === 1 ? tf.zeros([n, draws], "int32") : (tf.multinomial(logits, draws, this.o.seed * 7919 + this.draws++, false) as tf.Tensor2D);
     const pickedFlat = tf.reshape(picked, [-1]);
     const rowIdx = tf.reshape(tf.tile(tf.reshape(tf.range(0, n, 1, "int32"), [n, 1]), [1, draws]), [-1]);
     const width = logits.shape[1];

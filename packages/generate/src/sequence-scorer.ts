@@ -25,7 +25,9 @@ export class SequenceScorer {
   score(srcTokens: tf.Tensor2D, srcLengths: tf.Tensor1D, prevOutputTokens: tf.Tensor2D, target: tf.Tensor2D): Hypothesis[][] {
     this.model.eval();
     const [b, t] = target.shape;
-    const picked = tf.tidy(() => gatherTargetLogProbs(this.model.getNormalizedProbs(this.model.forward(srcTokens, srcLengths, prevOutputTokens), true), target));
+    const picked = tf.tidy(() =>
+      gatherTargetLogProbs(this.model.getNormalizedProbs(this.model.forward(srcTokens, srcLengths, prevOutputTokens), true), target),
+    );
     const lp = picked.dataSync() as Float32Array;
     picked.dispose();
     const tg = target.dataSync();

@@ -18,7 +18,10 @@ describe("alignment helpers (fairseq's utils, hand-checked)", () => {
     const tgt = [20, 21, 2];
     const attn = f([0.9, 0.9, 0.1, 0.5, 0.2, 0.95], [0, 0, 0.3, 0.1, 0.6, 0], [0, 0, 0.2, 0.2, 0.2, 0.4]);
     // x -> b (pad and eos are ignored even with the highest weight), y -> c; eos in the target is skipped
-    expect(extractHardAlignment(attn, src, tgt, 1, 2)).toEqual([[1, 0], [2, 1]]);
+    expect(extractHardAlignment(attn, src, tgt, 1, 2)).toEqual([
+      [1, 0],
+      [2, 1],
+    ]);
     // ties: the first maximum (torch.max) -> a
     expect(extractHardAlignment(f([0, 0, 0.4, 0.4, 0.2, 0]), src, [20], 1, 2)).toEqual([[0, 0]]);
     expect(extractHardAlignment(f([1, 1]), [1, 2], [20], 1, 2)).toEqual([]);
@@ -40,7 +43,8 @@ describe("retained attention (for --print-alignment / --replace-unk)", () => {
   beforeAll(async () => {
     await initBackend({ backend: "wasm", log: null });
     task = await TranslationTask.setup({ data: join(REF, "bin") });
-    model = (await loadFairseqCheckpoint(join(REF, "model.pt"), { srcVocabSize: task.sourceDictionary.length, tgtVocabSize: task.targetDictionary.length })).model as EncoderDecoderModel;
+    model = (await loadFairseqCheckpoint(join(REF, "model.pt"), { srcVocabSize: task.sourceDictionary.length, tgtVocabSize: task.targetDictionary.length }))
+      .model as EncoderDecoderModel;
   });
 
   it("equals the decoder's teacher-forced attention over each final hypothesis, and does not change the hypotheses", () => {
@@ -84,10 +88,18 @@ describe("retained attention (for --print-alignment / --replace-unk)", () => {
     const cols = s.target!.cols;
     const targetRow = (r: number) => s.target!.data.slice(r * cols, (r + 1) * cols);
     const gen = new SequenceGenerator(model, sp, tgt.length, { beam: 5 });
-    const two = gen.generate(srcT, lens, Array.from(s.id, (_, r) => targetRow(r).slice(0, 2)));
+    const two = gen.generate(
+      srcT,
+      lens,
+      Array.from(s.id, (_, r) => targetRow(r).slice(0, 2)),
+    );
     two.forEach((hyps, r) => expect(Array.from(hyps[0]!.tokens.slice(0, 2))).toEqual(Array.from(targetRow(r).slice(0, 2))));
     // prefix = the whole target (eos included, pad after): forced to the reference, scored like --score-reference
-    const full = gen.generate(srcT, lens, Array.from(s.id, (_, r) => targetRow(r)));
+    const full = gen.generate(
+      srcT,
+      lens,
+      Array.from(s.id, (_, r) => targetRow(r)),
+    );
     const prev = tf.tensor2d(s.netInput.prevOutputTokens!.data, [s.target!.rows, cols], "int32");
     const tgtT = tf.tensor2d(s.target!.data, [s.target!.rows, cols], "int32");
     const ref = new SequenceScorer(model, tgt.pad()).score(srcT, lens, prev, tgtT);

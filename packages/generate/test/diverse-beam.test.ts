@@ -17,7 +17,14 @@ describe("diverse beam search (fairseq's DiverseBeamSearch, Hamming penalty)", (
     const src = tf.tensor2d([[4, 2]], [1, 2], "int32");
     const lens = tf.tensor1d([2], "int32");
     const before = tf.memory().numTensors;
-    const out = new SequenceGenerator(model(), specials, 6, { beam: 2, nbest: 2, minLen: 2, maxLenB: 2, diverseBeamGroups: 2, diverseBeamStrength: 0.5 }).generate(src, lens);
+    const out = new SequenceGenerator(model(), specials, 6, {
+      beam: 2,
+      nbest: 2,
+      minLen: 2,
+      maxLenB: 2,
+      diverseBeamGroups: 2,
+      diverseBeamStrength: 0.5,
+    }).generate(src, lens);
     expect(tf.memory().numTensors).toBe(before);
     // step 0 (eos banned by min-len 2): group 0 (beam 0) takes 4 (L6) and 5 (L3); group 1 (beam 1) pays 0.5
     // for each: 4 (L6 - .5), 5 (L3 - .5). Interleaved: [4 g0, 4 g1, 5 g0, 5 g1] -> beams: 4 (L6), 4 (L6 - .5).
@@ -26,7 +33,10 @@ describe("diverse beam search (fairseq's DiverseBeamSearch, Hamming penalty)", (
     // step 2 = max length: only eos: finals 4 4 eos with 2·L6+L1 (group 0), and group 1: 2·L6-1+L1 -0 (eos
     // chosen by group 0 once: penalty 0.5) -> 2·L6 - 1.5 + L1. Scores are normalised by length 3.
     const hyps = out[0]!;
-    expect(hyps.map((h) => Array.from(h.tokens))).toEqual([[4, 4, 2], [4, 4, 2]]);
+    expect(hyps.map((h) => Array.from(h.tokens))).toEqual([
+      [4, 4, 2],
+      [4, 4, 2],
+    ]);
     expect(hyps[0]!.score).toBeCloseTo((2 * L6 + L1) / 3, 5);
     expect(hyps[1]!.score).toBeCloseTo((2 * L6 - 1.5 + L1) / 3, 5);
     expect(Array.from(hyps[1]!.positionalScores).map((x) => Number(x.toFixed(5)))).toEqual([L6 - 0.5, L6 - 0.5, L1 - 0.5].map((x) => Number(x.toFixed(5))));

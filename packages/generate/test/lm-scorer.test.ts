@@ -37,8 +37,14 @@ const logProb = (token: number, t: number, v: number) => {
 
 describe("LanguageModelScorer (eval-lm's scoring)", () => {
   it("sums the log-probabilities of the non-pad targets (a context prefix's pad targets are read, not scored)", () => {
-    const src = [[2, 4, 0], [3, 0, PAD]];
-    const tgt = [[PAD, 3, 4], [2, 0, PAD]]; // row 0 starts with one token of context
+    const src = [
+      [2, 4, 0],
+      [3, 0, PAD],
+    ];
+    const tgt = [
+      [PAD, 3, 4],
+      [2, 0, PAD],
+    ]; // row 0 starts with one token of context
     const before = tf.memory().numTensors;
     const ts = sampleToTensors({
       id: Int32Array.from([0, 1]),

@@ -36,7 +36,15 @@ describe("--match-source-len (fairseq v0.10.2: max_len = longest source, LengthC
   const steps = [logp(0.5, 0.3, 0.2), logp(0.6, 0.1, 0.3), logp(0.9, 0.05, 0.05), logp(0.7, 0.2, 0.1)];
   // Two sentences in one batch (left-padded): A has 2 source tokens, B has 3; eos and pad do not count.
   // max_len = 3 (the longest source), so the batch runs steps 0..3.
-  const src = () => tf.tensor2d([[1, 4, 4, 2], [4, 4, 4, 2]], [2, 4], "int32");
+  const src = () =>
+    tf.tensor2d(
+      [
+        [1, 4, 4, 2],
+        [4, 4, 4, 2],
+      ],
+      [2, 4],
+      "int32",
+    );
   const lens = () => tf.tensor1d([3, 4], "int32");
 
   it("bans eos before the source length, sets its log-prob to 0 at it, and scores longer hypotheses -inf (hand-worked, beam 2)", () => {
@@ -50,7 +58,10 @@ describe("--match-source-len (fairseq v0.10.2: max_len = longest source, LengthC
     //    its eos's positional score 0) and [4 4 4] continues with [5 4 4] (the eos at rank 3 is not active).
     //  step 3 = max_len: only eos, log-prob 0: [4 4 4 eos] and [5 4 4 eos] finish, but step 3 > 2, so their score is
     //    -inf; only the first fits (A needs 2 hypotheses in all).
-    expect(a!.map((h) => Array.from(h.tokens))).toEqual([[4, 4, EOS], [4, 4, 4, EOS]]);
+    expect(a!.map((h) => Array.from(h.tokens))).toEqual([
+      [4, 4, EOS],
+      [4, 4, 4, EOS],
+    ]);
     expect(a![0]!.score).toBeCloseTo(cum(0.5, 0.6) / 3, 5);
     expect(a![1]!.score).toBe(-Infinity);
     expect(Array.from(a![0]!.positionalScores)).toEqual([f32(Math.log(0.5)), cum(0.5, 0.6) - f32(Math.log(0.5)), 0]);
@@ -58,7 +69,10 @@ describe("--match-source-len (fairseq v0.10.2: max_len = longest source, LengthC
     expect(a![1]!.positionalScores[2]).toBeCloseTo(Math.log(0.9), 5);
     // Sentence B (source length 3): eos is banned at steps 0-2 (its .3 at step 1 would otherwise have finished [4 eos]);
     //  step 2: [4 4 4] .27, [5 4 4] .162 continue; step 3: both end with eos at log-prob 0: scores ln .27 / 4, ln .162 / 4.
-    expect(b!.map((h) => Array.from(h.tokens))).toEqual([[4, 4, 4, EOS], [5, 4, 4, EOS]]);
+    expect(b!.map((h) => Array.from(h.tokens))).toEqual([
+      [4, 4, 4, EOS],
+      [5, 4, 4, EOS],
+    ]);
     expect(b![0]!.score).toBeCloseTo(cum(0.5, 0.6, 0.9) / 4, 5);
     expect(b![1]!.score).toBeCloseTo(cum(0.3, 0.6, 0.9) / 4, 5);
     for (const h of b!) expect(h.positionalScores[3]).toBe(0);
@@ -68,9 +82,15 @@ describe("--match-source-len (fairseq v0.10.2: max_len = longest source, LengthC
     // p(eos) = .9 at every step: without the flag, greedy search stops as soon as --min-len 1 lets it ([4 eos]).
     const model = () => fixedModel(logp(0.06, 0.04, 0.9));
     const plain = new SequenceGenerator(model(), specials, V, { beam: 1 }).generate(src(), lens());
-    expect(plain.map((hs) => Array.from(hs[0]!.tokens))).toEqual([[4, EOS], [4, EOS]]);
+    expect(plain.map((hs) => Array.from(hs[0]!.tokens))).toEqual([
+      [4, EOS],
+      [4, EOS],
+    ]);
     const matched = new SequenceGenerator(model(), specials, V, { beam: 1, matchSourceLen: true }).generate(src(), lens());
-    expect(matched.map((hs) => Array.from(hs[0]!.tokens))).toEqual([[4, 4, EOS], [4, 4, 4, EOS]]);
+    expect(matched.map((hs) => Array.from(hs[0]!.tokens))).toEqual([
+      [4, 4, EOS],
+      [4, 4, 4, EOS],
+    ]);
     // score: (2 or 3) × ln .06 + 0, divided by the length with eos (lenpen 1)
     expect(matched[0]![0]!.score).toBeCloseTo(cum(0.06, 0.06) / 3, 5);
     expect(matched[1]![0]!.score).toBeCloseTo(cum(0.06, 0.06, 0.06) / 4, 5);
@@ -80,8 +100,12 @@ describe("--match-source-len (fairseq v0.10.2: max_len = longest source, LengthC
   it("is one of fairseq's search strategies: refused together with sampling or diverse beam search", () => {
     const make = (o: ConstructorParameters<typeof SequenceGenerator>[3]) => () => new SequenceGenerator(fixedModel(logp(0.5, 0.3, 0.2)), specials, V, o);
     expect(make({ matchSourceLen: true, sampling: true })).toThrow("Provided Search parameters are mutually exclusive: --sampling, --match-source-len");
-    expect(make({ beam: 2, matchSourceLen: true, diverseBeamGroups: 2 })).toThrow("Provided Search parameters are mutually exclusive: --diverse-beam-groups, --match-source-len");
-    expect(make({ beam: 2, sampling: true, diverseBeamGroups: 2 })).toThrow("Provided Search parameters are mutually exclusive: --sampling, --diverse-beam-groups");
+    expect(make({ beam: 2, matchSourceLen: true, diverseBeamGroups: 2 })).toThrow(
+      "Provided Search parameters are mutually exclusive: --diverse-beam-groups, --match-source-len",
+    );
+    expect(make({ beam: 2, sampling: true, diverseBeamGroups: 2 })).toThrow(
+      "Provided Search parameters are mutually exclusive: --sampling, --diverse-beam-groups",
+    );
   });
 });
 
@@ -132,7 +156,10 @@ describe("--no-repeat-ngram-size (fairseq v0.10.2's _no_repeat_ngram)", () => {
         seen.add(bigram);
       }
     }
-    expect(out.map((h) => Array.from(h.tokens))).toEqual([[4, 4, 5, EOS], [4, 5, 4, EOS]]);
+    expect(out.map((h) => Array.from(h.tokens))).toEqual([
+      [4, 4, 5, EOS],
+      [4, 5, 4, EOS],
+    ]);
     expect(out[1]!.score).toBeCloseTo(cum(0.6, 0.3, 0.6, 0.1) / 4, 5);
     // without the ban, beam search's best is 4 4 4 eos
     const plain = new SequenceGenerator(model(), specials, V, { beam: 2, nbest: 2, maxLenB: 3 }).generate(src(), lens())[0]!;
@@ -141,7 +168,11 @@ describe("--no-repeat-ngram-size (fairseq v0.10.2's _no_repeat_ngram)", () => {
   });
 
   it("refuses a negative or fractional size", () => {
-    expect(() => new SequenceGenerator(model(), specials, V, { noRepeatNgramSize: -1 })).toThrow("--no-repeat-ngram-size must be a non-negative integer, got -1");
-    expect(() => new SequenceGenerator(model(), specials, V, { noRepeatNgramSize: 1.5 })).toThrow("--no-repeat-ngram-size must be a non-negative integer, got 1.5");
+    expect(() => new SequenceGenerator(model(), specials, V, { noRepeatNgramSize: -1 })).toThrow(
+      "--no-repeat-ngram-size must be a non-negative integer, got -1",
+    );
+    expect(() => new SequenceGenerator(model(), specials, V, { noRepeatNgramSize: 1.5 })).toThrow(
+      "--no-repeat-ngram-size must be a non-negative integer, got 1.5",
+    );
   });
 });

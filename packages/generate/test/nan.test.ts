@@ -27,7 +27,14 @@ describe("NaN log-probs (fairseq: lprobs[lprobs != lprobs] = -inf)", () => {
     it(`on ${backend}: a NaN token is never chosen; rows without NaN are unaffected`, async () => {
       await initBackend({ backend, log: null });
       const specials = { pad: 1, eos: 2, unk: 3 };
-      const src = tf.tensor2d([[4, 2], [5, 2]], [2, 2], "int32");
+      const src = tf.tensor2d(
+        [
+          [4, 2],
+          [5, 2],
+        ],
+        [2, 2],
+        "int32",
+      );
       const lens = tf.tensor1d([2, 2], "int32");
       // beam 1: row 0 is sentence 0 (NaN at token 4), row 1 is sentence 1 (clean)
       const before = tf.memory().numTensors;

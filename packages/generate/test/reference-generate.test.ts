@@ -35,7 +35,8 @@ let model: EncoderDecoderModel;
 beforeAll(async () => {
   await initBackend({ backend: "wasm", log: null });
   task = await TranslationTask.setup({ data: join(REF, "bin") });
-  model = (await loadFairseqCheckpoint(join(REF, "model.pt"), { srcVocabSize: task.sourceDictionary.length, tgtVocabSize: task.targetDictionary.length })).model as EncoderDecoderModel;
+  model = (await loadFairseqCheckpoint(join(REF, "model.pt"), { srcVocabSize: task.sourceDictionary.length, tgtVocabSize: task.targetDictionary.length }))
+    .model as EncoderDecoderModel;
 });
 
 async function generateLikeFairseq(options: GeneratorOptions) {
@@ -96,7 +97,9 @@ describe("SequenceGenerator against fairseq's generate output (reference model)"
         } else differ.push(`${l.id}: ours "${ot}" (${os}) vs fairseq "${rt}" (${rs})`);
       });
       const rate = sameTokens / lines.length;
-      console.log(`${file}: ${sameTokens}/${lines.length} identical hypotheses (${(100 * rate).toFixed(2)}%), max score diff ${maxScoreDiff.toExponential(2)}; ${bleu.resultString()}\n  ${differ.slice(0, 5).join("\n  ")}`);
+      console.log(
+        `${file}: ${sameTokens}/${lines.length} identical hypotheses (${(100 * rate).toFixed(2)}%), max score diff ${maxScoreDiff.toExponential(2)}; ${bleu.resultString()}\n  ${differ.slice(0, 5).join("\n  ")}`,
+      );
       expect(rate).toBeGreaterThanOrEqual(0.99);
       expect(maxScoreDiff).toBeLessThan(1e-3);
       expect(bleu.resultString()).toBe(ref.bleu);
@@ -159,7 +162,9 @@ describe("--match-source-len and --no-repeat-ngram-size on the reference model (
       if (ref !== tgt.string(h.tokens)) differ++;
       if (repeats(Int32Array.from([...ref.split(" ").map((w) => tgt.index(w)), tgt.eos()]))) plainRepeats++;
     }
-    console.log(`no-repeat-ngram-size 2: ${differ} of ${blocked.length} best hypotheses differ from fairseq's plain beam 5; ${plainRepeats} of those repeat a bigram`);
+    console.log(
+      `no-repeat-ngram-size 2: ${differ} of ${blocked.length} best hypotheses differ from fairseq's plain beam 5; ${plainRepeats} of those repeat a bigram`,
+    );
     // every plain hypothesis that repeats a bigram must change
     expect(differ).toBeGreaterThanOrEqual(plainRepeats);
     expect(plainRepeats).toBeGreaterThan(0);

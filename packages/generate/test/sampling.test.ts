@@ -32,11 +32,17 @@ describe("sampling (fairseq's Sampling search)", () => {
 
   it("top-p 0.5 keeps only the most likely word (0.6 reaches p); top-p 0.7 allows 4 and 5 but never eos", () => {
     const specials = { pad: 1, eos: 2, unk: 3 };
-    const p5 = new SequenceGenerator(fixed(), specials, 6, { sampling: true, samplingTopp: 0.5, beam: 4, nbest: 4, minLen: 3, maxLenB: 3 }).generate(src(), lens());
+    const p5 = new SequenceGenerator(fixed(), specials, 6, { sampling: true, samplingTopp: 0.5, beam: 4, nbest: 4, minLen: 3, maxLenB: 3 }).generate(
+      src(),
+      lens(),
+    );
     for (const h of p5[0]!) expect(Array.from(h.tokens)).toEqual([4, 4, 4, 2]);
     const seen = new Set<number>();
     for (let seed = 1; seed <= 8; seed++) {
-      const p7 = new SequenceGenerator(fixed(), specials, 6, { sampling: true, samplingTopp: 0.7, beam: 4, nbest: 4, minLen: 3, maxLenB: 3, seed }).generate(src(), lens());
+      const p7 = new SequenceGenerator(fixed(), specials, 6, { sampling: true, samplingTopp: 0.7, beam: 4, nbest: 4, minLen: 3, maxLenB: 3, seed }).generate(
+        src(),
+        lens(),
+      );
       for (const h of p7[0]!) for (const t of Array.from(h.tokens).slice(0, 3)) seen.add(t);
     }
     expect([...seen].sort()).toEqual([4, 5]);

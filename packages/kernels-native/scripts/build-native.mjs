@@ -24,7 +24,14 @@ function findNodeHeaders() {
 }
 
 function findCblas() {
-  const dirs = ["/usr/include/x86_64-linux-gnu/openblas-pthread", "/usr/include/aarch64-linux-gnu/openblas-pthread", "/usr/include/openblas", "/usr/include", "/usr/local/include", "/opt/homebrew/opt/openblas/include"];
+  const dirs = [
+    "/usr/include/x86_64-linux-gnu/openblas-pthread",
+    "/usr/include/aarch64-linux-gnu/openblas-pthread",
+    "/usr/include/openblas",
+    "/usr/include",
+    "/usr/local/include",
+    "/opt/homebrew/opt/openblas/include",
+  ];
   return dirs.find((d) => existsSync(join(d, "cblas.h")));
 }
 
@@ -35,8 +42,10 @@ if (process.env.FAIRSEQ_TS_NO_NATIVE === "1") {
 const headers = findNodeHeaders();
 const cblas = findCblas();
 if (!headers || !cblas) {
-  log(`not built (${!headers ? "Node headers" : "cblas.h"} not found); the wasm kernels will be used. ` +
-    "To enable: install a C compiler and OpenBLAS (Debian/Ubuntu: apt-get install libopenblas-dev), then reinstall.");
+  log(
+    `not built (${!headers ? "Node headers" : "cblas.h"} not found); the wasm kernels will be used. ` +
+      "To enable: install a C compiler and OpenBLAS (Debian/Ubuntu: apt-get install libopenblas-dev), then reinstall.",
+  );
   process.exit(0);
 }
 mkdirSync(join(root, "build"), { recursive: true });
@@ -44,8 +53,21 @@ const tmp = `${out}.tmp`;
 const cc = process.env.CC || "cc";
 const args = [
   // no trapping math / errno: lets the compiler vectorize exp's branch-free selects (same results)
-  "-O3", "-fno-trapping-math", "-fno-math-errno", "-shared", "-fPIC", "-std=c11", "-DNODE_GYP_MODULE_NAME=fairseq_ts_kernels", "-DFAIRSEQ_TS_OPENBLAS",
-  `-I${headers}`, `-I${cblas}`, join(root, "native", "kernels.c"), "-o", tmp, "-lopenblas", "-lm",
+  "-O3",
+  "-fno-trapping-math",
+  "-fno-math-errno",
+  "-shared",
+  "-fPIC",
+  "-std=c11",
+  "-DNODE_GYP_MODULE_NAME=fairseq_ts_kernels",
+  "-DFAIRSEQ_TS_OPENBLAS",
+  `-I${headers}`,
+  `-I${cblas}`,
+  join(root, "native", "kernels.c"),
+  "-o",
+  tmp,
+  "-lopenblas",
+  "-lm",
 ];
 try {
   execFileSync(cc, args, { stdio: ["ignore", "pipe", "pipe"] });

@@ -38,8 +38,26 @@ export function nativeAdamConfig(backendName: "wasm" | "cpu", native: NativeBind
     const mem = kernelMemory(backendName, args.backend);
     const outs = [mem.alloc(p.shape, "float32"), mem.alloc(p.shape, "float32"), mem.alloc(p.shape, "float32")];
     if (n > 0) {
-      native.adamStep(...mem.at(p), ...mem.at(g), ...mem.at(m), ...mem.at(v), ...mem.at(outs[0]!), ...mem.at(outs[1]!), ...mem.at(outs[2]!), n,
-        a.b1, a.c1, a.b2, a.c2, a.eps, a.step, a.decay, a.sqrtBc2, a.mode === "adamw" ? 1 : 0, a.hasDecay);
+      native.adamStep(
+        ...mem.at(p),
+        ...mem.at(g),
+        ...mem.at(m),
+        ...mem.at(v),
+        ...mem.at(outs[0]!),
+        ...mem.at(outs[1]!),
+        ...mem.at(outs[2]!),
+        n,
+        a.b1,
+        a.c1,
+        a.b2,
+        a.c2,
+        a.eps,
+        a.step,
+        a.decay,
+        a.sqrtBc2,
+        a.mode === "adamw" ? 1 : 0,
+        a.hasDecay,
+      );
     }
     return outs;
   };

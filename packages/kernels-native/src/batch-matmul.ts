@@ -1,11 +1,4 @@
-import {
-  BatchMatMul,
-  getKernel,
-  util,
-  type KernelConfig,
-  type KernelFunc,
-  type TensorInfo,
-} from "@tensorflow/tfjs-core";
+import { BatchMatMul, getKernel, util, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
 import type { NativeBinding } from "./binding.js";
 import { cpuValues, heapOffset, type CpuBackendLike, type WasmBackendLike } from "./backend-memory.js";
 

@@ -4,59 +4,121 @@ import { nodeBuiltin } from "@fairseq-ts/runtime";
 /** The compiled addon's functions (see native/kernels.c). */
 export interface NativeBinding {
   sgemmBatched(
-    bufA: Buf, offA: number, strideA: number,
-    bufB: Buf, offB: number, strideB: number,
-    bufC: Buf, offC: number,
-    batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean,
+    bufA: Buf,
+    offA: number,
+    strideA: number,
+    bufB: Buf,
+    offB: number,
+    strideB: number,
+    bufC: Buf,
+    offC: number,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
   ): void;
   /** y[i] = exp(x[i]) for n float32 values at byte offsets (x and y may be the same memory). */
   vexp(bufX: Buf, offX: number, bufY: Buf, offY: number, n: number): void;
   /** The k largest values of each row (sorted; lower index first among equals) and their indices. */
-  topk(
-    bufX: Buf, offX: number, rows: number, cols: number, k: number,
-    bufVals: Buf, offVals: number, bufIdx: ArrayBuffer, offIdx: number,
-  ): void;
+  topk(bufX: Buf, offX: number, rows: number, cols: number, k: number, bufVals: Buf, offVals: number, bufIdx: ArrayBuffer, offIdx: number): void;
   /** Log-softmax over each row of a [rows, cols] float32 matrix (byte offsets). */
   logSoftmax(bufX: Buf, offX: number, bufY: Buf, offY: number, rows: number, cols: number): void;
   /** Layer normalisation of each row of a [rows, cols] float32 matrix with gamma/beta of length cols. */
-  layerNorm(
-    bufX: Buf, offX: number, bufG: Buf, offG: number,
-    bufB: Buf, offB: number, bufY: Buf, offY: number,
-    rows: number, cols: number, eps: number,
-  ): void;
+  layerNorm(bufX: Buf, offX: number, bufG: Buf, offG: number, bufB: Buf, offB: number, bufY: Buf, offY: number, rows: number, cols: number, eps: number): void;
   /** Y[M, N] = X[M, K] · W[N, K]ᵀ + b[N]; offB < 0 for no bias (byte offsets). */
-  linear(
-    bufX: Buf, offX: number, bufW: Buf, offW: number,
-    bufB: Buf, offB: number, bufY: Buf, offY: number,
-    m: number, n: number, k: number,
-  ): void;
+  linear(bufX: Buf, offX: number, bufW: Buf, offW: number, bufB: Buf, offB: number, bufY: Buf, offY: number, m: number, n: number, k: number): void;
   /** y[o, i] = Σ_m x[o, m, i] (float32, byte offsets). */
   sumAxis(bufX: Buf, offX: number, bufY: Buf, offY: number, outer: number, mid: number, inner: number): void;
   /** `count` blocks of `blockBytes`, the i-th from offSrc + i·srcStride to offDst + i·dstStride (bytes). */
   copyBlocks(bufSrc: Buf, offSrc: number, srcStride: number, bufDst: Buf, offDst: number, dstStride: number, blockBytes: number, count: number): void;
   /** Layer norm's gradient for [rows, cols] x and dy: dx, and dgamma / dbeta summed over rows. */
   layerNormGrad(
-    bufX: Buf, offX: number, bufG: Buf, offG: number, bufDy: Buf, offDy: number,
-    bufDx: Buf, offDx: number, bufDg: Buf, offDg: number, bufDb: Buf, offDb: number, rows: number, cols: number, eps: number,
+    bufX: Buf,
+    offX: number,
+    bufG: Buf,
+    offG: number,
+    bufDy: Buf,
+    offDy: number,
+    bufDx: Buf,
+    offDx: number,
+    bufDg: Buf,
+    offDg: number,
+    bufDb: Buf,
+    offDb: number,
+    rows: number,
+    cols: number,
+    eps: number,
   ): void;
   /** Log-softmax's gradient per row: dx = dy - Σdy·exp(y), y the forward output. */
   logSoftmaxGrad(bufDy: Buf, offDy: number, bufY: Buf, offY: number, bufDx: Buf, offDx: number, rows: number, cols: number): void;
   /** Gradient of per-row (nll, smooth) (dy [rows, 2]) w.r.t. lprobs [rows, cols]; int32 targets. */
-  smoothedNllGrad(bufDy: Buf, offDy: number, bufT: Buf, offT: number, bufDx: Buf, offDx: number, rows: number, cols: number, hasIgnore: boolean, ignoreIndex: number): void;
+  smoothedNllGrad(
+    bufDy: Buf,
+    offDy: number,
+    bufT: Buf,
+    offT: number,
+    bufDx: Buf,
+    offDx: number,
+    rows: number,
+    cols: number,
+    hasIgnore: boolean,
+    ignoreIndex: number,
+  ): void;
   /**
    * Output layer + label-smoothed cross-entropy (x [n, c], w [v, c], int32 t [n]) → stats [4] (Σnll,
    * Σsmooth, argmax hits, rows counted) and, when offDx ≥ 0, dx [n, c] and dw [v, c] of
    * a·Σnll + b·Σsmooth. Throws a RangeError naming the row whose target is outside [0, v).
    */
   linearSmoothedNll(
-    bufX: Buf, offX: number, bufW: Buf, offW: number, bufT: Buf, offT: number, bufStats: Buf, offStats: number,
-    bufDx: Buf, offDx: number, bufDw: Buf, offDw: number, n: number, v: number, c: number, a: number, b: number, hasIgnore: boolean, ignoreIndex: number,
+    bufX: Buf,
+    offX: number,
+    bufW: Buf,
+    offW: number,
+    bufT: Buf,
+    offT: number,
+    bufStats: Buf,
+    offStats: number,
+    bufDx: Buf,
+    offDx: number,
+    bufDw: Buf,
+    offDw: number,
+    n: number,
+    v: number,
+    c: number,
+    a: number,
+    b: number,
+    hasIgnore: boolean,
+    ignoreIndex: number,
   ): void;
   /** One Adam step over n float32 values (see native/kernels.c adam_loop); mode 0 fairseq adam, 1 AdamW. */
   adamStep(
-    bufP: Buf, offP: number, bufG: Buf, offG: number, bufM: Buf, offM: number, bufV: Buf, offV: number,
-    bufP2: Buf, offP2: number, bufM2: Buf, offM2: number, bufV2: Buf, offV2: number, n: number,
-    b1: number, c1: number, b2: number, c2: number, eps: number, step: number, decay: number, sqrtBc2: number, mode: number, hasDecay: boolean,
+    bufP: Buf,
+    offP: number,
+    bufG: Buf,
+    offG: number,
+    bufM: Buf,
+    offM: number,
+    bufV: Buf,
+    offV: number,
+    bufP2: Buf,
+    offP2: number,
+    bufM2: Buf,
+    offM2: number,
+    bufV2: Buf,
+    offV2: number,
+    n: number,
+    b1: number,
+    c1: number,
+    b2: number,
+    c2: number,
+    eps: number,
+    step: number,
+    decay: number,
+    sqrtBc2: number,
+    mode: number,
+    hasDecay: boolean,
   ): void;
   /** Dropout of n float32 values: kept with probability `keep` by a hash of (seed, index), scaled by 1/keep. */
   dropout(bufX: Buf, offX: number, bufY: Buf, offY: number, n: number, keep: number, seed: number): void;

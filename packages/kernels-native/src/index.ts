@@ -42,8 +42,12 @@ export async function registerNativeKernels(backendName: string, options: { thre
   if (options.threads && options.threads > 0) native.setThreads(options.threads);
   if (!replaced.has(backendName)) {
     const configs = [
-      nativeBatchMatMulConfig(backendName, native), nativeExpConfig(backendName, native), nativeTopKConfig(backendName, native),
-      nativeSumConfig(backendName, native), nativeSplitVConfig(backendName, native), nativeConcatConfig(backendName, native),
+      nativeBatchMatMulConfig(backendName, native),
+      nativeExpConfig(backendName, native),
+      nativeTopKConfig(backendName, native),
+      nativeSumConfig(backendName, native),
+      nativeSplitVConfig(backendName, native),
+      nativeConcatConfig(backendName, native),
     ];
     const originals: KernelConfig[] = [];
     for (const config of configs) {
@@ -53,9 +57,15 @@ export async function registerNativeKernels(backendName: string, options: { thre
     }
     // kernels no backend has: nothing to restore, only to remove
     const added = [
-      nativeLogSoftmaxConfig(backendName, native), nativeLayerNormConfig(backendName, native), nativeLinearConfig(backendName, native),
-      nativeLayerNormGradConfig(backendName, native), nativeLogSoftmaxGradConfig(backendName, native), nativeSmoothedNllGradConfig(backendName, native),
-      nativeLinearSmoothedNllConfig(backendName, native), nativeAdamConfig(backendName, native), nativeDropoutConfig(backendName, native),
+      nativeLogSoftmaxConfig(backendName, native),
+      nativeLayerNormConfig(backendName, native),
+      nativeLinearConfig(backendName, native),
+      nativeLayerNormGradConfig(backendName, native),
+      nativeLogSoftmaxGradConfig(backendName, native),
+      nativeSmoothedNllGradConfig(backendName, native),
+      nativeLinearSmoothedNllConfig(backendName, native),
+      nativeAdamConfig(backendName, native),
+      nativeDropoutConfig(backendName, native),
     ];
     for (const config of added) {
       if (getKernel(config.kernelName, backendName)) unregisterKernel(config.kernelName, backendName);

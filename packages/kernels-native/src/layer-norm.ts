@@ -13,9 +13,17 @@ export function nativeLayerNormConfig(backendName: "wasm" | "cpu", native: Nativ
     const { eps } = args.attrs as { eps: number };
     const rank = x.shape.length;
     const cols = x.shape[rank - 1] ?? 0;
-    if (x.dtype !== "float32" || gamma.dtype !== "float32" || beta.dtype !== "float32" || rank === 0 ||
-        util.sizeFromShape(gamma.shape) !== cols || util.sizeFromShape(beta.shape) !== cols) {
-      throw new Error(`${KernelNames.LayerNorm}: float32 x [..., C] with gamma and beta of C values (got x ${x.dtype} [${x.shape}], gamma [${gamma.shape}], beta [${beta.shape}])`);
+    if (
+      x.dtype !== "float32" ||
+      gamma.dtype !== "float32" ||
+      beta.dtype !== "float32" ||
+      rank === 0 ||
+      util.sizeFromShape(gamma.shape) !== cols ||
+      util.sizeFromShape(beta.shape) !== cols
+    ) {
+      throw new Error(
+        `${KernelNames.LayerNorm}: float32 x [..., C] with gamma and beta of C values (got x ${x.dtype} [${x.shape}], gamma [${gamma.shape}], beta [${beta.shape}])`,
+      );
     }
     const rows = cols === 0 ? 0 : util.sizeFromShape(x.shape) / cols;
     if (backendName === "wasm") {
@@ -45,14 +53,23 @@ export function nativeLayerNormGradConfig(backendName: "wasm" | "cpu", native: N
     const { x, gamma, dy } = args.inputs as { x: TensorInfo; gamma: TensorInfo; dy: TensorInfo };
     const { eps } = args.attrs as { eps: number };
     const cols = x.shape[x.shape.length - 1] ?? 0;
-    if (x.dtype !== "float32" || gamma.dtype !== "float32" || dy.dtype !== "float32" || x.shape.length === 0 ||
-        util.sizeFromShape(gamma.shape) !== cols || !util.arraysEqual(x.shape, dy.shape)) {
-      throw new Error(`${KernelNames.LayerNormGrad}: float32 x and dy [..., C] with gamma of C values (got x [${x.shape}], dy [${dy.shape}], gamma [${gamma.shape}])`);
+    if (
+      x.dtype !== "float32" ||
+      gamma.dtype !== "float32" ||
+      dy.dtype !== "float32" ||
+      x.shape.length === 0 ||
+      util.sizeFromShape(gamma.shape) !== cols ||
+      !util.arraysEqual(x.shape, dy.shape)
+    ) {
+      throw new Error(
+        `${KernelNames.LayerNormGrad}: float32 x and dy [..., C] with gamma of C values (got x [${x.shape}], dy [${dy.shape}], gamma [${gamma.shape}])`,
+      );
     }
     const rows = cols === 0 ? 0 : util.sizeFromShape(x.shape) / cols;
     const mem = kernelMemory(backendName, args.backend);
     const outs = [mem.alloc(x.shape, "float32"), mem.alloc([cols], "float32"), mem.alloc([cols], "float32")] as const;
-    if (cols > 0) native.layerNormGrad(...mem.at(x), ...mem.at(gamma), ...mem.at(dy), ...mem.at(outs[0]), ...mem.at(outs[1]), ...mem.at(outs[2]), rows, cols, eps);
+    if (cols > 0)
+      native.layerNormGrad(...mem.at(x), ...mem.at(gamma), ...mem.at(dy), ...mem.at(outs[0]), ...mem.at(outs[1]), ...mem.at(outs[2]), rows, cols, eps);
     return [...outs];
   };
   return { kernelName: KernelNames.LayerNormGrad, backendName, kernelFunc };

@@ -25,9 +25,18 @@ export function nativeLinearSmoothedNllConfig(backendName: "wasm" | "cpu", nativ
     const { nllWeight, smoothWeight, hasIgnore, ignoreIndex, withGrad } = args.attrs as unknown as LinearSmoothedNllAttrs;
     const [n, c] = x.shape as [number, number];
     const [v, cw] = weight.shape as [number, number];
-    if (x.shape.length !== 2 || weight.shape.length !== 2 || c !== cw || x.dtype !== "float32" || weight.dtype !== "float32" ||
-        target.dtype !== "int32" || !util.arraysEqual(target.shape, [n])) {
-      throw new Error(`${KernelNames.LinearSmoothedNll}: float32 x [N, C], weight [V, C], int32 target [N] (got x ${x.dtype} [${x.shape}], weight ${weight.dtype} [${weight.shape}], target ${target.dtype} [${target.shape}])`);
+    if (
+      x.shape.length !== 2 ||
+      weight.shape.length !== 2 ||
+      c !== cw ||
+      x.dtype !== "float32" ||
+      weight.dtype !== "float32" ||
+      target.dtype !== "int32" ||
+      !util.arraysEqual(target.shape, [n])
+    ) {
+      throw new Error(
+        `${KernelNames.LinearSmoothedNll}: float32 x [N, C], weight [V, C], int32 target [N] (got x ${x.dtype} [${x.shape}], weight ${weight.dtype} [${weight.shape}], target ${target.dtype} [${target.shape}])`,
+      );
     }
     const mem = kernelMemory(backendName, args.backend);
     const stats = mem.alloc([4], "float32");
@@ -35,8 +44,19 @@ export function nativeLinearSmoothedNllConfig(backendName: "wasm" | "cpu", nativ
     const dw = withGrad ? mem.alloc([v, c], "float32") : null;
     const none: [Float32Array, number] = [new Float32Array(0), -1];
     native.linearSmoothedNll(
-      ...mem.at(x), ...mem.at(weight), ...mem.at(target), ...mem.at(stats), ...(dx ? mem.at(dx) : none), ...(dw ? mem.at(dw) : none),
-      n, v, c, nllWeight, smoothWeight, hasIgnore, ignoreIndex,
+      ...mem.at(x),
+      ...mem.at(weight),
+      ...mem.at(target),
+      ...mem.at(stats),
+      ...(dx ? mem.at(dx) : none),
+      ...(dw ? mem.at(dw) : none),
+      n,
+      v,
+      c,
+      nllWeight,
+      smoothWeight,
+      hasIgnore,
+      ignoreIndex,
     );
     return dx && dw ? [stats, dx, dw] : [stats];
   };

@@ -12,9 +12,17 @@ export function nativeLinearConfig(backendName: "wasm" | "cpu", native: NativeBi
     const { x, weight, bias } = args.inputs as { x: TensorInfo; weight: TensorInfo; bias?: TensorInfo };
     const [m, k] = x.shape as [number, number];
     const [n, kw] = weight.shape as [number, number];
-    if (x.shape.length !== 2 || weight.shape.length !== 2 || k !== kw || x.dtype !== "float32" || weight.dtype !== "float32" ||
-        (bias && (bias.dtype !== "float32" || util.sizeFromShape(bias.shape) !== n))) {
-      throw new Error(`${KernelNames.Linear}: float32 x [M, K], weight [N, K], bias [N] (got x [${x.shape}], weight [${weight.shape}], bias [${bias?.shape ?? "none"}])`);
+    if (
+      x.shape.length !== 2 ||
+      weight.shape.length !== 2 ||
+      k !== kw ||
+      x.dtype !== "float32" ||
+      weight.dtype !== "float32" ||
+      (bias && (bias.dtype !== "float32" || util.sizeFromShape(bias.shape) !== n))
+    ) {
+      throw new Error(
+        `${KernelNames.Linear}: float32 x [M, K], weight [N, K], bias [N] (got x [${x.shape}], weight [${weight.shape}], bias [${bias?.shape ?? "none"}])`,
+      );
     }
     if (backendName === "wasm") {
       const be = args.backend as WasmBackendLike;

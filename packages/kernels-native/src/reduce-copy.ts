@@ -61,7 +61,12 @@ export function nativeSplitVConfig(backendName: "wasm" | "cpu", native: NativeBi
     const outer = util.sizeFromShape(x.shape.slice(0, ax));
     const inner = util.sizeFromShape(x.shape.slice(ax + 1));
     const mem = kernelMemory(backendName, args.backend);
-    const outs = sizes.map((s) => mem.alloc(x.shape.map((d, i) => (i === ax ? s : d)), x.dtype as "float32" | "int32"));
+    const outs = sizes.map((s) =>
+      mem.alloc(
+        x.shape.map((d, i) => (i === ax ? s : d)),
+        x.dtype as "float32" | "int32",
+      ),
+    );
     const [src, srcOff] = mem.at(x);
     let start = 0;
     sizes.forEach((s, i) => {
@@ -86,7 +91,10 @@ export function nativeConcatConfig(backendName: "wasm" | "cpu", native: NativeBi
     const outer = util.sizeFromShape(shape.slice(0, ax));
     const inner = util.sizeFromShape(shape.slice(ax + 1));
     const mem = kernelMemory(backendName, args.backend);
-    const out = mem.alloc(shape.map((d, i) => (i === ax ? dim : d)), dtype);
+    const out = mem.alloc(
+      shape.map((d, i) => (i === ax ? dim : d)),
+      dtype,
+    );
     const [dst, dstOff] = mem.at(out);
     let start = 0;
     for (const t of xs) {

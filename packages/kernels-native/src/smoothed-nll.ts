@@ -14,7 +14,9 @@ export function nativeSmoothedNllGradConfig(backendName: "wasm" | "cpu", native:
     const { vocab, hasIgnore, ignoreIndex } = args.attrs as { vocab: number; hasIgnore: boolean; ignoreIndex: number };
     const n = target.shape[0] ?? 0;
     if (dy.dtype !== "float32" || target.dtype !== "int32" || target.shape.length !== 1 || !util.arraysEqual(dy.shape, [n, 2])) {
-      throw new Error(`${KernelNames.SmoothedNllGrad}: float32 dy [N, 2] and int32 target [N] (got dy ${dy.dtype} [${dy.shape}], target ${target.dtype} [${target.shape}])`);
+      throw new Error(
+        `${KernelNames.SmoothedNllGrad}: float32 dy [N, 2] and int32 target [N] (got dy ${dy.dtype} [${dy.shape}], target ${target.dtype} [${target.shape}])`,
+      );
     }
     const mem = kernelMemory(backendName, args.backend);
     const dx = mem.alloc([n, vocab], "float32");

@@ -41,7 +41,23 @@ describe("native kernels", () => {
       const info = await registerNativeKernels(backend, { threads: 1 });
       expect(info).toMatchObject({
         active: true,
-        kernels: ["BatchMatMul", "Exp", "TopK", "Sum", "SplitV", "Concat", "LogSoftmax", "FairseqLayerNorm", "FairseqLinear", KernelNames.LayerNormGrad, KernelNames.LogSoftmaxGrad, KernelNames.SmoothedNllGrad, KernelNames.LinearSmoothedNll, "FairseqAdam", KernelNames.Dropout],
+        kernels: [
+          "BatchMatMul",
+          "Exp",
+          "TopK",
+          "Sum",
+          "SplitV",
+          "Concat",
+          "LogSoftmax",
+          "FairseqLayerNorm",
+          "FairseqLinear",
+          KernelNames.LayerNormGrad,
+          KernelNames.LogSoftmaxGrad,
+          KernelNames.SmoothedNllGrad,
+          KernelNames.LinearSmoothedNll,
+          "FairseqAdam",
+          KernelNames.Dropout,
+        ],
       });
       const cases: [number, number, number, number, number][] = [
         [3, 3, 5, 7, 4],
@@ -83,12 +99,15 @@ describe("native kernels", () => {
           for (const tb of [false, true]) {
             const av = seeded(bs * m * k, m * 31 + k);
             const bv = seeded(bs * k * n, n * 17 + k);
-            const got = await tf.tidy(() => tf.matMul(tf.tensor3d(av, [bs, ta ? k : m, ta ? m : k]), tf.tensor3d(bv, [bs, tb ? n : k, tb ? k : n]), ta, tb)).data();
+            const got = await tf
+              .tidy(() => tf.matMul(tf.tensor3d(av, [bs, ta ? k : m, ta ? m : k]), tf.tensor3d(bv, [bs, tb ? n : k, tb ? k : n]), ta, tb))
+              .data();
             for (let s = 0; s < bs; s++)
               for (let i = 0; i < m; i++)
                 for (let j = 0; j < n; j++) {
                   let acc = 0;
-                  for (let p = 0; p < k; p++) acc = Math.fround(acc + Math.fround(av[s * m * k + (ta ? p * m + i : i * k + p)]! * bv[s * k * n + (tb ? j * k + p : p * n + j)]!));
+                  for (let p = 0; p < k; p++)
+                    acc = Math.fround(acc + Math.fround(av[s * m * k + (ta ? p * m + i : i * k + p)]! * bv[s * k * n + (tb ? j * k + p : p * n + j)]!));
                   expect(got[(s * m + i) * n + j]).toBe(acc);
                 }
           }
@@ -225,7 +244,13 @@ describe("native kernels", () => {
       const xv = seeded(4 * 9 * 5, 3);
       const x = tf.tensor3d(xv, shape);
       const at = (i: number, j: number, k: number) => xv[(i * 9 + j) * 5 + k]!;
-      for (const [axis, sizes] of [[1, [2, -1, 3]], [2, [1, 0, 4]], [0, 2], [-1, [5]], [1, 3]] as [number, number | number[]][]) {
+      for (const [axis, sizes] of [
+        [1, [2, -1, 3]],
+        [2, [1, 0, 4]],
+        [0, 2],
+        [-1, [5]],
+        [1, 3],
+      ] as [number, number | number[]][]) {
         const parts = tf.split(x, sizes, axis);
         const ax = axis < 0 ? 3 + axis : axis;
         let start = 0;
@@ -260,7 +285,10 @@ describe("native kernels", () => {
       await tf.setBackend(backend);
       unregisterNativeKernels(backend);
       const [R, C, V] = [37, 48, 300];
-      const x = tf.tensor2d(seeded(R * C, 5).map((v) => v * 3 + 0.5), [R, C]);
+      const x = tf.tensor2d(
+        seeded(R * C, 5).map((v) => v * 3 + 0.5),
+        [R, C],
+      );
       const gamma = tf.tensor1d(seeded(C, 6).map((v) => 1 + v / 2));
       const beta = tf.tensor1d(seeded(C, 7));
       const dyLn = tf.tensor2d(seeded(R * C, 8), [R, C]);
@@ -269,12 +297,18 @@ describe("native kernels", () => {
         return tf.add(tf.mul(tf.mul(tf.sub(a, mean), tf.rsqrt(tf.add(variance, 1e-5))), g), b);
       };
       const wantLn = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => layerNorm(a, g, b))([x, gamma, beta], dyLn);
-      const logits = tf.tensor2d(seeded(R * V, 9).map((v) => v * 8), [R, V]);
+      const logits = tf.tensor2d(
+        seeded(R * V, 9).map((v) => v * 8),
+        [R, V],
+      );
       const y = tf.logSoftmax(logits);
       const dyLs = tf.tensor2d(seeded(R * V, 10), [R, V]);
       const wantLs = tf.grad((l: tf.Tensor) => tf.logSoftmax(l))(logits, dyLs);
       const pad = 1;
-      const target = tf.tensor1d(Array.from({ length: R }, (_, i) => (i % 5 === 0 ? pad : (i * 37) % V)), "int32");
+      const target = tf.tensor1d(
+        Array.from({ length: R }, (_, i) => (i % 5 === 0 ? pad : (i * 37) % V)),
+        "int32",
+      );
       const dyNll = tf.tensor2d(seeded(R * 2, 11), [R, 2]);
       const rows = (lp: tf.Tensor) => {
         const keep = tf.cast(tf.notEqual(target, pad), "float32");
@@ -288,8 +322,11 @@ describe("native kernels", () => {
       const gotLs = tf.engine().runKernel(KernelNames.LogSoftmaxGrad, { dy: dyLs, y }, {}) as tf.Tensor;
       const gotNll = tf.engine().runKernel(KernelNames.SmoothedNllGrad, { dy: dyNll, target }, { vocab: V, hasIgnore: true, ignoreIndex: pad }) as tf.Tensor;
       const pairs: [tf.Tensor, tf.Tensor, number][] = [
-        [gotLn[0]!, wantLn[0]!, 1e-4], [gotLn[1]!, wantLn[1]!, 1e-4], [gotLn[2]!, wantLn[2]!, 1e-4],
-        [gotLs, wantLs, 1e-5], [gotNll, wantNll, 0],
+        [gotLn[0]!, wantLn[0]!, 1e-4],
+        [gotLn[1]!, wantLn[1]!, 1e-4],
+        [gotLn[2]!, wantLn[2]!, 1e-4],
+        [gotLs, wantLs, 1e-5],
+        [gotNll, wantNll, 0],
       ];
       for (const [got, want, tol] of pairs) {
         expect(got.shape).toEqual(want.shape);
@@ -314,7 +351,10 @@ describe("native kernels", () => {
       // C = 24 puts 48 rows in a block (native/kernels.c), so 1,000 rows run 21 blocks, the last short
       const [N, C, V, pad] = [1000, 24, 5000, 1];
       const x = tf.tensor2d(seeded(N * C, 21), [N, C]);
-      const w = tf.tensor2d(seeded(V * C, 22).map((v) => v * 2), [V, C]);
+      const w = tf.tensor2d(
+        seeded(V * C, 22).map((v) => v * 2),
+        [V, C],
+      );
       // every 9th row is padding; some rows aim at their own argmax so that hits are counted
       const logits0 = tf.matMul(x, w, false, true);
       const argmax = await tf.argMax(logits0, -1).data();
@@ -386,7 +426,9 @@ describe("native kernels", () => {
       }
       await registerNativeKernels(backend);
       const attrs = { nllWeight: a, smoothWeight: b, hasIgnore: true, ignoreIndex: pad };
-      const [stats, dx, dw] = tf.engine().runKernel(KernelNames.LinearSmoothedNll, { x, weight: w, target }, { ...attrs, withGrad: true } as never) as tf.Tensor[];
+      const [stats, dx, dw] = tf
+        .engine()
+        .runKernel(KernelNames.LinearSmoothedNll, { x, weight: w, target }, { ...attrs, withGrad: true } as never) as tf.Tensor[];
       const st = await stats!.data();
       expect(Math.abs(st[0]! - nllRef) / nllRef).toBeLessThan(1e-6);
       expect(Math.abs(st[1]! - smoothRef) / smoothRef).toBeLessThan(1e-6);
@@ -395,7 +437,10 @@ describe("native kernels", () => {
       // The gradients: within 1e-5 of the float64 values, relative to the largest (measured 1-2e-6;
       // float32 autodiff through the whole logits is 0.3e-6 off on cpu, 3.3e-5 on wasm), and so within
       // 1e-4 of that autodiff.
-      for (const [got, tfWant, want] of [[dx!, gradsTf[0]!, dx64], [dw!, gradsTf[1]!, dw64]] as const) {
+      for (const [got, tfWant, want] of [
+        [dx!, gradsTf[0]!, dx64],
+        [dw!, gradsTf[1]!, dw64],
+      ] as const) {
         expect(got.shape).toEqual(tfWant.shape);
         const [g, r] = [await got.data(), await tfWant.data()];
         const scale = want.reduce((mx, v) => Math.max(mx, Math.abs(v)), 0);
@@ -414,8 +459,13 @@ describe("native kernels", () => {
       expect(only).toHaveLength(1);
       expect(Array.from(await only[0]!.data())).toEqual(Array.from(st));
       // a target outside the vocabulary is an error that names its row
-      const bad = tf.tensor1d(Int32Array.from(tv, (t, i) => (i === 500 ? V : t)), "int32");
-      expect(() => tf.engine().runKernel(KernelNames.LinearSmoothedNll, { x, weight: w, target: bad }, { ...attrs, withGrad: false } as never)).toThrow(/target 5000 at row 500 is outside the vocabulary \[0, 5000\)/);
+      const bad = tf.tensor1d(
+        Int32Array.from(tv, (t, i) => (i === 500 ? V : t)),
+        "int32",
+      );
+      expect(() => tf.engine().runKernel(KernelNames.LinearSmoothedNll, { x, weight: w, target: bad }, { ...attrs, withGrad: false } as never)).toThrow(
+        /target 5000 at row 500 is outside the vocabulary \[0, 5000\)/,
+      );
       tf.dispose([x, w, logits0, target, ...gradsTf, stats!, dx!, dw!, ...only, bad]);
     });
   }
@@ -491,8 +541,9 @@ describe("native kernels", () => {
     expect(fails("sumAxis", [F(6), 0, F(3), 0, 1, 2])).toBe("TypeError: sumAxis expects 7 arguments");
     expect(fails("sumAxis", [F(6), 0, new Uint8Array(12), 0, 1, 2, 3])).toBe("TypeError: sumAxis: buffers must be ArrayBuffers, Float32Arrays or Int32Arrays");
     expect(fails("sumAxis", [F(6), 0, F(3), 0, 1, -2, 3])).toBe("RangeError: sumAxis: negative size");
-    expect(fails("adamStep", [...Array.from({ length: 7 }, (_, i) => [F(3), i === 6 ? 4 : 0]).flat(), 3, 0.9, 0.1, 0.98, 0.02, 1e-8, 1e-3, 0, 1, 0, false]))
-      .toBe("RangeError: adamStep: range outside its buffer or misaligned");
+    expect(
+      fails("adamStep", [...Array.from({ length: 7 }, (_, i) => [F(3), i === 6 ? 4 : 0]).flat(), 3, 0.9, 0.1, 0.98, 0.02, 1e-8, 1e-3, 0, 1, 0, false]),
+    ).toBe("RangeError: adamStep: range outside its buffer or misaligned");
     expect(fails("dropout", [F(4), 0, F(4), 0, 4, 0, 7])).toBe("RangeError: dropout: keep probability must be in (0, 1] and n below 2^32");
     expect(fails("setThreads", [])).toBe("TypeError: setThreads expects 1 arguments");
     // a zero-length range may sit in an empty buffer (whose data pointer can be NULL): the kernel still runs

@@ -50,8 +50,7 @@ export class MetersDict {
   loadStateDict(state: [number, string, string, MeterState][], clock: Clock): void {
     this.entries = [];
     for (const [priority, key, cls, s] of state) {
-      const meter =
-        cls === "TimeMeter" ? new TimeMeter(null, clock) : cls === "StopwatchMeter" ? new StopwatchMeter(null, clock) : new AverageMeter();
+      const meter = cls === "TimeMeter" ? new TimeMeter(null, clock) : cls === "StopwatchMeter" ? new StopwatchMeter(null, clock) : new AverageMeter();
       meter.loadStateDict(s);
       this.add(key, meter, priority);
     }

@@ -33,8 +33,7 @@ type PyJson = { int: number } | { float: number } | string;
 
 /** Python `json.dumps` of a flat dict (ensure_ascii, `", "` and `": "` separators). */
 function jsonDumps(entries: [string, PyJson][]): string {
-  const enc = (s: string) =>
-    JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const enc = (s: string) => JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
   const val = (v: PyJson) => (typeof v === "string" ? enc(v) : "int" in v ? String(v.int) : pyFloatRepr(v.float));
   return `{${entries.map(([k, v]) => `${enc(k)}: ${val(v)}`).join(", ")}}`;
 }
@@ -167,4 +166,3 @@ export class ProgressBar {
     this.bar = null;
   }
 }
-

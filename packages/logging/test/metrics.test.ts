@@ -39,7 +39,7 @@ describe("Metrics (fairseq.logging.metrics)", () => {
     // loss = (700 + 3000) / 400 / ln 2, weighted by sample size
     expect(v.get("loss")).toBe(pyRound(3700 / 400 / Math.LN2, 3));
     expect(v.get("nll_loss")).toBe(pyRound(3400 / 400 / Math.LN2, 3));
-    expect(v.get("ppl")).toBe(pyRound(2 ** ((3400 / 400 / Math.LN2)), 2));
+    expect(v.get("ppl")).toBe(pyRound(2 ** (3400 / 400 / Math.LN2), 2));
     expect(v.get("wpb")).toBe(200);
     // the first logSpeed call only starts the clock: 300 tokens in the 0.5 s since then
     expect(v.get("wps")).toBe(600);
@@ -97,16 +97,16 @@ describe("ProgressBar", () => {
   it("simple format prints fairseq's layout and respects the log interval", () => {
     const out: string[] = [];
     const bar = new ProgressBar({ format: "simple", size: 114, epoch: 3, logInterval: 10, sink: (n, msg) => out.push(`${n}: ${msg}`) });
-    const stats: SmoothedValues = new Map([["loss", 8.575], ["lr", 0.000375]]);
+    const stats: SmoothedValues = new Map([
+      ["loss", 8.575],
+      ["lr", 0.000375],
+    ]);
     bar.tick(8);
     bar.log(stats, "train_inner", 9);
     bar.tick(9);
     bar.log(stats, "train_inner", 10);
     bar.print(stats, "train");
-    expect(out).toEqual([
-      "train_inner: epoch 003:     10 / 114 loss=8.575, lr=0.000375",
-      "train: epoch 003 | loss 8.575 | lr 0.000375",
-    ]);
+    expect(out).toEqual(["train_inner: epoch 003:     10 / 114 loss=8.575, lr=0.000375", "train: epoch 003 | loss 8.575 | lr 0.000375"]);
     expect(formatStat(null)).toBe("None");
   });
 });

@@ -31,15 +31,28 @@ const EOS = 2;
 const bin = join(shared, "reference/fairseq/multi30k-de-en/bin");
 const dictSize = (lang, fallback) => {
   const f = join(bin, `dict.${lang}.txt`);
-  return existsSync(f) ? 4 + readFileSync(f, "utf8").split("\n").filter((l) => l.trim()).length : fallback;
+  return existsSync(f)
+    ? 4 +
+        readFileSync(f, "utf8")
+          .split("\n")
+          .filter((l) => l.trim()).length
+    : fallback;
 };
 const srcVocab = dictSize("de", 8000);
 const tgtVocab = dictSize("en", 6000);
 
 const transformer = (L, E, F) => ({
-  arch: "transformer", encoder_layers: L, decoder_layers: L, encoder_embed_dim: E, decoder_embed_dim: E,
-  encoder_ffn_embed_dim: F, decoder_ffn_embed_dim: F, encoder_attention_heads: 4, decoder_attention_heads: 4,
-  share_decoder_input_output_embed: true, dropout: 0.1,
+  arch: "transformer",
+  encoder_layers: L,
+  decoder_layers: L,
+  encoder_embed_dim: E,
+  decoder_embed_dim: E,
+  encoder_ffn_embed_dim: F,
+  decoder_ffn_embed_dim: F,
+  encoder_attention_heads: 4,
+  decoder_attention_heads: 4,
+  share_decoder_input_output_embed: true,
+  dropout: 0.1,
 });
 const ARGS = {
   tiny: () => transformer(2, 64, 128),
@@ -69,7 +82,11 @@ for (const name of configs) {
       rows,
       src: tf.tensor2d(srcRows.slice(r, r + rows), [rows, LEN], "int32"),
       lens: tf.tensor1d(new Array(rows).fill(LEN), "int32"),
-      prev: tf.tensor2d(tgtRows.slice(r, r + rows).map((row) => [EOS, ...row.slice(0, -1)]), [rows, LEN], "int32"),
+      prev: tf.tensor2d(
+        tgtRows.slice(r, r + rows).map((row) => [EOS, ...row.slice(0, -1)]),
+        [rows, LEN],
+        "int32",
+      ),
       target: tf.tensor1d(tgtRows.slice(r, r + rows).flat(), "int32"),
     });
   }
@@ -105,7 +122,9 @@ for (const name of configs) {
   const sorted = [...times].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
   results.push({ name, params: model.numParameters(), median, times, before, after });
-  console.log(`${name}: ${median.toFixed(0)} ms per ${BSZ * LEN}-token forward+backward (runs ${times.map((t) => t.toFixed(0)).join(", ")}); tensors ${before} -> ${after}`);
+  console.log(
+    `${name}: ${median.toFixed(0)} ms per ${BSZ * LEN}-token forward+backward (runs ${times.map((t) => t.toFixed(0)).join(", ")}); tensors ${before} -> ${after}`,
+  );
   for (const c of chunks) tf.dispose([c.src, c.lens, c.prev, c.target]);
   model.dispose();
 }
@@ -123,7 +142,10 @@ const md = [
   "",
   "| config | parameters | ms per forward+backward | runs (ms) | tensors before/after timed runs |",
   "|---|---|---|---|---|",
-  ...results.map((r) => `| ${r.name} | ${r.params.toLocaleString("en-US")} | ${r.median.toFixed(0)} | ${r.times.map((t) => t.toFixed(0)).join(", ")} | ${r.before} / ${r.after} |`),
+  ...results.map(
+    (r) =>
+      `| ${r.name} | ${r.params.toLocaleString("en-US")} | ${r.median.toFixed(0)} | ${r.times.map((t) => t.toFixed(0)).join(", ")} | ${r.before} / ${r.after} |`,
+  ),
   "",
   "tiny = transformer L=2, E=64, FFN=128; small = transformer L=3, E=256, FFN=1024 (4 heads, tied decoder input/output embeddings);",
   "lstm_wiseman_iwslt_de_en = fairseq's preset (1-layer LSTMs of 256 units, attention, dropout 0.1 on the decoder output).",

@@ -52,7 +52,11 @@ export interface DecodedCheckpoint {
  * Serialise a model's parameters as a fairseq-ts checkpoint. `metadata` (args first, then the writer's
  * fields, in the order given) is stored after `format` and `version`; `extraTensors` follow the weights.
  */
-export function encodeCheckpoint(model: FairseqModel, metadata: Omit<CheckpointMetadata, "format" | "version">, extraTensors: ReadonlyMap<string, SafeTensor> = new Map()): Uint8Array {
+export function encodeCheckpoint(
+  model: FairseqModel,
+  metadata: Omit<CheckpointMetadata, "format" | "version">,
+  extraTensors: ReadonlyMap<string, SafeTensor> = new Map(),
+): Uint8Array {
   const tensors = new Map<string, SafeTensor>();
   for (const [name, v] of model.namedParameters()) tensors.set(`${MODEL_PREFIX}${name}`, f32(v.shape, v.dataSync() as Float32Array));
   for (const [name, t] of extraTensors) {
@@ -78,7 +82,8 @@ export function decodeCheckpoint(bytes: Uint8Array, source?: string): DecodedChe
   } catch {
     throw new CheckpointError("corrupt checkpoint metadata", source);
   }
-  if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) throw new CheckpointError("corrupt checkpoint metadata (not a JSON object)", source);
+  if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata))
+    throw new CheckpointError("corrupt checkpoint metadata (not a JSON object)", source);
   const weights = new Map<string, SafeTensor>();
   const extraTensors = new Map<string, SafeTensor>();
   for (const [name, t] of decoded.tensors) {
@@ -128,7 +133,12 @@ export function loadModelWeights(model: FairseqModel, weights: ReadonlyMap<strin
 }
 
 /** Build the model `args` describe for `vocab` and load `weights` into it; the model is disposed if loading fails. */
-export function buildModelWithWeights(args: ModelArgs, vocab: ModelVocab, weights: Iterable<[string, WeightValues]>, source?: string): EncoderDecoderModel | LanguageModel {
+export function buildModelWithWeights(
+  args: ModelArgs,
+  vocab: ModelVocab,
+  weights: Iterable<[string, WeightValues]>,
+  source?: string,
+): EncoderDecoderModel | LanguageModel {
   let model;
   try {
     model = buildModel({ ...args }, vocab);
@@ -145,7 +155,11 @@ export function buildModelWithWeights(args: ModelArgs, vocab: ModelVocab, weight
 }
 
 /** Build and load the model a decoded fairseq-ts checkpoint holds. */
-export function modelFromCheckpoint(checkpoint: DecodedCheckpoint, vocab: ModelVocab, source?: string): { model: EncoderDecoderModel | LanguageModel; args: ModelArgs } {
+export function modelFromCheckpoint(
+  checkpoint: DecodedCheckpoint,
+  vocab: ModelVocab,
+  source?: string,
+): { model: EncoderDecoderModel | LanguageModel; args: ModelArgs } {
   const args = checkpoint.metadata.args;
   if (typeof args !== "object" || args === null || Array.isArray(args)) throw new CheckpointError("checkpoint metadata has no args", source);
   return { model: buildModelWithWeights(args, vocab, safeTensorValues(checkpoint.weights), source), args };

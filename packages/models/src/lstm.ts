@@ -132,7 +132,13 @@ class LSTMDirection {
   readonly whh: tf.Variable;
   readonly bih: tf.Variable;
   readonly bhh: tf.Variable;
-  constructor(ctx: ModuleContext, prefix: string, suffix: string, input: number, readonly hidden: number) {
+  constructor(
+    ctx: ModuleContext,
+    prefix: string,
+    suffix: string,
+    input: number,
+    readonly hidden: number,
+  ) {
     this.wih = uniform(ctx, `${prefix}.weight_ih_${suffix}`, [4 * hidden, input]);
     this.whh = uniform(ctx, `${prefix}.weight_hh_${suffix}`, [4 * hidden, hidden]);
     this.bih = uniform(ctx, `${prefix}.bias_ih_${suffix}`, [4 * hidden]);
@@ -204,7 +210,15 @@ export class LSTMEncoder implements FairseqEncoder {
     x = dropout(this.ctx, x, this.a.encoder_dropout_in) as tf.Tensor3D;
     // 1 on real steps, 0 on padding; null where no sentence is padded (no masking needed)
     const mask: (tf.Tensor2D | null)[] = [];
-    for (let t = 0; t < s; t++) mask.push(lengths.every((len) => t < len) ? null : tf.tensor2d(lengths.map((len) => (t < len ? 1 : 0)), [b, 1]));
+    for (let t = 0; t < s; t++)
+      mask.push(
+        lengths.every((len) => t < len)
+          ? null
+          : tf.tensor2d(
+              lengths.map((len) => (t < len ? 1 : 0)),
+              [b, 1],
+            ),
+      );
     const finalH: tf.Tensor2D[] = [];
     const finalC: tf.Tensor2D[] = [];
     this.layers.forEach((dirs, l) => {
@@ -216,7 +230,10 @@ export class LSTMEncoder implements FairseqEncoder {
       if (l < this.layers.length - 1) x = dropout(this.ctx, x, this.a.encoder_dropout_out) as tf.Tensor3D;
     });
     x = dropout(this.ctx, x, this.a.encoder_dropout_out) as tf.Tensor3D;
-    const encoderOut = rotateRows(x, leftPad.map((p) => -p)) as tf.Tensor3D;
+    const encoderOut = rotateRows(
+      x,
+      leftPad.map((p) => -p),
+    ) as tf.Tensor3D;
     const padMask = tf.equal(srcTokens, tf.scalar(this.padIdx, "int32")) as tf.Tensor2D;
     return {
       encoderOut,
@@ -405,12 +422,17 @@ export class LSTMModel extends BaseModel implements EncoderDecoderModel {
     // fairseq's LSTMModel.build_model checks, in its order.
     if (args.encoder_layers !== args.decoder_layers) {
       // (decoder layer i starts from the encoder's final state of layer i; fairseq demands equal depths)
-      throw new Error(`lstm: --encoder-layers must match --decoder-layers (got --encoder-layers ${args.encoder_layers}, --decoder-layers ${args.decoder_layers})`);
+      throw new Error(
+        `lstm: --encoder-layers must match --decoder-layers (got --encoder-layers ${args.encoder_layers}, --decoder-layers ${args.decoder_layers})`,
+      );
     }
     if (args.share_all_embeddings) {
-      if (vocab.srcVocabSize !== vocab.tgtVocabSize) throw new Error("lstm: --share-all-embeddings requires a joint dictionary (source and target dictionaries differ in size)");
+      if (vocab.srcVocabSize !== vocab.tgtVocabSize)
+        throw new Error("lstm: --share-all-embeddings requires a joint dictionary (source and target dictionaries differ in size)");
       if (args.encoder_embed_dim !== args.decoder_embed_dim) {
-        throw new Error(`lstm: --share-all-embeddings requires --encoder-embed-dim (${args.encoder_embed_dim}) to match --decoder-embed-dim (${args.decoder_embed_dim})`);
+        throw new Error(
+          `lstm: --share-all-embeddings requires --encoder-embed-dim (${args.encoder_embed_dim}) to match --decoder-embed-dim (${args.decoder_embed_dim})`,
+        );
       }
       // fairseq sets this on the args: the output projection is the shared embedding too (no fc_out)
       args.share_decoder_input_output_embed = true;

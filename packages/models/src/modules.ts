@@ -125,7 +125,12 @@ function fusedLinear(x: tf.Tensor2D, weight: tf.Tensor, bias: tf.Tensor | null):
 export class LayerNorm {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable;
-  constructor(ctx: ModuleContext, name: string, dim: number, readonly eps = 1e-5) {
+  constructor(
+    ctx: ModuleContext,
+    name: string,
+    dim: number,
+    readonly eps = 1e-5,
+  ) {
     this.weight = ctx.store.add(`${name}.weight`, tf.ones([dim]));
     this.bias = ctx.store.add(`${name}.bias`, tf.zeros([dim]));
   }
@@ -169,7 +174,13 @@ export class LayerNorm {
 
 export class Embedding {
   readonly weight: tf.Variable;
-  constructor(ctx: ModuleContext, name: string, num: number, dim: number, readonly paddingIdx: number | null) {
+  constructor(
+    ctx: ModuleContext,
+    name: string,
+    num: number,
+    dim: number,
+    readonly paddingIdx: number | null,
+  ) {
     // fairseq's Embedding: N(0, dim^-0.5), padding row zero.
     // tidy: the index, one-hot and 1 - mask intermediates outlived the model's dispose() before
     const w = tf.tidy(() => {

@@ -152,7 +152,11 @@ export function ensureBuiltins(): void {
   builtinsRegistered = true;
   registerModel("transformer", {
     build: (args, vocab, seed) =>
-      new TransformerModel(args as unknown as TransformerArgs, { srcVocabSize: vocab.srcVocabSize!, tgtVocabSize: vocab.tgtVocabSize!, padIdx: vocab.padIdx }, seed),
+      new TransformerModel(
+        args as unknown as TransformerArgs,
+        { srcVocabSize: vocab.srcVocabSize!, tgtVocabSize: vocab.tgtVocabSize!, padIdx: vocab.padIdx },
+        seed,
+      ),
     options: transformerOptions,
   });
   registerArchitecture("transformer", "transformer", transformerBase);
@@ -185,7 +189,8 @@ export function ensureBuiltins(): void {
     vaswaniBig(a);
   });
   registerModel("lstm", {
-    build: (args, vocab, seed) => new LSTMModel(args as unknown as LSTMArgs, { srcVocabSize: vocab.srcVocabSize!, tgtVocabSize: vocab.tgtVocabSize!, padIdx: vocab.padIdx }, seed),
+    build: (args, vocab, seed) =>
+      new LSTMModel(args as unknown as LSTMArgs, { srcVocabSize: vocab.srcVocabSize!, tgtVocabSize: vocab.tgtVocabSize!, padIdx: vocab.padIdx }, seed),
     options: lstmOptions,
   });
   registerArchitecture("lstm", "lstm", lstmBase);

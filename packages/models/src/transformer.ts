@@ -295,8 +295,7 @@ export class TransformerDecoder implements FairseqDecoder {
     this.layernormEmbedding = a.layernorm_embedding ? new LayerNorm(ctx, "decoder.layernorm_embedding", d) : null;
     this.layers = Array.from({ length: a.decoder_layers }, (_, i) => new DecoderLayer(ctx, `decoder.layers.${i}`, a, noEncoderAttn));
     this.layerNorm = a.decoder_normalize_before && !a.no_decoder_final_norm ? new LayerNorm(ctx, "decoder.layer_norm", d) : null;
-    this.projectOutDim =
-      d !== a.decoder_output_dim ? new Linear(ctx, "decoder.project_out_dim", d, a.decoder_output_dim, { bias: false }) : null;
+    this.projectOutDim = d !== a.decoder_output_dim ? new Linear(ctx, "decoder.project_out_dim", d, a.decoder_output_dim, { bias: false }) : null;
     if (a.share_decoder_input_output_embed) {
       this.outputProjection = embedTokens.weight as tf.Variable<tf.Rank.R2>;
       ctx.store.alias("decoder.output_projection.weight", "decoder.embed_tokens.weight");

@@ -22,7 +22,17 @@ beforeAll(async () => {
 });
 
 const PAD = 1;
-const args = { arch: "lstm", encoder_embed_dim: 3, encoder_hidden_size: 2, encoder_layers: 1, decoder_embed_dim: 3, decoder_hidden_size: 4, decoder_out_embed_dim: 3, decoder_layers: 1, dropout: 0 };
+const args = {
+  arch: "lstm",
+  encoder_embed_dim: 3,
+  encoder_hidden_size: 2,
+  encoder_layers: 1,
+  decoder_embed_dim: 3,
+  decoder_hidden_size: 4,
+  decoder_out_embed_dim: 3,
+  decoder_layers: 1,
+  dropout: 0,
+};
 const vocab = { srcVocabSize: 9, tgtVocabSize: 10, padIdx: PAD };
 const build = (seed: number) => buildModel(args, vocab, { seed }) as EncoderDecoderModel;
 const values = (m: FairseqModel) => new Map([...m.namedParameters()].map(([k, v]) => [k, Array.from(v.dataSync())]));
@@ -41,7 +51,9 @@ describe("the fairseq-ts checkpoint codec", () => {
     expect(d.metadata).toEqual({ format: "fairseq-ts", version: 1, args, numUpdates: 7 });
     expect([...d.weights.keys()]).toEqual([...m.namedParameters().keys()]);
     expect([...d.extraTensors.keys()]).toEqual(["optimizer.x.exp_avg"]);
-    expect(() => encodeCheckpoint(m, { args }, new Map([["model.encoder.embed_tokens.weight", f32([1], new Float32Array(1))]]))).toThrow(/collides with the model's weights/);
+    expect(() => encodeCheckpoint(m, { args }, new Map([["model.encoder.embed_tokens.weight", f32([1], new Float32Array(1))]]))).toThrow(
+      /collides with the model's weights/,
+    );
     m.dispose();
   });
 
@@ -80,7 +92,9 @@ describe("the fairseq-ts checkpoint codec", () => {
       expect(() => decodeCheckpoint(b, "ck")).toThrow(message);
     }
     expect(() => loadModelCheckpointBytes(encodeSafetensors(new Map(), { fairseq_ts: "{}" }), vocab, "ck")).toThrow(/^ck: checkpoint metadata has no args/);
-    expect(() => loadModelCheckpointBytes(encodeSafetensors(new Map(), { fairseq_ts: '{"args":{"arch":"nope"}}' }), vocab, "ck")).toThrow(/^ck: --arch: unknown architecture 'nope'/);
+    expect(() => loadModelCheckpointBytes(encodeSafetensors(new Map(), { fairseq_ts: '{"args":{"arch":"nope"}}' }), vocab, "ck")).toThrow(
+      /^ck: --arch: unknown architecture 'nope'/,
+    );
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -21,7 +21,6 @@ function toTensor(m: { data: Int32Array; rows: number; cols: number }): tf.Tenso
   return tf.tensor2d(m.data, [m.rows, m.cols], "int32");
 }
 
-
 describe("fairseq checkpoint import (reference model.pt)", () => {
   let model: EncoderDecoderModel;
   let src: Dictionary;

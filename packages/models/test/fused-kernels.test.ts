@@ -16,7 +16,9 @@ function valueAndGrad(f: (x: tf.Tensor) => tf.Tensor): { y: Float32Array; dx: Fl
     const x = tf.tensor3d(seeded(600, 1), [3, 4, 50]);
     const w = tf.tensor3d(seeded(600, 2), [3, 4, 50]);
     const y = f(x).dataSync() as Float32Array;
-    const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(w, f(t))))(x).dataSync() as Float32Array;
+    const dx = tf
+      .grad((t: tf.Tensor) => tf.sum(tf.mul(w, f(t))))(x)
+      .dataSync() as Float32Array;
     return { y: y.slice(), dx: dx.slice() };
   });
 }
@@ -93,7 +95,12 @@ describe("logSoftmax (fused kernel when registered, tfjs's composite otherwise)"
       expect(Math.abs(a.dx[i]! - b.dx[i]!)).toBeLessThan(1e-5);
     }
     // rows that are all -inf, or hold NaN or +inf, come out NaN as with tf.logSoftmax
-    const edge = tf.tensor2d([[-Infinity, -Infinity], [NaN, 1], [Infinity, 1], [0, -Infinity]]);
+    const edge = tf.tensor2d([
+      [-Infinity, -Infinity],
+      [NaN, 1],
+      [Infinity, 1],
+      [0, -Infinity],
+    ]);
     const got = Array.from(logSoftmax(edge).dataSync());
     expect(got.slice(0, 6).every(Number.isNaN)).toBe(true);
     expect(got.slice(6)).toEqual([0, -Infinity]);
@@ -122,7 +129,12 @@ describe("LayerNorm (fused kernel when registered, tfjs's ops otherwise)", () =>
           Object.assign(ln, { weight: saved[0], bias: saved[1] });
         }
       })([x, ln.weight, ln.bias]);
-      return { y: y.slice(), dx: g[0]!.dataSync().slice() as Float32Array, dg: g[1]!.dataSync().slice() as Float32Array, db: g[2]!.dataSync().slice() as Float32Array };
+      return {
+        y: y.slice(),
+        dx: g[0]!.dataSync().slice() as Float32Array,
+        dg: g[1]!.dataSync().slice() as Float32Array,
+        db: g[2]!.dataSync().slice() as Float32Array,
+      };
     });
     ln.weight.dispose();
     ln.bias.dispose();
@@ -189,7 +201,10 @@ describe("linear (fused kernel when registered, matMul + add otherwise)", () => 
     const x = seeded(168, 11);
     const W = seeded(108, 12);
     const b = seeded(9, 13);
-    for (const [bi, withBias] of [[0, true], [1, false]] as const) {
+    for (const [bi, withBias] of [
+      [0, true],
+      [1, false],
+    ] as const) {
       for (let r = 0; r < 14; r++)
         for (let n = 0; n < 9; n++) {
           let acc = withBias ? b[n]! : 0;
@@ -225,7 +240,10 @@ describe("dropout (native kernel when registered, tf.dropout otherwise)", () => 
         const x = tf.tensor2d(xv, [40, 100]);
         const w = tf.tensor2d(wv, [40, 100]);
         const y = dropout(ctx(seed), x, p).dataSync().slice();
-        const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(w, dropout(ctx(seed), t, p))))(x).dataSync().slice();
+        const dx = tf
+          .grad((t: tf.Tensor) => tf.sum(tf.mul(w, dropout(ctx(seed), t, p))))(x)
+          .dataSync()
+          .slice();
         return { y, dx };
       });
     const before = tf.memory().numTensors;

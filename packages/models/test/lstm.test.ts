@@ -2,8 +2,16 @@ import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
 import {
-  buildModel, decodeSafetensors, disposeIncrementalState, encodeSafetensors, evalBool, f32, loadModelCheckpointBytes, toFloat32,
-  type EncoderDecoderModel, type IncrementalState,
+  buildModel,
+  decodeSafetensors,
+  disposeIncrementalState,
+  encodeSafetensors,
+  evalBool,
+  f32,
+  loadModelCheckpointBytes,
+  toFloat32,
+  type EncoderDecoderModel,
+  type IncrementalState,
 } from "../src/index.js";
 
 beforeAll(async () => {
@@ -56,22 +64,46 @@ describe("LSTM models (fairseq's lstm.py)", () => {
     const H = 2;
     const want: Record<string, number[]> = {
       "encoder.embed_tokens.weight": [9, 3],
-      "encoder.lstm.weight_ih_l0": [4 * H, 3], "encoder.lstm.weight_hh_l0": [4 * H, H], "encoder.lstm.bias_ih_l0": [4 * H], "encoder.lstm.bias_hh_l0": [4 * H],
-      "encoder.lstm.weight_ih_l0_reverse": [4 * H, 3], "encoder.lstm.weight_hh_l0_reverse": [4 * H, H], "encoder.lstm.bias_ih_l0_reverse": [4 * H], "encoder.lstm.bias_hh_l0_reverse": [4 * H],
-      "encoder.lstm.weight_ih_l1": [4 * H, 2 * H], "encoder.lstm.weight_hh_l1": [4 * H, H], "encoder.lstm.bias_ih_l1": [4 * H], "encoder.lstm.bias_hh_l1": [4 * H],
-      "encoder.lstm.weight_ih_l1_reverse": [4 * H, 2 * H], "encoder.lstm.weight_hh_l1_reverse": [4 * H, H], "encoder.lstm.bias_ih_l1_reverse": [4 * H], "encoder.lstm.bias_hh_l1_reverse": [4 * H],
+      "encoder.lstm.weight_ih_l0": [4 * H, 3],
+      "encoder.lstm.weight_hh_l0": [4 * H, H],
+      "encoder.lstm.bias_ih_l0": [4 * H],
+      "encoder.lstm.bias_hh_l0": [4 * H],
+      "encoder.lstm.weight_ih_l0_reverse": [4 * H, 3],
+      "encoder.lstm.weight_hh_l0_reverse": [4 * H, H],
+      "encoder.lstm.bias_ih_l0_reverse": [4 * H],
+      "encoder.lstm.bias_hh_l0_reverse": [4 * H],
+      "encoder.lstm.weight_ih_l1": [4 * H, 2 * H],
+      "encoder.lstm.weight_hh_l1": [4 * H, H],
+      "encoder.lstm.bias_ih_l1": [4 * H],
+      "encoder.lstm.bias_hh_l1": [4 * H],
+      "encoder.lstm.weight_ih_l1_reverse": [4 * H, 2 * H],
+      "encoder.lstm.weight_hh_l1_reverse": [4 * H, H],
+      "encoder.lstm.bias_ih_l1_reverse": [4 * H],
+      "encoder.lstm.bias_hh_l1_reverse": [4 * H],
       "decoder.embed_tokens.weight": [10, 3],
       // bidirectional encoder output (4) = decoder hidden (4): no encoder_hidden_proj / encoder_cell_proj
-      "decoder.layers.0.weight_ih": [16, 4 + 3], "decoder.layers.0.weight_hh": [16, 4], "decoder.layers.0.bias_ih": [16], "decoder.layers.0.bias_hh": [16],
-      "decoder.layers.1.weight_ih": [16, 4], "decoder.layers.1.weight_hh": [16, 4], "decoder.layers.1.bias_ih": [16], "decoder.layers.1.bias_hh": [16],
-      "decoder.attention.input_proj.weight": [4, 4], "decoder.attention.output_proj.weight": [4, 8],
-      "decoder.additional_fc.weight": [3, 4], "decoder.additional_fc.bias": [3],
-      "decoder.fc_out.weight": [10, 3], "decoder.fc_out.bias": [10],
+      "decoder.layers.0.weight_ih": [16, 4 + 3],
+      "decoder.layers.0.weight_hh": [16, 4],
+      "decoder.layers.0.bias_ih": [16],
+      "decoder.layers.0.bias_hh": [16],
+      "decoder.layers.1.weight_ih": [16, 4],
+      "decoder.layers.1.weight_hh": [16, 4],
+      "decoder.layers.1.bias_ih": [16],
+      "decoder.layers.1.bias_hh": [16],
+      "decoder.attention.input_proj.weight": [4, 4],
+      "decoder.attention.output_proj.weight": [4, 8],
+      "decoder.additional_fc.weight": [3, 4],
+      "decoder.additional_fc.bias": [3],
+      "decoder.fc_out.weight": [10, 3],
+      "decoder.fc_out.bias": [10],
     };
     expect(shapes).toEqual(want);
     const proj = build({ encoder_bidirectional: false, decoder_hidden_size: 5 });
     expect([...proj.namedParameters().keys()].filter((k) => k.includes("proj") && !k.includes("attention"))).toEqual([
-      "decoder.encoder_hidden_proj.weight", "decoder.encoder_hidden_proj.bias", "decoder.encoder_cell_proj.weight", "decoder.encoder_cell_proj.bias",
+      "decoder.encoder_hidden_proj.weight",
+      "decoder.encoder_hidden_proj.bias",
+      "decoder.encoder_cell_proj.weight",
+      "decoder.encoder_cell_proj.bias",
     ]);
     // weights survive a safetensors round trip bit for bit
     const st = new Map([...m.namedParameters()].map(([k, v]) => [k, f32(v.shape, v.dataSync() as Float32Array)]));
@@ -86,7 +118,10 @@ describe("LSTM models (fairseq's lstm.py)", () => {
     const m = build();
     const p = (k: string) => m.namedParameters().get(k)!;
     const emb = arr2(p("encoder.embed_tokens.weight"));
-    const src = [[PAD, PAD, 4, 5, EOS], [3, 6, 7, 8, EOS]];
+    const src = [
+      [PAD, PAD, 4, 5, EOS],
+      [3, 6, 7, 8, EOS],
+    ];
     const lens = [3, 5];
     const enc = m.encoder.forward(tf.tensor2d(src, [2, 5], "int32"), tf.tensor1d(lens, "int32"));
     const out = enc.encoderOut.arraySync() as number[][][];
@@ -94,8 +129,22 @@ describe("LSTM models (fairseq's lstm.py)", () => {
     src.forEach((row, b) => {
       const toks = row.slice(5 - lens[b]!);
       const xs = toks.map((t) => emb[t]!);
-      const fwd = lstmRef(xs, arr2(p("encoder.lstm.weight_ih_l0")), arr2(p("encoder.lstm.weight_hh_l0")), Array.from(p("encoder.lstm.bias_ih_l0").dataSync()), Array.from(p("encoder.lstm.bias_hh_l0").dataSync()), 2);
-      const bwd = lstmRef([...xs].reverse(), arr2(p("encoder.lstm.weight_ih_l0_reverse")), arr2(p("encoder.lstm.weight_hh_l0_reverse")), Array.from(p("encoder.lstm.bias_ih_l0_reverse").dataSync()), Array.from(p("encoder.lstm.bias_hh_l0_reverse").dataSync()), 2);
+      const fwd = lstmRef(
+        xs,
+        arr2(p("encoder.lstm.weight_ih_l0")),
+        arr2(p("encoder.lstm.weight_hh_l0")),
+        Array.from(p("encoder.lstm.bias_ih_l0").dataSync()),
+        Array.from(p("encoder.lstm.bias_hh_l0").dataSync()),
+        2,
+      );
+      const bwd = lstmRef(
+        [...xs].reverse(),
+        arr2(p("encoder.lstm.weight_ih_l0_reverse")),
+        arr2(p("encoder.lstm.weight_hh_l0_reverse")),
+        Array.from(p("encoder.lstm.bias_ih_l0_reverse").dataSync()),
+        Array.from(p("encoder.lstm.bias_hh_l0_reverse").dataSync()),
+        2,
+      );
       toks.forEach((_, t) => {
         const want = [...fwd.outs[t]!, ...bwd.outs[toks.length - 1 - t]!];
         // outputs keep the input's (left-padded) layout: token t sits at column 5 - len + t
@@ -110,9 +159,21 @@ describe("LSTM models (fairseq's lstm.py)", () => {
   it("incremental decoding step by step = the teacher-forced forward pass; reorderIncrementalState follows beams", () => {
     const m = build({ decoder_layers: 2, encoder_layers: 2 });
     m.eval();
-    const src = tf.tensor2d([[PAD, 4, 5, EOS], [3, 6, 7, EOS], [8, 8, 4, EOS]], [3, 4], "int32");
+    const src = tf.tensor2d(
+      [
+        [PAD, 4, 5, EOS],
+        [3, 6, 7, EOS],
+        [8, 8, 4, EOS],
+      ],
+      [3, 4],
+      "int32",
+    );
     const lens = tf.tensor1d([3, 4, 4], "int32");
-    const prev = [[EOS, 5, 6, 7], [EOS, 9, 3, 4], [EOS, 4, 4, 4]];
+    const prev = [
+      [EOS, 5, 6, 7],
+      [EOS, 9, 3, 4],
+      [EOS, 4, 4, 4],
+    ];
     const before = tf.memory().numTensors;
     const full = tf.tidy(() => {
       const [logits, extra] = m.forward(src, lens, tf.tensor2d(prev, [3, 4], "int32"));
@@ -127,7 +188,15 @@ describe("LSTM models (fairseq's lstm.py)", () => {
     let maxDiff = 0;
     for (let t = 0; t < 4; t++) {
       tf.tidy(() => {
-        const [logits] = m.decoder.forward(tf.tensor2d(prev.map((r) => r.slice(0, t + 1)), [3, t + 1], "int32"), enc, state);
+        const [logits] = m.decoder.forward(
+          tf.tensor2d(
+            prev.map((r) => r.slice(0, t + 1)),
+            [3, t + 1],
+            "int32",
+          ),
+          enc,
+          state,
+        );
         const lp = tf.logSoftmax(logits, -1).arraySync() as number[][][];
         lp.forEach((row, b) => row[0]!.forEach((v, k) => (maxDiff = Math.max(maxDiff, Math.abs(v - full[0][b]![t]![k]!)))));
       });
@@ -139,18 +208,50 @@ describe("LSTM models (fairseq's lstm.py)", () => {
     m.decoder.reorderIncrementalState(state, order);
     const swapped = [prev[2]!, prev[1]!, prev[0]!].map((r) => [...r, 5]);
     const step = tf.tidy(() => tf.logSoftmax(m.decoder.forward(tf.tensor2d(swapped, [3, 5], "int32"), enc2, state)[0], -1).arraySync() as number[][][]);
-    const direct = tf.tidy(() => tf.logSoftmax(m.forward(tf.gather(src, order) as tf.Tensor2D, tf.gather(lens, order) as tf.Tensor1D, tf.tensor2d(swapped, [3, 5], "int32"))[0], -1).arraySync() as number[][][]);
+    const direct = tf.tidy(
+      () =>
+        tf
+          .logSoftmax(m.forward(tf.gather(src, order) as tf.Tensor2D, tf.gather(lens, order) as tf.Tensor1D, tf.tensor2d(swapped, [3, 5], "int32"))[0], -1)
+          .arraySync() as number[][][],
+    );
     step.forEach((row, b) => row[0]!.forEach((v, k) => expect(v).toBeCloseTo(direct[b]![4]![k]!, 5)));
     disposeIncrementalState(state);
     m.dispose();
   });
 
   it("learns: gradients reach every parameter and a few Adam steps (tfjs' own optimizer) learn a copy task", () => {
-    const m = build({ decoder_layers: 1, encoder_bidirectional: false, decoder_hidden_size: 8, encoder_hidden_size: 8, decoder_out_embed_dim: 8, encoder_embed_dim: 8, decoder_embed_dim: 8 }, 3);
+    const m = build(
+      {
+        decoder_layers: 1,
+        encoder_bidirectional: false,
+        decoder_hidden_size: 8,
+        encoder_hidden_size: 8,
+        decoder_out_embed_dim: 8,
+        encoder_embed_dim: 8,
+        decoder_embed_dim: 8,
+      },
+      3,
+    );
     m.train();
-    const src = tf.tensor2d([[4, 5, 6, EOS], [7, 8, 4, EOS], [PAD, 6, 7, EOS]], [3, 4], "int32");
+    const src = tf.tensor2d(
+      [
+        [4, 5, 6, EOS],
+        [7, 8, 4, EOS],
+        [PAD, 6, 7, EOS],
+      ],
+      [3, 4],
+      "int32",
+    );
     const lens = tf.tensor1d([4, 4, 3], "int32");
-    const prev = tf.tensor2d([[EOS, 4, 5, 6], [EOS, 7, 8, 4], [EOS, 6, 7, PAD]], [3, 4], "int32");
+    const prev = tf.tensor2d(
+      [
+        [EOS, 4, 5, 6],
+        [EOS, 7, 8, 4],
+        [EOS, 6, 7, PAD],
+      ],
+      [3, 4],
+      "int32",
+    );
     const tgt = tf.tensor1d([4, 5, 6, EOS, 7, 8, 4, EOS, 6, 7, EOS, PAD], "int32");
     const mask = tf.notEqual(tgt, PAD);
     const params = [...m.namedParameters().values()];
@@ -180,8 +281,12 @@ const paramNames = (m: EncoderDecoderModel) => [...m.namedParameters().keys()];
 describe("lstm build_model rules (fairseq's LSTMModel.build_model)", () => {
   it("--encoder-layers must equal --decoder-layers, in both directions", () => {
     // fairseq raises ValueError('--encoder-layers must match --decoder-layers'), also for a shallower decoder
-    expect(() => build({ encoder_layers: 2, decoder_layers: 1 })).toThrow(/--encoder-layers must match --decoder-layers \(got --encoder-layers 2, --decoder-layers 1\)/);
-    expect(() => build({ encoder_layers: 1, decoder_layers: 3 })).toThrow(/--encoder-layers must match --decoder-layers \(got --encoder-layers 1, --decoder-layers 3\)/);
+    expect(() => build({ encoder_layers: 2, decoder_layers: 1 })).toThrow(
+      /--encoder-layers must match --decoder-layers \(got --encoder-layers 2, --decoder-layers 1\)/,
+    );
+    expect(() => build({ encoder_layers: 1, decoder_layers: 3 })).toThrow(
+      /--encoder-layers must match --decoder-layers \(got --encoder-layers 1, --decoder-layers 3\)/,
+    );
     build({ encoder_layers: 3, decoder_layers: 3 }).dispose();
   });
 
@@ -192,11 +297,19 @@ describe("lstm build_model rules (fairseq's LSTMModel.build_model)", () => {
     // exactly the keys of a fairseq state_dict of this configuration (fc_out absent, decoder embedding tied)
     expect([...m.stateDict().keys()].sort()).toEqual(
       [
-        "encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
+        "encoder.embed_tokens.weight",
+        "decoder.embed_tokens.weight",
         ...["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"].flatMap((k) => [`encoder.lstm.${k}`, `encoder.lstm.${k}_reverse`]),
-        "decoder.encoder_hidden_proj.weight", "decoder.encoder_hidden_proj.bias", "decoder.encoder_cell_proj.weight", "decoder.encoder_cell_proj.bias",
-        "decoder.layers.0.weight_ih", "decoder.layers.0.weight_hh", "decoder.layers.0.bias_ih", "decoder.layers.0.bias_hh",
-        "decoder.attention.input_proj.weight", "decoder.attention.output_proj.weight",
+        "decoder.encoder_hidden_proj.weight",
+        "decoder.encoder_hidden_proj.bias",
+        "decoder.encoder_cell_proj.weight",
+        "decoder.encoder_cell_proj.bias",
+        "decoder.layers.0.weight_ih",
+        "decoder.layers.0.weight_hh",
+        "decoder.layers.0.bias_ih",
+        "decoder.layers.0.bias_hh",
+        "decoder.attention.input_proj.weight",
+        "decoder.attention.output_proj.weight",
       ].sort(),
     );
     expect(m.stateDict().get("decoder.embed_tokens.weight")).toBe(m.namedParameters().get("encoder.embed_tokens.weight"));
@@ -236,7 +349,9 @@ describe("lstm build_model rules (fairseq's LSTMModel.build_model)", () => {
   });
 
   it("refuses --criterion adaptive_loss (adaptive softmax); --adaptive-softmax-cutoff alone is ignored, as in fairseq", () => {
-    expect(() => build({ criterion: "adaptive_loss", adaptive_softmax_cutoff: "5,8" })).toThrow(/--criterion adaptive_loss .*--adaptive-softmax-cutoff 5,8.* not supported/);
+    expect(() => build({ criterion: "adaptive_loss", adaptive_softmax_cutoff: "5,8" })).toThrow(
+      /--criterion adaptive_loss .*--adaptive-softmax-cutoff 5,8.* not supported/,
+    );
     const m = build({ criterion: "cross_entropy", adaptive_softmax_cutoff: "5,8" });
     expect(paramNames(m)).toContain("decoder.fc_out.weight");
     m.dispose();
@@ -281,7 +396,12 @@ function lstmModelRef(m: EncoderDecoderModel, a: Record<string, unknown>, srcTok
   const has = (k: string) => P.has(k);
   const M = (k: string) => P.get(k)!.arraySync() as number[][];
   const V = (k: string) => Array.from(P.get(k)!.dataSync());
-  const w = (pre: string, suf: string) => ({ ih: M(`${pre}weight_ih${suf}`), hh: M(`${pre}weight_hh${suf}`), bih: V(`${pre}bias_ih${suf}`), bhh: V(`${pre}bias_hh${suf}`) });
+  const w = (pre: string, suf: string) => ({
+    ih: M(`${pre}weight_ih${suf}`),
+    hh: M(`${pre}weight_hh${suf}`),
+    bih: V(`${pre}bias_ih${suf}`),
+    bhh: V(`${pre}bias_hh${suf}`),
+  });
   const layers = a.encoder_layers as number;
   const He = a.encoder_hidden_size as number;
   const run = (xs: Vec[], wt: ReturnType<typeof w>) => {
@@ -343,14 +463,47 @@ function lstmModelRef(m: EncoderDecoderModel, a: Record<string, unknown>, srcTok
 }
 
 describe("the whole lstm model against an independent float64 forward", () => {
-  const src = [[PAD, PAD, 4, 5, EOS], [3, 6, 7, 8, EOS], [PAD, 7, 3, 3, EOS]];
+  const src = [
+    [PAD, PAD, 4, 5, EOS],
+    [3, 6, 7, 8, EOS],
+    [PAD, 7, 3, 3, EOS],
+  ];
   const lens = [3, 5, 4];
-  const prev = [[EOS, 5, 6, 7], [EOS, 8, 3, 4], [EOS, 4, PAD, 4]];
+  const prev = [
+    [EOS, 5, 6, 7],
+    [EOS, 8, 3, 4],
+    [EOS, 4, PAD, 4],
+  ];
   const configs: [string, Record<string, unknown>, number][] = [
     // 2+2 layers, biLSTM (6 units) -> encoder_hidden/cell_proj into 4, attention, additional_fc 4 -> 3, fc_out
-    ["2 layers, bidirectional, projections, attention", { encoder_layers: 2, decoder_layers: 2, encoder_embed_dim: 4, encoder_hidden_size: 3, decoder_embed_dim: 5, decoder_hidden_size: 4, decoder_out_embed_dim: 3 }, 10],
+    [
+      "2 layers, bidirectional, projections, attention",
+      {
+        encoder_layers: 2,
+        decoder_layers: 2,
+        encoder_embed_dim: 4,
+        encoder_hidden_size: 3,
+        decoder_embed_dim: 5,
+        decoder_hidden_size: 4,
+        decoder_out_embed_dim: 3,
+      },
+      10,
+    ],
     // tied embeddings everywhere, no attention (input feeding still on), unidirectional encoder
-    ["--share-all-embeddings, --decoder-attention False", { share_all_embeddings: true, decoder_attention: "False", encoder_bidirectional: false, encoder_embed_dim: 4, decoder_embed_dim: 4, decoder_out_embed_dim: 4, encoder_hidden_size: 4, decoder_hidden_size: 5 }, 9],
+    [
+      "--share-all-embeddings, --decoder-attention False",
+      {
+        share_all_embeddings: true,
+        decoder_attention: "False",
+        encoder_bidirectional: false,
+        encoder_embed_dim: 4,
+        decoder_embed_dim: 4,
+        decoder_out_embed_dim: 4,
+        encoder_hidden_size: 4,
+        decoder_hidden_size: 5,
+      },
+      9,
+    ],
   ];
   it.each(configs)("%s", (_, extra, tgtVocab) => {
     const args = lstmArgs(extra);
@@ -369,7 +522,9 @@ describe("the whole lstm model against an independent float64 forward", () => {
     src.forEach((row, b) => {
       const pads = 5 - lens[b]!;
       const ref = lstmModelRef(m, args, row.slice(pads), prev[b]!);
-      ref.logits.forEach((r, t) => r.forEach((v, k) => ((maxDiff = Math.max(maxDiff, Math.abs(v - logits[b]![t]![k]!))), (maxAbs = Math.max(maxAbs, Math.abs(v))))));
+      ref.logits.forEach((r, t) =>
+        r.forEach((v, k) => ((maxDiff = Math.max(maxDiff, Math.abs(v - logits[b]![t]![k]!))), (maxAbs = Math.max(maxAbs, Math.abs(v))))),
+      );
       if (extra.decoder_attention === "False") expect(attn).toBeNull();
       else {
         ref.attn.forEach((p, t) => {
@@ -387,14 +542,30 @@ describe("the whole lstm model against an independent float64 forward", () => {
 
 describe("lstm gradients", () => {
   it("every parameter's gradient equals a central difference of the float64 reference forward", async () => {
-    const extra = { encoder_layers: 2, decoder_layers: 2, encoder_embed_dim: 4, encoder_hidden_size: 3, decoder_embed_dim: 5, decoder_hidden_size: 4, decoder_out_embed_dim: 3 };
+    const extra = {
+      encoder_layers: 2,
+      decoder_layers: 2,
+      encoder_embed_dim: 4,
+      encoder_hidden_size: 3,
+      decoder_embed_dim: 5,
+      decoder_hidden_size: 4,
+      decoder_out_embed_dim: 3,
+    };
     const args = lstmArgs(extra);
     const m = buildModel(args, { srcVocabSize: 9, tgtVocabSize: 10, padIdx: PAD }, { seed: 5 }) as EncoderDecoderModel;
     setFixedWeights(m, 321);
     m.eval();
-    const src = [[PAD, PAD, 4, 5, EOS], [3, 6, 7, 8, EOS], [PAD, 7, 3, 3, EOS]];
+    const src = [
+      [PAD, PAD, 4, 5, EOS],
+      [3, 6, 7, 8, EOS],
+      [PAD, 7, 3, 3, EOS],
+    ];
     const lens = [3, 5, 4];
-    const prev = [[EOS, 5, 6, 7], [EOS, 8, 3, 4], [EOS, 4, PAD, 4]];
+    const prev = [
+      [EOS, 5, 6, 7],
+      [EOS, 8, 3, 4],
+      [EOS, 4, PAD, 4],
+    ];
     const rnd = lcg(99);
     const coef = src.map(() => prev[0]!.map(() => Array.from({ length: 10 }, rnd)));
     // loss = sum of logits weighted by fixed coefficients: every logit's gradient path counts
@@ -404,9 +575,13 @@ describe("lstm gradients", () => {
         return acc + logits.reduce((a2, r, t) => a2 + r.reduce((a3, v, k) => a3 + v * coef[b]![t]![k]!, 0), 0);
       }, 0);
     const params = m.namedParameters();
-    const { grads } = tf.variableGrads(() =>
-      tf.sum(tf.mul(m.forward(tf.tensor2d(src, [3, 5], "int32"), tf.tensor1d(lens, "int32"), tf.tensor2d(prev, [3, 4], "int32"))[0], tf.tensor3d(coef))) as tf.Scalar,
-    [...params.values()]);
+    const { grads } = tf.variableGrads(
+      () =>
+        tf.sum(
+          tf.mul(m.forward(tf.tensor2d(src, [3, 5], "int32"), tf.tensor1d(lens, "int32"), tf.tensor2d(prev, [3, 4], "int32"))[0], tf.tensor3d(coef)),
+        ) as tf.Scalar,
+      [...params.values()],
+    );
     let worst = 0;
     for (const [name, v] of params) {
       const g = grads[v.name]!.dataSync() as Float32Array;
@@ -448,16 +623,48 @@ describe("lstm checkpoints and memory", () => {
     const run = (x: EncoderDecoderModel) =>
       tf.tidy(() => {
         x.eval();
-        const src = tf.tensor2d([[PAD, 4, 5, EOS], [3, 6, 7, EOS]], [2, 4], "int32");
-        return Array.from(x.forward(src, tf.tensor1d([3, 4], "int32"), tf.tensor2d([[EOS, 4, 5], [EOS, 6, 8]], [2, 3], "int32"))[0].dataSync());
+        const src = tf.tensor2d(
+          [
+            [PAD, 4, 5, EOS],
+            [3, 6, 7, EOS],
+          ],
+          [2, 4],
+          "int32",
+        );
+        return Array.from(
+          x
+            .forward(
+              src,
+              tf.tensor1d([3, 4], "int32"),
+              tf.tensor2d(
+                [
+                  [EOS, 4, 5],
+                  [EOS, 6, 8],
+                ],
+                [2, 3],
+                "int32",
+              ),
+            )[0]
+            .dataSync(),
+        );
       });
     expect(run(m2)).toEqual(run(m));
     // a changed weight in the file changes the model (the load is not a no-op)
     const enc = tensors.get("model.encoder.embed_tokens.weight")!;
     const altered = new Map(tensors);
-    altered.set("model.encoder.embed_tokens.weight", f32(enc.shape, toFloat32(enc).map((v) => v * 2)));
+    altered.set(
+      "model.encoder.embed_tokens.weight",
+      f32(
+        enc.shape,
+        toFloat32(enc).map((v) => v * 2),
+      ),
+    );
     altered.set("model.decoder.embed_tokens.weight", altered.get("model.encoder.embed_tokens.weight")!);
-    const { model: m3 } = loadModelCheckpointBytes(encodeSafetensors(altered, { fairseq_ts: JSON.stringify({ args }) }), { srcVocabSize: 9, tgtVocabSize: 9, padIdx: PAD }) as { model: EncoderDecoderModel };
+    const { model: m3 } = loadModelCheckpointBytes(encodeSafetensors(altered, { fairseq_ts: JSON.stringify({ args }) }), {
+      srcVocabSize: 9,
+      tgtVocabSize: 9,
+      padIdx: PAD,
+    }) as { model: EncoderDecoderModel };
     expect(run(m3)).not.toEqual(run(m));
     [m, m2, m3].forEach((x) => x.dispose());
   });
@@ -466,9 +673,23 @@ describe("lstm checkpoints and memory", () => {
     const m = build({ encoder_layers: 2, decoder_layers: 2, dropout: 0.3, encoder_dropout_in: 0.2, decoder_dropout_in: 0.2, decoder_out_embed_dim: 5 }, 4);
     m.train();
     const params = [...m.namedParameters().values()];
-    const src = tf.tensor2d([[PAD, 4, 5, EOS], [3, 6, 7, EOS]], [2, 4], "int32");
+    const src = tf.tensor2d(
+      [
+        [PAD, 4, 5, EOS],
+        [3, 6, 7, EOS],
+      ],
+      [2, 4],
+      "int32",
+    );
     const lens = tf.tensor1d([3, 4], "int32");
-    const prev = tf.tensor2d([[EOS, 4, 5], [EOS, 6, 8]], [2, 3], "int32");
+    const prev = tf.tensor2d(
+      [
+        [EOS, 4, 5],
+        [EOS, 6, 8],
+      ],
+      [2, 3],
+      "int32",
+    );
     const counts: number[] = [];
     for (let i = 0; i < 6; i++) {
       const { value, grads } = tf.variableGrads(() => tf.mean(tf.logSoftmax(m.forward(src, lens, prev)[0], -1)) as tf.Scalar, params);

@@ -4,7 +4,13 @@ import { SafetensorsError, decodeSafetensors, encodeSafetensors, f32, toFloat32 
 describe("safetensors", () => {
   it("round-trips tensors and metadata exactly; data is 8-byte aligned", () => {
     const a = Float32Array.from([1.5, -2, 3.25, 1e-30]);
-    const bytes = encodeSafetensors(new Map([["w", f32([2, 2], a)], ["b", f32([1], Float32Array.from([7]))]]), { format: "pt", x: "{\"k\":1}" });
+    const bytes = encodeSafetensors(
+      new Map([
+        ["w", f32([2, 2], a)],
+        ["b", f32([1], Float32Array.from([7]))],
+      ]),
+      { format: "pt", x: '{"k":1}' },
+    );
     const hlen = Number(new DataView(bytes.buffer).getBigUint64(0, true));
     expect((8 + hlen) % 8).toBe(0);
     // The header is the format's JSON: names, dtypes, shapes, offsets.
@@ -12,7 +18,7 @@ describe("safetensors", () => {
     expect(header.w).toEqual({ dtype: "F32", shape: [2, 2], data_offsets: [0, 16] });
     const { tensors, metadata } = decodeSafetensors(bytes);
     expect(Array.from(toFloat32(tensors.get("w")!))).toEqual(Array.from(a));
-    expect(metadata).toEqual({ format: "pt", x: "{\"k\":1}" });
+    expect(metadata).toEqual({ format: "pt", x: '{"k":1}' });
   });
 
   it("rejects truncated files, out-of-range or overlapping offsets, inconsistent sizes and huge headers", () => {
@@ -26,7 +32,9 @@ describe("safetensors", () => {
       return b;
     };
     expect(() => decodeSafetensors(mk({ w: { dtype: "F32", shape: [4], data_offsets: [0, 16] } }, 8))).toThrow(/out of range/);
-    expect(() => decodeSafetensors(mk({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [2], data_offsets: [4, 12] } }, 12))).toThrow(/overlaps/);
+    expect(() =>
+      decodeSafetensors(mk({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [2], data_offsets: [4, 12] } }, 12)),
+    ).toThrow(/overlaps/);
     expect(() => decodeSafetensors(mk({ w: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, 8))).toThrow(/do not match/);
     expect(() => decodeSafetensors(mk({ w: { dtype: "X9", shape: [1], data_offsets: [0, 1] } }, 1))).toThrow(/unsupported dtype/);
     const huge = new Uint8Array(16);

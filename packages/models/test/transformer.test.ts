@@ -33,8 +33,18 @@ beforeAll(async () => {
 
 describe("positions", () => {
   it("make_positions counts from padding_idx+1 and skips padding (left and right padding)", async () => {
-    const t = tf.tensor2d([[1, 1, 5, 6], [5, 6, 7, 1]], [2, 4], "int32");
-    expect(await makePositions(t, 1).array()).toEqual([[1, 1, 2, 3], [2, 3, 4, 1]]);
+    const t = tf.tensor2d(
+      [
+        [1, 1, 5, 6],
+        [5, 6, 7, 1],
+      ],
+      [2, 4],
+      "int32",
+    );
+    expect(await makePositions(t, 1).array()).toEqual([
+      [1, 1, 2, 3],
+      [2, 3, 4, 1],
+    ]);
   });
   it("the sinusoidal table is fairseq's: sin then cos halves, frequencies exp(-k ln(10000)/(h-1))", () => {
     const dim = 8;
@@ -52,7 +62,9 @@ describe("positions", () => {
 
 describe("transformer", () => {
   it("has fairseq's parameter names, presets and tied weights", () => {
-    expect(listArchitectures()).toEqual(expect.arrayContaining(["transformer", "transformer_iwslt_de_en", "transformer_wmt_en_de_big", "transformer_lm", "transformer_lm_big"]));
+    expect(listArchitectures()).toEqual(
+      expect.arrayContaining(["transformer", "transformer_iwslt_de_en", "transformer_wmt_en_de_big", "transformer_lm", "transformer_lm_big"]),
+    );
     const m = buildModel(tiny(), { srcVocabSize: 20, tgtVocabSize: 24, padIdx: 1 }) as EncoderDecoderModel;
     const names = [...m.namedParameters().keys()];
     expect(names).toContain("encoder.layers.1.self_attn.k_proj.weight");
@@ -86,9 +98,23 @@ describe("transformer", () => {
   it("step-by-step incremental decoding equals the teacher-forced pass; beam reordering follows rows", async () => {
     const m = buildModel(tiny(), { srcVocabSize: 20, tgtVocabSize: 24, padIdx: 1 }, { seed: 3 }) as EncoderDecoderModel;
     m.eval();
-    const src = tf.tensor2d([[1, 5, 6, 7, 2], [8, 9, 10, 11, 2]], [2, 5], "int32");
+    const src = tf.tensor2d(
+      [
+        [1, 5, 6, 7, 2],
+        [8, 9, 10, 11, 2],
+      ],
+      [2, 5],
+      "int32",
+    );
     const lens = tf.tensor1d([4, 5], "int32");
-    const prev = tf.tensor2d([[2, 4, 5, 6], [2, 7, 8, 9]], [2, 4], "int32");
+    const prev = tf.tensor2d(
+      [
+        [2, 4, 5, 6],
+        [2, 7, 8, 9],
+      ],
+      [2, 4],
+      "int32",
+    );
     const full = tf.tidy(() => m.getNormalizedProbs(m.forward(src, lens, prev), true));
     const fullV = (await full.array()) as number[][][];
     const state: IncrementalState = new Map();
@@ -112,7 +138,22 @@ describe("transformer", () => {
     const b = (await step5.array()) as number[][][];
     for (let k = 0; k < 24; k++) expect(b[0]![0]![k]).toBeCloseTo(a[0]![4]![k]!, 4);
     disposeIncrementalState(state);
-    tf.dispose([src, lens, prev, full, order, prev5, src2, full5, step5, enc.encoderOut, enc.encoderPaddingMask!, ...Object.values(enc.extra ?? {}), enc2.encoderOut, ...Object.values(enc2.extra ?? {})]);
+    tf.dispose([
+      src,
+      lens,
+      prev,
+      full,
+      order,
+      prev5,
+      src2,
+      full5,
+      step5,
+      enc.encoderOut,
+      enc.encoderPaddingMask!,
+      ...Object.values(enc.extra ?? {}),
+      enc2.encoderOut,
+      ...Object.values(enc2.extra ?? {}),
+    ]);
     m.dispose();
   });
 
@@ -137,7 +178,10 @@ describe("transformer", () => {
     for (const [name, p] of m.namedParameters()) {
       const g = grads[p.name];
       expect(g, name).toBeDefined();
-      expect(tf.tidy(() => tf.any(tf.notEqual(g!, 0)).dataSync()[0]), `${name} gets a gradient`).toBe(1);
+      expect(
+        tf.tidy(() => tf.any(tf.notEqual(g!, 0)).dataSync()[0]),
+        `${name} gets a gradient`,
+      ).toBe(1);
     }
     value.dispose();
     tf.dispose(Object.values(grads));
@@ -165,7 +209,10 @@ describe("transformer", () => {
   });
 
   it("transformer_lm: pre-norm decoder without encoder attention, incremental = full", async () => {
-    const m = buildModel({ arch: "transformer_lm", decoder_layers: 2, decoder_embed_dim: 16, decoder_ffn_embed_dim: 32, decoder_attention_heads: 2 }, { vocabSize: 30, padIdx: 1 }) as LanguageModel;
+    const m = buildModel(
+      { arch: "transformer_lm", decoder_layers: 2, decoder_embed_dim: 16, decoder_ffn_embed_dim: 32, decoder_attention_heads: 2 },
+      { vocabSize: 30, padIdx: 1 },
+    ) as LanguageModel;
     expect([...m.namedParameters().keys()]).toContain("decoder.layer_norm.weight");
     expect([...m.namedParameters().keys()].some((k) => k.includes("encoder_attn"))).toBe(false);
     m.eval();
@@ -187,9 +234,24 @@ describe("transformer", () => {
 
 describe("building and disposing a model leaves no tensor behind", () => {
   it.each(["transformer", "lstm", "transformer_lm"])("%s (found by the CLI fuzzer: initialisation intermediates outlived dispose())", (arch) => {
-    const small = { encoder_layers: 1, decoder_layers: 1, encoder_embed_dim: 8, decoder_embed_dim: 8, encoder_ffn_embed_dim: 16, decoder_ffn_embed_dim: 16, encoder_attention_heads: 2, decoder_attention_heads: 2, encoder_hidden_size: 8, decoder_hidden_size: 8, decoder_out_embed_dim: 8 };
+    const small = {
+      encoder_layers: 1,
+      decoder_layers: 1,
+      encoder_embed_dim: 8,
+      decoder_embed_dim: 8,
+      encoder_ffn_embed_dim: 16,
+      decoder_ffn_embed_dim: 16,
+      encoder_attention_heads: 2,
+      decoder_attention_heads: 2,
+      encoder_hidden_size: 8,
+      decoder_hidden_size: 8,
+      decoder_out_embed_dim: 8,
+    };
     const before = tf.memory().numTensors;
-    const m = buildModel({ arch, ...small } as never, (arch === "transformer_lm" ? { vocabSize: 12, padIdx: 1 } : { srcVocabSize: 12, tgtVocabSize: 11, padIdx: 1 }) as never);
+    const m = buildModel(
+      { arch, ...small } as never,
+      (arch === "transformer_lm" ? { vocabSize: 12, padIdx: 1 } : { srcVocabSize: 12, tgtVocabSize: 11, padIdx: 1 }) as never,
+    );
     expect(tf.memory().numTensors).toBeGreaterThan(before);
     m.dispose();
     expect(tf.memory().numTensors).toBe(before);

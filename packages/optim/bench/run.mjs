@@ -22,7 +22,12 @@ const loadBefore = loadavg()[0];
 const shapes = [["embed_tokens.weight", [8000, 512]]];
 for (let l = 0; l < 2; l++) {
   for (const n of ["q", "k", "v", "out"]) shapes.push([`layers.${l}.self_attn.${n}_proj.weight`, [512, 512]], [`layers.${l}.self_attn.${n}_proj.bias`, [512]]);
-  shapes.push([`layers.${l}.fc1.weight`, [2048, 512]], [`layers.${l}.fc1.bias`, [2048]], [`layers.${l}.fc2.weight`, [512, 2048]], [`layers.${l}.fc2.bias`, [512]]);
+  shapes.push(
+    [`layers.${l}.fc1.weight`, [2048, 512]],
+    [`layers.${l}.fc1.bias`, [2048]],
+    [`layers.${l}.fc2.weight`, [512, 2048]],
+    [`layers.${l}.fc2.bias`, [512]],
+  );
   for (const n of ["self_attn_layer_norm", "final_layer_norm"]) shapes.push([`layers.${l}.${n}.weight`, [512]], [`layers.${l}.${n}.bias`, [512]]);
 }
 const numParams = shapes.reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0);

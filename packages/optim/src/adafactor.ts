@@ -146,12 +146,14 @@ export class Adafactor extends BufferedOptimizer {
     this.steps.clear();
     for (const name of this.buffers.keys()) {
       const n = odd[name] ?? this.stepCount;
-      if (typeof n !== "number" || !Number.isInteger(n) || n < 0) throw new Error(`adafactor optimizer state: step of ${name} must be an integer, got ${JSON.stringify(n)}`);
+      if (typeof n !== "number" || !Number.isInteger(n) || n < 0)
+        throw new Error(`adafactor optimizer state: step of ${name} must be an integer, got ${JSON.stringify(n)}`);
       this.steps.set(name, n);
     }
     for (const [name, b] of this.buffers) {
       const hasFactored = Object.keys(b).some((k) => factoredKeys.has(k));
-      if (hasFactored && !("exp_avg_sq_row" in b && "exp_avg_sq_col" in b)) throw new Error(`adafactor optimizer state: ${name} has only one of exp_avg_sq_row/exp_avg_sq_col`);
+      if (hasFactored && !("exp_avg_sq_row" in b && "exp_avg_sq_col" in b))
+        throw new Error(`adafactor optimizer state: ${name} has only one of exp_avg_sq_row/exp_avg_sq_col`);
     }
   }
 }

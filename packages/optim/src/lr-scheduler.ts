@@ -359,7 +359,8 @@ export class TriStageSchedule extends Base {
     this.finalLr = finalScale * this.peakLr;
     if (o.phaseRatio != null) {
       const r = parseFloatTuple("--phase-ratio", o.phaseRatio, 3, "(0.1, 0.4, 0.5)");
-      if (r.some((x) => x < 0) || Math.abs(r[0]! + r[1]! + r[2]! - 1) > 1e-9) throw new Error(`--phase-ratio: the ratios must be >= 0 and add up to 1, got (${r.join(", ")})`);
+      if (r.some((x) => x < 0) || Math.abs(r[0]! + r[1]! + r[2]! - 1) > 1e-9)
+        throw new Error(`--phase-ratio: the ratios must be >= 0 and add up to 1, got (${r.join(", ")})`);
       if (!(o.maxUpdate && o.maxUpdate > 0)) throw new Error("--phase-ratio needs --max-update > 0 for tri_stage");
       [this.warmupSteps, this.holdSteps, this.decaySteps] = r.map((x) => Math.trunc(o.maxUpdate! * x)) as [number, number, number];
     } else {

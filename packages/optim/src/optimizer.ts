@@ -44,7 +44,8 @@ export function parseFloatTuple(flag: string, s: string | readonly number[], n: 
     }
     xs = parts.map(Number);
   }
-  if (xs.length !== n || xs.some((x) => !Number.isFinite(x))) throw new Error(`${flag}: expected ${n} finite numbers like '${example}', got [${xs.join(", ")}]`);
+  if (xs.length !== n || xs.some((x) => !Number.isFinite(x)))
+    throw new Error(`${flag}: expected ${n} finite numbers like '${example}', got [${xs.join(", ")}]`);
   return xs;
 }
 
@@ -112,7 +113,9 @@ export abstract class BufferedOptimizer implements Optimizer {
       for (const [k, v] of Object.entries(b)) buffers[name]![k] = { shape: v.shape, data: v.dataSync() as Float32Array };
     }
     const extra = this.extraState();
-    return extra === undefined ? { name: this.name, lr: this.lr, step: this.stepCount, buffers } : { name: this.name, lr: this.lr, step: this.stepCount, buffers, extra };
+    return extra === undefined
+      ? { name: this.name, lr: this.lr, step: this.stepCount, buffers }
+      : { name: this.name, lr: this.lr, step: this.stepCount, buffers, extra };
   }
   loadStateDict(state: OptimizerState, params: Map<string, tf.Variable>): void {
     if (state.name !== this.name) throw new Error(`optimizer state is for ${state.name}, not ${this.name} (use --reset-optimizer)`);
@@ -192,7 +195,18 @@ export class Adam extends BufferedOptimizer {
       const v = this.buffer(name, "exp_avg_sq", p);
       const vmax = this.amsgrad ? this.buffer(name, "max_exp_avg_sq", p) : null;
       const decay = this.weightDecay * this.lr;
-      const attrs = { mode: "adam", b1, c1: 1 - b1, b2, c2: 1 - b2, eps: this.eps, step: stepSize, decay, hasDecay: this.weightDecay !== 0, sqrtBc2: 1 } as const;
+      const attrs = {
+        mode: "adam",
+        b1,
+        c1: 1 - b1,
+        b2,
+        c2: 1 - b2,
+        eps: this.eps,
+        step: stepSize,
+        decay,
+        hasDecay: this.weightDecay !== 0,
+        sqrtBc2: 1,
+      } as const;
       if (!vmax && adamKernelStep(p, g, m, v, attrs)) continue;
       tf.tidy(() => {
         const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));

@@ -38,8 +38,16 @@ export interface OptimizerOptions {
 
 type OptimizerFactory = (o: OptimizerOptions) => Optimizer;
 const BUILTIN_OPTIMIZERS: [string, OptimizerFactory, AnyOptionGroup][] = [
-  ["adam", (o) => new Adam({ lr: o.lr, betas: o.adamBetas ?? "(0.9, 0.999)", eps: o.adamEps ?? 1e-8, weightDecay: o.weightDecay ?? 0, amsgrad: o.amsgrad }), adamOptions],
-  ["adamw", (o) => new AdamW({ lr: o.lr, betas: o.adamBetas ?? "(0.9, 0.999)", eps: o.adamEps ?? 1e-8, weightDecay: o.weightDecay ?? 1e-2, amsgrad: o.amsgrad }), adamwOptions],
+  [
+    "adam",
+    (o) => new Adam({ lr: o.lr, betas: o.adamBetas ?? "(0.9, 0.999)", eps: o.adamEps ?? 1e-8, weightDecay: o.weightDecay ?? 0, amsgrad: o.amsgrad }),
+    adamOptions,
+  ],
+  [
+    "adamw",
+    (o) => new AdamW({ lr: o.lr, betas: o.adamBetas ?? "(0.9, 0.999)", eps: o.adamEps ?? 1e-8, weightDecay: o.weightDecay ?? 1e-2, amsgrad: o.amsgrad }),
+    adamwOptions,
+  ],
   ["sgd", (o) => new Sgd({ lr: o.lr, momentum: o.momentum ?? 0, weightDecay: o.weightDecay ?? 0 }), sgdOptions],
   ["nag", (o) => new Nag({ lr: o.lr, momentum: o.momentum ?? 0.99, weightDecay: o.weightDecay ?? 0 }), nagOptions],
   ["adagrad", (o) => new Adagrad({ lr: o.lr, weightDecay: o.weightDecay ?? 0 }), adagradOptions],

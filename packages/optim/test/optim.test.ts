@@ -14,7 +14,11 @@ beforeAll(async () => {
 describe("Adam (fairseq/optim/adam.py)", () => {
   it("three steps equal a float64 transcription of fairseq's update, with weight decay", () => {
     const p0 = [0.5, -1.5, 2.0];
-    const gs = [[0.1, -0.2, 0.3], [0.05, 0.4, -0.1], [-0.3, 0.1, 0.2]];
+    const gs = [
+      [0.1, -0.2, 0.3],
+      [0.05, 0.4, -0.1],
+      [-0.3, 0.1, 0.2],
+    ];
     const [b1, b2, eps, lr, wd] = [0.9, 0.98, 1e-8, 0.01, 0.1];
     // reference
     const p = [...p0];
@@ -64,7 +68,12 @@ describe("Adam (fairseq/optim/adam.py)", () => {
         w.dispose();
         return out;
       };
-      for (const [name, wd] of [["adam", 0], ["adam", 0.1], ["adamw", 0], ["adamw", 0.05]] as const) {
+      for (const [name, wd] of [
+        ["adam", 0],
+        ["adam", 0.1],
+        ["adamw", 0],
+        ["adamw", 0.05],
+      ] as const) {
         const fused = run(name, wd);
         tf.unregisterKernel(KernelNames.Adam, backend);
         const composite = run(name, wd);
@@ -96,7 +105,10 @@ describe("SGD and clipping", () => {
   });
 
   it("clip_grad_norm returns the total norm and scales by max/(norm+1e-6) only when above", () => {
-    const grads = new Map([["a", tf.tensor1d([3, 0])], ["b", tf.tensor1d([4])]]);
+    const grads = new Map([
+      ["a", tf.tensor1d([3, 0])],
+      ["b", tf.tensor1d([4])],
+    ]);
     const { norm, grads: clipped } = clipGradNorm(grads, 1);
     expect(norm).toBeCloseTo(5, 6);
     expect(clipped.get("b")!.dataSync()[0]).toBeCloseTo((4 * 1) / (5 + 1e-6), 6);

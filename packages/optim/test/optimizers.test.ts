@@ -8,13 +8,25 @@ beforeAll(async () => {
   await initBackend({ backend: "cpu", log: null });
 });
 
-const P = (shape: number[], seed: number, scale = 1): RefParam => ({ shape, data: values(shape.reduce((a, b) => a * b, 1), seed, scale) });
+const P = (shape: number[], seed: number, scale = 1): RefParam => ({
+  shape,
+  data: values(
+    shape.reduce((a, b) => a * b, 1),
+    seed,
+    scale,
+  ),
+});
 const clone = (ps: Record<string, RefParam>): Record<string, RefParam> =>
   Object.fromEntries(Object.entries(ps).map(([k, p]) => [k, { shape: p.shape, data: [...p.data] }]));
 
 describe("adamw (torch.optim.AdamW)", () => {
   /** float64 transcription of torch.optim.AdamW.step (PyTorch docs / torch/optim/adamw.py). */
-  function reference(p0: Record<string, RefParam>, grads: Record<string, RefParam>[], lrs: number[], o: { b1: number; b2: number; eps: number; wd: number; amsgrad: boolean }) {
+  function reference(
+    p0: Record<string, RefParam>,
+    grads: Record<string, RefParam>[],
+    lrs: number[],
+    o: { b1: number; b2: number; eps: number; wd: number; amsgrad: boolean },
+  ) {
     const ps = clone(p0);
     const st: Record<string, { m: number[]; v: number[]; vmax: number[] }> = {};
     grads.forEach((gs, t) => {
@@ -56,7 +68,12 @@ describe("adamw (torch.optim.AdamW)", () => {
         tf.dispose([...gt.values()]);
       });
       for (const [k, v] of params) expectClose(v, expected[k]!.data);
-      expectExactResume(opt, make, params, [0, 1].map((t) => toGrads({ "fc.weight": P([3, 4], 30 + t), "fc.bias": P([4], 40 + t) })));
+      expectExactResume(
+        opt,
+        make,
+        params,
+        [0, 1].map((t) => toGrads({ "fc.weight": P([3, 4], 30 + t), "fc.bias": P([4], 40 + t) })),
+      );
       opt.dispose();
     });
   }
@@ -117,7 +134,12 @@ describe("nag (fairseq/optim/nag.py)", () => {
     // lr_old survives the round trip: the next steps use a new lr, so lr_correct = lr / lr_old matters
     expect(opt.stateDict().extra).toEqual({ lr_old: 0.12 });
     opt.setLr(0.3);
-    expectExactResume(opt, make, params, [0, 1].map((t) => toGrads({ "emb.weight": P([5, 3], 70 + t), "ln.bias": P([3], 80 + t) })));
+    expectExactResume(
+      opt,
+      make,
+      params,
+      [0, 1].map((t) => toGrads({ "emb.weight": P([5, 3], 70 + t), "ln.bias": P([3], 80 + t) })),
+    );
   });
 
   it("starts from lr 0 (inverse_sqrt warmup) without dividing by zero, default momentum 0.99", () => {
@@ -135,7 +157,12 @@ describe("nag (fairseq/optim/nag.py)", () => {
 });
 
 describe("adagrad (torch.optim.Adagrad via fairseq/optim/adagrad.py)", () => {
-  function reference(p0: Record<string, RefParam>, grads: Record<string, RefParam>[], lrs: number[], o: { wd: number; lrDecay: number; eps: number; init: number }) {
+  function reference(
+    p0: Record<string, RefParam>,
+    grads: Record<string, RefParam>[],
+    lrs: number[],
+    o: { wd: number; lrDecay: number; eps: number; init: number },
+  ) {
     const ps = clone(p0);
     const sums: Record<string, number[]> = {};
     grads.forEach((gs, t) => {
@@ -163,7 +190,12 @@ describe("adagrad (torch.optim.Adagrad via fairseq/optim/adagrad.py)", () => {
     expect(opt).toBeInstanceOf(Adagrad);
     run(opt, params, grads, lrs);
     for (const [k, v] of params) expectClose(v, expected[k]!.data);
-    expectExactResume(opt, make, params, [0, 1].map((t) => toGrads({ a: P([2, 3], 120 + t), b: P([3], 130 + t) })));
+    expectExactResume(
+      opt,
+      make,
+      params,
+      [0, 1].map((t) => toGrads({ a: P([2, 3], 120 + t), b: P([3], 130 + t) })),
+    );
   });
 
   it("honours PyTorch's lr_decay and initial_accumulator_value", () => {
@@ -301,12 +333,19 @@ describe("adafactor (fairseq/optim/adafactor.py)", () => {
       }
       expect(opt.getLr() / lr).toBeCloseTo(1, 5);
       const st = opt.stateDict();
-      expect(Object.keys(st.buffers["proj.weight"]!).sort()).toEqual(o.beta1 === null ? ["exp_avg_sq_col", "exp_avg_sq_row"] : ["exp_avg", "exp_avg_sq_col", "exp_avg_sq_row"]);
+      expect(Object.keys(st.buffers["proj.weight"]!).sort()).toEqual(
+        o.beta1 === null ? ["exp_avg_sq_col", "exp_avg_sq_row"] : ["exp_avg", "exp_avg_sq_col", "exp_avg_sq_row"],
+      );
       expect(st.buffers["conv.weight"]!.exp_avg_sq_row!.shape).toEqual([2, 3]);
       expect(st.buffers["conv.weight"]!.exp_avg_sq_col!.shape).toEqual([2, 5]);
       expect(Object.keys(st.buffers["proj.bias"]!)).toContain("exp_avg_sq");
       expect(st.extra).toEqual({ steps: { "proj.bias": 4 } });
-      expectExactResume(opt, make(o), params, [0, 1].map((t) => toGrads(Object.fromEntries(Object.entries(shapes).map(([k, sh], i) => [k, P(sh, 400 + 10 * t + i)])))));
+      expectExactResume(
+        opt,
+        make(o),
+        params,
+        [0, 1].map((t) => toGrads(Object.fromEntries(Object.entries(shapes).map(([k, sh], i) => [k, P(sh, 400 + 10 * t + i)])))),
+      );
     });
   }
 
@@ -330,7 +369,15 @@ describe("adafactor (fairseq/optim/adafactor.py)", () => {
 
   it("registry defaults are fairseq's flags; --lr is ignored under --relative-step; bad flags are named", () => {
     const a = buildOptimizer("adafactor", { lr: 0.25 }) as Adafactor;
-    expect([a.eps, a.clipThreshold, a.decayRate, a.beta1, a.scaleParameter, a.relativeStep, a.warmupInit]).toEqual([[1e-30, 1e-3], 1, -0.8, null, false, false, false]);
+    expect([a.eps, a.clipThreshold, a.decayRate, a.beta1, a.scaleParameter, a.relativeStep, a.warmupInit]).toEqual([
+      [1e-30, 1e-3],
+      1,
+      -0.8,
+      null,
+      false,
+      false,
+      false,
+    ]);
     expect(a.getLr()).toBe(0.25);
     const r = buildOptimizer("adafactor", { lr: 0.25, relativeStep: true, scaleParameter: true }) as Adafactor;
     expect(r.relativeStep).toBe(true);

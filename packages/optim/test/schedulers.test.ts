@@ -103,7 +103,11 @@ describe("tri_stage", () => {
     expect(sched.stepUpdate(300)).toBe(2);
     expect(sched.stepUpdate(750)).toBeCloseTo(1, 14); // 2·exp(ln(0.25)/500·250) = 2·0.5
     expect(sched.stepUpdate(1001)).toBe(0.5);
-    const t = build("tri_stage", { lr: [1], phaseRatio: [0.1, 0.4, 0.5], maxUpdate: 999 }).sched as unknown as { warmupSteps: number; holdSteps: number; decaySteps: number };
+    const t = build("tri_stage", { lr: [1], phaseRatio: [0.1, 0.4, 0.5], maxUpdate: 999 }).sched as unknown as {
+      warmupSteps: number;
+      holdSteps: number;
+      decaySteps: number;
+    };
     expect([t.warmupSteps, t.holdSteps, t.decaySteps]).toEqual([99, 399, 499]);
     expect(build("tri_stage", { lr: [1] }).sched.stepUpdate(2000)).toBeCloseTo(0.505, 14);
   });

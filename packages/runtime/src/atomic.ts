@@ -15,9 +15,9 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     // Two halves, so that a failpoint (and a real crash) can land between them.
     const half = bytes.length >> 1;
     // write() may write less than asked: loop to the end of each half
-    for (let off = 0; off < half; ) off += (await fh.write(bytes, off, half - off)).bytesWritten;
+    for (let off = 0; off < half;) off += (await fh.write(bytes, off, half - off)).bytesWritten;
     failpoint("atomic-write:mid");
-    for (let off = half; off < bytes.length; ) off += (await fh.write(bytes, off, bytes.length - off)).bytesWritten;
+    for (let off = half; off < bytes.length;) off += (await fh.write(bytes, off, bytes.length - off)).bytesWritten;
     await fh.sync();
     failpoint("atomic-write:before-rename");
   } catch (err) {
@@ -26,7 +26,9 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     // Node's messages name no file ("ENOSPC: no space left on device, write"): name it, keep the code
     const code = (err as { code?: string }).code;
     if (code === undefined) throw err;
-    throw Object.assign(new Error(`${path}: cannot write (${(err as Error).message}); the previous ${basename(path)}, if any, is unchanged`, { cause: err }), { code });
+    throw Object.assign(new Error(`${path}: cannot write (${(err as Error).message}); the previous ${basename(path)}, if any, is unchanged`, { cause: err }), {
+      code,
+    });
   }
   await fh.close();
   try {

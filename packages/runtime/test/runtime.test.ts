@@ -39,9 +39,7 @@ describe("nodeBuiltin", () => {
     } finally {
       vi.unstubAllGlobals();
     }
-    await expect(pending).rejects.toThrow(
-      "Dictionary.load needs Node.js (node:fs/promises); in a browser, pass the contents instead of a path",
-    );
+    await expect(pending).rejects.toThrow("Dictionary.load needs Node.js (node:fs/promises); in a browser, pass the contents instead of a path");
   });
 });
 
@@ -124,7 +122,16 @@ describe("failpoint", () => {
 
 describe("KernelNames", () => {
   it("names each custom kernel once, as Fairseq + its key (the names kernels-native registers)", () => {
-    expect(Object.keys(KernelNames).sort()).toEqual(["Adam", "Dropout", "LayerNorm", "LayerNormGrad", "Linear", "LinearSmoothedNll", "LogSoftmaxGrad", "SmoothedNllGrad"]);
+    expect(Object.keys(KernelNames).sort()).toEqual([
+      "Adam",
+      "Dropout",
+      "LayerNorm",
+      "LayerNormGrad",
+      "Linear",
+      "LinearSmoothedNll",
+      "LogSoftmaxGrad",
+      "SmoothedNllGrad",
+    ]);
     for (const [key, name] of Object.entries(KernelNames)) expect(name).toBe(`Fairseq${key}`);
   });
 });

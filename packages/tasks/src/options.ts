@@ -31,11 +31,19 @@ export type TranslationOptions = OptionsOf<typeof translationOptions.declaration
 
 /** `--task language_modeling`. */
 export const languageModelingOptions = defineOptions("task", {
-  sampleBreakMode: opt.choice(["none", "complete", "complete_doc", "eos"], "none", "how blocks of --tokens-per-sample are cut (none, complete, complete_doc, eos)", { metavar: "MODE" }),
+  sampleBreakMode: opt.choice(
+    ["none", "complete", "complete_doc", "eos"],
+    "none",
+    "how blocks of --tokens-per-sample are cut (none, complete, complete_doc, eos)",
+    { metavar: "MODE" },
+  ),
   tokensPerSample: opt.int(1024, "max number of tokens per sample for LM dataset", { metavar: "N" }),
   outputDictionarySize: opt.refused("limiting the output dictionary is not implemented"),
   selfTarget: opt.refused("only future targets (next-token prediction) are implemented", "flag"),
-  futureTarget: opt.refused("only future targets are implemented, and they are the default: the flag changes nothing only in fairseq's multi-target models", "flag"),
+  futureTarget: opt.refused(
+    "only future targets are implemented, and they are the default: the flag changes nothing only in fairseq's multi-target models",
+    "flag",
+  ),
   pastTarget: opt.refused("only future targets (next-token prediction) are implemented", "flag"),
   addBosToken: opt.refused("prepending <s> to each sample is not implemented", "flag"),
   maxTargetPositions: opt.int(null, "max number of tokens in the target sequence (default: --tokens-per-sample)", { metavar: "N" }),

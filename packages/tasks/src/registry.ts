@@ -22,11 +22,11 @@ export interface TaskEntry {
 export const tasks = new Registry<TaskEntry>("task", (r) => {
   r.register("translation", {
     options: translationOptions,
-    setup: (c, o) => TranslationTask.setup({ ...(translationOptions.resolve(o as Partial<TranslationOptions>)), ...c }),
+    setup: (c, o) => TranslationTask.setup({ ...translationOptions.resolve(o as Partial<TranslationOptions>), ...c }),
   });
   r.register("language_modeling", {
     options: languageModelingOptions,
-    setup: (c, o) => LanguageModelingTask.setup({ ...(languageModelingOptions.resolve(o as Partial<LanguageModelingOptions>)), ...c }),
+    setup: (c, o) => LanguageModelingTask.setup({ ...languageModelingOptions.resolve(o as Partial<LanguageModelingOptions>), ...c }),
   });
 });
 

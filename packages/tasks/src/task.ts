@@ -88,7 +88,13 @@ function iterator(ds: TaskDataset, o: BatchIteratorOptions, filter: (idx: Int32A
     maxSentences: o.maxSentences,
     requiredBatchSizeMultiple: o.requiredBatchSizeMultiple ?? 1,
   });
-  return new EpochBatchIterator<unknown, Sample>(ds as never, batches, { seed, numShards: o.numShards, shardId: o.shardId, epoch: o.epoch, shareBatchGroups: o.shareBatchGroups });
+  return new EpochBatchIterator<unknown, Sample>(ds as never, batches, {
+    seed,
+    numShards: o.numShards,
+    shardId: o.shardId,
+    epoch: o.epoch,
+    shareBatchGroups: o.shareBatchGroups,
+  });
 }
 
 export interface TranslationTaskOptions {
@@ -122,7 +128,9 @@ export class TranslationTask implements Task {
     let src = o.sourceLang ?? null;
     let tgt = o.targetLang ?? null;
     if (!src || !tgt) {
-      const m = readdirSync(dir).map((f) => /^(?:train|valid|test)\.([^.-]+)-([^.-]+)\./.exec(f)).find(Boolean);
+      const m = readdirSync(dir)
+        .map((f) => /^(?:train|valid|test)\.([^.-]+)-([^.-]+)\./.exec(f))
+        .find(Boolean);
       if (!m) throw new TaskError(`could not infer languages from ${dir}; pass --source-lang and --target-lang`);
       src ??= m[1]!;
       tgt ??= m[2]!;
@@ -159,7 +167,11 @@ export class TranslationTask implements Task {
   }
 
   buildModel(args: ModelArgs, seed = 1): EncoderDecoderModel | LanguageModel {
-    return buildModel(args, { srcVocabSize: this.sourceDictionary.length, tgtVocabSize: this.targetDictionary.length, padIdx: this.sourceDictionary.pad() }, { seed });
+    return buildModel(
+      args,
+      { srcVocabSize: this.sourceDictionary.length, tgtVocabSize: this.targetDictionary.length, padIdx: this.sourceDictionary.pad() },
+      { seed },
+    );
   }
 
   getBatchIterator(dataset: TaskDataset, o: BatchIteratorOptions): EpochBatchIterator<unknown, Sample> {
@@ -207,7 +219,11 @@ export class LanguageModelingTask implements Task {
     return this.o.maxTargetPositions ?? this.o.tokensPerSample ?? 1024;
   }
   buildModel(args: ModelArgs, seed = 1): EncoderDecoderModel | LanguageModel {
-    return buildModel({ tokens_per_sample: this.o.tokensPerSample ?? 1024, ...args }, { vocabSize: this.dictionary.length, padIdx: this.dictionary.pad() }, { seed });
+    return buildModel(
+      { tokens_per_sample: this.o.tokensPerSample ?? 1024, ...args },
+      { vocabSize: this.dictionary.length, padIdx: this.dictionary.pad() },
+      { seed },
+    );
   }
   getBatchIterator(dataset: TaskDataset, o: BatchIteratorOptions): EpochBatchIterator<unknown, Sample> {
     const mono = dataset as unknown as MonolingualDataset;

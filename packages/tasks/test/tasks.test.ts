@@ -54,7 +54,16 @@ describe("raw text datasets (--dataset-impl raw)", () => {
     const { tmpdir } = await import("node:os");
     const { preprocess } = await import("@fairseq-ts/data");
     const dest = mkdtempSync(join(tmpdir(), "fsts-raw-"));
-    await preprocess({ sourceLang: "de", targetLang: "en", testpref: join(SHARED, "data/multi30k/test"), srcdict: join(BIN, "dict.de.txt"), tgtdict: join(BIN, "dict.en.txt"), datasetImpl: "raw", destdir: dest, log: () => {} });
+    await preprocess({
+      sourceLang: "de",
+      targetLang: "en",
+      testpref: join(SHARED, "data/multi30k/test"),
+      srcdict: join(BIN, "dict.de.txt"),
+      tgtdict: join(BIN, "dict.en.txt"),
+      datasetImpl: "raw",
+      destdir: dest,
+      log: () => {},
+    });
     const raw = (await TranslationTask.setup({ data: dest })).loadDataset("test");
     const bin = (await TranslationTask.setup({ data: BIN })).loadDataset("test");
     expect(raw.length).toBe(1000);
@@ -83,16 +92,22 @@ describe("getBatchIterator's size check (fairseq's filter_indices_by_size)", () 
     }
     const first = Number(/^Size of sample #(\d+) is invalid/.exec(message)?.[1]);
     expect(tooLong).toContain(first);
-    expect(message).toBe(`Size of sample #${first} is invalid (=(${test.srcSizes[first]}, ${test.tgtSizes![first]})) since max_positions=(20, 20), skip this example with --skip-invalid-size-inputs-valid-test`);
+    expect(message).toBe(
+      `Size of sample #${first} is invalid (=(${test.srcSizes[first]}, ${test.tgtSizes![first]})) since max_positions=(20, 20), skip this example with --skip-invalid-size-inputs-valid-test`,
+    );
     const warnings: string[] = [];
     const itr = task.getBatchIterator(test, { ...opts, ignoreInvalidInputs: true, warn: (w) => warnings.push(w) });
     expect(warnings.length).toBe(1);
-    expect(warnings[0]).toMatch(new RegExp(`^${tooLong.length} samples have invalid sizes and will be skipped, max_positions=\\(20, 20\\), first few sample ids=\\[`));
+    expect(warnings[0]).toMatch(
+      new RegExp(`^${tooLong.length} samples have invalid sizes and will be skipped, max_positions=\\(20, 20\\), first few sample ids=\\[`),
+    );
     let seen = 0;
-    for (const s of itr.nextEpochItr({ shuffle: false })) if (s) for (const id of s.id) {
-      expect(tooLong).not.toContain(id);
-      seen++;
-    }
+    for (const s of itr.nextEpochItr({ shuffle: false }))
+      if (s)
+        for (const id of s.id) {
+          expect(tooLong).not.toContain(id);
+          seen++;
+        }
     expect(seen).toBe(test.length - tooLong.length);
   });
 });

@@ -71,9 +71,12 @@ if (!probe.error) {
 // subword-nmt on the tokenized, lowercased train.en (the usual input of BPE)
 const trainTok = lines(join(shared, "data/multi30k/train.en"));
 let codes = "";
-const learnS = time(() => {
-  codes = learnBpe(trainTok, 10000);
-}, { warmup: false });
+const learnS = time(
+  () => {
+    codes = learnBpe(trainTok, 10000);
+  },
+  { warmup: false },
+);
 add("subword-nmt learnBpe, -s 10000", "tok train.en, 29,000 lines", 0, learnS, `${codes.split("\n").length - 2} merges (stops at min frequency 2)`);
 const applyCold = time(() => {
   const a = new SubwordNmtApplier(codes);

@@ -18,8 +18,7 @@ const BYTE_ENCODER = bytesToUnicode();
 const BYTE_DECODER = new Map<string, number>(BYTE_ENCODER.map((c, b) => [c, b]));
 
 // The `regex` module's \s is Unicode White_Space (not JS's \s, which adds U+FEFF and lacks U+0085).
-const PRETOKENIZE =
-  /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu;
+const PRETOKENIZE = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu;
 
 const utf8 = new TextEncoder();
 const utf8Lenient = new TextDecoder("utf-8", { ignoreBOM: true }); // U+FFFD for invalid sequences, like errors="replace"
@@ -83,7 +82,7 @@ export class Gpt2BpeEncoder {
       }
       if (best === Infinity) break;
       const next: string[] = [];
-      for (let i = 0; i < word.length; ) {
+      for (let i = 0; i < word.length;) {
         if (word[i] === first && i < word.length - 1 && word[i + 1] === second) {
           next.push(first + second);
           i += 2;

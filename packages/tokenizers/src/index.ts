@@ -25,4 +25,13 @@ export { Gpt2Bpe, Gpt2BpeEncoder } from "./gpt2.js";
 export { learnBpe, type LearnBpeOptions } from "./subword-nmt/learn.js";
 export { SubwordNmtApplier, SubwordNmtBpe, readVocabulary, type ApplyBpeOptions } from "./subword-nmt/apply.js";
 
-export { mosesOptions, subwordNmtOptions, sentencepieceOptions, gpt2Options, type MosesOptions, type SubwordNmtOptions, type SentencepieceOptions, type Gpt2Options } from "./options.js";
+export {
+  mosesOptions,
+  subwordNmtOptions,
+  sentencepieceOptions,
+  gpt2Options,
+  type MosesOptions,
+  type SubwordNmtOptions,
+  type SentencepieceOptions,
+  type Gpt2Options,
+} from "./options.js";

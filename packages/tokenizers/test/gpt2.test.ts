@@ -17,7 +17,7 @@ const fileLines = (path: string): string[] => readFileSync(path, "utf8").split("
 describe("Gpt2BpeEncoder (fairseq's gpt2_bpe_utils.Encoder)", () => {
   it("merges by rank on a hand-made vocabulary", () => {
     // bytes map to themselves for printable ASCII; " " is byte 0x20 -> "Ġ" (U+0120)
-    const encoder = { l: 0, o: 1, w: 2, e: 3, r: 4, lo: 5, low: 6, er: 7, "Ġ": 8, "Ġlow": 9, "Ġl": 10, "!": 11 };
+    const encoder = { l: 0, o: 1, w: 2, e: 3, r: 4, lo: 5, low: 6, er: 7, Ġ: 8, Ġlow: 9, Ġl: 10, "!": 11 };
     const vocab = "#version: 0.2\nl o\nlo w\ne r\nĠ l\nĠl ow\no w\n"; // "o w" ranks last
     const g = Gpt2BpeEncoder.fromText(JSON.stringify(encoder), vocab);
     // "lower": l o w e r -> (l,o)=0 -> lo w e r -> (lo,w)=1 -> low e r -> (e,r)=2 -> low er
@@ -50,7 +50,11 @@ describe("Gpt2BpeEncoder (fairseq's gpt2_bpe_utils.Encoder)", () => {
 
   // one test per file (31,000 lines in all), and a turn for vitest's worker every 2,000 lines (train.en in one
   // synchronous loop is 4.6 s on a quiet machine, which a busy one stretches past vitest's RPC timeout)
-  for (const [f, lines] of [["test.en", 1000], ["test.de", 1000], ["train.en", 29000]] as const) {
+  for (const [f, lines] of [
+    ["test.en", 1000],
+    ["test.de", 1000],
+    ["train.en", 29000],
+  ] as const) {
     it(`equals the gpt-3-encoder package and round-trips on Multi30k ${f}`, async () => {
       let n = 0;
       const diff: string[] = [];

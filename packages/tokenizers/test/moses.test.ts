@@ -5,7 +5,10 @@ import { describe, expect, it } from "vitest";
 import { buildTokenizer, FairseqMosesTokenizer, MosesDetokenizer, MosesTokenizer } from "../src/index.js";
 import { MULTI30K } from "./shared.js";
 
-const sha256 = (lines: string[]): string => createHash("sha256").update(`${lines.join("\n")}\n`, "utf8").digest("hex");
+const sha256 = (lines: string[]): string =>
+  createHash("sha256")
+    .update(`${lines.join("\n")}\n`, "utf8")
+    .digest("hex");
 const fileLines = (path: string): string[] => readFileSync(path, "utf8").split("\n").slice(0, -1);
 const split = (s: string): string[] => s.split(" ").filter((t) => t !== "");
 
@@ -21,7 +24,9 @@ describe("MosesTokenizer: sacremoses' own test cases (test_tokenizer.py)", () =>
     expect(tok("2016, pp.")).toEqual(["2016", ",", "pp", "."]);
     const text = "This ain't funny. It's actually hillarious, yet double Ls. | [] < > [ ] & You're gonna shake it off? Don't?";
     expect(tok(text, { escape: true })).toEqual(
-      "This ain &apos;t funny . It &apos;s actually hillarious , yet double Ls . &#124; &#91; &#93; &lt; &gt; &#91; &#93; &amp; You &apos;re gonna shake it off ? Don &apos;t ?".split(" "),
+      "This ain &apos;t funny . It &apos;s actually hillarious , yet double Ls . &#124; &#91; &#93; &lt; &gt; &#91; &#93; &amp; You &apos;re gonna shake it off ? Don &apos;t ?".split(
+        " ",
+      ),
     );
     expect(tok(text, { escape: false })).toEqual(
       "This ain 't funny . It 's actually hillarious , yet double Ls . | [ ] < > [ ] & You 're gonna shake it off ? Don 't ?".split(" "),
@@ -35,7 +40,9 @@ describe("MosesTokenizer: sacremoses' own test cases (test_tokenizer.py)", () =>
   });
 
   it("test_opening_brackets", () => {
-    expect(tok("By the mid 1990s a version of the game became a Latvian television series (with a parliamentary setting, and played by Latvian celebrities).")).toEqual(
+    expect(
+      tok("By the mid 1990s a version of the game became a Latvian television series (with a parliamentary setting, and played by Latvian celebrities)."),
+    ).toEqual(
       split("By the mid 1990s a version of the game became a Latvian television series ( with a parliamentary setting , and played by Latvian celebrities ) ."),
     );
   });
@@ -57,7 +64,9 @@ describe("MosesTokenizer: sacremoses' own test cases (test_tokenizer.py)", () =>
     const text =
       "Sie sollten vor dem Upgrade eine Sicherung dieser Daten erstellen (wie unter Abschnitt 4.1.1, „Sichern aller Daten und Konfigurationsinformationen“ beschrieben). ";
     expect(tok(text)).toEqual(
-      split("Sie sollten vor dem Upgrade eine Sicherung dieser Daten erstellen ( wie unter Abschnitt 4.1.1 , „ Sichern aller Daten und Konfigurationsinformationen “ beschrieben ) ."),
+      split(
+        "Sie sollten vor dem Upgrade eine Sicherung dieser Daten erstellen ( wie unter Abschnitt 4.1.1 , „ Sichern aller Daten und Konfigurationsinformationen “ beschrieben ) .",
+      ),
     );
   });
 
@@ -101,10 +110,22 @@ describe("Moses for German and English (expected outputs checked with sacremoses
     // German has no apostrophe rule: the quote is split off on both sides and does not round-trip
     [de, ded, "Peter's Haus", "Peter &apos; s Haus", "Peter 's Haus"],
     [de, ded, "Ein Hund läuft durchs Wasser... und bellt!!", "Ein Hund läuft durchs Wasser ... und bellt ! !", "Ein Hund läuft durchs Wasser... und bellt!!"],
-    [de, ded, "Zwei Männer spielen Tischtennis (Ping-Pong) im Freien.", "Zwei Männer spielen Tischtennis ( Ping @-@ Pong ) im Freien .", "Zwei Männer spielen Tischtennis (Ping-Pong) im Freien."],
+    [
+      de,
+      ded,
+      "Zwei Männer spielen Tischtennis (Ping-Pong) im Freien.",
+      "Zwei Männer spielen Tischtennis ( Ping @-@ Pong ) im Freien .",
+      "Zwei Männer spielen Tischtennis (Ping-Pong) im Freien.",
+    ],
     // "No" is numeric-only in English: kept before "5", split before "It"
     [en, end, "No. 5 is here. No. It is not.", "No. 5 is here . No . It is not .", "No. 5 is here. No. It is not."],
-    [en, end, "The Jones' house costs $5,300.50 (approx.).", "The Jones &apos; house costs $ 5,300.50 ( approx . ) .", "The Jones' house costs $5,300.50 (approx.)."],
+    [
+      en,
+      end,
+      "The Jones' house costs $5,300.50 (approx.).",
+      "The Jones &apos; house costs $ 5,300.50 ( approx . ) .",
+      "The Jones' house costs $5,300.50 (approx.).",
+    ],
     [en, end, "I can't do it, e.g. today...", "I can &apos;t do it , e.g. today ...", "I can't do it, e.g. today..."],
   ];
   for (const [t, d, raw, tokenized, detokenized] of cases) {
@@ -156,10 +177,10 @@ describe("--tokenizer moses (fairseq MosesTokenizer)", () => {
     const m = buildTokenizer("moses", { mosesSourceLang: "de", mosesTargetLang: "de" });
     expect(m).toBeInstanceOf(FairseqMosesTokenizer);
     // (checked with sacremoses: the '"' is padded first, so "-Spiel" has no alphanumeric before its dash)
-    expect(m.encode("Ein \"Ping-Pong\"-Spiel.")).toBe("Ein &quot; Ping @-@ Pong &quot; -Spiel .");
+    expect(m.encode('Ein "Ping-Pong"-Spiel.')).toBe("Ein &quot; Ping @-@ Pong &quot; -Spiel .");
     expect(m.decode("Ein  &quot; Ping @-@ Pong &quot; -Spiel . ")).toBe('Ein "Ping-Pong" -Spiel.');
     const plain = buildTokenizer("moses", { mosesSourceLang: "de", mosesNoDashSplit: true, mosesNoEscape: true });
-    expect(plain.encode("Ein \"Ping-Pong\"-Spiel.")).toBe('Ein " Ping-Pong " -Spiel .');
+    expect(plain.encode('Ein "Ping-Pong"-Spiel.')).toBe('Ein " Ping-Pong " -Spiel .');
     expect(buildTokenizer("moses").encode("It's a dog-walker.")).toBe("It &apos;s a dog @-@ walker .");
     // fairseq's current MosesTokenizerConfig spells them source_lang, target_lang, moses_no_dash_splits
     const alias = buildTokenizer("moses", { sourceLang: "de", targetLang: "de", mosesNoDashSplits: true });

@@ -1,12 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  buildBpe,
-  buildTokenizer,
-  registerBpe,
-  registerTokenizer,
-  SpaceTokenizer,
-  tokenizerNames,
-} from "../src/index.js";
+import { buildBpe, buildTokenizer, registerBpe, registerTokenizer, SpaceTokenizer, tokenizerNames } from "../src/index.js";
 
 describe("registries", () => {
   it("builds the space tokenizer by name", () => {

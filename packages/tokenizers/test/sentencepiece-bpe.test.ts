@@ -36,9 +36,7 @@ describe("--bpe sentencepiece (fairseq SentencepieceBPE)", () => {
     expect(fromBytes.encode("Ein Mann läuft.")).toBe(bpe.encode("Ein Mann läuft."));
     expect(() => buildBpe("sentencepiece", {})).toThrow(/--sentencepiece-model is required/);
     expect(() => buildBpe("sentencepiece", { sentencepieceModel: "/nope.model" })).toThrow(/--sentencepiece-model: cannot read \/nope\.model/);
-    expect(() => buildBpe("sentencepiece", { sentencepieceModel: MODEL, sentencepieceEnableSampling: true })).toThrow(
-      /--sentencepiece-enable-sampling/,
-    );
+    expect(() => buildBpe("sentencepiece", { sentencepieceModel: MODEL, sentencepieceEnableSampling: true })).toThrow(/--sentencepiece-enable-sampling/);
   });
 
   it("marks word beginnings like fairseq's is_beginning_of_word", () => {

@@ -142,20 +142,42 @@ describe("sentencepiece vs spm_encode/spm_decode on models trained at test time 
   beforeAll(() => {
     tmp = tempDir("fairseq-ts-spm-");
     // test.en, test.de (unknown to an English model: exercises unknown characters) and crafted lines
-    testLines = [
-      ...fileLines(resolve(MULTI30K, "raw/test.en")),
-      ...fileLines(resolve(MULTI30K, "raw/test.de")),
-      ...CRAFTED,
-    ];
+    testLines = [...fileLines(resolve(MULTI30K, "raw/test.en")), ...fileLines(resolve(MULTI30K, "raw/test.de")), ...CRAFTED];
   });
   afterAll(() => tmp.cleanup());
 
   const cases: [string, string[]][] = [
     ["bpe", ["--model_type=bpe", "--vocab_size=2000"]],
-    ["bpe-udef-bytes", ["--model_type=bpe", "--vocab_size=1200", "--user_defined_symbols=<sep>,@@,Mann", "--control_symbols=<ctl>", "--byte_fallback=true", "--character_coverage=0.99"]],
-    ["unigram-udef-bytes", ["--model_type=unigram", "--vocab_size=1500", "--user_defined_symbols=<sep>,@@,Mann", "--control_symbols=<ctl>", "--byte_fallback=true", "--character_coverage=0.99"]],
-    ["unigram-identity-noprefix", ["--model_type=unigram", "--vocab_size=1000", "--normalization_rule_name=identity", "--add_dummy_prefix=false", "--remove_extra_whitespaces=false"]],
-    ["bpe-nfkc-cf-suffix", ["--model_type=bpe", "--vocab_size=1000", "--normalization_rule_name=nfkc_cf", "--treat_whitespace_as_suffix=true", "--split_digits=true"]],
+    [
+      "bpe-udef-bytes",
+      [
+        "--model_type=bpe",
+        "--vocab_size=1200",
+        "--user_defined_symbols=<sep>,@@,Mann",
+        "--control_symbols=<ctl>",
+        "--byte_fallback=true",
+        "--character_coverage=0.99",
+      ],
+    ],
+    [
+      "unigram-udef-bytes",
+      [
+        "--model_type=unigram",
+        "--vocab_size=1500",
+        "--user_defined_symbols=<sep>,@@,Mann",
+        "--control_symbols=<ctl>",
+        "--byte_fallback=true",
+        "--character_coverage=0.99",
+      ],
+    ],
+    [
+      "unigram-identity-noprefix",
+      ["--model_type=unigram", "--vocab_size=1000", "--normalization_rule_name=identity", "--add_dummy_prefix=false", "--remove_extra_whitespaces=false"],
+    ],
+    [
+      "bpe-nfkc-cf-suffix",
+      ["--model_type=bpe", "--vocab_size=1000", "--normalization_rule_name=nfkc_cf", "--treat_whitespace_as_suffix=true", "--split_digits=true"],
+    ],
     ["char", ["--model_type=char", "--vocab_size=80"]],
     ["word", ["--model_type=word", "--vocab_size=3000"]],
   ];

@@ -45,7 +45,11 @@ describe("learnBpe (subword-nmt 0.3.x learn_bpe.py)", () => {
 
   it("honours numSymbols, minFrequency, totalSymbols and dictionary input", () => {
     expect(learnBpe(TOY, 3)).toBe("#version: 0.2\ns t</w>\ne st</w>\nl o\n");
-    expect(learnBpe(TOY, 100, { minFrequency: 6 })).toBe(`#version: 0.2\n${TOY_MERGES.slice(0, 6).map(([a, b]) => `${a} ${b}\n`).join("")}`);
+    expect(learnBpe(TOY, 100, { minFrequency: 6 })).toBe(
+      `#version: 0.2\n${TOY_MERGES.slice(0, 6)
+        .map(([a, b]) => `${a} ${b}\n`)
+        .join("")}`,
+    );
     // 13 distinct characters: internal l o n e w s i d (8), final w</w> r</w> t</w> (3) = 11; 14 - 11 = 3 merges
     expect(learnBpe(TOY, 14, { totalSymbols: true })).toBe("#version: 0.2\ns t</w>\ne st</w>\nl o\n");
     expect(learnBpe(["low 5", "lower 2", "newest 6", "widest 3"], 100, { dictInput: true })).toBe(TOY_CODES);
@@ -122,9 +126,7 @@ describe("SubwordNmtApplier (subword-nmt 0.3.x apply_bpe.py)", () => {
 
   it("isolates glossaries like subword-nmt's test_glossaries", () => {
     const a = new SubwordNmtApplier("#version: 0.2\nq q\n", { glossaries: ["like", "Manuel", "USA"] });
-    expect(a.segment("wordlikeUSAwordManuelManuelwordUSA")).toBe(
-      "w@@ o@@ r@@ d@@ like@@ USA@@ w@@ o@@ r@@ d@@ Manuel@@ Manuel@@ w@@ o@@ r@@ d@@ USA",
-    );
+    expect(a.segment("wordlikeUSAwordManuelManuelwordUSA")).toBe("w@@ o@@ r@@ d@@ like@@ USA@@ w@@ o@@ r@@ d@@ Manuel@@ Manuel@@ w@@ o@@ r@@ d@@ USA");
     const r = new SubwordNmtApplier("#version: 0.2\nw o\nwo r</w>\n", { glossaries: ["<country>\\w*</country>", "\\d+"] });
     expect(r.segment("wor10001<country>USA</country>")).toBe("wor@@ 10001@@ <country>USA</country>");
   });
@@ -138,9 +140,7 @@ describe("SubwordNmtApplier (subword-nmt 0.3.x apply_bpe.py)", () => {
   });
 
   it("rejects malformed codes with the line number", () => {
-    expect(() => new SubwordNmtApplier("#version: 0.2\na b\nc d e\n", { what: "--bpe-codes x" })).toThrow(
-      /--bpe-codes x: invalid line 3: "c d e"/,
-    );
+    expect(() => new SubwordNmtApplier("#version: 0.2\na b\nc d e\n", { what: "--bpe-codes x" })).toThrow(/--bpe-codes x: invalid line 3: "c d e"/);
     expect(() => new SubwordNmtApplier("#version: 0.3\na b\n")).toThrow(/unsupported codes version 0.3/);
     // like apply_bpe.py, a codes file with only the header has an invalid (empty) line 2
     expect(() => new SubwordNmtApplier("#version: 0.2\n")).toThrow(/invalid line 2/);
@@ -150,7 +150,10 @@ describe("SubwordNmtApplier (subword-nmt 0.3.x apply_bpe.py)", () => {
     const codes = learnBpe(fileLines(resolve(MULTI30K, "raw/train.en")), 10000);
     const a = new SubwordNmtApplier(codes);
     const text = readFileSync(resolve(MULTI30K, "raw/test.en"), "utf8");
-    const out = text.split(/(?<=\n)/).map((l) => a.processLine(l)).join("");
+    const out = text
+      .split(/(?<=\n)/)
+      .map((l) => a.processLine(l))
+      .join("");
     // sha256 of `subword-nmt apply-bpe -c codes < test.en`
     expect(sha256(out)).toBe("f5ae07a917434a4513ad0b8bf5a6610fdf9ae61ad889cc7defb04d4b147091dd");
     expect(out.split("\n")[1]).toBe("A Boston Ter@@ rier is running on lush green grass in front of a white fence.");

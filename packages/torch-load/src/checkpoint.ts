@@ -71,32 +71,57 @@ export function loadTorchCheckpoint(bytes: Uint8Array, options: LoadOptions = {}
     // loader's storage-size check does not bound n. Refuse what would be a huge allocation from a few bytes.
     const cap = Math.max(t.storage.numel, 1 << 24);
     if (!(n <= cap)) {
-      throw new TorchLoadError(`tensor of shape [${t.shape}] has ${n} elements, more than its storage (${t.storage.numel}) and than the ${1 << 24} a broadcast view may materialize`);
+      throw new TorchLoadError(
+        `tensor of shape [${t.shape}] has ${n} elements, more than its storage (${t.storage.numel}) and than the ${1 << 24} a broadcast view may materialize`,
+      );
     }
     const rank = t.shape.length;
     const out =
-      t.dtype === "float32" || t.dtype === "float16" || t.dtype === "bfloat16" ? new Float32Array(n)
-      : t.dtype === "float64" ? new Float64Array(n)
-      : t.dtype === "int64" ? new BigInt64Array(n)
-      : t.dtype === "int32" ? new Int32Array(n)
-      : t.dtype === "int16" ? new Int16Array(n)
-      : t.dtype === "int8" ? new Int8Array(n)
-      : new Uint8Array(n);
+      t.dtype === "float32" || t.dtype === "float16" || t.dtype === "bfloat16"
+        ? new Float32Array(n)
+        : t.dtype === "float64"
+          ? new Float64Array(n)
+          : t.dtype === "int64"
+            ? new BigInt64Array(n)
+            : t.dtype === "int32"
+              ? new Int32Array(n)
+              : t.dtype === "int16"
+                ? new Int16Array(n)
+                : t.dtype === "int8"
+                  ? new Int8Array(n)
+                  : new Uint8Array(n);
     const idx = new Array<number>(rank).fill(0);
     for (let i = 0; i < n; i++) {
       let e = t.storageOffset;
       for (let d = 0; d < rank; d++) e += idx[d]! * t.stride[d]!;
       const o = e * size;
       switch (t.dtype) {
-        case "float32": (out as Float32Array)[i] = dv.getFloat32(o, true); break;
-        case "float64": (out as Float64Array)[i] = dv.getFloat64(o, true); break;
-        case "float16": (out as Float32Array)[i] = f16ToF32(dv.getUint16(o, true)); break;
-        case "bfloat16": (out as Float32Array)[i] = new Float32Array(new Uint32Array([dv.getUint16(o, true) << 16]).buffer)[0]!; break;
-        case "int64": (out as BigInt64Array)[i] = dv.getBigInt64(o, true); break;
-        case "int32": (out as Int32Array)[i] = dv.getInt32(o, true); break;
-        case "int16": (out as Int16Array)[i] = dv.getInt16(o, true); break;
-        case "int8": (out as Int8Array)[i] = dv.getInt8(o); break;
-        default: (out as Uint8Array)[i] = raw[o]!;
+        case "float32":
+          (out as Float32Array)[i] = dv.getFloat32(o, true);
+          break;
+        case "float64":
+          (out as Float64Array)[i] = dv.getFloat64(o, true);
+          break;
+        case "float16":
+          (out as Float32Array)[i] = f16ToF32(dv.getUint16(o, true));
+          break;
+        case "bfloat16":
+          (out as Float32Array)[i] = new Float32Array(new Uint32Array([dv.getUint16(o, true) << 16]).buffer)[0]!;
+          break;
+        case "int64":
+          (out as BigInt64Array)[i] = dv.getBigInt64(o, true);
+          break;
+        case "int32":
+          (out as Int32Array)[i] = dv.getInt32(o, true);
+          break;
+        case "int16":
+          (out as Int16Array)[i] = dv.getInt16(o, true);
+          break;
+        case "int8":
+          (out as Int8Array)[i] = dv.getInt8(o);
+          break;
+        default:
+          (out as Uint8Array)[i] = raw[o]!;
       }
       for (let d = rank - 1; d >= 0; d--) {
         if (++idx[d]! < t.shape[d]!) break;

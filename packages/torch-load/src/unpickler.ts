@@ -38,7 +38,16 @@ export const STORAGE_DTYPES: Record<string, TorchDtype> = {
 };
 
 export const DTYPE_BYTES: Record<TorchDtype, number> = {
-  float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+  float32: 4,
+  float64: 8,
+  float16: 2,
+  bfloat16: 2,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
 };
 
 /** A storage referenced by a checkpoint (its bytes live in `archive/data/<key>`). */
@@ -74,7 +83,6 @@ export interface UnpickleOptions {
   /** Maximum memo entries / stack depth guards. */
   maxItems?: number;
 }
-
 
 function isInt(x: unknown): x is number {
   return typeof x === "number" && Number.isInteger(x);
@@ -226,7 +234,10 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
   let work = 0;
   const charge = (k: number) => {
     work += k;
-    if (work > workLimit) throw new TorchLoadError(`pickle: more than ${workLimit} elements read by calls in a ${n}-byte pickle (memo references amplifying a large object; refused)`);
+    if (work > workLimit)
+      throw new TorchLoadError(
+        `pickle: more than ${workLimit} elements read by calls in a ${n}-byte pickle (memo references amplifying a large object; refused)`,
+      );
   };
   const shallowSize = (v: unknown) => (Array.isArray(v) ? v.length : v instanceof Map || v instanceof Set ? v.size : 0);
   const call = (fn: unknown, args: unknown, how: string) => {
@@ -314,7 +325,8 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
         push(dv.getUint16(p, true));
         p += 2;
         break;
-      case 0x49: { // INT (text); "01"/"00" are True/False in protocol 0
+      case 0x49: {
+        // INT (text); "01"/"00" are True/False in protocol 0
         const s = line().trim();
         if (s === "01") push(true);
         else if (s === "00") push(false);
@@ -322,7 +334,8 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
         else throw new TorchLoadError("pickle: bad INT");
         break;
       }
-      case 0x4c: { // LONG (text)
+      case 0x4c: {
+        // LONG (text)
         const s = line().trim().replace(/L$/, "");
         if (!/^[+-]?\d+$/.test(s) || s.length > 4300) throw new TorchLoadError("pickle: bad LONG");
         const b = BigInt(s);
@@ -332,13 +345,15 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
       case 0x8a: // LONG1
         push(readLong(take(take(1)[0]!)));
         break;
-      case 0x8b: { // LONG4
+      case 0x8b: {
+        // LONG4
         const k = len4();
         if (k > 1 << 16) throw new TorchLoadError("pickle: LONG4 too long");
         push(readLong(take(k)));
         break;
       }
-      case 0x46: { // FLOAT (text)
+      case 0x46: {
+        // FLOAT (text)
         const v = Number(line().trim());
         if (Number.isNaN(v)) throw new TorchLoadError("pickle: bad FLOAT");
         push(v);
@@ -349,7 +364,8 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
         push(dv.getFloat64(p, false));
         p += 8;
         break;
-      case 0x53: { // STRING (text, quoted)
+      case 0x53: {
+        // STRING (text, quoted)
         const s = line();
         const m = /^(['"])(.*)\1$/s.exec(s);
         if (!m) throw new TorchLoadError("pickle: bad STRING");
@@ -387,12 +403,14 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
       case 0x5d: // EMPTY_LIST
         push([]);
         break;
-      case 0x61: { // APPEND
+      case 0x61: {
+        // APPEND
         const v = pop();
         append(top(), v);
         break;
       }
-      case 0x65: { // APPENDS
+      case 0x65: {
+        // APPENDS
         const items = popMark();
         const l = top();
         for (const v of items) append(l, v);
@@ -410,13 +428,15 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
       case 0x85: // TUPLE1
         push([pop()]);
         break;
-      case 0x86: { // TUPLE2
+      case 0x86: {
+        // TUPLE2
         const b = pop();
         const a = pop();
         push([a, b]);
         break;
       }
-      case 0x87: { // TUPLE3
+      case 0x87: {
+        // TUPLE3
         const c = pop();
         const b = pop();
         const a = pop();
@@ -426,7 +446,8 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
       case 0x7d: // EMPTY_DICT
         push(new Map());
         break;
-      case 0x64: { // DICT
+      case 0x64: {
+        // DICT
         const items = popMark();
         if (items.length % 2) throw new TorchLoadError("pickle: DICT with an odd number of items");
         const m = new Map();
@@ -434,13 +455,15 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
         push(m);
         break;
       }
-      case 0x73: { // SETITEM
+      case 0x73: {
+        // SETITEM
         const v = pop();
         const k = pop();
         setItem(top(), k, v);
         break;
       }
-      case 0x75: { // SETITEMS
+      case 0x75: {
+        // SETITEMS
         const items = popMark();
         if (items.length % 2) throw new TorchLoadError("pickle: SETITEMS with an odd number of items");
         const d = top();
@@ -450,7 +473,8 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
       case 0x8f: // EMPTY_SET
         push(new Set());
         break;
-      case 0x90: { // ADDITEMS
+      case 0x90: {
+        // ADDITEMS
         const items = popMark();
         const s = top();
         if (!(s instanceof Set)) throw new TorchLoadError("pickle: ADDITEMS on a non-set");
@@ -485,39 +509,45 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
         memoGet(dv.getUint32(p, true));
         p += 4;
         break;
-      case 0x63: { // GLOBAL
+      case 0x63: {
+        // GLOBAL
         const module = line();
         const name = line();
         push(global(module, name));
         break;
       }
-      case 0x93: { // STACK_GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const name = pop();
         const module = pop();
         if (typeof module !== "string" || typeof name !== "string") throw new TorchLoadError("pickle: STACK_GLOBAL needs strings");
         push(global(module, name));
         break;
       }
-      case 0x52: { // REDUCE
+      case 0x52: {
+        // REDUCE
         const args = pop();
         const fn = pop();
         push(call(fn, args, "REDUCE"));
         break;
       }
-      case 0x81: { // NEWOBJ
+      case 0x81: {
+        // NEWOBJ
         const args = pop();
         const cls = pop();
         push(call(cls, args, "NEWOBJ"));
         break;
       }
-      case 0x92: { // NEWOBJ_EX
+      case 0x92: {
+        // NEWOBJ_EX
         pop(); // kwargs
         const args = pop();
         const cls = pop();
         push(call(cls, args, "NEWOBJ_EX"));
         break;
       }
-      case 0x62: { // BUILD
+      case 0x62: {
+        // BUILD
         const state = pop();
         const obj = top();
         if (obj instanceof PyNamespace) {

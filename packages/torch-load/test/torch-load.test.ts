@@ -6,7 +6,11 @@ import { SHARED } from "./shared.js";
 
 const MODEL = join(SHARED, "reference/fairseq/multi30k-de-en/model.pt");
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
-const noPersist = { persistentLoad: () => { throw new TorchLoadError("no storages here"); } };
+const noPersist = {
+  persistentLoad: () => {
+    throw new TorchLoadError("no storages here");
+  },
+};
 
 describe("reading fairseq's reference checkpoint", () => {
   it("has fairseq's keys, the training Namespace and the model state dict", async () => {
@@ -60,10 +64,47 @@ describe("the restricted unpickler (hand-written pickles, CPython's opcode table
   it("builds plain data: dicts, lists, tuples, ints, floats, strings, bools, None", () => {
     // protocol 2: {'a': [1, 2.5, True, None], 'b': (300, -1, 'x')}
     const p = new Uint8Array([
-      0x80, 2, 0x7d, 0x71, 0, 0x28,
-      0x58, 1, 0, 0, 0, 0x61, 0x5d, 0x28, 0x4b, 1, 0x47, ...[0x40, 0x04, 0, 0, 0, 0, 0, 0], 0x88, 0x4e, 0x65,
-      0x58, 1, 0, 0, 0, 0x62, 0x4d, 0x2c, 0x01, 0x4a, 0xff, 0xff, 0xff, 0xff, 0x8c, 1, 0x78, 0x87,
-      0x75, 0x2e,
+      0x80,
+      2,
+      0x7d,
+      0x71,
+      0,
+      0x28,
+      0x58,
+      1,
+      0,
+      0,
+      0,
+      0x61,
+      0x5d,
+      0x28,
+      0x4b,
+      1,
+      0x47,
+      ...[0x40, 0x04, 0, 0, 0, 0, 0, 0],
+      0x88,
+      0x4e,
+      0x65,
+      0x58,
+      1,
+      0,
+      0,
+      0,
+      0x62,
+      0x4d,
+      0x2c,
+      0x01,
+      0x4a,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0x8c,
+      1,
+      0x78,
+      0x87,
+      0x75,
+      0x2e,
     ]);
     const v = unpickle(p, noPersist) as Map<string, unknown>;
     expect(v.get("a")).toEqual([1, 2.5, true, null]);
@@ -103,7 +144,9 @@ describe("the restricted unpickler (hand-written pickles, CPython's opcode table
       expect(() => unpickle(new Uint8Array([0x63, ...bytes(g), 0x4b, 5, 0x85, 0x52, 0x2e]), noPersist)).toThrow(TorchLoadError);
     }
     // Python's set() of a list, and OrderedDict of pairs, still build
-    expect(unpickle(new Uint8Array([0x63, ...bytes("builtins\nset\n"), 0x5d, 0x28, 0x4b, 1, 0x4b, 2, 0x4b, 1, 0x65, 0x85, 0x52, 0x2e]), noPersist)).toEqual(new Set([1, 2]));
+    expect(unpickle(new Uint8Array([0x63, ...bytes("builtins\nset\n"), 0x5d, 0x28, 0x4b, 1, 0x4b, 2, 0x4b, 1, 0x65, 0x85, 0x52, 0x2e]), noPersist)).toEqual(
+      new Set([1, 2]),
+    );
   });
 
   it("memo references cannot amplify a big tuple into billions of copies: bounded work, then a TorchLoadError", () => {
@@ -129,8 +172,35 @@ describe("the restricted unpickler (hand-written pickles, CPython's opcode table
 
   it("a stride-0 view claiming 2^62 elements loads, but reading it is a TorchLoadError, not a RangeError/OOM", () => {
     const pkl = new Uint8Array([
-      0x80, 2, 0x63, ...bytes("torch._utils\n_rebuild_tensor_v2\n"), 0x28, 0x4e, 0x51, 0x4b, 0,
-      0x4a, 0xff, 0xff, 0xff, 0x7f, 0x4a, 0xff, 0xff, 0xff, 0x7f, 0x86, 0x4b, 0, 0x4b, 0, 0x86, 0x89, 0x74, 0x52, 0x2e,
+      0x80,
+      2,
+      0x63,
+      ...bytes("torch._utils\n_rebuild_tensor_v2\n"),
+      0x28,
+      0x4e,
+      0x51,
+      0x4b,
+      0,
+      0x4a,
+      0xff,
+      0xff,
+      0xff,
+      0x7f,
+      0x4a,
+      0xff,
+      0xff,
+      0xff,
+      0x7f,
+      0x86,
+      0x4b,
+      0,
+      0x4b,
+      0,
+      0x86,
+      0x89,
+      0x74,
+      0x52,
+      0x2e,
     ]);
     const storage = { dtype: "float32", key: "0", location: "cpu", numel: 6 };
     const t = unpickle(pkl, { persistentLoad: () => storage }) as TorchTensor;
@@ -152,7 +222,26 @@ describe("the restricted unpickler (hand-written pickles, CPython's opcode table
     // A tensor that claims more elements than its storage holds.
     expect(() =>
       unpickle(
-        new Uint8Array([0x80, 2, 0x63, ...bytes("torch._utils\n_rebuild_tensor_v2\n"), 0x28, 0x51, 0x4b, 0, 0x4b, 9, 0x85, 0x4b, 1, 0x85, 0x89, 0x74, 0x52, 0x2e]),
+        new Uint8Array([
+          0x80,
+          2,
+          0x63,
+          ...bytes("torch._utils\n_rebuild_tensor_v2\n"),
+          0x28,
+          0x51,
+          0x4b,
+          0,
+          0x4b,
+          9,
+          0x85,
+          0x4b,
+          1,
+          0x85,
+          0x89,
+          0x74,
+          0x52,
+          0x2e,
+        ]),
         { persistentLoad: () => ({ dtype: "float32", key: "0", location: "cpu", numel: 4 }) },
       ),
     ).toThrow(TorchLoadError);
@@ -162,7 +251,7 @@ describe("the restricted unpickler (hand-written pickles, CPython's opcode table
     const full = new Uint8Array(readFileSync(MODEL));
     const pkl = readZipEntries(full).get("archive/data.pkl")!;
     let seed = 12345;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     let failures = 0;
     let slowest = 0;
     for (let k = 0; k < 1000; k++) {

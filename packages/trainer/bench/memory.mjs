@@ -19,12 +19,42 @@ const info = await initBackend({ log: null });
 const task = await TranslationTask.setup({ data: join(shared, "reference/fairseq/multi30k-de-en/bin") });
 const samples = [];
 await train(task, {
-  model: { arch: "transformer", encoder_layers: 2, decoder_layers: 2, encoder_embed_dim: 64, decoder_embed_dim: 64, encoder_ffn_embed_dim: 128, decoder_ffn_embed_dim: 128, encoder_attention_heads: 4, decoder_attention_heads: 4, share_decoder_input_output_embed: true },
-  criterion: "label_smoothed_cross_entropy", labelSmoothing: 0.1, optimizer: "adam", adamBetas: "(0.9,0.98)", lr: [5e-4],
-  lrScheduler: "inverse_sqrt", scheduler: { warmupUpdates: 400 }, maxTokens: 4096, maxUpdate: updates, seed: 1, microBatchTokens: 2048,
-  disableValidation: true, noSave: true, saveDir: mkdtempSync(join(tmpdir(), "bench-mem-")), logFormat: "none", sink: () => {},
+  model: {
+    arch: "transformer",
+    encoder_layers: 2,
+    decoder_layers: 2,
+    encoder_embed_dim: 64,
+    decoder_embed_dim: 64,
+    encoder_ffn_embed_dim: 128,
+    decoder_ffn_embed_dim: 128,
+    encoder_attention_heads: 4,
+    decoder_attention_heads: 4,
+    share_decoder_input_output_embed: true,
+  },
+  criterion: "label_smoothed_cross_entropy",
+  labelSmoothing: 0.1,
+  optimizer: "adam",
+  adamBetas: "(0.9,0.98)",
+  lr: [5e-4],
+  lrScheduler: "inverse_sqrt",
+  scheduler: { warmupUpdates: 400 },
+  maxTokens: 4096,
+  maxUpdate: updates,
+  seed: 1,
+  microBatchTokens: 2048,
+  disableValidation: true,
+  noSave: true,
+  saveDir: mkdtempSync(join(tmpdir(), "bench-mem-")),
+  logFormat: "none",
+  sink: () => {},
   onUpdate: (t) => {
-    if (t.numUpdates % 20 === 0 || t.numUpdates === 1) samples.push({ update: t.numUpdates, tensors: tf.memory().numTensors, rssMb: process.memoryUsage().rss / 2 ** 20, wasmMb: (tf.memory().numBytesInGPU ?? tf.memory().numBytes) / 2 ** 20 });
+    if (t.numUpdates % 20 === 0 || t.numUpdates === 1)
+      samples.push({
+        update: t.numUpdates,
+        tensors: tf.memory().numTensors,
+        rssMb: process.memoryUsage().rss / 2 ** 20,
+        wasmMb: (tf.memory().numBytesInGPU ?? tf.memory().numBytes) / 2 ** 20,
+      });
   },
 });
 const md = [

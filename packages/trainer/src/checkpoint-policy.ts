@@ -74,18 +74,12 @@ export function decideSave(options: CheckpointPolicyOptions, input: SaveDecision
   }
   const conds: [string, boolean][] = [
     [`checkpoint${epoch}${sfx}${ext}`, endOfEpoch && !options.noEpochCheckpoints && epoch % options.saveInterval === 0],
-    [
-      `checkpoint_${epoch}_${updates}${sfx}${ext}`,
-      !endOfEpoch && options.saveIntervalUpdates > 0 && updates % options.saveIntervalUpdates === 0,
-    ],
+    [`checkpoint_${epoch}_${updates}${sfx}${ext}`, !endOfEpoch && options.saveIntervalUpdates > 0 && updates % options.saveIntervalUpdates === 0],
     // fairseq compares against the already-updated best: true when this is (one of) the best so far.
     [`checkpoint_best${sfx}${ext}`, valLoss !== null && (best === undefined || isBetter(options, valLoss, best))],
   ];
   if (valLoss !== null && options.keepBestCheckpoints > 0) {
-    conds.push([
-      `checkpoint.best_${options.bestCheckpointMetric}_${formatFixed(valLoss, 2)}${ext}`,
-      best === undefined || isBetter(options, valLoss, best),
-    ]);
+    conds.push([`checkpoint.best_${options.bestCheckpointMetric}_${formatFixed(valLoss, 2)}${ext}`, best === undefined || isBetter(options, valLoss, best)]);
   }
   conds.push([`checkpoint_last${sfx}${ext}`, !options.noLastCheckpoints]);
   return { files: conds.filter(([, c]) => c).map(([f]) => f), best };
@@ -117,10 +111,7 @@ export function checkpointsToRemove(options: CheckpointPolicyOptions, files: rea
     remove.push(...matchCheckpoints(files, new RegExp(`^checkpoint(\\d+)${ext}$`)).slice(options.keepLastEpochs));
   }
   if (options.keepBestCheckpoints > 0) {
-    let best = matchCheckpoints(
-      files,
-      new RegExp(`^checkpoint\\.best_${escapeRe(options.bestCheckpointMetric)}_(\\d+\\.?\\d*)${ext}$`),
-    );
+    let best = matchCheckpoints(files, new RegExp(`^checkpoint\\.best_${escapeRe(options.bestCheckpointMetric)}_(\\d+\\.?\\d*)${ext}$`));
     if (!options.maximizeBestCheckpointMetric) best = best.reverse();
     remove.push(...best.slice(options.keepBestCheckpoints));
   }

@@ -1,7 +1,15 @@
 import { copyFile, readFile, rename, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { failpoint, writeFileAtomic } from "@fairseq-ts/runtime";
-import { CheckpointError, decodeCheckpoint as decodeModelCheckpoint, encodeCheckpoint as encodeModelCheckpoint, f32, toFloat32, type FairseqModel, type SafeTensor } from "@fairseq-ts/models";
+import {
+  CheckpointError,
+  decodeCheckpoint as decodeModelCheckpoint,
+  encodeCheckpoint as encodeModelCheckpoint,
+  f32,
+  toFloat32,
+  type FairseqModel,
+  type SafeTensor,
+} from "@fairseq-ts/models";
 import type { Optimizer, OptimizerState } from "@fairseq-ts/optim";
 
 /*
@@ -32,7 +40,8 @@ export function encodeCheckpoint(model: FairseqModel, optimizer: Optimizer | nul
   if (optimizer) {
     const st = optimizer.stateDict();
     for (const [param, bufs] of Object.entries(st.buffers)) {
-      for (const [k, b] of Object.entries(bufs)) buffers.set(`${OPTIMIZER_PREFIX}${param}.${k}`, f32(b.shape, b.data instanceof Float32Array ? b.data : Float32Array.from(b.data)));
+      for (const [k, b] of Object.entries(bufs))
+        buffers.set(`${OPTIMIZER_PREFIX}${param}.${k}`, f32(b.shape, b.data instanceof Float32Array ? b.data : Float32Array.from(b.data)));
     }
     // `extra`: optimizer scalars beyond lr/step (NAG's previous lr, Adafactor's per-parameter steps)
     optMeta = st.extra ? { name: st.name, lr: st.lr, step: st.step, extra: st.extra } : { name: st.name, lr: st.lr, step: st.step };

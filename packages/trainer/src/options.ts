@@ -16,7 +16,11 @@ export const optimizationOptions = defineOptions("optimization", {
   minLr: opt.float(-1, "stop training when the learning rate reaches this minimum", { metavar: "LR" }),
   useBmuf: opt.refused("BMUF (block-wise model update filtering) is not implemented: data-parallel training sums gradients every update", "flag"),
   /** fairseq-ts only. */
-  microBatchTokens: opt.int(2048, "fairseq-ts: run each batch as row chunks of at most N padded tokens and add their gradients (same update, less memory; 0 = off)", { metavar: "N" }),
+  microBatchTokens: opt.int(
+    2048,
+    "fairseq-ts: run each batch as row chunks of at most N padded tokens and add their gradients (same update, less memory; 0 = off)",
+    { metavar: "N" },
+  ),
 });
 export type OptimizationOptions = OptionsOf<typeof optimizationOptions.declarations>;
 

@@ -215,20 +215,53 @@ export function setupTraining(task: Task, o: TrainOptions): TrainingSession {
     reportAccuracy: o.reportAccuracy ?? false,
     sentenceAvg: o.sentenceAvg ?? false,
   });
-  const optimizer = buildOptimizer(o.optimizer, { ...definedValues(o.optimizerOptions ?? {}), ...definedValues({ adamBetas: o.adamBetas, adamEps: o.adamEps, weightDecay: o.weightDecay, momentum: o.momentum }), lr: o.lr[0]! });
+  const optimizer = buildOptimizer(o.optimizer, {
+    ...definedValues(o.optimizerOptions ?? {}),
+    ...definedValues({ adamBetas: o.adamBetas, adamEps: o.adamEps, weightDecay: o.weightDecay, momentum: o.momentum }),
+    lr: o.lr[0]!,
+  });
   const lrScheduler = buildLrScheduler(o.lrScheduler, optimizer, {
     maximizeBestCheckpointMetric: policy.maximizeBestCheckpointMetric,
     ...definedValues(o.scheduler ?? {}),
     lr: o.lr,
     maxUpdate: o.maxUpdate,
   });
-  const trainer = new Trainer(model, criterion, optimizer, lrScheduler, metrics, { seed, clipNorm: o.clipNorm ?? 0, microBatchTokens: o.microBatchTokens ?? 0, padIdx: pad, balanceAcrossRanks: splitBatches }, pg);
-  info(`task: ${task.name}, model: ${o.model.arch}, criterion: ${criterion.name}, num. model params: ${model.numParameters()} (num. trained: ${model.numParameters()})`);
+  const trainer = new Trainer(
+    model,
+    criterion,
+    optimizer,
+    lrScheduler,
+    metrics,
+    { seed, clipNorm: o.clipNorm ?? 0, microBatchTokens: o.microBatchTokens ?? 0, padIdx: pad, balanceAcrossRanks: splitBatches },
+    pg,
+  );
+  info(
+    `task: ${task.name}, model: ${o.model.arch}, criterion: ${criterion.name}, num. model params: ${model.numParameters()} (num. trained: ${model.numParameters()})`,
+  );
   info(`max tokens per GPU = ${o.maxTokens ?? "None"} and max sentences per GPU = ${o.batchSize ?? "None"}`);
   const trainMeter = new StopwatchMeter();
   return {
-    task, options: o, policy, seed, pg, rank, worldSize, splitBatches, master, sink, info, saveDir, logFormat, metrics, tb, validSets,
-    model, criterion, optimizer, lrScheduler, trainer,
+    task,
+    options: o,
+    policy,
+    seed,
+    pg,
+    rank,
+    worldSize,
+    splitBatches,
+    master,
+    sink,
+    info,
+    saveDir,
+    logFormat,
+    metrics,
+    tb,
+    validSets,
+    model,
+    criterion,
+    optimizer,
+    lrScheduler,
+    trainer,
     // fairseq's trainer: the task's limits (--max-source-positions / --max-target-positions) and the model's, the
     // smaller of each; the train iterator skips longer examples with a warning, validation raises unless told to skip
     maxPositions: resolveMaxPositions(task.maxPositions(), model.maxPositions()),
@@ -359,7 +392,15 @@ export async function trainEpoch(s: TrainingSession): Promise<EpochResult> {
   const epoch = epochItr.epoch;
   const freqs = o.updateFreq ?? [1];
   const updateFreq = freqs[Math.min(epoch - 1, freqs.length - 1)]!;
-  const bar = new ProgressBar({ format: s.logFormat, size: Math.ceil(itr.total / updateFreq), epoch, logInterval: o.logInterval ?? 100, sink, stream: process.stderr, createBar: cliProgressBar });
+  const bar = new ProgressBar({
+    format: s.logFormat,
+    size: Math.ceil(itr.total / updateFreq),
+    epoch,
+    logInterval: o.logInterval ?? 100,
+    sink,
+    stream: process.stderr,
+    createBar: cliProgressBar,
+  });
   info(`begin training epoch ${epoch}`);
   let i = Math.ceil(itr.n / updateFreq);
   let valLoss: number | null = null;
@@ -456,7 +497,10 @@ export async function validate(s: TrainingSession, epoch: number): Promise<numbe
     if (s.best !== undefined && metric !== null) {
       stats.set(`best_${policy.bestCheckpointMetric}`, policy.maximizeBestCheckpointMetric ? Math.max(s.best, metric) : Math.min(s.best, metric));
     }
-    new ProgressBar({ format: s.logFormat === "tqdm" ? "simple" : s.logFormat, size: 1, epoch, prefix: `valid on '${subset}' subset`, sink }).print(stats, subset);
+    new ProgressBar({ format: s.logFormat === "tqdm" ? "simple" : s.logFormat, size: 1, epoch, prefix: `valid on '${subset}' subset`, sink }).print(
+      stats,
+      subset,
+    );
     tb?.log(subset, stats, trainer.numUpdates);
     if (first === null) first = metric;
   }
@@ -488,7 +532,9 @@ export async function saveCheckpoint(s: TrainingSession, epoch: number, endOfEpo
   await writeCheckpointFiles(paths, bytes);
   timer.stop();
   if (paths.length > 0) {
-    info(`saved checkpoint ${paths[0]} (epoch ${epoch} @ ${trainer.numUpdates} updates, score ${valLoss === null ? "None" : pyFloatRepr(valLoss)}) (writing took ${formatFixed(timer.sum, 6)} seconds)`);
+    info(
+      `saved checkpoint ${paths[0]} (epoch ${epoch} @ ${trainer.numUpdates} updates, score ${valLoss === null ? "None" : pyFloatRepr(valLoss)}) (writing took ${formatFixed(timer.sum, 6)} seconds)`,
+    );
   }
   for (const f of checkpointsToRemove(policy, readdirSync(saveDir), endOfEpoch)) {
     try {
@@ -505,7 +551,9 @@ function finishTraining(s: TrainingSession, stoppedBy: TrainResult["stoppedBy"])
   s.info(`done training in ${formatFixed(s.trainMeter.sum, 1)} seconds`);
   if (s.pg) {
     const c = s.pg.stats();
-    s.info(`distributed: ${c.collectives} collectives, ${formatFixed(c.bytesSent / 1e6, 1)} MB sent by rank 0, ${formatFixed(c.waitMs / Math.max(1, s.trainer.numUpdates), 1)} ms in communication per update`);
+    s.info(
+      `distributed: ${c.collectives} collectives, ${formatFixed(c.bytesSent / 1e6, 1)} MB sent by rank 0, ${formatFixed(c.waitMs / Math.max(1, s.trainer.numUpdates), 1)} ms in communication per update`,
+    );
   }
   return { numUpdates: s.trainer.numUpdates, epoch: s.epochItr?.epoch ?? 1, validLosses: s.validLosses, stoppedBy };
 }

@@ -12,7 +12,17 @@ beforeAll(async () => {
   await initBackend({ backend: "cpu", log: null });
 });
 
-const args = { arch: "lstm", encoder_embed_dim: 3, encoder_hidden_size: 2, encoder_layers: 1, decoder_embed_dim: 3, decoder_hidden_size: 4, decoder_out_embed_dim: 3, decoder_layers: 1, dropout: 0 };
+const args = {
+  arch: "lstm",
+  encoder_embed_dim: 3,
+  encoder_hidden_size: 2,
+  encoder_layers: 1,
+  decoder_embed_dim: 3,
+  decoder_hidden_size: 4,
+  decoder_out_embed_dim: 3,
+  decoder_layers: 1,
+  dropout: 0,
+};
 
 describe("the trainer's checkpoint (models' codec + optimizer state)", () => {
   it("stores optimizer buffers as optimizer.<param>.<buffer> after the weights and its scalars after the training state", () => {
@@ -28,7 +38,8 @@ describe("the trainer's checkpoint (models' codec + optimizer state)", () => {
     const st = opt.stateDict();
     const expected = new Map<string, SafeTensor>();
     for (const [k, v] of params) expected.set(`model.${k}`, f32(v.shape, v.dataSync() as Float32Array));
-    for (const [p, bufs] of Object.entries(st.buffers)) for (const [k, b] of Object.entries(bufs)) expected.set(`optimizer.${p}.${k}`, f32(b.shape, Float32Array.from(b.data)));
+    for (const [p, bufs] of Object.entries(st.buffers))
+      for (const [k, b] of Object.entries(bufs)) expected.set(`optimizer.${p}.${k}`, f32(b.shape, Float32Array.from(b.data)));
     const json = { format: "fairseq-ts", version: 1, ...meta, optimizer: { name: st.name, lr: st.lr, step: st.step } };
     expect(bytes).toEqual(encodeSafetensors(expected, { fairseq_ts: JSON.stringify(json) }));
     const back = decodeCheckpoint(bytes, "ck");

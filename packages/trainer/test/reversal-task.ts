@@ -22,7 +22,7 @@ export interface ReversalTaskSpec {
 export async function makeReversalTask(spec: ReversalTaskSpec): Promise<{ dataDir: string; words: Record<string, number[]> }> {
   const dir = mkdtempSync(join(tmpdir(), "fsts-reversal-"));
   let x = spec.seed;
-  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rnd = () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
   const words: Record<string, number[]> = {};
   for (const [split, n] of spec.splits) {
     const src: string[] = [];

@@ -83,15 +83,41 @@ describe("TensorBoard event files", () => {
   it("a writer's files read back: file_version first, then the stats by num_updates, one run per tag", () => {
     const dir = mkdtempSync(join(tmpdir(), "fsts-tb-"));
     const w = new TensorboardWriter(dir);
-    w.log("train_inner", new Map<string, unknown>([["loss", 9.5], ["lr", 0.0005], ["num_updates", 10]]), 10);
-    w.log("train_inner", new Map<string, unknown>([["loss", 8.25], ["lr", 0.001], ["num_updates", 20]]), 20);
-    w.log("valid", new Map<string, unknown>([["loss", 8.5], ["ppl", null]]), 20);
+    w.log(
+      "train_inner",
+      new Map<string, unknown>([
+        ["loss", 9.5],
+        ["lr", 0.0005],
+        ["num_updates", 10],
+      ]),
+      10,
+    );
+    w.log(
+      "train_inner",
+      new Map<string, unknown>([
+        ["loss", 8.25],
+        ["lr", 0.001],
+        ["num_updates", 20],
+      ]),
+      20,
+    );
+    w.log(
+      "valid",
+      new Map<string, unknown>([
+        ["loss", 8.5],
+        ["ppl", null],
+      ]),
+      20,
+    );
     expect(readdirSync(dir).sort()).toEqual(["train_inner", "valid"]);
     const [file] = readdirSync(join(dir, "train_inner"));
     expect(file).toMatch(/^events\.out\.tfevents\.\d+\./);
     const ev = readEvents(join(dir, "train_inner", file!));
     expect(ev[0]!.fileVersion).toBe("brain.Event:2");
-    expect(ev.slice(1).map((e) => [e.step, e.scalars])).toEqual([[10, { loss: 9.5, lr: Math.fround(0.0005) }], [20, { loss: 8.25, lr: Math.fround(0.001) }]]);
+    expect(ev.slice(1).map((e) => [e.step, e.scalars])).toEqual([
+      [10, { loss: 9.5, lr: Math.fround(0.0005) }],
+      [20, { loss: 8.25, lr: Math.fround(0.001) }],
+    ]);
     expect(readEvents(join(dir, "valid", readdirSync(join(dir, "valid"))[0]!))[1]!.scalars).toEqual({ loss: 8.5 });
   });
 });

@@ -6,21 +6,48 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { makeReversalTask } from "./reversal-task.js";
 import { initBackend } from "@fairseq-ts/backend";
 import { TranslationTask } from "@fairseq-ts/tasks";
-import { disposeTraining, readCheckpointFile, restoreCheckpoint, saveCheckpoint, setupTraining, train, trainEpoch, validate, type TrainOptions } from "../src/index.js";
+import {
+  disposeTraining,
+  readCheckpointFile,
+  restoreCheckpoint,
+  saveCheckpoint,
+  setupTraining,
+  train,
+  trainEpoch,
+  validate,
+  type TrainOptions,
+} from "../src/index.js";
 
 let dataDir: string;
 
 // A small synthetic copy-reversed task (as in train.test.ts): 200 training pairs, 20 valid.
 beforeAll(async () => {
   await initBackend({ backend: "wasm", log: null });
-  const made = await makeReversalTask({ seed: 5, vocab: 20, minWords: 3, wordSpread: 5, splits: [["train", 200], ["valid", 20]] });
+  const made = await makeReversalTask({
+    seed: 5,
+    vocab: 20,
+    minWords: 3,
+    wordSpread: 5,
+    splits: [
+      ["train", 200],
+      ["valid", 20],
+    ],
+  });
   dataDir = made.dataDir;
 });
 
 const options = (saveDir: string, losses: number[]): TrainOptions => ({
   model: {
-    arch: "transformer", encoder_layers: 1, decoder_layers: 1, encoder_embed_dim: 16, decoder_embed_dim: 16,
-    encoder_ffn_embed_dim: 32, decoder_ffn_embed_dim: 32, encoder_attention_heads: 2, decoder_attention_heads: 2, dropout: 0.1,
+    arch: "transformer",
+    encoder_layers: 1,
+    decoder_layers: 1,
+    encoder_embed_dim: 16,
+    decoder_embed_dim: 16,
+    encoder_ffn_embed_dim: 32,
+    decoder_ffn_embed_dim: 32,
+    encoder_attention_heads: 2,
+    decoder_attention_heads: 2,
+    dropout: 0.1,
   },
   criterion: "label_smoothed_cross_entropy",
   labelSmoothing: 0.1,

@@ -13,14 +13,31 @@ let dataDir: string;
 /** A small synthetic task: the target is the source reversed, words from a 30-word vocabulary. */
 beforeAll(async () => {
   await initBackend({ backend: "wasm", log: null });
-  const made = await makeReversalTask({ seed: 7, vocab: 30, minWords: 3, wordSpread: 6, splits: [["train", 400], ["valid", 40]] });
+  const made = await makeReversalTask({
+    seed: 7,
+    vocab: 30,
+    minWords: 3,
+    wordSpread: 6,
+    splits: [
+      ["train", 400],
+      ["valid", 40],
+    ],
+  });
   dataDir = made.dataDir;
 });
 
 const options = (saveDir: string, maxUpdate: number, extra: Partial<TrainOptions> = {}): TrainOptions => ({
   model: {
-    arch: "transformer", encoder_layers: 1, decoder_layers: 1, encoder_embed_dim: 16, decoder_embed_dim: 16,
-    encoder_ffn_embed_dim: 32, decoder_ffn_embed_dim: 32, encoder_attention_heads: 2, decoder_attention_heads: 2, dropout: 0.1,
+    arch: "transformer",
+    encoder_layers: 1,
+    decoder_layers: 1,
+    encoder_embed_dim: 16,
+    decoder_embed_dim: 16,
+    encoder_ffn_embed_dim: 32,
+    decoder_ffn_embed_dim: 32,
+    encoder_attention_heads: 2,
+    decoder_attention_heads: 2,
+    dropout: 0.1,
   },
   criterion: "label_smoothed_cross_entropy",
   labelSmoothing: 0.1,
@@ -69,14 +86,26 @@ describe("training loop", () => {
     const counts: number[] = [];
     const lines: string[] = [];
     const r = await train(task, {
-      ...options(dir, 0, { maxEpoch: 3, onUpdate: () => counts.push(tf.memory().numTensors), logFormat: "json", logInterval: 1000, sink: (n, m) => lines.push(`${n} | ${m}`) }),
+      ...options(dir, 0, {
+        maxEpoch: 3,
+        onUpdate: () => counts.push(tf.memory().numTensors),
+        logFormat: "json",
+        logInterval: 1000,
+        sink: (n, m) => lines.push(`${n} | ${m}`),
+      }),
     });
     expect(r.stoppedBy).toBe("max-epoch");
     expect(new Set(counts.slice(2)).size).toBe(1); // no tensor leak across updates
     const valid = lines.filter((l) => l.startsWith("valid | ")).map((l) => JSON.parse(l.slice(8)) as Record<string, string>);
     expect(valid.length).toBe(3);
     expect(Number(valid[2]!.valid_loss)).toBeLessThan(Number(valid[0]!.valid_loss));
-    expect(readdirSync(dir).sort()).toEqual(["checkpoint1.safetensors", "checkpoint2.safetensors", "checkpoint3.safetensors", "checkpoint_best.safetensors", "checkpoint_last.safetensors"]);
+    expect(readdirSync(dir).sort()).toEqual([
+      "checkpoint1.safetensors",
+      "checkpoint2.safetensors",
+      "checkpoint3.safetensors",
+      "checkpoint_best.safetensors",
+      "checkpoint_last.safetensors",
+    ]);
   }, 240_000);
 
   it("--micro-batch-tokens: chunked batches give the same updates (dropout off) and the same logged stats", async () => {
@@ -84,7 +113,16 @@ describe("training loop", () => {
     const noDropout = (dir: string, extra: Partial<TrainOptions>) => {
       // SGD: the update is linear in the gradient, so float-order differences stay at rounding level
       // (Adam's first steps are ~lr*sign(g) and would amplify them on near-zero gradients).
-      const o = options(dir, 6, { maxTokens: 400, logFormat: "json", logInterval: 1, optimizer: "sgd", lr: [0.5], lrScheduler: "fixed", scheduler: {}, ...extra });
+      const o = options(dir, 6, {
+        maxTokens: 400,
+        logFormat: "json",
+        logInterval: 1,
+        optimizer: "sgd",
+        lr: [0.5],
+        lrScheduler: "fixed",
+        scheduler: {},
+        ...extra,
+      });
       return { ...o, model: { ...o.model, dropout: 0 } };
     };
     const linesA: string[] = [];
@@ -93,8 +131,7 @@ describe("training loop", () => {
     const b = mkdtempSync(join(tmpdir(), "fsts-mb1-"));
     await train(task, noDropout(a, { sink: (n, m) => linesA.push(`${n} | ${m}`) }));
     await train(task, noDropout(b, { microBatchTokens: 60, sink: (n, m) => linesB.push(`${n} | ${m}`) }));
-    const stats = (lines: string[]) =>
-      lines.filter((l) => l.startsWith("train_inner | ")).map((l) => JSON.parse(l.slice(14)) as Record<string, string>);
+    const stats = (lines: string[]) => lines.filter((l) => l.startsWith("train_inner | ")).map((l) => JSON.parse(l.slice(14)) as Record<string, string>);
     const sa = stats(linesA);
     const sb = stats(linesB);
     expect(sb.length).toBe(6);
@@ -114,16 +151,20 @@ describe("training loop", () => {
     // lr changes every update (warmup), so NAG's correction lr/lr_old needs the saved previous lr
     ["nag", { optimizer: "nag", lr: [0.05], lrScheduler: "inverse_sqrt", scheduler: { warmupUpdates: 6 } }],
     ["adafactor", { optimizer: "adafactor", lr: [0.01], lrScheduler: "tri_stage", scheduler: { warmupSteps: 2, holdSteps: 2, decaySteps: 4 } }],
-  ] as const)("exact resume with %s (optimizer state beyond lr/step travels in the checkpoint)", async (_name, extra) => {
-    const task = await TranslationTask.setup({ data: dataDir });
-    const a = mkdtempSync(join(tmpdir(), "fsts-ra-"));
-    const b = mkdtempSync(join(tmpdir(), "fsts-rb-"));
-    const o = (dir: string, n: number) => options(dir, n, { ...extra, scheduler: { ...extra.scheduler }, lr: [...extra.lr] });
-    expect((await train(task, o(a, 8))).numUpdates).toBe(8);
-    await train(task, o(b, 3));
-    expect((await train(task, o(b, 8))).numUpdates).toBe(8);
-    const wa = await finalWeights(a);
-    const wb = await finalWeights(b);
-    for (const [k, v] of wa) expect(Buffer.from(wb.get(k)!.buffer).equals(Buffer.from(v.buffer)), k).toBe(true);
-  }, 240_000);
+  ] as const)(
+    "exact resume with %s (optimizer state beyond lr/step travels in the checkpoint)",
+    async (_name, extra) => {
+      const task = await TranslationTask.setup({ data: dataDir });
+      const a = mkdtempSync(join(tmpdir(), "fsts-ra-"));
+      const b = mkdtempSync(join(tmpdir(), "fsts-rb-"));
+      const o = (dir: string, n: number) => options(dir, n, { ...extra, scheduler: { ...extra.scheduler }, lr: [...extra.lr] });
+      expect((await train(task, o(a, 8))).numUpdates).toBe(8);
+      await train(task, o(b, 3));
+      expect((await train(task, o(b, 8))).numUpdates).toBe(8);
+      const wa = await finalWeights(a);
+      const wb = await finalWeights(b);
+      for (const [k, v] of wa) expect(Buffer.from(wb.get(k)!.buffer).equals(Buffer.from(v.buffer)), k).toBe(true);
+    },
+    240_000,
+  );
 });

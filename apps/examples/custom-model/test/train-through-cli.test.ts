@@ -30,9 +30,42 @@ describe("a custom model package, trained through the CLI with --user-dir", () =
       writeFileSync(join(dir, `train.${l}`), lines.join("\n") + "\n");
       writeFileSync(join(dir, `valid.${l}`), lines.slice(0, 20).join("\n") + "\n");
     }
-    const pre = await run(["preprocess", "-s", "src", "-t", "tgt", "--trainpref", join(dir, "train"), "--validpref", join(dir, "valid"), "--destdir", join(dir, "bin")]);
+    const pre = await run([
+      "preprocess",
+      "-s",
+      "src",
+      "-t",
+      "tgt",
+      "--trainpref",
+      join(dir, "train"),
+      "--validpref",
+      join(dir, "valid"),
+      "--destdir",
+      join(dir, "bin"),
+    ]);
     expect(pre.status, pre.out).toBe(0);
-    const common = [join(dir, "bin"), "--arch", arch, "--optimizer", "adam", "--lr", "0.005", "--max-tokens", "400", "--max-update", "15", "--save-dir", join(dir, "ck"), "--log-format", "simple", "--log-interval", "5", "--no-epoch-checkpoints", "--backend", "cpu"];
+    const common = [
+      join(dir, "bin"),
+      "--arch",
+      arch,
+      "--optimizer",
+      "adam",
+      "--lr",
+      "0.005",
+      "--max-tokens",
+      "400",
+      "--max-update",
+      "15",
+      "--save-dir",
+      join(dir, "ck"),
+      "--log-format",
+      "simple",
+      "--log-interval",
+      "5",
+      "--no-epoch-checkpoints",
+      "--backend",
+      "cpu",
+    ];
     const without = await run(["train", ...common]);
     expect(without.status).toBe(1);
     expect(without.out).toMatch(new RegExp(`--arch: unknown architecture '${arch}'`));
@@ -42,7 +75,22 @@ describe("a custom model package, trained through the CLI with --user-dir", () =
     expect(losses.at(-1)!).toBeLessThan(losses[0]!);
     const ck = await readCheckpointFile(join(dir, "ck/checkpoint_last.safetensors"));
     expect(ck.meta.args.arch).toBe(arch);
-    const gen = await run(["generate", join(dir, "bin"), "--path", join(dir, "ck/checkpoint_last.safetensors"), "--gen-subset", "valid", "--batch-size", "20", "--user-dir", pkg, "--max-len-b", "6", "--backend", "cpu"]);
+    const gen = await run([
+      "generate",
+      join(dir, "bin"),
+      "--path",
+      join(dir, "ck/checkpoint_last.safetensors"),
+      "--gen-subset",
+      "valid",
+      "--batch-size",
+      "20",
+      "--user-dir",
+      pkg,
+      "--max-len-b",
+      "6",
+      "--backend",
+      "cpu",
+    ]);
     expect(gen.status, gen.out).toBe(0);
     expect(gen.out.split("\n").filter((l) => l.startsWith("H-")).length).toBe(20);
   });

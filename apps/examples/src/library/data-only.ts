@@ -16,7 +16,9 @@ if (!text || !out) {
   process.exit(2);
 }
 mkdirSync(out, { recursive: true });
-const lines = readFileSync(text, "utf8").split("\n").filter((l) => l.trim() !== "");
+const lines = readFileSync(text, "utf8")
+  .split("\n")
+  .filter((l) => l.trim() !== "");
 
 // 1. a dictionary (fairseq's dict.txt: symbols by descending count, the 4 specials first)
 const dict = new Dictionary();

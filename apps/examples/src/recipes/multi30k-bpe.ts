@@ -63,33 +63,126 @@ for (const [name, lines] of Object.entries(tokenized)) writeFileSync(join(work, 
 
 // 4. binarize with a joined dictionary, 5. train, 6. BLEU on the test set
 fairseq("binarize", [
-  "preprocess", "--source-lang", "de", "--target-lang", "en", "--joined-dictionary",
-  "--trainpref", join(work, "tok/train"), "--validpref", join(work, "tok/valid"), "--testpref", join(work, "tok/test"),
-  "--destdir", join(work, "data-bin"), "--workers", "2",
+  "preprocess",
+  "--source-lang",
+  "de",
+  "--target-lang",
+  "en",
+  "--joined-dictionary",
+  "--trainpref",
+  join(work, "tok/train"),
+  "--validpref",
+  join(work, "tok/valid"),
+  "--testpref",
+  join(work, "tok/test"),
+  "--destdir",
+  join(work, "data-bin"),
+  "--workers",
+  "2",
 ]);
 const limits = process.argv.includes("--max-update") ? ["--max-update", arg("--max-update", "0")] : ["--max-epoch", arg("--max-epoch", "30")];
 fairseq("train", [
-  "train", join(work, "data-bin"), "--arch", arg("--arch", "transformer_iwslt_de_en"), "--share-all-embeddings",
+  "train",
+  join(work, "data-bin"),
+  "--arch",
+  arg("--arch", "transformer_iwslt_de_en"),
+  "--share-all-embeddings",
   ...(process.argv.includes("--tiny")
-    ? ["--encoder-layers", "1", "--decoder-layers", "1", "--encoder-embed-dim", "64", "--decoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128", "--decoder-ffn-embed-dim", "128", "--encoder-attention-heads", "2", "--decoder-attention-heads", "2", "--warmup-updates", "50"]
+    ? [
+        "--encoder-layers",
+        "1",
+        "--decoder-layers",
+        "1",
+        "--encoder-embed-dim",
+        "64",
+        "--decoder-embed-dim",
+        "64",
+        "--encoder-ffn-embed-dim",
+        "128",
+        "--decoder-ffn-embed-dim",
+        "128",
+        "--encoder-attention-heads",
+        "2",
+        "--decoder-attention-heads",
+        "2",
+        "--warmup-updates",
+        "50",
+      ]
     : []),
-  "--optimizer", "adam", "--adam-betas", "(0.9, 0.98)", "--clip-norm", "0.0", "--lr", "5e-4", "--lr-scheduler", "inverse_sqrt",
-  "--warmup-updates", "4000", "--dropout", "0.3", "--weight-decay", "0.0001", "--criterion", "label_smoothed_cross_entropy",
-  "--label-smoothing", "0.1", "--max-tokens", "4096", ...limits, "--save-dir", join(work, "checkpoints"), "--no-epoch-checkpoints",
-  "--distributed-world-size", arg("--distributed-world-size", "1"),
+  "--optimizer",
+  "adam",
+  "--adam-betas",
+  "(0.9, 0.98)",
+  "--clip-norm",
+  "0.0",
+  "--lr",
+  "5e-4",
+  "--lr-scheduler",
+  "inverse_sqrt",
+  "--warmup-updates",
+  "4000",
+  "--dropout",
+  "0.3",
+  "--weight-decay",
+  "0.0001",
+  "--criterion",
+  "label_smoothed_cross_entropy",
+  "--label-smoothing",
+  "0.1",
+  "--max-tokens",
+  "4096",
+  ...limits,
+  "--save-dir",
+  join(work, "checkpoints"),
+  "--no-epoch-checkpoints",
+  "--distributed-world-size",
+  arg("--distributed-world-size", "1"),
 ]);
 const ckpt = join(work, "checkpoints/checkpoint_best.safetensors");
 // a barely trained --tiny model babbles up to max length: keep its outputs short
 const genLimits = process.argv.includes("--tiny") ? ["--max-len-b", "30"] : [];
-fairseq("BLEU on the test set (BPE removed, as fairseq's --remove-bpe)", ["generate", join(work, "data-bin"), "--path", ckpt, "--beam", "5", "--batch-size", "128", "--remove-bpe", "--quiet", ...genLimits]);
+fairseq("BLEU on the test set (BPE removed, as fairseq's --remove-bpe)", [
+  "generate",
+  join(work, "data-bin"),
+  "--path",
+  ckpt,
+  "--beam",
+  "5",
+  "--batch-size",
+  "128",
+  "--remove-bpe",
+  "--quiet",
+  ...genLimits,
+]);
 
 // 7. raw sentences in, detokenized translations out
 const sentences = ["Ein Mann fährt Fahrrad.", "Zwei Kinder spielen im Sand.", "Eine Frau mit rotem Hut liest ein Buch."];
 const out = fairseq(
   "translate raw sentences (fairseq-interactive with --tokenizer moses --bpe subword_nmt)",
-  ["interactive", join(work, "data-bin"), "--path", ckpt, "--beam", "5", "--tokenizer", "moses", "--bpe", "subword_nmt", "--bpe-codes", join(work, "codes"), "-s", "de", "-t", "en", ...genLimits],
+  [
+    "interactive",
+    join(work, "data-bin"),
+    "--path",
+    ckpt,
+    "--beam",
+    "5",
+    "--tokenizer",
+    "moses",
+    "--bpe",
+    "subword_nmt",
+    "--bpe-codes",
+    join(work, "codes"),
+    "-s",
+    "de",
+    "-t",
+    "en",
+    ...genLimits,
+  ],
   sentences.join("\n") + "\n",
 );
-const translations = out.split("\n").filter((l) => l.startsWith("D-")).map((l) => l.split("\t")[2]!);
+const translations = out
+  .split("\n")
+  .filter((l) => l.startsWith("D-"))
+  .map((l) => l.split("\t")[2]!);
 sentences.forEach((s, i) => console.log(`  ${s}\n    -> ${translations[i]}`));
 writeFileSync(join(work, "result.json"), JSON.stringify({ sentences, translations }, null, 2));

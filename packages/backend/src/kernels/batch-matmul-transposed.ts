@@ -1,12 +1,4 @@
-import {
-  BatchMatMul,
-  Transpose,
-  getKernel,
-  type KernelBackend,
-  type KernelConfig,
-  type KernelFunc,
-  type TensorInfo,
-} from "@tensorflow/tfjs-core";
+import { BatchMatMul, Transpose, getKernel, type KernelBackend, type KernelConfig, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
 
 /**
  * wasm's BatchMatMul runs at ~2 GFLOP/s with a transpose flag set against ~25 without, and the
@@ -23,8 +15,7 @@ export function batchMatMulWithExplicitTransposes(backendName: string): KernelCo
     const attrs = args.attrs as { transposeA: boolean; transposeB: boolean };
     if (!attrs.transposeA && !attrs.transposeB) return original.kernelFunc(args);
     const backend = args.backend as KernelBackend;
-    const t = (x: TensorInfo) =>
-      transpose.kernelFunc({ inputs: { x }, backend, attrs: { perm: swapLast(x.shape.length) } }) as TensorInfo;
+    const t = (x: TensorInfo) => transpose.kernelFunc({ inputs: { x }, backend, attrs: { perm: swapLast(x.shape.length) } }) as TensorInfo;
     const at = attrs.transposeA ? t(a) : a;
     const bt = attrs.transposeB ? t(b) : b;
     const out = original.kernelFunc({

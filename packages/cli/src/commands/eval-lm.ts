@@ -22,7 +22,13 @@ export interface EvalLmConfig {
 
 export function evalLmConfig(p: ParsedCommand): EvalLmConfig {
   const o = p.options;
-  return { data: p.positional!, common: o.common as CommonOptions, dataset: o.dataset as DatasetOptions, evalLm: o.eval_lm as EvalLmOptions, task: o.task as LanguageModelingOptions };
+  return {
+    data: p.positional!,
+    common: o.common as CommonOptions,
+    dataset: o.dataset as DatasetOptions,
+    evalLm: o.eval_lm as EvalLmOptions,
+    task: o.task as LanguageModelingOptions,
+  };
 }
 
 /** `fairseq-ts eval-lm DATA --path CKPT`: loss and perplexity of a language model (fairseq-eval-lm). */
@@ -37,7 +43,10 @@ export const evalLmSpec: CommandSpec = {
             ...u,
             unused: [
               ...(u.unused ?? []),
-              { keys: ["skipInvalidSizeInputsValidTest"], reason: "fairseq-eval-lm always skips blocks longer than the model's positions (the flag changes nothing)" },
+              {
+                keys: ["skipInvalidSizeInputsValidTest"],
+                reason: "fairseq-eval-lm always skips blocks longer than the model's positions (the flag changes nothing)",
+              },
               { keys: ["requiredBatchSizeMultiple"], reason: "fairseq-eval-lm does not apply it" },
             ],
           }
@@ -51,7 +60,8 @@ export const evalLmSpec: CommandSpec = {
 };
 
 async function runEvalLm(c: EvalLmConfig): Promise<void> {
-  if (c.common.task !== "language_modeling") throw new OptionError("common", "task", `eval-lm evaluates language models: '${c.common.task}' is not supported here`);
+  if (c.common.task !== "language_modeling")
+    throw new OptionError("common", "task", `eval-lm evaluates language models: '${c.common.task}' is not supported here`);
   const e = c.evalLm;
   const d = c.dataset;
   await initBackend({ backend: c.common.backend === null ? undefined : parseBackendName(c.common.backend), log: (l) => process.stderr.write(`${l}\n`) });

@@ -24,7 +24,14 @@ import { setupTranslation } from "../load-model.js";
 import { alignDictOf } from "../generation-flags.js";
 import { textCodec } from "../encoders.js";
 import type { CommandSpec, ParsedCommand } from "../spec.js";
-import { encoderSelectors, inferenceGroups, scoringSelector, taskSelector, translationInferenceConfig, type TranslationInferenceConfig } from "../command-groups.js";
+import {
+  encoderSelectors,
+  inferenceGroups,
+  scoringSelector,
+  taskSelector,
+  translationInferenceConfig,
+  type TranslationInferenceConfig,
+} from "../command-groups.js";
 
 /** The typed options of one `generate` command line, one object per option group. */
 export interface GenerateConfig extends TranslationInferenceConfig {
@@ -48,15 +55,21 @@ export const generateSpec: CommandSpec = {
 };
 
 async function runGenerate(c: GenerateConfig): Promise<void> {
-  if (c.common.task !== "translation") throw new OptionError("common", "task", `generate translates: '${c.common.task}' is not supported here (use eval-lm for language models)`);
+  if (c.common.task !== "translation")
+    throw new OptionError("common", "task", `generate translates: '${c.common.task}' is not supported here (use eval-lm for language models)`);
   const g = c.generation;
   const d = c.dataset;
   const scoring = g.sacrebleu ? "sacrebleu" : c.common.scoring;
-  if (scoring !== "bleu" && scoring !== "sacrebleu") throw new OptionError("common", "scoring", `unknown scoring '${scoring}' (known: ${scorers.names().join(", ")})`);
+  if (scoring !== "bleu" && scoring !== "sacrebleu")
+    throw new OptionError("common", "scoring", `unknown scoring '${scoring}' (known: ${scorers.names().join(", ")})`);
   const sacreOptions = sacrebleuScoringOptions.resolve(c.scoring);
   const log = (name: string, msg: string) => process.stdout.write(`${asctime()} | INFO | ${name} | ${msg}\n`);
   log("fairseq_cli.generate", `loading model(s) from ${g.path}`);
-  const { task, model } = await setupTranslation(c.data, { backend: c.common.backend, userDir: c.common.userDir, path: g.path!, task: c.task, datasetImpl: d.datasetImpl }, "generate");
+  const { task, model } = await setupTranslation(
+    c.data,
+    { backend: c.common.backend, userDir: c.common.userDir, path: g.path!, task: c.task, datasetImpl: d.datasetImpl },
+    "generate",
+  );
   // disposed on every path: main() may run many times in one process (tests, embedding)
   try {
     const src = task.sourceDictionary;
@@ -65,7 +78,12 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
     const alignDict = alignDictOf(g.replaceUnk);
     const codec = textCodec(c.common, c.tokenizer, c.bpe, { source: task.sourceLang, target: task.targetLang });
     const printAlignment = g.printAlignment;
-    const gen = new SequenceGenerator(model as EncoderDecoderModel, { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, generatorOptionsFrom(g, c.common.seed));
+    const gen = new SequenceGenerator(
+      model as EncoderDecoderModel,
+      { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() },
+      tgt.length,
+      generatorOptionsFrom(g, c.common.seed),
+    );
     const ds = task.loadDataset(d.genSubset);
     const itr = task.getBatchIterator(ds, {
       maxTokens: d.maxTokens,
@@ -121,7 +139,9 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
         const rawTgt = ds.tgt as { getOriginalText?: (i: number) => string } | null;
         // fairseq's decode_fn (BPE removal, detokenization) on S and T, and on H for the D line
         const srcStr = codec.decode(alignDict && rawSrc.getOriginalText ? rawSrc.getOriginalText(id) : src.string(srcTokens, { bpeSymbol: removeBpe }));
-        const targetStr = codec.decode(alignDict && rawTgt?.getOriginalText ? rawTgt.getOriginalText(id) : tgt.string(targetTokens, { bpeSymbol: removeBpe, escapeUnk: true }));
+        const targetStr = codec.decode(
+          alignDict && rawTgt?.getOriginalText ? rawTgt.getOriginalText(id) : tgt.string(targetTokens, { bpeSymbol: removeBpe, escapeUnk: true }),
+        );
         const srcRow = s.netInput.srcTokens.data.subarray(r * sc, (r + 1) * sc);
         if (!quiet) {
           out.push(`S-${id}\t${srcStr}`);
@@ -159,7 +179,12 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
     );
     void formatPrecision;
     const result = sacre
-      ? formatSacreBleu(sacreBleu(sacre.hyps, [sacre.refs], { tokenize: sacreOptions.sacrebleuTokenizer as "13a" | "none", lowercase: sacreOptions.sacrebleuLowercase as boolean }))
+      ? formatSacreBleu(
+          sacreBleu(sacre.hyps, [sacre.refs], {
+            tokenize: sacreOptions.sacrebleuTokenizer as "13a" | "none",
+            lowercase: sacreOptions.sacrebleuLowercase as boolean,
+          }),
+        )
       : bleu.resultString();
     process.stdout.write(`Generate ${d.genSubset} with beam=${g.beam}: ${result}\n`);
   } finally {

@@ -19,7 +19,14 @@ import type { EncoderDecoderModel } from "@fairseq-ts/models";
 import { setupTranslation } from "../load-model.js";
 import { textCodec } from "../encoders.js";
 import type { CommandSpec, ParsedCommand } from "../spec.js";
-import { encoderSelectors, inferenceGroups, scoringSelector, taskSelector, translationInferenceConfig, type TranslationInferenceConfig } from "../command-groups.js";
+import {
+  encoderSelectors,
+  inferenceGroups,
+  scoringSelector,
+  taskSelector,
+  translationInferenceConfig,
+  type TranslationInferenceConfig,
+} from "../command-groups.js";
 
 /** The typed options of one `interactive` command line, one object per option group. */
 export interface InteractiveConfig extends TranslationInferenceConfig {
@@ -53,7 +60,11 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
   const input = c.interactive.input;
   // fairseq: a buffer size below 1 means 1; batches never hold more than --batch-size sentences or --max-tokens tokens
   const bufferSize = Math.max(1, c.interactive.bufferSize);
-  const { task, model } = await setupTranslation(c.data, { backend: c.common.backend, userDir: c.common.userDir, path: g.path!, task: c.task, datasetImpl: null }, "interactive");
+  const { task, model } = await setupTranslation(
+    c.data,
+    { backend: c.common.backend, userDir: c.common.userDir, path: g.path!, task: c.task, datasetImpl: null },
+    "interactive",
+  );
   // disposed on every path: main() may run many times in one process (tests, embedding)
   try {
     const src = task.sourceDictionary;
@@ -61,7 +72,12 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
     const removeBpe = g.removeBpe;
     // raw text in: --tokenizer then --bpe; D- lines: BPE removed then detokenized (fairseq's decode_fn)
     const codec = textCodec(c.common, c.tokenizer, c.bpe, { source: task.sourceLang, target: task.targetLang });
-    const gen = new SequenceGenerator(model as EncoderDecoderModel, { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, generatorOptionsFrom(g, c.common.seed));
+    const gen = new SequenceGenerator(
+      model as EncoderDecoderModel,
+      { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() },
+      tgt.length,
+      generatorOptionsFrom(g, c.common.seed),
+    );
     // (a stream's open error names the file but not the flag, and arrives only once reading starts)
     if (input !== "-" && !existsSync(input)) throw new Error(`--input ${input}: cannot read (no such file)`);
     const rl = createInterface({ input: input === "-" ? process.stdin : createReadStream(input, "utf8"), crlfDelay: Infinity });
@@ -82,7 +98,10 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
       if (ids.length === 0) return;
       const m = collateTokens(ids, src.pad(), { leftPad: true });
       const srcT = tf.tensor2d(m.data, [m.rows, m.cols], "int32");
-      const lens = tf.tensor1d(ids.map((x) => x.length), "int32");
+      const lens = tf.tensor1d(
+        ids.map((x) => x.length),
+        "int32",
+      );
       let hyps;
       try {
         hyps = gen.generate(srcT, lens);
@@ -99,7 +118,11 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
           out.push(formatH(id, h.score, hs), formatD(id, h.score, codec.decode(hs)), formatP(id, h.positionalScores));
           if (g.printAlignment && h.attention) {
             const srcRow = m.data.subarray(r * m.cols, (r + 1) * m.cols);
-            out.push(`A-${id}\t${extractHardAlignment(h.attention, srcRow, h.tokens, tgt.pad(), tgt.eos()).map(([a, b]) => `${a}-${b}`).join(" ")}`);
+            out.push(
+              `A-${id}\t${extractHardAlignment(h.attention, srcRow, h.tokens, tgt.pad(), tgt.eos())
+                .map(([a, b]) => `${a}-${b}`)
+                .join(" ")}`,
+            );
           }
         }
       });

@@ -43,7 +43,9 @@ async function runScore(o: ScoreOptions): Promise<void> {
   };
   // fairseq-score prints its arguments first.
   const py = (v: unknown) => (typeof v === "string" ? `'${v}'` : typeof v === "boolean" ? (v ? "True" : "False") : String(v));
-  process.stdout.write(`Namespace(sys=${py(o.sys)}, ref=${py(o.ref)}, order=${o.order}, ignore_case=${py(o.ignoreCase)}, sacrebleu=${py(o.sacrebleu)}, sentence_bleu=${py(o.sentenceBleu)})\n`);
+  process.stdout.write(
+    `Namespace(sys=${py(o.sys)}, ref=${py(o.ref)}, order=${o.order}, ignore_case=${py(o.ignoreCase)}, sacrebleu=${py(o.sacrebleu)}, sentence_bleu=${py(o.sentenceBleu)})\n`,
+  );
   let ref = await read(o.ref!, "--ref");
   let sys = await read(o.sys, "--sys");
   if (sys.length !== ref.length) throw new Error(`--sys has ${sys.length} lines but --ref has ${ref.length}`);

@@ -124,7 +124,11 @@ export function modelArgsOf(c: TrainConfig): ModelArgs {
 
 async function trainCommand(c: TrainConfig, pg: ProcessGroup | null): Promise<void> {
   const { common, dataset: d, optimization: op, checkpoint: ck } = c;
-  await initBackend({ backend: common.backend === null ? undefined : parseBackendName(common.backend), threads: workerThreads(), log: pg && pg.rank > 0 ? null : undefined });
+  await initBackend({
+    backend: common.backend === null ? undefined : parseBackendName(common.backend),
+    threads: workerThreads(),
+    log: pg && pg.rank > 0 ? null : undefined,
+  });
   await importUserDir(common.userDir ?? undefined);
   if (!tasks.has(common.task)) throw new Error(`--task: unknown task '${common.task}' (known: ${tasks.names().join(", ")})`);
   const task: Task = await tasks.get(common.task).setup({ data: c.data, datasetImpl: d.datasetImpl }, c.task);

@@ -33,8 +33,7 @@ export function batchBySize(indices: ArrayLike<number>, numTokens: (index: numbe
       throw new BatchSizeError(`sentence at index ${idx} of size ${sampleLen} exceeds max_tokens limit of ${maxTokens}!`);
     }
     const tokens = (batch.length + 1) * sampleLen;
-    const full =
-      batch.length > 0 && ((maxSentences > 0 && batch.length === maxSentences) || (maxTokens > 0 && tokens > maxTokens));
+    const full = batch.length > 0 && ((maxSentences > 0 && batch.length === maxSentences) || (maxTokens > 0 && tokens > maxTokens));
     if (full) {
       const modLen = Math.max(bszMult * Math.floor(batch.length / bszMult), batch.length % bszMult);
       batches.push(Int32Array.from(batch.slice(0, modLen)));

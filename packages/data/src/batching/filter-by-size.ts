@@ -72,12 +72,21 @@ export interface InvalidSizePolicy {
  * --skip-invalid-size-inputs-valid-test" unless skipping, else warn "K samples have invalid sizes and will be
  * skipped, max_positions=..., first few sample ids=[...]".
  */
-export function reportInvalidSizes(ignored: readonly number[], size: (index: number) => MaxPositions, maxPositions: MaxPositions, policy: InvalidSizePolicy): void {
+export function reportInvalidSizes(
+  ignored: readonly number[],
+  size: (index: number) => MaxPositions,
+  maxPositions: MaxPositions,
+  policy: InvalidSizePolicy,
+): void {
   if (ignored.length === 0) return;
   const limit = formatPositions(maxPositions);
   if (!policy.ignoreInvalidInputs) {
     const i = ignored[0]!;
-    throw new InvalidSizeError(`Size of sample #${i} is invalid (=${formatPositions(size(i))}) since max_positions=${limit}, skip this example with --skip-invalid-size-inputs-valid-test`);
+    throw new InvalidSizeError(
+      `Size of sample #${i} is invalid (=${formatPositions(size(i))}) since max_positions=${limit}, skip this example with --skip-invalid-size-inputs-valid-test`,
+    );
   }
-  policy.warn?.(`${ignored.length} samples have invalid sizes and will be skipped, max_positions=${limit}, first few sample ids=[${ignored.slice(0, 10).join(", ")}]`);
+  policy.warn?.(
+    `${ignored.length} samples have invalid sizes and will be skipped, max_positions=${limit}, first few sample ids=[${ignored.slice(0, 10).join(", ")}]`,
+  );
 }

@@ -22,7 +22,6 @@ export interface PairItem {
   target: Int32Array | null;
 }
 
-
 /** fairseq's `LanguagePairDataset`: aligned source/target sequences, ordering, filtering, collation. */
 export class LanguagePairDataset {
   readonly srcSizes: Int32Array;
@@ -110,7 +109,12 @@ export class LanguagePairDataset {
    * fairseq's `filter_indices_by_size` + the task's check: drop examples longer than the max
    * positions; with `ignoreInvalid` false an oversize example is an error, as in fairseq.
    */
-  filterIndicesBySize(indices: Int32Array, maxPositions: MaxPositions | null, ignoreInvalid = false, warn: ((message: string) => void) | null = null): { indices: Int32Array; ignored: number[] } {
+  filterIndicesBySize(
+    indices: Int32Array,
+    maxPositions: MaxPositions | null,
+    ignoreInvalid = false,
+    warn: ((message: string) => void) | null = null,
+  ): { indices: Int32Array; ignored: number[] } {
     const out = filterIndicesBySize(indices, this.srcSizes, this.tgtSizes, maxPositions);
     if (maxPositions != null) reportInvalidSizes(out.ignored, (i) => this.size(i), maxPositions, { ignoreInvalidInputs: ignoreInvalid, warn });
     return out;
@@ -122,7 +126,11 @@ export class LanguagePairDataset {
     const pad = this.srcDict.pad();
     const eos = this.srcDict.eos();
     const opts = { eosIdx: eos, padToMultiple: this.o.padToMultiple };
-    const srcTokens = collateTokens(items.map((s) => s.source), pad, { ...opts, leftPad: this.o.leftPadSource });
+    const srcTokens = collateTokens(
+      items.map((s) => s.source),
+      pad,
+      { ...opts, leftPad: this.o.leftPadSource },
+    );
     const srcLens = Int32Array.from(items, (s) => countNonPad(s.source, pad));
     const order = argsortDescending(srcLens);
     const id = Int32Array.from(order, (k) => items[k]!.id);
@@ -135,10 +143,7 @@ export class LanguagePairDataset {
       target = selectRows(collateTokens(tgts, pad, { ...opts, leftPad: this.o.leftPadTarget }), order);
       for (const t of tgts) ntokens += countNonPad(t, pad);
       if (this.o.inputFeeding) {
-        prevOutputTokens = selectRows(
-          collateTokens(tgts, pad, { ...opts, leftPad: this.o.leftPadTarget, moveEosToBeginning: true }),
-          order,
-        );
+        prevOutputTokens = selectRows(collateTokens(tgts, pad, { ...opts, leftPad: this.o.leftPadTarget, moveEosToBeginning: true }), order);
       }
     } else {
       for (const l of srcLengths) ntokens += l;

@@ -18,8 +18,10 @@ export class LMContextWindowDataset {
     readonly contextWindow: number,
     readonly padIdx: number,
   ) {
-    if (!Number.isInteger(contextWindow) || contextWindow <= 0) throw new RangeError(`LMContextWindowDataset: context window must be a positive integer, got ${contextWindow}`);
-    if (!Number.isInteger(tokensPerSample) || tokensPerSample <= 0) throw new RangeError(`LMContextWindowDataset: tokens per sample must be a positive integer, got ${tokensPerSample}`);
+    if (!Number.isInteger(contextWindow) || contextWindow <= 0)
+      throw new RangeError(`LMContextWindowDataset: context window must be a positive integer, got ${contextWindow}`);
+    if (!Number.isInteger(tokensPerSample) || tokensPerSample <= 0)
+      throw new RangeError(`LMContextWindowDataset: tokens per sample must be a positive integer, got ${tokensPerSample}`);
   }
 
   get length(): number {

@@ -64,11 +64,19 @@ export class MonolingualDataset {
       nsentences: items.length,
       ntokens,
       netInput: {
-        srcTokens: collateTokens(items.map((s) => s.source), pad, { eosIdx: eos }),
+        srcTokens: collateTokens(
+          items.map((s) => s.source),
+          pad,
+          { eosIdx: eos },
+        ),
         srcLengths: Int32Array.from(items, (s) => s.source.length),
         prevOutputTokens: null,
       },
-      target: collateTokens(items.map((s) => s.target), pad, { eosIdx: eos }),
+      target: collateTokens(
+        items.map((s) => s.target),
+        pad,
+        { eosIdx: eos },
+      ),
     };
   }
 }

@@ -32,8 +32,16 @@ function usedColumns(m: IntMatrix, start: number, end: number, pad: number): [nu
   let c1 = 0;
   for (let r = start; r < end; r++) {
     const row = m.data.subarray(r * m.cols, (r + 1) * m.cols);
-    for (let c = 0; c < c0; c++) if (row[c] !== pad) { c0 = c; break; }
-    for (let c = m.cols - 1; c >= c1; c--) if (row[c] !== pad) { c1 = c + 1; break; }
+    for (let c = 0; c < c0; c++)
+      if (row[c] !== pad) {
+        c0 = c;
+        break;
+      }
+    for (let c = m.cols - 1; c >= c1; c--)
+      if (row[c] !== pad) {
+        c1 = c + 1;
+        break;
+      }
   }
   return c0 >= c1 ? [0, 0] : [c0, c1];
 }

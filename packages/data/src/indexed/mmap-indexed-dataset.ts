@@ -77,10 +77,7 @@ export function parseMMapIndex(bytes: Uint8Array, file: string): MMapIndex {
   const len64 = dv.getBigUint64(18, true);
   const expected = BigInt(HEADER_BYTES) + len64 * 12n;
   if (expected !== BigInt(bytes.length)) {
-    throw new IndexedDatasetError(
-      `length ${bytes.length} bytes does not match ${len64} items (expected ${expected} bytes); truncated or corrupt`,
-      file,
-    );
+    throw new IndexedDatasetError(`length ${bytes.length} bytes does not match ${len64} items (expected ${expected} bytes); truncated or corrupt`, file);
   }
   const len = Number(len64);
   const sizes = new Int32Array(len);
@@ -156,10 +153,7 @@ export class MMapIndexedDataset implements TokenSequenceDataset {
         const fd = this.fd;
         this.fd = null;
         closeSync(fd);
-        throw new IndexedDatasetError(
-          `shorter than its index says: item ${i} ends at byte ${end} but the file has ${this.binSize} bytes`,
-          this.binPath,
-        );
+        throw new IndexedDatasetError(`shorter than its index says: item ${i} ends at byte ${end} but the file has ${this.binSize} bytes`, this.binPath);
       }
     }
   }

@@ -195,7 +195,7 @@ export class UnigramModel extends SpmModel {
     const off = utf16Offsets(bytes);
     const pieces: string[] = [];
     const ids: number[] = [];
-    for (let end = size; end > 0; ) {
+    for (let end = size; end > 0;) {
       const start = startsAt[end];
       const id = bestId[end];
       pieces.push(id === this.unkId ? text.slice(off[start], off[end]) : this.pieces[id]);
@@ -282,7 +282,7 @@ export class BpeModel extends SpmModel {
     const sym: string[] = [];
     const freeze: boolean[] = [];
     const frozen = [false];
-    for (let pos = 0; pos < bytes.length; ) {
+    for (let pos = 0; pos < bytes.length;) {
       const n = this.prefixMatch(bytes, pos, frozen);
       sym.push(text.slice(off[pos], off[pos + n]));
       freeze.push(frozen[0]);
@@ -364,7 +364,7 @@ export class CharModel extends SpmModel {
     const off = utf16Offsets(bytes);
     const pieces: string[] = [];
     const ids: number[] = [];
-    for (let pos = 0; pos < bytes.length; ) {
+    for (let pos = 0; pos < bytes.length;) {
       const n = this.prefixMatch(bytes, pos);
       const p = text.slice(off[pos], off[pos + n]);
       pieces.push(p);

@@ -13,9 +13,9 @@ function validCharLen(b: Uint8Array, i: number, end: number): number {
   let n: number;
   let min: number;
   let cp: number;
-  if (c >= 0xc2 && c <= 0xdf) (n = 2), (min = 0x80), (cp = c & 0x1f);
-  else if (c >= 0xe0 && c <= 0xef) (n = 3), (min = 0x800), (cp = c & 0x0f);
-  else if (c >= 0xf0 && c <= 0xf4) (n = 4), (min = 0x10000), (cp = c & 0x07);
+  if (c >= 0xc2 && c <= 0xdf) ((n = 2), (min = 0x80), (cp = c & 0x1f));
+  else if (c >= 0xe0 && c <= 0xef) ((n = 3), (min = 0x800), (cp = c & 0x0f));
+  else if (c >= 0xf0 && c <= 0xf4) ((n = 4), (min = 0x10000), (cp = c & 0x07));
   else return 0;
   if (i + n > end) return 0;
   for (let k = 1; k < n; k++) {
@@ -49,14 +49,8 @@ export class SentencePieceProcessor {
           : t === "word"
             ? new WordModel(proto, what)
             : new CharModel(proto, what);
-    this.normalizer = new Normalizer(
-      proto.normalizerSpec,
-      proto.trainerSpec.treatWhitespaceAsSuffix,
-      this.model.userDefined,
-      what,
-    );
-    this.denormalizer =
-      proto.denormalizerSpec === null ? null : new Normalizer(proto.denormalizerSpec, false, null, `${what} (denormalizer)`);
+    this.normalizer = new Normalizer(proto.normalizerSpec, proto.trainerSpec.treatWhitespaceAsSuffix, this.model.userDefined, what);
+    this.denormalizer = proto.denormalizerSpec === null ? null : new Normalizer(proto.denormalizerSpec, false, null, `${what} (denormalizer)`);
     this.unkSurface = proto.trainerSpec.unkSurface ?? DEFAULT_UNK_SURFACE;
   }
 
@@ -194,7 +188,7 @@ export class SentencePieceProcessor {
       if (begin >= end) return;
       const bytes = new Uint8Array(end - begin);
       for (let i = begin; i < end; i++) bytes[i - begin] = pieceToByte(pieces[i]);
-      for (let off = 0; off < bytes.length; ) {
+      for (let off = 0; off < bytes.length;) {
         const n = validCharLen(bytes, off, bytes.length);
         if (n === 0) {
           text += "\ufffd";

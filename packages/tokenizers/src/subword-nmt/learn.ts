@@ -163,7 +163,10 @@ export function learnBpe(lines: Iterable<string>, numSymbols: number, opts: Lear
       const { word, freq } = vocab[j];
       let newWord: Word;
       if (pattern !== null) {
-        newWord = word.join(" ").replace(pattern, () => merged).split(" ");
+        newWord = word
+          .join(" ")
+          .replace(pattern, () => merged)
+          .split(" ");
       } else {
         // the regex's effect when no symbol holds whitespace: non-overlapping left-to-right merges
         newWord = [];
