@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { preprocess } from "@fairseq-ts/data";
+import type { TrainOptions } from "../src/index.js";
 
 export interface ReversalTaskSpec {
   /** Seed of the linear congruential generator that draws lengths and words. */
@@ -40,4 +41,36 @@ export async function makeReversalTask(spec: ReversalTaskSpec): Promise<{ dataDi
   const dataDir = join(dir, "bin");
   await preprocess({ sourceLang: "src", targetLang: "tgt", trainpref: join(dir, "train"), validpref: join(dir, "valid"), destdir: dataDir, log: () => {} });
   return { dataDir, words };
+}
+
+/**
+ * The trainer tests' tiny transformer (1+1 layers, dim 16, dropout 0.1) trained with label-smoothed cross-entropy and Adam
+ * under inverse_sqrt with 4 warmup updates, logging nothing; each test adds what it varies (max tokens, seed, stop rule).
+ */
+export function reversalTrainOptions(saveDir: string, extra: Partial<TrainOptions>): TrainOptions {
+  return {
+    model: {
+      arch: "transformer",
+      encoder_layers: 1,
+      decoder_layers: 1,
+      encoder_embed_dim: 16,
+      decoder_embed_dim: 16,
+      encoder_ffn_embed_dim: 32,
+      decoder_ffn_embed_dim: 32,
+      encoder_attention_heads: 2,
+      decoder_attention_heads: 2,
+      dropout: 0.1,
+    },
+    criterion: "label_smoothed_cross_entropy",
+    labelSmoothing: 0.1,
+    optimizer: "adam",
+    adamBetas: "(0.9, 0.98)",
+    lr: [1e-3],
+    lrScheduler: "inverse_sqrt",
+    scheduler: { warmupUpdates: 4 },
+    saveDir,
+    logFormat: "none",
+    sink: () => {},
+    ...extra,
+  };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { makeReversalTask } from "./reversal-task.js";
+import { makeReversalTask, reversalTrainOptions } from "./reversal-task.js";
 import { initBackend } from "@fairseq-ts/backend";
 import { TranslationTask } from "@fairseq-ts/tasks";
 import { readCheckpointFile, train, type TrainOptions } from "../src/index.js";
@@ -26,34 +26,8 @@ beforeAll(async () => {
   dataDir = made.dataDir;
 });
 
-const options = (saveDir: string, maxUpdate: number, extra: Partial<TrainOptions> = {}): TrainOptions => ({
-  model: {
-    arch: "transformer",
-    encoder_layers: 1,
-    decoder_layers: 1,
-    encoder_embed_dim: 16,
-    decoder_embed_dim: 16,
-    encoder_ffn_embed_dim: 32,
-    decoder_ffn_embed_dim: 32,
-    encoder_attention_heads: 2,
-    decoder_attention_heads: 2,
-    dropout: 0.1,
-  },
-  criterion: "label_smoothed_cross_entropy",
-  labelSmoothing: 0.1,
-  optimizer: "adam",
-  adamBetas: "(0.9, 0.98)",
-  lr: [1e-3],
-  lrScheduler: "inverse_sqrt",
-  scheduler: { warmupUpdates: 4 },
-  maxTokens: 200,
-  maxUpdate,
-  seed: 3,
-  saveDir,
-  logFormat: "none",
-  sink: () => {},
-  ...extra,
-});
+const options = (saveDir: string, maxUpdate: number, extra: Partial<TrainOptions> = {}): TrainOptions =>
+  reversalTrainOptions(saveDir, { maxTokens: 200, maxUpdate, seed: 3, ...extra });
 
 async function finalWeights(saveDir: string): Promise<Map<string, Float32Array>> {
   const ck = await readCheckpointFile(join(saveDir, "checkpoint_last.safetensors"));
