@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { SHARED } from "./shared.js";
+import flagVariants from "./flag-variants.json";
 
 /** fairseq v0.10.2's flags, as its own argparse parsers report them (../shared/reference/fairseq/flags). */
 export const FLAGS_DIR = join(SHARED, "reference/fairseq/flags");
@@ -28,34 +29,10 @@ export interface FlagFile {
   flags: FairseqFlag[];
 }
 
-/** The variants COMMANDS.md describes: `flags-train-X.tsv` is train with the given task and arch. */
-const VARIANTS: Record<string, { command: string; variant: string[] }> = {
-  "flags-preprocess.tsv": { command: "preprocess", variant: [] },
-  "flags-score.tsv": { command: "score", variant: [] },
-  "flags-generate.tsv": { command: "generate", variant: [] },
-  "flags-interactive.tsv": { command: "interactive", variant: [] },
-  "flags-eval-lm.tsv": { command: "eval-lm", variant: [] },
-  "flags-validate.tsv": { command: "validate", variant: [] },
-  "flags-train-transformer.tsv": { command: "train", variant: ["--task", "translation", "--arch", "transformer"] },
-  // (the tiny recipe's components: its optimizer, scheduler and criterion bring their flags)
-  "flags-train-tiny.tsv": {
-    command: "train",
-    variant: [
-      "--task",
-      "translation",
-      "--arch",
-      "transformer",
-      "--optimizer",
-      "adam",
-      "--lr-scheduler",
-      "inverse_sqrt",
-      "--criterion",
-      "label_smoothed_cross_entropy",
-    ],
-  },
-  "flags-train-lstm.tsv": { command: "train", variant: ["--task", "translation", "--arch", "lstm"] },
-  "flags-train-transformer_lm.tsv": { command: "train", variant: ["--task", "language_modeling", "--arch", "transformer_lm"] },
-};
+/** The variants COMMANDS.md describes: `flags-train-X.tsv` is train with the given task and arch (shared with scripts/flags-doc.mjs). */
+const VARIANTS: Record<string, { command: string; variant: string[] }> = Object.fromEntries(
+  Object.entries(flagVariants.variants as Record<string, string[]>).map(([file, [command, ...variant]]) => [file, { command: command!, variant }]),
+);
 
 export function readFlagFiles(): FlagFile[] {
   const files = readdirSync(FLAGS_DIR)
