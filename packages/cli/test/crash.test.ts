@@ -5,48 +5,16 @@ import { describe, expect, it } from "vitest";
 import { runCli } from "./cli.js";
 import { readCheckpointFile } from "@fairseq-ts/trainer";
 import { toFloat32 } from "@fairseq-ts/models";
-import { REF_BIN } from "./shared.js";
+import { REF_BIN, TINY_TRANSFORMER_FLAGS } from "./shared.js";
 
 const run = (args: string[], env: Record<string, string> = {}, onLine?: (line: string, pid: number) => void) => runCli(args, { env, onLine });
 
 const trainArgs = (saveDir: string, maxUpdate: number) => [
   "train",
   REF_BIN,
-  "--arch",
-  "transformer",
-  "--encoder-layers",
-  "1",
-  "--decoder-layers",
-  "1",
-  "--encoder-embed-dim",
-  "32",
-  "--decoder-embed-dim",
-  "32",
-  "--encoder-ffn-embed-dim",
-  "64",
-  "--decoder-ffn-embed-dim",
-  "64",
-  "--encoder-attention-heads",
-  "2",
-  "--decoder-attention-heads",
-  "2",
-  "--optimizer",
-  "adam",
-  "--lr",
-  "0.001",
-  "--max-tokens",
-  "1000",
-  "--max-update",
-  String(maxUpdate),
-  "--log-format",
-  "simple",
-  "--log-interval",
-  "1",
-  "--disable-validation",
-  "--save-interval-updates",
-  "2",
-  "--save-dir",
-  saveDir,
+  ...TINY_TRANSFORMER_FLAGS,
+  ..."--optimizer adam --lr 0.001 --max-tokens 1000 --log-format simple --log-interval 1 --disable-validation --save-interval-updates 2".split(" "),
+  ...["--max-update", String(maxUpdate), "--save-dir", saveDir],
 ];
 
 async function allCheckpointsLoad(dir: string): Promise<string[]> {

@@ -6,58 +6,17 @@ import { describe, expect, it } from "vitest";
 import { runCli } from "./cli.js";
 import { initBackend } from "@fairseq-ts/backend";
 import { readCheckpointFile } from "@fairseq-ts/trainer";
-import { REF_BIN } from "./shared.js";
+import { REF_BIN, TINY_TRANSFORMER_FLAGS } from "./shared.js";
 
 const run = (args: string[], env: Record<string, string> = {}, onLine?: (line: string, pid: number) => void) => runCli(args, { env, onLine });
 
 const trainArgs = (saveDir: string, maxUpdate: number) => [
   "train",
   REF_BIN,
-  "--arch",
-  "transformer",
-  "--encoder-layers",
-  "1",
-  "--decoder-layers",
-  "1",
-  "--encoder-embed-dim",
-  "32",
-  "--decoder-embed-dim",
-  "32",
-  "--encoder-ffn-embed-dim",
-  "64",
-  "--decoder-ffn-embed-dim",
-  "64",
-  "--encoder-attention-heads",
-  "2",
-  "--decoder-attention-heads",
-  "2",
-  "--dropout",
-  "0",
-  "--optimizer",
-  "adam",
-  "--adam-betas",
-  "(0.9, 0.98)",
-  "--lr",
-  "0.001",
-  "--lr-scheduler",
-  "inverse_sqrt",
-  "--warmup-updates",
-  "10",
-  "--criterion",
-  "label_smoothed_cross_entropy",
-  "--label-smoothing",
-  "0.1",
-  "--max-tokens",
-  "1000",
-  "--max-update",
-  String(maxUpdate),
-  "--log-format",
-  "simple",
-  "--log-interval",
-  "2",
-  "--no-epoch-checkpoints",
-  "--save-dir",
-  saveDir,
+  ...TINY_TRANSFORMER_FLAGS,
+  ...["--dropout", "0", "--optimizer", "adam", "--adam-betas", "(0.9, 0.98)", "--lr", "0.001", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "10"],
+  ..."--criterion label_smoothed_cross_entropy --label-smoothing 0.1 --max-tokens 1000 --log-format simple --log-interval 2 --no-epoch-checkpoints".split(" "),
+  ...["--max-update", String(maxUpdate), "--save-dir", saveDir],
 ];
 
 async function weights(path: string): Promise<Map<string, Float32Array>> {
