@@ -78,6 +78,20 @@ function run(file: string, cwd: string): Promise<{ status: number | null; out: s
 
 const examples = readmes();
 
+/** Two examples at a time: they are child processes, mostly waiting on tsx's start-up and on tfjs's wasm. */
+const slots = { free: 2, waiting: [] as (() => void)[] };
+async function inSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (slots.free === 0) await new Promise<void>((go) => slots.waiting.push(go));
+  else slots.free--;
+  try {
+    return await fn();
+  } finally {
+    const next = slots.waiting.shift();
+    if (next) next();
+    else slots.free++;
+  }
+}
+
 describe("README examples", () => {
   it("the harness finds one or more runnable examples in every package README", () => {
     const withExample = new Set(examples.map((e) => e.readme));
@@ -101,12 +115,12 @@ describe("README examples", () => {
   });
 
   for (const ex of examples) {
-    it(`${ex.readme}:${ex.line} runs${ex.prints.length ? " and prints what it says" : ""}`, { timeout: 90_000 }, async () => {
+    it.concurrent(`${ex.readme}:${ex.line} runs${ex.prints.length ? " and prints what it says" : ""}`, { timeout: 120_000 }, async ({ expect }) => {
       const dir = mkdtempSync(join(ex.packageDir, ".readme-example-"));
       try {
         const file = join(dir, "example.mts");
         writeFileSync(file, ex.code);
-        const r = await run(file, dir);
+        const r = await inSlot(() => run(file, dir));
         expect(r.status, `${ex.readme}:${ex.line} failed\n${r.err}`).toBe(0);
         if (ex.prints.length > 0) {
           const printed = r.out.split("\n").map((l) => l.trimEnd());
