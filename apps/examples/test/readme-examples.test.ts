@@ -34,13 +34,13 @@ function extractExamples(readme: string, packageDir: string, text: string): Read
   const lines = text.split("\n");
   const found: ReadmeExample[] = [];
   for (let i = 0; i < lines.length; i++) {
-    if (!/^```ts\s+example\s*$/.test(lines[i])) continue;
+    if (!/^```ts\s+example\s*$/.test(lines[i]!)) continue;
     const end = lines.findIndex((l, j) => j > i && l.startsWith("```"));
     if (end < 0) throw new Error(`${readme}:${i + 1}: unterminated code block`);
     const code = lines.slice(i + 1, end);
     const prints = code.flatMap((l) => {
       const m = /\/\/ prints: (.*)$/.exec(l);
-      return m ? [m[1].trimEnd()] : [];
+      return m ? [m[1]!.trimEnd()] : []; // the group is not optional
     });
     found.push({ readme, packageDir, line: i + 1, code: code.join("\n") + "\n", prints });
     i = end;

@@ -133,7 +133,7 @@ export class Dictionary {
   addSymbol(word: string, n = 1, overwrite = false): number {
     const existing = this._indices.get(word);
     if (existing !== undefined && !overwrite) {
-      this._counts[existing] += n;
+      this._counts[existing]! += n;
       return existing;
     }
     const idx = this._symbols.length;

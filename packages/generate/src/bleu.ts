@@ -71,8 +71,8 @@ export class BleuScorer {
           refCounts.set(k, c - 1);
         }
       }
-      this.stat.match[n - 1] += match;
-      this.stat.count[n - 1] += p.length - n + 1;
+      this.stat.match[n - 1]! += match;
+      this.stat.count[n - 1]! += p.length - n + 1;
     }
   }
   precision(): number[] {

@@ -91,6 +91,11 @@ export class SequenceGenerator {
       retainAttention: options.retainAttention ?? false,
     };
     const o = this.o;
+    // the step mask is a Float32Array(vocabSize) indexed by these ids: out of range, its writes would be silently dropped
+    for (const [name, id] of Object.entries(specials)) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize)
+        throw new Error(`SequenceGenerator: special token ${name} = ${id} is not an id of the ${vocabSize}-symbol vocabulary`);
+    }
     // (found by fuzzing the CLI: --beam 0 / -1 ended in tfjs' RangeErrors)
     if (!Number.isInteger(o.beam) || o.beam < 1) throw new Error(`--beam must be a positive integer, got ${o.beam}`);
     if (!Number.isInteger(o.nbest) || o.nbest < 1) throw new Error(`--nbest must be a positive integer, got ${o.nbest}`);
@@ -220,7 +225,7 @@ export class SequenceGenerator {
             let lp: tf.Tensor = maskNaN ? tf.where(tf.isNaN(lprobs), tf.fill(lprobs.shape, -Infinity), lprobs) : lprobs;
             const mask = new Float32Array(V);
             mask[pad] = -Infinity;
-            mask[unk] -= this.o.unkpen;
+            mask[unk]! -= this.o.unkpen;
             const forcing = prefixTokens !== null && step < prefixLen && step < maxLen;
             if (step >= maxLen) {
               for (let v = 0; v < V; v++) if (v !== eos) mask[v] = -Infinity;

@@ -65,6 +65,13 @@ describe("generator options are checked where they enter (fairseq's asserts, and
     expect(make({ beam: 100 })().beam).toBe(5);
     expect(make({ sampling: true, samplingTopk: 6 })).not.toThrow();
   });
+  it("refuses special token ids outside the vocabulary (the step mask would silently drop them)", () => {
+    expect(() => new SequenceGenerator(fixed(), { pad: 1, eos: 2, unk: 6 }, 6)).toThrow(
+      "SequenceGenerator: special token unk = 6 is not an id of the 6-symbol vocabulary",
+    );
+    expect(() => new SequenceGenerator(fixed(), { pad: -1, eos: 2, unk: 3 }, 6)).toThrow("special token pad = -1");
+    expect(() => new SequenceGenerator(fixed(), { pad: 1, eos: 2.5, unk: 3 }, 6)).toThrow("special token eos = 2.5");
+  });
   it("a --min-len above the maximum length names both and the flags that set it", () => {
     const g = new SequenceGenerator(fixed(), specials, 6, { minLen: 10, maxLenB: 4 });
     expect(() => g.generate(tf.tensor2d([[4, 2]], [1, 2], "int32"), tf.tensor1d([2], "int32"))).toThrow(

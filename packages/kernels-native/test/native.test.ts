@@ -419,8 +419,8 @@ describe("native kernels", () => {
           smoothRef += lse - row[v]!;
           const g = (a + b * V) * Math.exp(row[v]! - lse) - b - (v === t ? a : 0);
           for (let k = 0; k < C; k++) {
-            dx64[i * C + k] += g * wv[v * C + k]!;
-            dw64[v * C + k] += g * xv[i * C + k]!;
+            dx64[i * C + k]! += g * wv[v * C + k]!;
+            dw64[v * C + k]! += g * xv[i * C + k]!;
           }
         }
       }

@@ -56,7 +56,7 @@ export class Gpt2BpeEncoder {
     const merges = lines.map((line, i): [string, string] => {
       const parts = tokenizeLine(line);
       if (parts.length !== 2) throw new Error(`${what[1]}: line ${i + 2} is not a merge of two symbols: ${JSON.stringify(line)}`);
-      return [parts[0], parts[1]];
+      return [parts[0]!, parts[1]!];
     });
     return new Gpt2BpeEncoder(encoder as Record<string, number>, merges);
   }
@@ -76,8 +76,8 @@ export class Gpt2BpeEncoder {
         const r = ranks.get(`${word[i]} ${word[i + 1]}`);
         if (r !== undefined && r < best) {
           best = r;
-          first = word[i];
-          second = word[i + 1];
+          first = word[i]!;
+          second = word[i + 1]!;
         }
       }
       if (best === Infinity) break;
@@ -87,7 +87,7 @@ export class Gpt2BpeEncoder {
           next.push(first + second);
           i += 2;
         } else {
-          next.push(word[i]);
+          next.push(word[i]!);
           i += 1;
         }
       }

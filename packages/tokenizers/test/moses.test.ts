@@ -138,7 +138,7 @@ describe("Moses for German and English (expected outputs checked with sacremoses
 
 describe("Moses on multi30k (reference: sacremoses 0.0.45, aggressive dash splits, escaping)", () => {
   // sha256 of the tokenized lines (escape + aggressive dash splits; and neither), and of detokenize(tokenized)
-  const REF: Record<string, [string, string, string, number[]]> = {
+  const REF: Record<"en" | "de", [string, string, string, number[]]> = {
     en: [
       "005f5673cefdfec9dff4f50b0ac70f0e963a2d92c2e0ddee80c2a40f4cb05e30",
       "6ebafdc4842019c958bd3cefe3be0f25214a38839a33753bb3d10ee82f1ad5d6",
@@ -152,7 +152,7 @@ describe("Moses on multi30k (reference: sacremoses 0.0.45, aggressive dash split
       [457, 614, 792],
     ],
   };
-  for (const lang of ["en", "de"]) {
+  for (const lang of ["en", "de"] as const) {
     it(`test.${lang}: tokenize and detokenize give sacremoses' output; detokenize(tokenize(x)) == x where Moses round-trips`, () => {
       const raw = fileLines(resolve(MULTI30K, `raw/test.${lang}`));
       const t = new MosesTokenizer(lang);

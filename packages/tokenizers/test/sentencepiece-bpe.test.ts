@@ -15,11 +15,12 @@ describe("--bpe sentencepiece (fairseq SentencepieceBPE)", () => {
     for (const lang of ["de", "en"]) {
       const raw = fileLines(resolve(MULTI30K, `raw/test.${lang}`));
       const pieces = fileLines(resolve(SPM_REF, `test.${lang}.pieces`));
+      expect(pieces.length).toBe(raw.length);
       let encodedOk = 0;
       let decodedOk = 0;
       for (let i = 0; i < raw.length; i++) {
-        if (bpe.encode(raw[i]) === pieces[i]) encodedOk++;
-        if (bpe.decode(pieces[i]) === raw[i]) decodedOk++;
+        if (bpe.encode(raw[i]!) === pieces[i]) encodedOk++;
+        if (bpe.decode(pieces[i]!) === raw[i]) decodedOk++;
       }
       expect([lang, encodedOk, decodedOk]).toEqual([lang, 1000, 1000]);
     }

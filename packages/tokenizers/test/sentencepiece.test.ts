@@ -41,12 +41,13 @@ async function compareWithSpm(model: string, inputLines: string[], dir: string, 
   const decoded = lines(await spm("spm_decode", [`--model=${model}`, "--input_format=piece"], pieces.map((l) => `${l}\n`).join("")));
   const decodedIds = lines(await spm("spm_decode", [`--model=${model}`, "--input_format=id"], ids.map((l) => `${l}\n`).join("")));
   expect(pieces.length).toBe(inputLines.length);
+  expect(ids.length).toBe(inputLines.length);
   expect(decoded.length).toBe(inputLines.length);
   const bad: string[] = [];
   for (let i = 0; i < inputLines.length; i++) {
-    const e = sp.encode(inputLines[i]);
-    const p = pieces[i] === "" ? [] : pieces[i].split(" ");
-    const d = ids[i] === "" ? [] : ids[i].split(" ").map(Number);
+    const e = sp.encode(inputLines[i]!);
+    const p = pieces[i] === "" ? [] : pieces[i]!.split(" ");
+    const d = ids[i] === "" ? [] : ids[i]!.split(" ").map(Number);
     if (e.pieces.join(" ") !== pieces[i]) bad.push(`${tag}:${i + 1} pieces ${e.pieces.join(" ")} != ${pieces[i]}`);
     if (e.ids.join(" ") !== ids[i]) bad.push(`${tag}:${i + 1} ids ${e.ids.join(" ")} != ${ids[i]}`);
     if (sp.decodePieces(p) !== decoded[i]) bad.push(`${tag}:${i + 1} decode ${JSON.stringify(sp.decodePieces(p))} != ${JSON.stringify(decoded[i])}`);
@@ -74,11 +75,13 @@ describe("sentencepiece unigram model vs the reference spm_encode 0.1.97 output 
     // the .vocab file written by spm_train lists every piece with its score, in id order
     const vocab = fileLines(resolve(SPM_REF, "m30k-unigram4k.vocab")).map((l) => l.split("\t"));
     expect(vocab.length).toBe(4000);
+    expect(vocab.filter((fields) => fields.length !== 2)).toEqual([]);
     for (let id = 0; id < vocab.length; id++) {
-      expect(sp.idToPiece(id)).toBe(vocab[id][0]);
-      expect(sp.pieceToId(vocab[id][0])).toBe(id);
+      const [piece, score] = vocab[id] as [string, string];
+      expect(sp.idToPiece(id)).toBe(piece);
+      expect(sp.pieceToId(piece)).toBe(id);
       // .vocab scores are printed with C++ stream precision (6 significant digits)
-      expect(Math.abs(sp.score(id) - Number(vocab[id][1]))).toBeLessThanOrEqual(Math.abs(Number(vocab[id][1])) * 1e-5);
+      expect(Math.abs(sp.score(id) - Number(score))).toBeLessThanOrEqual(Math.abs(Number(score)) * 1e-5);
     }
     const n = sp.proto.normalizerSpec;
     expect([n.name, n.addDummyPrefix, n.removeExtraWhitespaces, n.escapeWhitespaces]).toEqual(["nmt_nfkc", true, true, true]);
@@ -97,11 +100,11 @@ describe("sentencepiece unigram model vs the reference spm_encode 0.1.97 output 
       const badIds: number[] = [];
       const badDecode: number[] = [];
       for (let i = 0; i < raw.length; i++) {
-        const e = sp.encode(raw[i]);
+        const e = sp.encode(raw[i]!);
         if (e.pieces.join(" ") !== pieces[i]) badPieces.push(i + 1);
         if (e.ids.join(" ") !== ids[i]) badIds.push(i + 1);
-        if (sp.decodePieces(pieces[i].split(" ")) !== raw[i]) badDecode.push(i + 1);
-        if (sp.decodeIds(ids[i].split(" ").map(Number)) !== raw[i]) badDecode.push(i + 1);
+        if (sp.decodePieces(pieces[i]!.split(" ")) !== raw[i]) badDecode.push(i + 1);
+        if (sp.decodeIds(ids[i]!.split(" ").map(Number)) !== raw[i]) badDecode.push(i + 1);
       }
       expect({ badPieces, badIds, badDecode }).toEqual({ badPieces: [], badIds: [], badDecode: [] });
     });
@@ -146,7 +149,8 @@ describe("sentencepiece vs spm_encode/spm_decode on models trained at test time 
   });
   afterAll(() => tmp.cleanup());
 
-  const cases: [string, string[]][] = [
+  // each case: its name, then spm_train flags with --model_type first
+  const cases: [string, [string, ...string[]]][] = [
     ["bpe", ["--model_type=bpe", "--vocab_size=2000"]],
     [
       "bpe-udef-bytes",

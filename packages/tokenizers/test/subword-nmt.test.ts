@@ -131,6 +131,16 @@ describe("SubwordNmtApplier (subword-nmt 0.3.x apply_bpe.py)", () => {
     expect(r.segment("wor10001<country>USA</country>")).toBe("wor@@ 10001@@ <country>USA</country>");
   });
 
+  it("a glossary match followed by a stripped character leaves an empty segment, which has no subwords", () => {
+    // isolate_glossary strips "\r\n " from the last segment: "xGLOSS\r" gives x, GLOSS and "" (apply_bpe.py's encode
+    // raises IndexError on ""); both codes versions drop it
+    for (const version of ["0.1", "0.2"]) {
+      const a = new SubwordNmtApplier(`#version: ${version}\nq q\n`, { glossaries: ["GLOSS"] });
+      expect(a.segment("xGLOSS\r y")).toBe("x@@ GLOSS y");
+      expect(a.encodeWord("")).toEqual([]);
+    }
+  });
+
   it("splits out-of-vocabulary subwords by reversing merges (--vocabulary)", () => {
     // "lowest" -> lo west; with "west" unknown: west</w> came from (w, est</w>) -> w + est
     const vocab = readVocabulary("lo@@ 5\nw@@ 5\nest 5\nwest 1\n", 2);

@@ -71,7 +71,7 @@ function segmentSum(
     if (s < 0 || s >= numSegments) continue;
     const src = xOff + i * inner;
     const dst = outOff + s * inner;
-    for (let j = 0; j < inner; j++) out[dst + j] += xs[src + j]!;
+    for (let j = 0; j < inner; j++) out[dst + j]! += xs[src + j]!;
   }
 }
 

@@ -110,7 +110,7 @@ export function balanceSamples(samples: readonly Sample[], numShards: number): I
     let best = 0;
     for (let k = 1; k < numShards; k++) if (load[k]! < load[best]!) best = k;
     owner[i] = best;
-    load[best] += cost[i]!;
+    load[best]! += cost[i]!;
   }
   return owner;
 }

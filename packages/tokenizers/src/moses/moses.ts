@@ -109,10 +109,10 @@ export class MosesTokenizer {
     const tokens = tokenizeLine(text);
     const n = tokens.length;
     for (let i = 0; i < n; i++) {
-      const token = tokens[i];
+      const token = tokens[i]!;
       if (!(token.length >= 2 && token.endsWith("."))) continue;
       const prefix = token.slice(0, -1);
-      const next = i + 1 < n ? tokens[i + 1] : "";
+      const next = i + 1 < n ? tokens[i + 1]! : "";
       const keep =
         (prefix.includes(".") && [...prefix].some((ch) => this.isAlpha(ch.codePointAt(0) as number))) ||
         (this.prefixes.nonbreaking.has(prefix) && !this.prefixes.numericOnly.has(prefix)) ||
@@ -230,9 +230,9 @@ export class MosesDetokenizer {
     let out = "";
     const tokens = tokenizeLine(text);
     for (let i = 0; i < tokens.length; i++) {
-      const token = tokens[i];
+      const token = tokens[i]!;
       if (isCjk(firstCp(token))) {
-        if (i > 0 && isCjk(lastCp(tokens[i - 1]))) out += token;
+        if (i > 0 && isCjk(lastCp(tokens[i - 1]!))) out += token;
         else out += prependSpace + token;
         prependSpace = " ";
       } else if (this.currency.test(token)) {
@@ -248,7 +248,7 @@ export class MosesDetokenizer {
         const quo = /^[„“”]+$/u.test(token) ? '"' : token;
         const count = quoteCounts.get(quo) ?? 0;
         if (count % 2 === 0) {
-          if (this.lang === "en" && token === "'" && i > 0 && tokens[i - 1].endsWith("s")) {
+          if (this.lang === "en" && token === "'" && i > 0 && tokens[i - 1]!.endsWith("s")) {
             out += token;
             prependSpace = " ";
             quoteCounts.set(quo, count);

@@ -33,7 +33,7 @@ export class ByteBuilder {
   append(src: Uint8Array, start: number, end: number): void {
     const n = end - start;
     if (this.length + n > this.buf.length) this.grow(n);
-    for (let i = start; i < end; i++) this.buf[this.length++] = src[i];
+    for (let i = start; i < end; i++) this.buf[this.length++] = src[i]!;
   }
 
   endsWith(tail: Uint8Array): boolean {
@@ -65,7 +65,7 @@ export class ByteTrie {
     if (edges === null) throw new Error("ByteTrie: insert after lookup");
     let node = 0;
     for (let i = 0; i < key.length; i++) {
-      const k = node * 256 + key[i];
+      const k = node * 256 + key[i]!;
       let next = edges.get(k);
       if (next === undefined) {
         next = this.nodes++;
@@ -78,7 +78,7 @@ export class ByteTrie {
       }
       node = next;
     }
-    if (this.values[node] >= 0) return false;
+    if (this.values[node]! >= 0) return false;
     this.values[node] = value;
     return true;
   }
@@ -93,24 +93,24 @@ export class ByteTrie {
     edges.forEach(([k, child], i) => {
       const node = Math.floor(k / 256);
       if (node === 0) this.root[k] = child;
-      this.start[node + 1]++;
+      this.start[node + 1]!++;
       this.edgeByte[i] = k % 256;
       this.edgeChild[i] = child;
     });
-    for (let n = 0; n < this.nodes; n++) this.start[n + 1] += this.start[n];
+    for (let n = 0; n < this.nodes; n++) this.start[n + 1]! += this.start[n]!;
   }
 
   /** The child of `node` along byte `b`, or -1. The root is node 0. */
   step(node: number, b: number): number {
     if (this.edges !== null) this.freeze();
-    if (node === 0) return this.root[b];
-    let lo = this.start[node];
-    let hi = this.start[node + 1];
+    if (node === 0) return this.root[b]!;
+    let lo = this.start[node]!;
+    let hi = this.start[node + 1]!;
     const bytes = this.edgeByte;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      const m = bytes[mid];
-      if (m === b) return this.edgeChild[mid];
+      const m = bytes[mid]!;
+      if (m === b) return this.edgeChild[mid]!;
       if (m < b) lo = mid + 1;
       else hi = mid;
     }
@@ -119,7 +119,7 @@ export class ByteTrie {
 
   /** The value stored at `node`, or -1. */
   value(node: number): number {
-    return this.values[node];
+    return this.values[node]!;
   }
 
   /** The length of the longest key that is a prefix of bytes[start..end), or 0. */
@@ -127,9 +127,9 @@ export class ByteTrie {
     let node = 0;
     let best = 0;
     for (let i = start; i < end; i++) {
-      node = this.step(node, bytes[i]);
+      node = this.step(node, bytes[i]!);
       if (node < 0) break;
-      if (this.values[node] >= 0) best = i - start + 1;
+      if (this.values[node]! >= 0) best = i - start + 1;
     }
     return best;
   }

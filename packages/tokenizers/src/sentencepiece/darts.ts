@@ -25,7 +25,7 @@ export class DoubleArray {
 
   private unit(i: number): number {
     // Out-of-range reads only happen on malformed tries; treat them as a mismatch.
-    return i < this.units.length ? this.units[i] : 0x80000000;
+    return i < this.units.length ? this.units[i]! : 0x80000000;
   }
 
   /**
@@ -37,7 +37,7 @@ export class DoubleArray {
     let bestLen = 0;
     let bestValue = 0;
     for (let i = start; i < end; i++) {
-      const c = key[i];
+      const c = key[i]!;
       nodePos = (nodePos ^ c) >>> 0;
       const unit = this.unit(nodePos);
       if (DoubleArray.label(unit) !== c) break;

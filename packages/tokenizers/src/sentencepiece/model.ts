@@ -24,7 +24,7 @@ export function utf16Offsets(bytes: Uint8Array): Int32Array {
   let i = 0;
   while (i < bytes.length) {
     off[i] = u;
-    const n = Math.min(oneCharLen(bytes[i]), bytes.length - i);
+    const n = Math.min(oneCharLen(bytes[i]!), bytes.length - i);
     u += n === 4 ? 2 : 1;
     i += n;
   }
@@ -59,7 +59,7 @@ export abstract class SpmModel {
     let userDefined: ByteTrie | null = null;
     const bytesFound = new Uint8Array(256);
     for (let i = 0; i < n; i++) {
-      const { piece, score, type } = proto.pieces[i];
+      const { piece, score, type } = proto.pieces[i]!;
       if (piece.length === 0) throw new Error(`${what}: piece ${i} is empty`);
       if (type < PieceType.NORMAL || type > PieceType.BYTE) throw new Error(`${what}: piece ${i} has unknown type ${type}`);
       this.pieces[i] = piece;
@@ -101,7 +101,7 @@ export abstract class SpmModel {
    * The length in bytes of the symbol at `pos`: a whole user-defined symbol if one starts there
    * (`frozen[0]` then true), else one UTF-8 character (PrefixMatcher::PrefixMatch).
    */
-  protected prefixMatch(bytes: Uint8Array, pos: number, frozen?: boolean[]): number {
+  protected prefixMatch(bytes: Uint8Array, pos: number, frozen?: [boolean]): number {
     if (this.userDefined !== null) {
       const n = this.userDefined.longestPrefix(bytes, pos, bytes.length);
       if (n > 0) {
@@ -110,7 +110,7 @@ export abstract class SpmModel {
       }
     }
     if (frozen) frozen[0] = false;
-    return Math.min(oneCharLen(bytes[pos]), bytes.length - pos);
+    return Math.min(oneCharLen(bytes[pos]!), bytes.length - pos);
   }
 
   /** Segments normalized UTF-8 `bytes` (`text` is the same string decoded). */
@@ -120,7 +120,7 @@ export abstract class SpmModel {
 /** "<0xAB>" -> 0xAB, else -1. */
 export function pieceToByte(piece: string): number {
   const m = /^<0x([0-9A-F]{2})>$/.exec(piece);
-  return m === null ? -1 : parseInt(m[1], 16);
+  return m === null ? -1 : parseInt(m[1]!, 16); // the group is not optional
 }
 
 /** The unigram language model (unigram_model.cc, EncodeOptimized: Viterbi over all vocabulary matches). */
@@ -135,8 +135,8 @@ export class UnigramModel extends SpmModel {
     let maxScore = FLT_MIN;
     for (let i = 0; i < this.pieces.length; i++) {
       if (this.types[i] === PieceType.NORMAL) {
-        minScore = Math.min(minScore, this.scores[i]);
-        maxScore = Math.max(maxScore, this.scores[i]);
+        minScore = Math.min(minScore, this.scores[i]!);
+        maxScore = Math.max(maxScore, this.scores[i]!);
       }
     }
     this.minScore = minScore;
@@ -159,22 +159,22 @@ export class UnigramModel extends SpmModel {
     const bestId = new Int32Array(size + 1);
     let pos = 0;
     while (pos < size) {
-      const base = bestScore[pos];
-      const mblen = Math.min(oneCharLen(bytes[pos]), size - pos);
+      const base = bestScore[pos]!;
+      const mblen = Math.min(oneCharLen(bytes[pos]!), size - pos);
       let hasSingleNode = false;
       let node = 0;
       for (let k = pos; k < size; k++) {
-        node = trie.step(node, bytes[k]);
+        node = trie.step(node, bytes[k]!);
         if (node < 0) break;
         const id = trie.value(node);
         if (id < 0 || types[id] === PieceType.UNUSED) continue;
         const length = k + 1 - pos;
         // C++: `auto score = user_defined ? (length * max_score_ - 0.1) : GetScore(id)` is a double;
         // the candidate sum is a double compared with the stored float, then stored as a float.
-        const score = types[id] === PieceType.USER_DEFINED ? f32(length * maxScore) - 0.1 : scores[id];
+        const score = types[id] === PieceType.USER_DEFINED ? f32(length * maxScore) - 0.1 : scores[id]!;
         const candidate = score + base;
         const t = k + 1;
-        if (startsAt[t] === -1 || candidate > bestScore[t]) {
+        if (startsAt[t] === -1 || candidate > bestScore[t]!) {
           bestScore[t] = f32(candidate);
           startsAt[t] = pos;
           bestId[t] = id;
@@ -184,7 +184,7 @@ export class UnigramModel extends SpmModel {
       if (!hasSingleNode) {
         const t = pos + mblen;
         const candidate = f32(unkScore + base); // float + float in C++
-        if (startsAt[t] === -1 || candidate > bestScore[t]) {
+        if (startsAt[t] === -1 || candidate > bestScore[t]!) {
           bestScore[t] = candidate;
           startsAt[t] = pos;
           bestId[t] = this.unkId;
@@ -196,9 +196,10 @@ export class UnigramModel extends SpmModel {
     const pieces: string[] = [];
     const ids: number[] = [];
     for (let end = size; end > 0;) {
-      const start = startsAt[end];
-      const id = bestId[end];
-      pieces.push(id === this.unkId ? text.slice(off[start], off[end]) : this.pieces[id]);
+      // every char boundary up to `size` was reached (at worst as unk), so the back-pointers are set
+      const start = startsAt[end]!;
+      const id = bestId[end]!;
+      pieces.push(id === this.unkId ? text.slice(off[start], off[end]) : this.pieces[id]!);
       ids.push(id);
       end = start;
     }
@@ -221,15 +222,15 @@ class Agenda {
 
   /** a before b: higher score, then smaller left index. */
   private before(a: number, b: number): boolean {
-    const sa = this.score[a];
-    const sb = this.score[b];
-    return sa > sb || (sa === sb && this.left[a] < this.left[b]);
+    const sa = this.score[a]!;
+    const sb = this.score[b]!;
+    return sa > sb || (sa === sb && this.left[a]! < this.left[b]!);
   }
 
   private swap(a: number, b: number): void {
     for (const arr of [this.left, this.right, this.score, this.size]) {
-      const t = arr[a];
-      arr[a] = arr[b];
+      const t = arr[a]!;
+      arr[a] = arr[b]!;
       arr[b] = t;
     }
   }
@@ -248,11 +249,11 @@ class Agenda {
     }
   }
 
-  /** Removes the top into `out` = [left, right, size]. */
-  pop(out: number[]): void {
-    out[0] = this.left[0];
-    out[1] = this.right[0];
-    out[2] = this.size[0];
+  /** Removes the top into `out` = [left, right, size]; the agenda must not be empty. */
+  pop(out: [number, number, number]): void {
+    out[0] = this.left[0]!;
+    out[1] = this.right[0]!;
+    out[2] = this.size[0]!;
     const last = this.left.length - 1;
     this.swap(0, last);
     this.left.pop();
@@ -281,7 +282,7 @@ export class BpeModel extends SpmModel {
     const off = utf16Offsets(bytes);
     const sym: string[] = [];
     const freeze: boolean[] = [];
-    const frozen = [false];
+    const frozen: [boolean] = [false];
     for (let pos = 0; pos < bytes.length;) {
       const n = this.prefixMatch(bytes, pos, frozen);
       sym.push(text.slice(off[pos], off[pos + n]));
@@ -299,25 +300,28 @@ export class BpeModel extends SpmModel {
     const revMerge = new Map<string, [string, string]>();
     const maybeAdd = (left: number, right: number): void => {
       if (left === -1 || right === -1 || freeze[left] || freeze[right]) return;
-      const piece = sym[left] + sym[right];
+      const piece = sym[left]! + sym[right]!;
       const id = this.normal.get(piece);
       if (id === undefined) return;
-      agenda.push(left, right, this.scores[id], piece.length);
-      if (this.types[id] === PieceType.UNUSED) revMerge.set(piece, [sym[left], sym[right]]);
+      agenda.push(left, right, this.scores[id]!, piece.length);
+      if (this.types[id] === PieceType.UNUSED) revMerge.set(piece, [sym[left]!, sym[right]!]);
     };
     for (let i = 1; i < count; i++) maybeAdd(i - 1, i);
-    const top = [0, 0, 0];
+    const top: [number, number, number] = [0, 0, 0];
     while (agenda.length > 0) {
       agenda.pop(top);
       const [l, r, size] = top;
       // stale entries: a side was merged away or changed since the pair was queued
-      if (sym[l].length === 0 || sym[r].length === 0 || sym[l].length + sym[r].length !== size) continue;
-      sym[l] += sym[r];
-      next[l] = next[r];
-      if (next[r] >= 0) prev[next[r]] = l;
+      const symL = sym[l]!;
+      const symR = sym[r]!;
+      if (symL.length === 0 || symR.length === 0 || symL.length + symR.length !== size) continue;
+      sym[l] = symL + symR;
+      const after = next[r]!;
+      next[l] = after;
+      if (after >= 0) prev[after] = l;
       sym[r] = "";
-      maybeAdd(prev[l], l);
-      maybeAdd(l, next[l]);
+      maybeAdd(prev[l]!, l);
+      maybeAdd(l, after);
     }
     const pieces: string[] = [];
     const ids: number[] = [];
@@ -334,7 +338,7 @@ export class BpeModel extends SpmModel {
       pieces.push(w);
       ids.push(id);
     };
-    for (let i = 0; i !== -1; i = next[i]) resegment(sym[i]);
+    for (let i = 0; i !== -1; i = next[i]!) resegment(sym[i]!);
     return { pieces, ids };
   }
 }

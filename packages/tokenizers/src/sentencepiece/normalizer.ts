@@ -61,7 +61,7 @@ export class Normalizer {
         return len;
       }
     }
-    const n = Math.min(oneCharLen(input[pos]), end - pos);
+    const n = Math.min(oneCharLen(input[pos]!), end - pos);
     out.src = input;
     out.start = pos;
     out.end = pos + n;
@@ -100,7 +100,7 @@ export class Normalizer {
       while (isPrevSpace && s < p.end && src[s] === SPACE) s++;
       if (s < p.end) {
         for (let i = s; i < p.end; i++) {
-          const b = src[i];
+          const b = src[i]!;
           if (b === SPACE && spec.escapeWhitespaces) out.append(SPACE_SYMBOL, 0, 3);
           else out.push(b);
         }

@@ -6,9 +6,9 @@ import { type ModelProto, parseModelProto, PieceType } from "./proto.js";
 
 const DEFAULT_UNK_SURFACE = " \u2047 ";
 
-/** Decodes one UTF-8 character at `i`: its length, or 0 if the bytes there are not valid UTF-8. */
+/** Decodes one UTF-8 character at `i` (< `end`): its length, or 0 if the bytes there are not valid UTF-8. */
 function validCharLen(b: Uint8Array, i: number, end: number): number {
-  const c = b[i];
+  const c = b[i]!;
   if (c < 0x80) return 1;
   let n: number;
   let min: number;
@@ -19,7 +19,7 @@ function validCharLen(b: Uint8Array, i: number, end: number): number {
   else return 0;
   if (i + n > end) return 0;
   for (let k = 1; k < n; k++) {
-    const d = b[i + k];
+    const d = b[i + k]!;
     if ((d & 0xc0) !== 0x80) return 0;
     cp = (cp << 6) | (d & 0x3f);
   }
@@ -95,12 +95,12 @@ export class SentencePieceProcessor {
 
   idToPiece(id: number): string {
     this.checkId(id);
-    return this.model.pieces[id];
+    return this.model.pieces[id]!;
   }
 
   score(id: number): number {
     this.checkId(id);
-    return this.model.scores[id];
+    return this.model.scores[id]!;
   }
 
   isUnknown(id: number): boolean {
@@ -143,8 +143,8 @@ export class SentencePieceProcessor {
     const model = this.model;
     let prevUnk = false;
     for (let i = 0; i < raw.ids.length; i++) {
-      const id = raw.ids[i];
-      const w = raw.pieces[i];
+      const id = raw.ids[i]!;
+      const w = raw.pieces[i]!;
       const unk = model.types[id] === PieceType.UNKNOWN;
       if (model.types[id] === PieceType.CONTROL) {
         pieces.push(w);
@@ -156,7 +156,8 @@ export class SentencePieceProcessor {
           ids.push(model.pieceToId(piece));
         }
       } else if (unk && prevUnk) {
-        pieces[pieces.length - 1] += w;
+        // the previous unknown piece was pushed (byte fallback is off)
+        pieces[pieces.length - 1]! += w;
       } else {
         pieces.push(w);
         ids.push(id);
@@ -187,7 +188,7 @@ export class SentencePieceProcessor {
     const flushBytes = (begin: number, end: number): void => {
       if (begin >= end) return;
       const bytes = new Uint8Array(end - begin);
-      for (let i = begin; i < end; i++) bytes[i - begin] = pieceToByte(pieces[i]);
+      for (let i = begin; i < end; i++) bytes[i - begin] = pieceToByte(pieces[i]!);
       for (let off = 0; off < bytes.length;) {
         const n = validCharLen(bytes, off, bytes.length);
         if (n === 0) {
@@ -201,13 +202,13 @@ export class SentencePieceProcessor {
     };
 
     for (let i = 0; i < pieces.length; i++) {
-      const id = ids[i];
+      const id = ids[i]!;
       const type = model.types[id];
       if (type === PieceType.BYTE) continue;
       flushBytes(byteStart, i);
       if (bosWsSeen || text.length > 0) isBosWs = false;
       byteStart = i + 1;
-      let piece = pieces[i];
+      let piece = pieces[i]!;
       bosWsSeen = false;
       if (type === PieceType.CONTROL) continue;
       if (type === PieceType.UNKNOWN) {

@@ -74,7 +74,7 @@ class Reader {
     let mul = 1;
     for (let i = 0; i < 10; i++) {
       if (this.pos >= this.end) this.fail("truncated varint");
-      const b = this.buf[this.pos++];
+      const b = this.buf[this.pos++]!;
       result += (b & 0x7f) * mul;
       if (b < 0x80) return result;
       mul *= 128;
@@ -87,7 +87,7 @@ class Reader {
     let lo = 0;
     for (let i = 0; i < 10; i++) {
       if (this.pos >= this.end) this.fail("truncated varint");
-      const b = this.buf[this.pos++];
+      const b = this.buf[this.pos++]!;
       if (i < 5) lo |= (b & 0x7f) << (7 * i);
       if (b < 0x80) return lo | 0;
     }
@@ -191,9 +191,7 @@ function readTrainerSpec(r: Reader | null): TrainerSpec {
       case 3: {
         expectWire(r, f, w, 0);
         const v = r.varint();
-        const m = MODEL_TYPES[v];
-        if (m === undefined) r.fail(`unknown trainer_spec.model_type ${v}`);
-        t.modelType = m;
+        t.modelType = MODEL_TYPES[v] ?? r.fail(`unknown trainer_spec.model_type ${v}`);
         break;
       }
       case 4:

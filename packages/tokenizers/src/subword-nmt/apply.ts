@@ -26,10 +26,10 @@ export function readVocabulary(text: string, threshold: number | null = null): S
   if (lines[lines.length - 1] === "") lines.pop();
   lines.forEach((line, i) => {
     const parts = stripChars(line, STRIP).split(" ");
-    if (parts.length !== 2 || !/^\s*[+-]?\d+\s*$/.test(parts[1])) {
+    if (parts.length !== 2 || !/^\s*[+-]?\d+\s*$/.test(parts[1]!)) {
       throw new Error(`--vocabulary line ${i + 1}: expected "word count", got ${JSON.stringify(line)}`);
     }
-    if (threshold === null || Number(parts[1]) >= threshold) vocab.add(parts[0]);
+    if (threshold === null || Number(parts[1]) >= threshold) vocab.add(parts[0]!);
   });
   return vocab;
 }
@@ -68,13 +68,16 @@ export class SubwordNmtApplier {
     const firstLine = nl < 0 ? codes : codes.slice(0, nl + 1);
     if (firstLine.startsWith("#version:")) {
       const fields = firstLine.trim().split(/\s+/);
-      const v = fields[fields.length - 1].replace(/(\.0+)*$/, "").split(".");
+      // "#version:" starts the trimmed line, so the split has a last field
+      const versionField = fields[fields.length - 1]!;
+      const v = versionField.replace(/(\.0+)*$/, "").split(".");
       if (!v.every((x) => /^\d+$/.test(x))) throw new Error(`${what}: unsupported version line ${JSON.stringify(firstLine.trim())}`);
       const version = v.map(Number);
-      if (!(version.length === 2 && version[0] === 0 && (version[1] === 1 || version[1] === 2))) {
-        throw new Error(`${what}: unsupported codes version ${fields[fields.length - 1]} (subword-nmt reads 0.1 and 0.2)`);
+      const [major, minor] = version;
+      if (!(version.length === 2 && major === 0 && (minor === 1 || minor === 2))) {
+        throw new Error(`${what}: unsupported codes version ${versionField} (subword-nmt reads 0.1 and 0.2)`);
       }
-      this.version = [0, version[1]];
+      this.version = [0, minor];
       body = nl < 0 ? "" : codes.slice(nl + 1);
       offset += 1;
     } else {
@@ -83,11 +86,11 @@ export class SubwordNmtApplier {
     const items = rstripChars(body, "\n").split("\n");
     const pairs: [string, string][] = [];
     for (let n = 0; n < items.length && (merges === -1 || n < merges); n++) {
-      const item = stripChars(items[n], STRIP).split(" ");
+      const item = stripChars(items[n]!, STRIP).split(" ");
       if (item.length !== 2) {
         throw new Error(`${what}: invalid line ${n + offset}: ${JSON.stringify(item.join(" "))} (a line is two subword units separated by a space)`);
       }
-      pairs.push([item[0], item[1]]);
+      pairs.push([item[0]!, item[1]!]);
     }
     const lastSeen = new Map<string, number>();
     pairs.forEach(([a, b], i) => {
@@ -137,8 +140,8 @@ export class SubwordNmtApplier {
       if (!word) continue;
       const newWord: string[] = [];
       for (const segment of this.isolateGlossaries(word)) for (const s of this.encodeWord(segment)) newWord.push(s);
-      for (let i = 0; i < newWord.length - 1; i++) output.push(newWord[i] + this.separator);
-      output.push(newWord[newWord.length - 1]);
+      // all but the word's last subword carry the separator
+      for (const [i, s] of newWord.entries()) output.push(i < newWord.length - 1 ? s + this.separator : s);
     }
     return output;
   }
@@ -158,9 +161,10 @@ export class SubwordNmtApplier {
       return [orig];
     }
     let word = Array.from(orig);
-    if (word.length === 1) return word;
+    // nothing to merge; "" (a glossary match followed by "\r" leaves one) has no subwords (apply_bpe.py raises IndexError)
+    if (word.length < 2) return word;
     if (this.version[1] === 1) word.push(EOW);
-    else word[word.length - 1] += EOW;
+    else word[word.length - 1]! += EOW;
 
     const ranks = this.ranks;
     while (word.length > 1) {
@@ -176,15 +180,16 @@ export class SubwordNmtApplier {
       for (let j = 0; j + 1 < word.length; j++) {
         if (j < i) continue;
         if (ranks.get(`${word[j]} ${word[j + 1]}`) === bestRank) {
-          for (let k = i; k < j; k++) next.push(word[k]);
-          next.push(word[j] + word[j + 1]);
+          for (let k = i; k < j; k++) next.push(word[k]!);
+          next.push(word[j]! + word[j + 1]!);
           i = j + 2;
         }
       }
-      for (let k = i; k < word.length; k++) next.push(word[k]);
+      for (let k = i; k < word.length; k++) next.push(word[k]!);
       word = next;
     }
-    const last = word[word.length - 1];
+    // merges only join neighbours, so a word of 2+ symbols keeps at least one
+    const last = word[word.length - 1]!;
     if (last === EOW) word = word.slice(0, -1);
     else if (last.endsWith(EOW)) word[word.length - 1] = last.slice(0, -EOW.length);
     if (this.vocab !== null) word = this.checkVocabAndSplit(word, this.vocab);
@@ -214,7 +219,7 @@ export class SubwordNmtApplier {
       if (vocab.has(segment + sep)) out.push(segment);
       else out.push(...this.recursiveSplit(segment, vocab, false));
     }
-    const last = orig[orig.length - 1];
+    const last = orig[orig.length - 1]!; // encodeWord gives at least one subword here
     if (vocab.has(last)) out.push(last);
     else out.push(...this.recursiveSplit(last, vocab, true));
     return out;

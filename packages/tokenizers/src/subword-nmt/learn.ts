@@ -24,11 +24,11 @@ function getVocabulary(lines: Iterable<string>, dictInput: boolean): Map<string,
     const stripped = stripChars(line, STRIP);
     if (dictInput) {
       const parts = stripped.split(" ");
-      const count = parts.length === 2 && /^\s*[+-]?\d+\s*$/.test(parts[1]) ? Number(parts[1]) : NaN;
+      const count = parts.length === 2 && /^\s*[+-]?\d+\s*$/.test(parts[1]!) ? Number(parts[1]) : NaN;
       if (!Number.isSafeInteger(count)) {
         throw new Error(`learnBpe (dictInput): line ${n + 1} is not "word count": ${JSON.stringify(line)}`);
       }
-      vocab.set(parts[0], (vocab.get(parts[0]) ?? 0) + count);
+      vocab.set(parts[0]!, (vocab.get(parts[0]!) ?? 0) + count);
     } else {
       for (const w of stripped.split(" ")) if (w !== "") vocab.set(w, (vocab.get(w) ?? 0) + 1);
     }
@@ -132,8 +132,8 @@ export function learnBpe(lines: Iterable<string>, numSymbols: number, opts: Lear
     const internal = new Set<string>();
     const final = new Set<string>();
     for (const { word } of vocab) {
-      for (let i = 0; i < word.length - 1; i++) internal.add(word[i]);
-      final.add(word[word.length - 1]);
+      for (let i = 0; i < word.length - 1; i++) internal.add(word[i]!);
+      final.add(word[word.length - 1]!);
     }
     numSymbols -= internal.size + final.size;
   }
@@ -143,7 +143,7 @@ export function learnBpe(lines: Iterable<string>, numSymbols: number, opts: Lear
   const indices = new Indices();
   vocab.forEach(({ word, freq }, j) => {
     for (let i = 1; i < word.length; i++) {
-      const k = key(word[i - 1], word[i]);
+      const k = key(word[i - 1]!, word[i]!);
       stats.add(k, freq);
       indices.add(k, j, 1);
     }
@@ -160,7 +160,7 @@ export function learnBpe(lines: Iterable<string>, numSymbols: number, opts: Lear
     }
     for (const [j, f] of indices.at(pairKey)) {
       if (f < 1) continue;
-      const { word, freq } = vocab[j];
+      const { word, freq } = vocab[j]!; // indices hold positions in vocab
       let newWord: Word;
       if (pattern !== null) {
         newWord = word
@@ -174,7 +174,7 @@ export function learnBpe(lines: Iterable<string>, numSymbols: number, opts: Lear
           if (i + 1 < word.length && word[i] === first && word[i + 1] === second) {
             newWord.push(merged);
             i++;
-          } else newWord.push(word[i]);
+          } else newWord.push(word[i]!);
         }
       }
       vocab[j] = { word: newWord, freq };
@@ -195,13 +195,13 @@ export function learnBpe(lines: Iterable<string>, numSymbols: number, opts: Lear
         if (i < 0) break;
         if (i < oldWord.length - 1 && oldWord[i + 1] === second) {
           if (i) {
-            const prev = key(oldWord[i - 1], oldWord[i]);
+            const prev = key(oldWord[i - 1]!, oldWord[i]!);
             stats.add(prev, -freq);
             indices.add(prev, j, -1);
           }
           if (i < oldWord.length - 2) {
             if (oldWord[i + 2] !== first || i >= oldWord.length - 3 || oldWord[i + 3] !== second) {
-              const nex = key(oldWord[i + 1], oldWord[i + 2]);
+              const nex = key(oldWord[i + 1]!, oldWord[i + 2]!);
               stats.add(nex, -freq);
               indices.add(nex, j, -1);
             }
@@ -215,12 +215,12 @@ export function learnBpe(lines: Iterable<string>, numSymbols: number, opts: Lear
         i = word.indexOf(newPair, i);
         if (i < 0) break;
         if (i) {
-          const prev = key(word[i - 1], word[i]);
+          const prev = key(word[i - 1]!, word[i]!);
           stats.add(prev, freq);
           indices.add(prev, j, 1);
         }
         if (i < word.length - 1 && word[i + 1] !== newPair) {
-          const nex = key(word[i], word[i + 1]);
+          const nex = key(word[i]!, word[i + 1]!);
           stats.add(nex, freq);
           indices.add(nex, j, 1);
         }
