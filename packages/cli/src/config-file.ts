@@ -72,7 +72,7 @@ export function readConfigPairs(file: string): [string, unknown][] {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new ConfigFileError(`--config ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
+    throw new ConfigFileError(`--config ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   const parsed = parseConfigText(text, file);
   const pairs: [string, unknown][] = [];
