@@ -205,6 +205,7 @@ function namesWhat(message: string, argv: string[]): boolean {
 export async function runCliCase(argv: string[], scratch: CliScratch, hangMs = 20_000): Promise<CliOutcome> {
   const out: string[] = [];
   const err: string[] = [];
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- saved only to be put back on the same streams
   const saved = { out: process.stdout.write, err: process.stderr.write, cwd: process.cwd(), debug: process.env.FAIRSEQ_TS_DEBUG };
   const capture = (sink: string[]) =>
     ((chunk: unknown, ...rest: unknown[]) => {

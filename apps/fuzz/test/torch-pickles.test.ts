@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PyNamespace, PyObject, TorchLoadError, TorchTensor, loadTorchCheckpoint } from "@fairseq-ts/torch-load";
+import { PyNamespace, PyObject, TorchLoadError, type TorchTensor, loadTorchCheckpoint } from "@fairseq-ts/torch-load";
 import { describe, expect, it } from "vitest";
 import { fairseqLikePickle, hostilePickles, torchZip } from "../src/pickles.js";
 import { readTorchCheckpointFully, tensorsIn } from "../src/targets.js";
@@ -66,7 +66,10 @@ describe(".pt fuzz seeds", () => {
     // the 30k-deep list really is 30k deep (read without recursion)
     let v = loadTorchCheckpoint(torchZip(hostilePickles()["30k nested lists"]!)).root as unknown[];
     let depth = 1;
-    while (v.length === 1) ((v = v[0] as unknown[]), depth++);
+    while (v.length === 1) {
+      v = v[0] as unknown[];
+      depth++;
+    }
     expect(depth).toBe(30_000);
   });
 

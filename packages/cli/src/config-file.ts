@@ -72,7 +72,7 @@ export function readConfigPairs(file: string): [string, unknown][] {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new ConfigFileError(`--config ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
+    throw new ConfigFileError(`--config ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   const parsed = parseConfigText(text, file);
   const pairs: [string, unknown][] = [];
@@ -121,7 +121,9 @@ export function expandConfigFile(argv: string[], program: Command): string[] {
       }
       continue;
     }
-    const str = Array.isArray(value) ? (TUPLE_FLAGS.has(flag) ? `(${value.join(", ")})` : value.join(",")) : String(value);
+    if (typeof value === "object" && !Array.isArray(value))
+      throw new ConfigFileError(`--config ${file}: '${flag}' takes a value, not ${JSON.stringify(value)}`);
+    const str = Array.isArray(value) ? (TUPLE_FLAGS.has(flag) ? `(${value.join(", ")})` : value.join(",")) : String(value as string | number | bigint);
     if (!takesValue) throw new ConfigFileError(`--config ${file}: '${flag}' is a switch; give true or false, not ${JSON.stringify(value)}`);
     injected.push(`--${flag}`, str);
   }

@@ -8,6 +8,6 @@ export function alignDictOf(replaceUnk: string | null): Map<string, string> | nu
   try {
     return parseAlignDict(readFileSync(replaceUnk, "utf8"));
   } catch (err) {
-    throw new Error(`--replace-unk ${replaceUnk}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
+    throw new Error(`--replace-unk ${replaceUnk}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
 }

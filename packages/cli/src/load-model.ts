@@ -13,7 +13,7 @@ export function loadModelForTask(path: string, task: Task): { model: EncoderDeco
   try {
     bytes = readFileSync(path);
   } catch (err) {
-    throw new Error(`--path ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
+    throw new Error(`--path ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   const translation = task.name === "translation";
   return loadModelCheckpointBytes(

@@ -9,7 +9,7 @@
  * collects one typed object per option group ({@link ParsedCommand}); running it is separate, so tests can check
  * where a flag lands without running anything.
  */
-import { Command, InvalidArgumentError, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { flagOf, type AnyDecl, type AnyOptionGroup } from "@fairseq-ts/config";
 
 /** An option group as one command uses it. */
@@ -94,6 +94,7 @@ function describeDefault(v: unknown): string | null {
   if (v === null || v === undefined || v === false) return null;
   if (Array.isArray(v)) return v.join(",");
   if (v === true) return "True";
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- declared defaults are numbers, strings or arrays
   return typeof v === "string" ? (v === "" ? "''" : v) : String(v);
 }
 
@@ -167,7 +168,7 @@ export function addCommand(program: Command, spec: CommandSpec, selected: Record
         option.negate = false;
         if (i > 0 || refused) option.hideHelp();
         if (decl.kind === "option" && decl.arity !== "flag") {
-          option.argParser((raw: string) => {
+          option.argParser((raw: string): unknown => {
             try {
               return decl.parse(raw);
             } catch (err) {
@@ -184,7 +185,8 @@ export function addCommand(program: Command, spec: CommandSpec, selected: Record
           const spelled = long;
           if (refused) cmd.error(`error: option '${spelled}': not supported by fairseq-ts: ${refused}`, { exitCode: 2, code: "fairseq-ts.refusedOption" });
           if (decl.kind !== "option") return;
-          const v = decl.arity === "flag" ? true : decl.arity === "optional" && (raw === null || raw === undefined) ? decl.const : decl.parse(String(raw));
+          const v: unknown =
+            decl.arity === "flag" ? true : decl.arity === "optional" && (raw === null || raw === undefined) ? decl.const : decl.parse(String(raw));
           values[as]![key] = v;
           given.set(`${as}.${key}`, spelled);
         });
@@ -274,6 +276,7 @@ export function scanSelections(
     if (value === undefined) {
       const names = spellings.filter((s) => s.startsWith("--")).map((s) => s.slice(2));
       const pair = [...configPairs].reverse().find(([k]) => names.includes(k));
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- config values are scalars or arrays here (flatten() opens mappings); expandConfigFile rejects the rest
       if (pair && pair[1] !== null && pair[1] !== undefined) value = String(pair[1]);
     }
     out[`${w.group}.${w.key}`] = value ?? (defaultOf(spec, w.group, w.key) as string | null) ?? null;

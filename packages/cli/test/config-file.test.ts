@@ -96,5 +96,10 @@ describe("--config FILE (YAML or JSON)", () => {
     expect(b.out).toMatch(/--config .*b\.yaml: not valid YAML/);
     const c = await run(["train", REF_BIN, "--config", join(dir, "missing.json")]);
     expect(c.out).toMatch(/--config .*missing\.json: cannot read \(ENOENT\)/);
+    // a mapping where a flag's value belongs is named as it is written, not as "[object Object]"
+    writeFileSync(join(dir, "d.yaml"), "optimizer:\n  _name: { adam: 1 }\n");
+    const d = await run(["train", REF_BIN, "--config", join(dir, "d.yaml")]);
+    expect(d.status).toBe(1);
+    expect(d.out).toMatch(/--config .*d\.yaml: 'optimizer' takes a value, not \{"adam":1\}/);
   }, 60_000);
 });

@@ -63,6 +63,7 @@ function pyRepr(v: unknown): string {
   if (v === null || v === undefined) return "None";
   if (typeof v === "boolean") return v ? "True" : "False";
   if (typeof v === "string") return `'${v.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the Namespace line holds only strings, numbers, booleans and None
   return String(v);
 }
 

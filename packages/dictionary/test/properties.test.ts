@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Dictionary, compareCodePoints, splitLines, tokenizeLine } from "../src/index.js";
 
 // Python whitespace (str.isspace) and the line breaks of universal-newline reading.
+// eslint-disable-next-line no-control-regex -- Python's whitespace includes these control characters
 const PY_SPACE = /[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/u;
 
 /** A word as fairseq sees one: any Unicode (astral included), no Python whitespace. */

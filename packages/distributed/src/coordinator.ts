@@ -176,7 +176,7 @@ export function runCoordinator(o: CoordinatorOptions): Promise<void> {
       }
       c.arrived.add(rank);
       let contribs = c.contributions.get(m.part);
-      if (!contribs) c.contributions.set(m.part, (contribs = new Array(n).fill(undefined)));
+      if (!contribs) c.contributions.set(m.part, (contribs = new Array<FloatBuffer | null | undefined>(n).fill(undefined)));
       contribs[rank] = m.data;
       if (contribs.every((x) => x !== undefined)) complete(m.seq, c, m.part);
     };

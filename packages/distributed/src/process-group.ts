@@ -46,8 +46,8 @@ export class LocalProcessGroup implements ProcessGroup {
   stopRequested = false;
   async allReduce(_buffers: readonly FloatBuffer[]): Promise<void> {}
   async broadcast(_buffer: FloatBuffer, _root?: number): Promise<void> {}
-  async allGather(buffer: Float64Array): Promise<Float64Array[]> {
-    return [buffer.slice()];
+  allGather(buffer: Float64Array): Promise<Float64Array[]> {
+    return Promise.resolve([buffer.slice()]);
   }
   async barrier(): Promise<void> {}
   stats(): CommStats {

@@ -242,6 +242,7 @@ export async function fromPretrained(
   o: { dataDir: string; sourceLang?: string; targetLang?: string; tokenizer?: string; bpe?: string } & GeneratorOptions & EncoderOptions,
 ): Promise<Translator> {
   const { readFile, readdir } = await nodeBuiltin<typeof import("node:fs/promises")>("node:fs/promises", "fromPretrained");
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- node:path's functions do not use `this`
   const { join } = await nodeBuiltin<typeof import("node:path")>("node:path", "fromPretrained");
   let { sourceLang, targetLang } = o;
   if (!sourceLang || !targetLang) {

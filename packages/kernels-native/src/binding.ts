@@ -136,6 +136,7 @@ export async function loadNativeBinding(): Promise<LoadResult> {
   try {
     const { createRequire } = await nodeBuiltin<typeof import("node:module")>("node:module", "native kernels");
     const { fileURLToPath } = await nodeBuiltin<typeof import("node:url")>("node:url", "native kernels");
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- node:path's functions do not use `this`
     const { dirname, join } = await nodeBuiltin<typeof import("node:path")>("node:path", "native kernels");
     const { existsSync } = await nodeBuiltin<typeof import("node:fs")>("node:fs", "native kernels");
     const here = typeof __dirname === "string" ? __dirname : dirname(fileURLToPath(import.meta.url));

@@ -159,7 +159,7 @@ export class Metrics {
     return this.aggregators.get(name)?.get(key);
   }
   getSmoothedValues(name: string): SmoothedValues {
-    return this.aggregators.get(name)?.smoothedValues() ?? new Map();
+    return this.aggregators.get(name)?.smoothedValues() ?? new Map<string, number | null>();
   }
   resetMeters(name: string): void {
     this.aggregators.get(name)?.reset();

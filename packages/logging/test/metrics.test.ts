@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { AverageMeter, Metrics, ProgressBar, formatStat, pyRound, type SmoothedValues } from "../src/index.js";
+import { type AverageMeter, Metrics, ProgressBar, formatStat, pyRound, type SmoothedValues } from "../src/index.js";
 import { SHARED } from "./shared.js";
 
 const TRAIN_LOG = join(SHARED, "reference/fairseq/multi30k-de-en/train.log");

@@ -33,7 +33,7 @@ export function importFairseqCheckpoint(ckpt: TorchCheckpoint, vocab: ImportVoca
   const root = ckpt.root;
   if (!(root instanceof Map)) throw new CheckpointError("not a fairseq checkpoint (top level is not a dict)");
   const args = namespaceToArgs(root.get("args") ?? (root.get("cfg") instanceof Map ? (root.get("cfg") as Map<string, unknown>).get("model") : undefined));
-  const state = root.get("model");
+  const state: unknown = root.get("model");
   if (!(state instanceof Map)) throw new CheckpointError("checkpoint has no model state dict");
   const tensors = new Map<string, TorchTensor>();
   for (const [k, v] of state) if (typeof k === "string" && v instanceof TorchTensor) tensors.set(k, v);

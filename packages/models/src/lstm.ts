@@ -39,6 +39,7 @@ export function evalBool(value: unknown, flag: string): boolean {
   if (typeof value === "boolean") return value;
   if (typeof value === "number") return value !== 0 && !Number.isNaN(value);
   if (value === undefined || value === null) return false; // eval_bool's default when the arg is None
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- anything but a Python literal, an object included, fails below with an error naming the flag
   const s = String(value).trim();
   if (s === "True") return true;
   if (s === "False" || s === "None") return false;
@@ -154,7 +155,7 @@ class LSTMDirection {
     const proj = affine(x, this.wih, tf.add(this.bih, this.bhh)) as tf.Tensor3D;
     let h = tf.zeros([b, this.hidden]) as tf.Tensor2D;
     let c = tf.zeros([b, this.hidden]) as tf.Tensor2D;
-    const outs: tf.Tensor2D[] = new Array(t);
+    const outs = new Array<tf.Tensor2D>(t);
     for (let k = 0; k < t; k++) {
       const step = reverse ? t - 1 - k : k;
       const xp = tf.reshape(tf.slice(proj, [0, step, 0], [-1, 1, -1]), [b, 4 * this.hidden]);

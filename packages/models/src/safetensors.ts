@@ -79,10 +79,11 @@ export function decodeSafetensors(buf: Uint8Array): { tensors: Map<string, SafeT
     if (!Array.isArray(off) || off.length !== 2 || !off.every((x) => Number.isSafeInteger(x) && x >= 0) || off[0] > off[1] || off[1] > dataLen) {
       throw new SafetensorsError(`${name}: data offsets out of range`);
     }
+    const [start, end] = off as [number, number];
     const n = (e.shape as number[]).reduce((a, b) => a * b, 1);
-    if (n * BYTES[e.dtype as SafeDtype] !== off[1] - off[0]) throw new SafetensorsError(`${name}: ${off[1] - off[0]} bytes do not match shape and dtype`);
-    ranges.push([off[0], off[1], name]);
-    tensors.set(name, { dtype: e.dtype as SafeDtype, shape: e.shape as number[], data: buf.subarray(dataStart + off[0], dataStart + off[1]) });
+    if (n * BYTES[e.dtype as SafeDtype] !== end - start) throw new SafetensorsError(`${name}: ${end - start} bytes do not match shape and dtype`);
+    ranges.push([start, end, name]);
+    tensors.set(name, { dtype: e.dtype as SafeDtype, shape: e.shape as number[], data: buf.subarray(dataStart + start, dataStart + end) });
   }
   ranges.sort((a, b) => a[0] - b[0]);
   for (let i = 1; i < ranges.length; i++) {

@@ -208,7 +208,7 @@ describe("transformer", () => {
     }
   });
 
-  it("transformer_lm: pre-norm decoder without encoder attention, incremental = full", async () => {
+  it("transformer_lm: pre-norm decoder without encoder attention, incremental = full", () => {
     const m = buildModel(
       { arch: "transformer_lm", decoder_layers: 2, decoder_embed_dim: 16, decoder_ffn_embed_dim: 32, decoder_attention_heads: 2 },
       { vocabSize: 30, padIdx: 1 },

@@ -7,6 +7,7 @@ import { nodeBuiltin } from "./node-builtin.js";
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const { open, rename, unlink } = await nodeBuiltin<typeof import("node:fs/promises")>("node:fs/promises", "writeFileAtomic");
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- node:path's functions do not use `this`
   const { basename, dirname, join } = await nodeBuiltin<typeof import("node:path")>("node:path", "writeFileAtomic");
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
   const fh = await open(tmp, "w");

@@ -1,6 +1,6 @@
 import { nodeBuiltin } from "@fairseq-ts/runtime";
 import { TorchLoadError } from "./errors.js";
-import { DTYPE_BYTES, PyGlobal, STORAGE_DTYPES, TorchTensor, unpickle, type TorchStorage } from "./unpickler.js";
+import { DTYPE_BYTES, PyGlobal, STORAGE_DTYPES, type TorchTensor, unpickle, type TorchStorage } from "./unpickler.js";
 import { entryBytes, readZipEntries, type ZipEntry } from "./zip.js";
 
 export interface LoadOptions {
@@ -41,7 +41,7 @@ export function loadTorchCheckpoint(bytes: Uint8Array, options: LoadOptions = {}
   const storages = new Map<string, { storage: TorchStorage; entry: ZipEntry }>();
   const persistentLoad = (pid: unknown): unknown => {
     if (!Array.isArray(pid) || pid[0] !== "storage" || pid.length < 5) throw new TorchLoadError("unsupported persistent id in checkpoint");
-    const [, type, key, location, numel] = pid;
+    const [, type, key, location, numel] = pid as unknown[];
     const typeName = type instanceof PyGlobal ? type.name : String(type);
     const dtype = STORAGE_DTYPES[typeName];
     if (!dtype) throw new TorchLoadError(`unsupported storage type ${typeName}`);
@@ -140,7 +140,7 @@ export async function readTorchCheckpoint(path: string, options: LoadOptions = {
   try {
     bytes = await readFile(path);
   } catch (err) {
-    throw new TorchLoadError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
+    throw new TorchLoadError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   try {
     return loadTorchCheckpoint(bytes, options);

@@ -94,6 +94,7 @@ function intList(x: unknown, what: string): number[] {
 }
 
 /** The callables a checkpoint may call: each builds plain data, nothing else. */
+// eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- names the sentinel a caller must test for
 function callAllowed(name: string, args: unknown[]): unknown | typeof NOT_ALLOWED {
   switch (name) {
     case "torch._utils._rebuild_tensor_v2":
@@ -141,6 +142,7 @@ function callAllowed(name: string, args: unknown[]): unknown | typeof NOT_ALLOWE
       throw new TorchLoadError(`${name}: argument is not iterable`);
     }
     case "torch.serialization._get_layout":
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- an untrusted pickle's odd layout names a global no allow-list holds
       return new PyGlobal(`torch.${String(args[0] ?? "strided")}`);
     default:
       return NOT_ALLOWED;
@@ -248,7 +250,7 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
     const r = callAllowed(fn.name, args);
     if (r !== NOT_ALLOWED) return r;
     if (options.strict) throw new TorchLoadError(`pickle: refusing to call ${fn.name}`);
-    return new PyObject(fn.name, [...args]);
+    return new PyObject(fn.name, [...(args as unknown[])]);
   };
   const global = (module: string, name: string) => {
     const full = `${module}.${name}`;
@@ -379,7 +381,7 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
         push(latin1.decode(take(take(1)[0]!)));
         break;
       case 0x56: // UNICODE (raw-unicode-escape line)
-        push(line().replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_, a, b) => String.fromCodePoint(parseInt(a ?? b, 16))));
+        push(line().replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_, a: string | undefined, b: string) => String.fromCodePoint(parseInt(a ?? b, 16))));
         break;
       case 0x58: // BINUNICODE
         push(str(take(len4())));

@@ -69,8 +69,14 @@ export function readZipEntries(buf: Uint8Array): Map<string, ZipEntry> {
       const len = u16(buf, e + 2);
       if (id === 1) {
         let q = e + 4;
-        if (size === 0xffffffff) ((size = u64(buf, q)), (q += 8));
-        if (csize === 0xffffffff) ((csize = u64(buf, q)), (q += 8));
+        if (size === 0xffffffff) {
+          size = u64(buf, q);
+          q += 8;
+        }
+        if (csize === 0xffffffff) {
+          csize = u64(buf, q);
+          q += 8;
+        }
         if (local === 0xffffffff) local = u64(buf, q);
       }
       e += 4 + len;

@@ -98,7 +98,7 @@ export async function readCheckpointFile(path: string): Promise<LoadedCheckpoint
   try {
     bytes = await readFile(path);
   } catch (err) {
-    throw new CheckpointError(`cannot read (${(err as NodeJS.ErrnoException).code ?? err})`, path);
+    throw new CheckpointError(`cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, path);
   }
   return decodeCheckpoint(bytes, path);
 }

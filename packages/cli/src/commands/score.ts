@@ -38,7 +38,7 @@ async function runScore(o: ScoreOptions): Promise<void> {
     try {
       return splitLines(readFileSync(p, "utf8"));
     } catch (err) {
-      throw new Error(`${flag} ${p}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
+      throw new Error(`${flag} ${p}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     }
   };
   // fairseq-score prints its arguments first.

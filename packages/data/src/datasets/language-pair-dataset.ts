@@ -1,7 +1,7 @@
 import { filterIndicesBySize, reportInvalidSizes, type MaxPositions } from "../batching/filter-by-size.js";
 import type { Dictionary } from "@fairseq-ts/dictionary";
 import type { TokenSequenceDataset } from "../indexed/mmap-indexed-dataset.js";
-import { RandomState } from "../rng/mt19937.js";
+import type { RandomState } from "../rng/mt19937.js";
 import { argsortDescending, argsortStable, collateTokens, countNonPad, selectRows } from "./collate.js";
 import type { Sample } from "./sample.js";
 

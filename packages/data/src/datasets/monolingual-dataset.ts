@@ -1,5 +1,5 @@
 import type { Dictionary } from "@fairseq-ts/dictionary";
-import { RandomState } from "../rng/mt19937.js";
+import type { RandomState } from "../rng/mt19937.js";
 import { collateTokens } from "./collate.js";
 import type { Sample } from "./sample.js";
 import type { TokenBlockDataset } from "./token-block-dataset.js";

@@ -34,7 +34,7 @@ function readWhole(path: string): Uint8Array {
   try {
     fd = openSync(path, "r");
   } catch (err) {
-    throw new IndexedDatasetError(`cannot open (${(err as NodeJS.ErrnoException).code ?? err})`, path);
+    throw new IndexedDatasetError(`cannot open (${(err as NodeJS.ErrnoException).code ?? String(err)})`, path);
   }
   try {
     const st = fstatSync(fd);
@@ -137,7 +137,7 @@ export class MMapIndexedDataset implements TokenSequenceDataset {
     try {
       this.fd = openSync(this.binPath, "r");
     } catch (err) {
-      throw new IndexedDatasetError(`cannot open (${(err as NodeJS.ErrnoException).code ?? err})`, this.binPath);
+      throw new IndexedDatasetError(`cannot open (${(err as NodeJS.ErrnoException).code ?? String(err)})`, this.binPath);
     }
     const st = fstatSync(this.fd);
     if (st.isDirectory()) {

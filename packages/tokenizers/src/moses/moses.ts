@@ -76,6 +76,7 @@ export class MosesTokenizer {
 
   /** Tokenizes one line; tokens are separated by single spaces. */
   tokenize(text: string, opts: MosesTokenizeOptions = {}): string {
+    // eslint-disable-next-line no-control-regex -- sacremoses deletes the ASCII control characters
     text = text.replace(new RegExp(SPACES, "gu"), " ").replace(/[\x00-\x1f]/gu, "");
     const protectedTokens: string[] = [];
     if (opts.protectedPatterns) {

@@ -13,10 +13,19 @@ function validCharLen(b: Uint8Array, i: number, end: number): number {
   let n: number;
   let min: number;
   let cp: number;
-  if (c >= 0xc2 && c <= 0xdf) ((n = 2), (min = 0x80), (cp = c & 0x1f));
-  else if (c >= 0xe0 && c <= 0xef) ((n = 3), (min = 0x800), (cp = c & 0x0f));
-  else if (c >= 0xf0 && c <= 0xf4) ((n = 4), (min = 0x10000), (cp = c & 0x07));
-  else return 0;
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+    min = 0x80;
+    cp = c & 0x1f;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    min = 0x800;
+    cp = c & 0x0f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    min = 0x10000;
+    cp = c & 0x07;
+  } else return 0;
   if (i + n > end) return 0;
   for (let k = 1; k < n; k++) {
     const d = b[i + k]!;

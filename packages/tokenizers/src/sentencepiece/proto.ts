@@ -160,9 +160,9 @@ function expectWire(r: Reader, field: number, wire: number, expected: number): v
 function readPiece(r: Reader): ModelPiece {
   const p: ModelPiece = { piece: "", score: 0, type: PieceType.NORMAL };
   for (const [f, w] of r.fields()) {
-    if (f === 1) (expectWire(r, f, w, 2), (p.piece = str(r)));
-    else if (f === 2) (expectWire(r, f, w, 5), (p.score = r.float32()));
-    else if (f === 3) (expectWire(r, f, w, 0), (p.type = r.varint() as PieceType));
+    if (f === 1) p.piece = (expectWire(r, f, w, 2), str(r));
+    else if (f === 2) p.score = (expectWire(r, f, w, 5), r.float32());
+    else if (f === 3) p.type = (expectWire(r, f, w, 0), r.varint() as PieceType);
     else r.skip(w);
   }
   return p;
@@ -250,8 +250,8 @@ function readNormalizerSpec(r: Reader | null): NormalizerSpec {
   };
   if (r === null) return n;
   for (const [f, w] of r.fields()) {
-    if (f === 1) (expectWire(r, f, w, 2), (n.name = str(r)));
-    else if (f === 2) (expectWire(r, f, w, 2), (n.precompiledCharsmap = r.bytes()));
+    if (f === 1) n.name = (expectWire(r, f, w, 2), str(r));
+    else if (f === 2) n.precompiledCharsmap = (expectWire(r, f, w, 2), r.bytes());
     else if (f === 3) n.addDummyPrefix = r.varint() !== 0;
     else if (f === 4) n.removeExtraWhitespaces = r.varint() !== 0;
     else if (f === 5) n.escapeWhitespaces = r.varint() !== 0;
