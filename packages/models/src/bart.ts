@@ -81,7 +81,7 @@ export class BARTModel extends TransformerModel {
   private initBertParams(padIdx: number): void {
     for (const [name, v] of this.store.params) {
       if (name.includes("layer_norm") || name.includes("layernorm_embedding")) continue;
-      if (v.rank === 1) v.assign(tf.zerosLike(v));
+      if (v.rank === 1) tf.tidy(() => v.assign(tf.zerosLike(v)));
       else {
         const isEmbedding = name.endsWith("embed_tokens.weight") || name.endsWith("embed_positions.weight");
         tf.tidy(() => {
