@@ -4,9 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CommanderError } from "commander";
 import { beforeAll, describe, expect, it } from "vitest";
-import { decodeCheckpoint } from "@fairseq-ts/models";
+import { applyArchitecture, decodeCheckpoint, modelOptionsOf, type ModelArgs } from "@fairseq-ts/models";
 import { parseCommand } from "../src/index.js";
 import { runCli } from "./cli.js";
+import { pyValue, readFlagFiles } from "./flag-table.js";
 import { MULTI30K, SHARED } from "./shared.js";
 
 const R = join(SHARED, "reference/fairseq/bart-tiny");
@@ -132,5 +133,35 @@ describe("fairseq-ts train --arch bart_base (tiny sizes)", () => {
     expect(refused).toBeInstanceOf(CommanderError);
     expect((refused as CommanderError).exitCode).toBe(2);
     expect((refused as CommanderError).message).toMatch(/--spectral-norm-classification-head'?: not supported by fairseq-ts: spectral normalization/);
+  });
+
+  it("COMMANDS.md's train flags give every model arg of bart-tiny's train.log Namespace (the bart_base preset under the tiny sizes)", async () => {
+    const cmd =
+      "train J --task translation --arch bart_base --encoder-layers 2 --decoder-layers 2 --encoder-embed-dim 64 --decoder-embed-dim 64 " +
+      "--encoder-ffn-embed-dim 128 --decoder-ffn-embed-dim 128 --encoder-attention-heads 4 --decoder-attention-heads 4 --optimizer adam " +
+      "--lr 5e-4 --lr-scheduler inverse_sqrt --warmup-updates 400 --criterion label_smoothed_cross_entropy --label-smoothing 0.1 " +
+      "--max-tokens 4096 --max-update 1500 --seed 3 --cpu --log-format json --save-dir out";
+    const parsed = await parseCommand([...cmd.split(" "), "--adam-betas", "(0.9,0.98)"]);
+    const { args } = applyArchitecture({ ...(parsed.options.model as ModelArgs) });
+    const ns = /Namespace\((.*)\)$/m.exec(readFileSync(join(R, "train.log"), "utf8"))![1]!;
+    const theirs = new Map(ns.split(/, (?=[a-z_0-9]+=)/).map((kv) => [kv.slice(0, kv.indexOf("=")), pyValue(kv.slice(kv.indexOf("=") + 1))] as const));
+    // the model's flags: fairseq's transformer model flags (flags-train-transformer.tsv) and BART's three
+    const modelFlags = readFlagFiles()
+      .find((f) => f.file === "flags-train-transformer.tsv")!
+      .flags.filter((f) => f.group === "Model-specific configuration")
+      .map((f) => f.dest);
+    const compared: string[] = [];
+    for (const key of [...modelFlags, "pooler_dropout", "pooler_activation_fn", "decoder_input_dim"]) {
+      if (!theirs.has(key) || !(key in args)) continue;
+      expect(args[key], key).toEqual(theirs.get(key));
+      compared.push(key);
+    }
+    // fairseq leaves activation_dropout out of the Namespace (its layers fall back to relu_dropout = 0.0)
+    expect([args.activation_dropout, theirs.get("relu_dropout")]).toEqual([0, 0]);
+    // every other model flag is one fairseq-ts refuses by name (pretrained embeddings, layerdrop, quant-noise, ...)
+    const decls = modelOptionsOf("bart_base")!.declarations;
+    const rest = modelFlags.filter((k) => !compared.includes(k) && k !== "activation_dropout");
+    expect(rest.filter((k) => decls[k]?.kind !== "refused")).toEqual([]);
+    expect(compared.length).toBe(25);
   });
 });
