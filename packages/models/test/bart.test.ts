@@ -160,14 +160,14 @@ describe("bart presets (fairseq's bart_large_architecture and the presets built 
 
   it("the hand-derived state dict at full size has the parameter counts published for bart.base and bart.large (vocab 50265)", () => {
     const sizes = (arch: string): Dims => {
-      const a = applyArchitecture({ arch }).args as Record<string, number & boolean>;
+      const a = applyArchitecture({ arch }).args;
       return {
         vocab: 50265,
-        encoderLayers: a.encoder_layers,
-        decoderLayers: a.decoder_layers,
-        dim: a.encoder_embed_dim,
-        ffn: a.encoder_ffn_embed_dim,
-        layernormEmbedding: a.layernorm_embedding,
+        encoderLayers: a.encoder_layers as number,
+        decoderLayers: a.decoder_layers as number,
+        dim: a.encoder_embed_dim as number,
+        ffn: a.encoder_ffn_embed_dim as number,
+        layernormEmbedding: a.layernorm_embedding as boolean,
       };
     };
     // bart.base: 139,420,416 parameters; bart.large: 406,291,456 (the released checkpoints)
