@@ -93,6 +93,40 @@ export class BARTModel extends TransformerModel {
     }
   }
 
+  /**
+   * fairseq's `load_state_dict`, which runs BARTModel's `upgrade_state_dict_named` first: embeddings one row longer
+   * than this model's dictionary (a pretraining checkpoint's `<mask>`) lose their last row, and classification heads
+   * this model does not have (or has with other sizes) are left out, as fairseq deletes them when it does not load
+   * the checkpoint's heads. So a denoising-pretrained BART fine-tunes on translation (`--finetune-from-model`).
+   */
+  override loadStateDict(state: Map<string, tf.Tensor>, options: { strict?: boolean } = {}): void {
+    const rows = this.store.params.get("encoder.embed_tokens.weight")?.shape[0];
+    const upgraded = new Map(state);
+    const made: tf.Tensor[] = [];
+    for (const key of ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "encoder.output_projection.weight", "decoder.output_projection.weight"]) {
+      const t = state.get(key);
+      if (t && rows !== undefined && t.rank === 2 && t.shape[0] === rows + 1) {
+        const cut = tf.slice(t, [0, 0], [rows, t.shape[1]!]);
+        made.push(cut);
+        upgraded.set(key, cut);
+      }
+    }
+    for (const key of state.keys()) {
+      const m = /^classification_heads\.([^.]+)\./.exec(key);
+      if (!m) continue;
+      const head = this.classificationHeads.get(m[1]!);
+      const out = state.get(`classification_heads.${m[1]}.out_proj.weight`);
+      const dense = state.get(`classification_heads.${m[1]}.dense.weight`);
+      const fits = head && out?.shape[0] === head.outProj.weight.shape[0] && dense?.shape[0] === head.dense.weight.shape[0];
+      if (!fits) upgraded.delete(key);
+    }
+    try {
+      super.loadStateDict(upgraded, options);
+    } finally {
+      tf.dispose(made);
+    }
+  }
+
   /** fairseq's `register_classification_head` (a head of that name must not exist yet). */
   registerClassificationHead(name: string, numClasses: number, innerDim?: number): BARTClassificationHead {
     if (this.classificationHeads.has(name)) throw new Error(`classification head ${name} is already registered`);

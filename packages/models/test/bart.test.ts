@@ -10,6 +10,7 @@ import {
   decodeCheckpoint,
   encodeCheckpoint,
   importFairseqCheckpoint,
+  loadModelWeights,
   modelFromCheckpoint,
   modelOptionsOf,
   upgradeStateDict,
@@ -358,6 +359,32 @@ describe("bart .pt import (fairseq's upgrade_state_dict_named)", () => {
     tf.dispose([src, prev, lens, logits, want]);
     donor.dispose();
     model.dispose();
+  });
+
+  it("loading into a built model (fine-tuning a pretrained BART): the <mask> row is cut, heads the model lacks are left out", () => {
+    const args: ModelArgs = { arch: "bart_base", encoder_layers: 1, decoder_layers: 1, encoder_embed_dim: 16, encoder_ffn_embed_dim: 32 };
+    Object.assign(args, { encoder_attention_heads: 2, decoder_attention_heads: 2 });
+    const pretrained = buildModel({ ...args }, { srcVocabSize: 13, tgtVocabSize: 13, padIdx: 1 }) as BARTModel; // dictionary + <mask>
+    pretrained.registerClassificationHead("mnli", 3);
+    const ckpt = decodeCheckpoint(encodeCheckpoint(pretrained, { args }));
+    const before = tf.memory().numTensors;
+    const finetune = buildModel({ ...args }, { srcVocabSize: 12, tgtVocabSize: 12, padIdx: 1 }) as BARTModel;
+    loadModelWeights(finetune, ckpt.weights, "pretrained.safetensors");
+    const emb = (m: BARTModel) => m.namedParameters().get("encoder.embed_tokens.weight")!;
+    expect(emb(finetune).shape).toEqual([12, 16]);
+    expect(Array.from(emb(finetune).dataSync())).toEqual(Array.from(emb(pretrained).dataSync()).slice(0, 12 * 16));
+    expect(finetune.classificationHeads.size).toBe(0);
+    const w = "decoder.layers.0.fc1.weight";
+    expect(Array.from(finetune.namedParameters().get(w)!.dataSync())).toEqual(Array.from(pretrained.namedParameters().get(w)!.dataSync()));
+    finetune.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    // two rows more is a shape error naming the weight and the file
+    const other = buildModel({ ...args }, { srcVocabSize: 11, tgtVocabSize: 11, padIdx: 1 });
+    expect(() => loadModelWeights(other, ckpt.weights, "pretrained.safetensors")).toThrow(
+      /pretrained\.safetensors: .*encoder\.embed_tokens\.weight: shape \[13,16\]/s,
+    );
+    other.dispose();
+    pretrained.dispose();
   });
 
   it("older checkpoints' names are upgraded: decoder.embed_out -> output_projection, layers.N.layer_norms.K -> the named norms", () => {
