@@ -229,7 +229,7 @@ export class BARTHubInterface extends Translator {
 
   /** `<s> tokens </s>` (BPE applied when the hub has one; at most max_positions - 2 tokens of it kept). */
   encode(sentence: string): Int32Array {
-    let tokens = this.text.bpe ? this.text.bpe.encode(sentence) : sentence.trim();
+    let tokens = this.text.bpe ? this.text.bpe.encode(sentence) : sentence.trim().split(/\s+/).join(" ");
     const words = tokens.split(" ");
     if (words.length > this.maxPositions - 2) tokens = words.slice(0, this.maxPositions - 2).join(" ");
     return this.srcDict.encodeLine(`<s> ${tokens} </s>`, { appendEos: false, addIfNotExist: false });
