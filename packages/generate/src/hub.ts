@@ -1,7 +1,7 @@
 import { nodeBuiltin } from "@fairseq-ts/runtime";
 import type { IntMatrix, Sample } from "@fairseq-ts/data";
 import { Dictionary } from "@fairseq-ts/dictionary";
-import { disposeTensorSample, loadModelCheckpointBytes, sampleToTensors, type EncoderDecoderModel } from "@fairseq-ts/models";
+import { BARTModel, disposeTensorSample, loadModelCheckpointBytes, sampleToTensors, type EncoderDecoderModel } from "@fairseq-ts/models";
 import { SequenceGenerator, type GeneratorOptions, type Hypothesis } from "./sequence-generator.js";
 import { SequenceScorer } from "./sequence-scorer.js";
 import { buildBpe, buildTokenizer, type Encoder, type EncoderOptions } from "@fairseq-ts/tokenizers";
@@ -115,13 +115,13 @@ export class Translator {
     return x;
   }
 
-  private generator(options: GeneratorOptions): SequenceGenerator {
+  protected generator(options: GeneratorOptions): SequenceGenerator {
     const t = this.tgtDict;
     return new SequenceGenerator(this.model, { pad: t.pad(), eos: t.eos(), unk: t.unk() }, t.length, { ...this.options, ...options });
   }
 
   /** Sentences as a collated sample in fairseq's translation layout: left-padded sources, right-padded targets. */
-  private collate(sources: readonly Int32Array[], targets: readonly Int32Array[] | null): Sample {
+  protected collate(sources: readonly Int32Array[], targets: readonly Int32Array[] | null): Sample {
     const t = this.tgtDict;
     return {
       id: Int32Array.from(sources, (_, i) => i),
@@ -143,20 +143,26 @@ export class Translator {
    * sentence without hypotheses.
    */
   generate(tokens: Int32Array[], options: GeneratorOptions & InferenceSizeOptions = {}): Hypothesis[][] {
+    return this.generateWithPrefix(tokens, null, options);
+  }
+
+  /** `generate` with fairseq's `prefix_tokens`: each target starts with its row of `prefixes` (forced). */
+  protected generateWithPrefix(tokens: Int32Array[], prefixes: Int32Array[] | null, options: GeneratorOptions & InferenceSizeOptions): Hypothesis[][] {
     const o = { ...this.options, ...options };
     const kept = inferenceSizeCheck(tokens, this.model.maxPositions(), o);
     if (kept.length < tokens.length) {
       const out: Hypothesis[][] = tokens.map(() => []);
       if (kept.length > 0)
-        this.generate(
+        this.generateWithPrefix(
           kept.map((i) => tokens[i]!),
+          prefixes && kept.map((i) => prefixes[i]!),
           { ...options, skipInvalidSizeInputsValidTest: false },
         ).forEach((h, k) => (out[kept[k]!] = h));
       return out;
     }
     const ts = sampleToTensors(this.collate(tokens, null));
     try {
-      return this.generator(options).generate(ts.netInput.srcTokens, ts.netInput.srcLengths);
+      return this.generator(options).generate(ts.netInput.srcTokens, ts.netInput.srcLengths, prefixes);
     } finally {
       disposeTensorSample(ts);
     }
@@ -196,13 +202,79 @@ export class Translator {
     }
   }
 
-  /** Sample translations (`--sampling`, optionally top-k / top-p). */
-  sample(text: string, options: GeneratorOptions = {}): string {
-    return this.translate(text, { beam: 1, ...options, sampling: true });
+  /** Sample translations (`--sampling`, optionally top-k / top-p). A BART model's hub does beam search instead ({@link BARTHubInterface}). */
+  sample(text: string, options?: GeneratorOptions): string;
+  sample(text: string[], options?: GeneratorOptions): string[];
+  sample(text: string | string[], options: GeneratorOptions = {}): string | string[] {
+    return this.translate(text as string, { beam: 1, ...options, sampling: true });
   }
 
   dispose(): void {
     this.model.dispose();
+  }
+}
+
+/**
+ * fairseq's BARTHubInterface (`BARTModel.from_pretrained`), what `fromPretrained` returns for a BART checkpoint:
+ * sentences are encoded as `<s> bpe(sentence) </s>` with the source dictionary and generated with `<s>` forced as
+ * the first output token; `sample` is beam search (fairseq's `bart.sample(texts, beam=4, lenpen=2.0, max_len_b=140,
+ * min_len=55, no_repeat_ngram_size=3)` for bart.large.cnn), not `--sampling`.
+ */
+export class BARTHubInterface extends Translator {
+  /** fairseq's `max_positions`: the task's (1024, 1024) resolved with the model's, then the smaller. */
+  private get maxPositions(): number {
+    const [src, tgt] = this.model.maxPositions();
+    return Math.min(1024, src, tgt);
+  }
+
+  /** `<s> tokens </s>` (BPE applied when the hub has one; at most max_positions - 2 tokens of it kept). */
+  encode(sentence: string): Int32Array {
+    let tokens = this.text.bpe ? this.text.bpe.encode(sentence) : sentence.trim().split(/\s+/).join(" ");
+    const words = tokens.split(" ");
+    if (words.length > this.maxPositions - 2) tokens = words.slice(0, this.maxPositions - 2).join(" ");
+    return this.srcDict.encodeLine(`<s> ${tokens} </s>`, { appendEos: false, addIfNotExist: false });
+  }
+
+  /** Tokens back to text: without the leading `<s>`, split into sentences at `</s></s>`, BPE undone. */
+  decode(tokens: Int32Array): string | string[] {
+    const d = this.srcDict;
+    const t = tokens[0] === d.bos() ? tokens.subarray(1) : tokens;
+    const sentences: Int32Array[] = [];
+    let start = 0;
+    for (let i = 0; i + 1 < t.length; i++) {
+      if (t[i] === d.eos() && t[i + 1] === d.eos()) {
+        sentences.push(t.subarray(start, i + 1));
+        start = i + 1;
+      }
+    }
+    sentences.push(t.subarray(start));
+    const text = sentences.map((s) => (this.text.bpe ? this.text.bpe.decode(d.string(s)) : d.string(s)));
+    return text.length === 1 ? text[0]! : text;
+  }
+
+  /** fairseq's BART `generate`: the best hypothesis per encoded sentence, `<s>` forced first. */
+  generateBest(tokens: Int32Array[], options: GeneratorOptions & InferenceSizeOptions = {}): Hypothesis[] {
+    const bos = this.srcDict.bos();
+    return this.generateWithPrefix(
+      tokens,
+      tokens.map(() => Int32Array.of(bos)),
+      { beam: 1, ...options },
+    ).map((h) => h[0]!);
+  }
+
+  /** fairseq's `bart.sample(sentences, beam, **kwargs)`: beam search (beam 1 unless given), decoded text. */
+  override sample(text: string, options?: GeneratorOptions): string;
+  override sample(text: string[], options?: GeneratorOptions): string[];
+  override sample(text: string | string[], options: GeneratorOptions = {}): string | string[] {
+    const lines = Array.isArray(text) ? text : [text];
+    const out = this.generateBest(
+      lines.map((l) => this.encode(l)),
+      options,
+    ).map((h) => {
+      const d = this.decode(h.tokens);
+      return Array.isArray(d) ? d.join(" ") : d;
+    });
+    return Array.isArray(text) ? out : out[0]!;
   }
 }
 
@@ -228,7 +300,9 @@ export function translatorFromFiles(files: PretrainedFiles, options: GeneratorOp
     model.dispose();
     throw new Error("fromPretrained: the checkpoint is not a translation model");
   }
-  return new Translator(model as EncoderDecoderModel, src, tgt, options, text);
+  return model instanceof BARTModel
+    ? new BARTHubInterface(model, src, tgt, options, text)
+    : new Translator(model as EncoderDecoderModel, src, tgt, options, text);
 }
 
 /**
@@ -245,16 +319,19 @@ export async function fromPretrained(
   // eslint-disable-next-line @typescript-eslint/unbound-method -- node:path's functions do not use `this`
   const { join } = await nodeBuiltin<typeof import("node:path")>("node:path", "fromPretrained");
   let { sourceLang, targetLang } = o;
+  let dicts: [string, string] | null = null;
   if (!sourceLang || !targetLang) {
-    const m = (await readdir(o.dataDir)).map((f) => /^(?:train|valid|test)\.([^.-]+)-([^.-]+)\./.exec(f)).find(Boolean);
-    if (!m) throw new Error(`fromPretrained: cannot infer languages in ${o.dataDir}; pass sourceLang and targetLang`);
-    sourceLang ??= m[1]!;
-    targetLang ??= m[2]!;
+    const files = await readdir(o.dataDir);
+    const m = files.map((f) => /^(?:train|valid|test)\.([^.-]+)-([^.-]+)\./.exec(f)).find(Boolean);
+    // a model directory with one dictionary for both sides (a BART model's dict.txt beside model.pt)
+    if (!m && files.includes("dict.txt")) dicts = ["dict.txt", "dict.txt"];
+    else if (!m) throw new Error(`fromPretrained: cannot infer languages in ${o.dataDir}; pass sourceLang and targetLang`);
+    else {
+      sourceLang ??= m[1]!;
+      targetLang ??= m[2]!;
+    }
   }
-  const [ck, sd, td] = await Promise.all([
-    readFile(checkpoint),
-    readFile(join(o.dataDir, `dict.${sourceLang}.txt`), "utf8"),
-    readFile(join(o.dataDir, `dict.${targetLang}.txt`), "utf8"),
-  ]);
+  dicts ??= [`dict.${sourceLang}.txt`, `dict.${targetLang}.txt`];
+  const [ck, sd, td] = await Promise.all([readFile(checkpoint), readFile(join(o.dataDir, dicts[0]), "utf8"), readFile(join(o.dataDir, dicts[1]), "utf8")]);
   return translatorFromFiles({ checkpoint: ck, checkpointSource: checkpoint, srcDict: sd, tgtDict: td }, o, textPipeline({ ...o, sourceLang, targetLang }));
 }

@@ -4,6 +4,7 @@ export { SequenceGenerator, type GeneratorOptions, type Hypothesis, type Special
 export { formatD, formatH, formatP, toBase2 } from "./format.js";
 export { LanguageModelScorer, SequenceScorer, gatherTargetLogProbs, type LanguageModelScore } from "./sequence-scorer.js";
 export {
+  BARTHubInterface,
   InvalidInputSizeError,
   Translator,
   fromPretrained,

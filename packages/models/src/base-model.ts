@@ -36,7 +36,9 @@ export abstract class BaseModel {
   /** fairseq's state_dict names, tied aliases included (they point at the same variable). */
   stateDict(): Map<string, tf.Tensor> {
     const out = new Map<string, tf.Tensor>(this.store.params);
-    for (const [alias, target] of this.store.aliases) out.set(alias, this.store.params.get(target)!);
+    // an alias may name another alias (shared all: decoder.output_projection -> decoder.embed_tokens -> encoder.embed_tokens)
+    const resolve = (name: string): tf.Tensor => this.store.params.get(name) ?? resolve(this.store.aliases.get(name)!);
+    for (const alias of this.store.aliases.keys()) out.set(alias, resolve(alias));
     return out;
   }
 

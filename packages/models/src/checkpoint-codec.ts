@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { EncoderDecoderModel, FairseqModel, LanguageModel } from "./interfaces.js";
-import { buildModel, type ModelArgs, type ModelVocab } from "./registry.js";
+import { buildModel, upgradeStateDict, type ModelArgs, type ModelVocab } from "./registry.js";
 import { decodeSafetensors, encodeSafetensors, f32, toFloat32, type SafeTensor } from "./safetensors.js";
 
 /*
@@ -162,5 +162,12 @@ export function modelFromCheckpoint(
 ): { model: EncoderDecoderModel | LanguageModel; args: ModelArgs } {
   const args = checkpoint.metadata.args;
   if (typeof args !== "object" || args === null || Array.isArray(args)) throw new CheckpointError("checkpoint metadata has no args", source);
-  return { model: buildModelWithWeights(args, vocab, safeTensorValues(checkpoint.weights), source), args };
+  const weights = new Map(safeTensorValues(checkpoint.weights));
+  let upgraded: ModelArgs;
+  try {
+    upgraded = upgradeStateDict(args, weights, vocab);
+  } catch (err) {
+    throw checkpointError(err, source);
+  }
+  return { model: buildModelWithWeights(upgraded, vocab, weights, source), args: upgraded };
 }

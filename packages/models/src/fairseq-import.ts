@@ -1,7 +1,7 @@
 import { PyNamespace, TorchTensor, loadTorchCheckpoint, readTorchCheckpoint, type TorchCheckpoint } from "@fairseq-ts/torch-load";
 import { CheckpointError, buildModelWithWeights, checkpointError, type WeightValues } from "./checkpoint-codec.js";
 import type { EncoderDecoderModel, LanguageModel } from "./interfaces.js";
-import type { ModelArgs } from "./registry.js";
+import { upgradeStateDict, type ModelArgs } from "./registry.js";
 
 export interface ImportedModel {
   model: EncoderDecoderModel | LanguageModel;
@@ -32,14 +32,25 @@ function namespaceToArgs(ns: unknown): ModelArgs {
 export function importFairseqCheckpoint(ckpt: TorchCheckpoint, vocab: ImportVocab = {}): ImportedModel {
   const root = ckpt.root;
   if (!(root instanceof Map)) throw new CheckpointError("not a fairseq checkpoint (top level is not a dict)");
-  const args = namespaceToArgs(root.get("args") ?? (root.get("cfg") instanceof Map ? (root.get("cfg") as Map<string, unknown>).get("model") : undefined));
+  let args = namespaceToArgs(root.get("args") ?? (root.get("cfg") instanceof Map ? (root.get("cfg") as Map<string, unknown>).get("model") : undefined));
   const state: unknown = root.get("model");
   if (!(state instanceof Map)) throw new CheckpointError("checkpoint has no model state dict");
-  const tensors = new Map<string, TorchTensor>();
-  for (const [k, v] of state) if (typeof k === "string" && v instanceof TorchTensor) tensors.set(k, v);
+  // every float tensor, read on demand; integer buffers (e.g. a version counter) are not weights
+  const weights = new Map<string, WeightValues>();
+  for (const [k, t] of state) {
+    if (typeof k !== "string" || !(t instanceof TorchTensor)) continue;
+    if (t.dtype !== "float32" && t.dtype !== "float16" && t.dtype !== "bfloat16" && t.dtype !== "float64") continue;
+    const values = () => {
+      const data = ckpt.tensorData(t);
+      return data instanceof Float64Array ? Float32Array.from(data) : (data as Float32Array);
+    };
+    weights.set(k, { shape: t.shape, values });
+  }
+  // fairseq's upgrade_state_dict_named (renamed weights, BART's <mask> row, classification heads)
+  args = upgradeStateDict(args, weights, vocab);
 
-  const rows = (name: string) => tensors.get(name)?.shape[0];
-  const isLm = !tensors.has("encoder.embed_tokens.weight");
+  const rows = (name: string) => weights.get(name)?.shape[0];
+  const isLm = !weights.has("encoder.embed_tokens.weight");
   const padIdx = vocab.padIdx ?? 1;
   const sizes = isLm
     ? { vocabSize: rows("decoder.embed_tokens.weight") }
@@ -53,18 +64,7 @@ export function importFairseqCheckpoint(ckpt: TorchCheckpoint, vocab: ImportVoca
       );
     }
   }
-  const floats = function* (): Generator<[string, WeightValues]> {
-    for (const [k, t] of tensors) {
-      // integer buffers (e.g. a version counter) are not weights
-      if (t.dtype !== "float32" && t.dtype !== "float16" && t.dtype !== "bfloat16" && t.dtype !== "float64") continue;
-      const values = () => {
-        const data = ckpt.tensorData(t);
-        return data instanceof Float64Array ? Float32Array.from(data) : (data as Float32Array);
-      };
-      yield [k, { shape: t.shape, values }];
-    }
-  };
-  const model = buildModelWithWeights(args, { ...sizes, padIdx }, floats());
+  const model = buildModelWithWeights(args, { ...sizes, padIdx }, weights);
   return { model, args };
 }
 

@@ -14,7 +14,26 @@ export {
 export { BaseModel } from "./base-model.js";
 export { logSoftmax, makePositions, sinusoidalTable, ParamStore, SeededRandom, type ActivationFn } from "./modules.js";
 export { MultiheadAttention } from "./multihead-attention.js";
-export { TransformerDecoder, TransformerEncoder, TransformerLanguageModel, TransformerModel, type TransformerArgs } from "./transformer.js";
+export {
+  TransformerDecoder,
+  TransformerEncoder,
+  TransformerLanguageModel,
+  TransformerModel,
+  upgradeTransformerStateDict,
+  type TransformerArgs,
+} from "./transformer.js";
+export {
+  BARTClassificationHead,
+  BARTModel,
+  bartBase,
+  bartLarge,
+  mbartBase,
+  mbartBaseWmt20,
+  mbartLarge,
+  upgradeBartStateDict,
+  type BartArgs,
+  type ClassificationHeadSpec,
+} from "./bart.js";
 export { AttentionLayer, LSTMDecoder, LSTMEncoder, LSTMModel, evalBool, lstmBase, type LSTMArgs } from "./lstm.js";
 export {
   applyArchitecture,
@@ -25,6 +44,7 @@ export {
   registerModel,
   transformerBase,
   transformerLmBase,
+  upgradeStateDict,
   type ArchitecturePreset,
   type ModelArgs,
   type ModelSpec,
@@ -36,6 +56,7 @@ export {
   decodeCheckpoint,
   encodeCheckpoint,
   loadModelWeights,
+  type WeightValues,
   modelFromCheckpoint,
   weightsOnlyCheckpoint,
   type CheckpointMetadata,
@@ -46,10 +67,12 @@ export { SafetensorsError, decodeSafetensors, encodeSafetensors, f32, toFloat32,
 export { loadModelCheckpointBytes } from "./model-checkpoint.js";
 export { disposeTensorSample, sampleToTensors, type TensorSample } from "./tensor-sample.js";
 export {
+  bartOptions,
   lstmOptions,
   modelSelectionOptions,
   transformerLmOptions,
   transformerOptions,
+  type BartOptions,
   type LstmOptions,
   type TransformerLmOptions,
   type TransformerOptions,

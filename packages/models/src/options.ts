@@ -60,6 +60,18 @@ export const transformerOptions = defineOptions("model", {
 });
 export type TransformerOptions = OptionsOf<typeof transformerOptions.declarations>;
 
+/**
+ * `--arch bart_base` and the other BART presets (fairseq's BARTModel.add_args): the transformer's options and
+ * the classification heads' pooler.
+ */
+export const bartOptions = defineOptions("model", {
+  ...transformerOptions.declarations,
+  pooler_dropout: float("dropout probability in the masked_lm pooler layers"),
+  pooler_activation_fn: opt.choice(ACTIVATIONS, null, "activation function to use for pooler layer", { metavar: "FN" }),
+  spectral_norm_classification_head: opt.refused("spectral normalization of the classification head is not implemented", "flag"),
+});
+export type BartOptions = OptionsOf<typeof bartOptions.declarations>;
+
 const CHAR_INPUTS = "character-level input embeddings are not implemented";
 const ADAPTIVE_INPUT = "adaptive input embeddings are not implemented";
 

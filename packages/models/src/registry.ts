@@ -1,7 +1,9 @@
 import { Registry, type AnyOptionGroup } from "@fairseq-ts/config";
 import type { EncoderDecoderModel, LanguageModel } from "./interfaces.js";
-import { lstmOptions, transformerLmOptions, transformerOptions } from "./options.js";
-import { TransformerLanguageModel, TransformerModel, type TransformerArgs } from "./transformer.js";
+import { bartOptions, lstmOptions, transformerLmOptions, transformerOptions } from "./options.js";
+import { TransformerLanguageModel, TransformerModel, upgradeTransformerStateDict, type TransformerArgs } from "./transformer.js";
+import { BARTModel, bartBase, bartLarge, mbartBase, mbartBaseWmt20, mbartLarge, upgradeBartStateDict, type BartArgs } from "./bart.js";
+import type { WeightValues } from "./checkpoint-codec.js";
 import { LSTMModel, lstmBase, lstmLuongWmtEnDe, lstmWisemanIwsltDeEn, type LSTMArgs } from "./lstm.js";
 
 /** fairseq-style args: snake_case names as in fairseq's argparse Namespace (`encoder_embed_dim`, …). */
@@ -24,6 +26,12 @@ export interface ModelSpec {
    * preset fills them; the CLI offers them as flags for every architecture of this model.
    */
   options?: AnyOptionGroup;
+  /**
+   * fairseq's `upgrade_state_dict_named`: adapt a state dict about to be loaded (renamed or resized weights, mutated in
+   * place) for the args the architecture preset has filled; returns args to add to the checkpoint's (e.g. the
+   * classification heads a BART checkpoint holds), or nothing.
+   */
+  upgradeStateDict?(args: Readonly<ModelArgs>, state: Map<string, WeightValues>, vocab: Partial<ModelVocab>): Partial<ModelArgs> | void;
 }
 
 /** A preset fills missing args with the architecture's defaults (fairseq's `getattr(args, k, default)`). */
@@ -71,6 +79,16 @@ export function buildModel(args: ModelArgs, vocab: ModelVocab, options: { seed?:
   const { model } = applyArchitecture(args);
   if (!models.has(model)) throw new Error(`--arch ${args.arch}: its model '${model}' is not registered`);
   return models.get(model).build(args, vocab, options.seed ?? 1);
+}
+
+/**
+ * Upgrade a checkpoint's state dict for the model its args name (fairseq does this in `load_state_dict`): `state` is
+ * mutated, and the returned args are the checkpoint's with the model's additions (the preset is not applied to them).
+ */
+export function upgradeStateDict(args: ModelArgs, state: Map<string, WeightValues>, vocab: Partial<ModelVocab> = {}): ModelArgs {
+  const { model, args: filled } = applyArchitecture({ ...args });
+  const added = models.has(model) ? models.get(model).upgradeStateDict?.(filled, state, vocab) : undefined;
+  return added ? { ...args, ...added } : args;
 }
 
 const def = (args: ModelArgs, key: string, value: unknown) => {
@@ -158,6 +176,7 @@ export function ensureBuiltins(): void {
         seed,
       ),
     options: transformerOptions,
+    upgradeStateDict: (args, state) => upgradeTransformerStateDict(args, state),
   });
   registerArchitecture("transformer", "transformer", transformerBase);
   registerArchitecture("transformer", "transformer_iwslt_de_en", (a) => {
@@ -188,6 +207,20 @@ export function ensureBuiltins(): void {
     def(a, "activation_dropout", 0.1);
     vaswaniBig(a);
   });
+  registerModel("bart", {
+    build: (args, vocab, seed) =>
+      new BARTModel(args as unknown as BartArgs, { srcVocabSize: vocab.srcVocabSize!, tgtVocabSize: vocab.tgtVocabSize!, padIdx: vocab.padIdx }, seed),
+    options: bartOptions,
+    upgradeStateDict: (args, state, vocab) => {
+      upgradeTransformerStateDict(args, state);
+      return upgradeBartStateDict(state, vocab);
+    },
+  });
+  registerArchitecture("bart", "bart_large", bartLarge);
+  registerArchitecture("bart", "bart_base", bartBase);
+  registerArchitecture("bart", "mbart_large", mbartLarge);
+  registerArchitecture("bart", "mbart_base", mbartBase);
+  registerArchitecture("bart", "mbart_base_wmt20", mbartBaseWmt20);
   registerModel("lstm", {
     build: (args, vocab, seed) =>
       new LSTMModel(args as unknown as LSTMArgs, { srcVocabSize: vocab.srcVocabSize!, tgtVocabSize: vocab.tgtVocabSize!, padIdx: vocab.padIdx }, seed),

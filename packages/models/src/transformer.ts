@@ -376,6 +376,34 @@ export class TransformerDecoder implements FairseqDecoder {
   }
 }
 
+/**
+ * fairseq's `TransformerEncoder/Decoder.upgrade_state_dict_named` (and their layers'), on a state dict about to be
+ * loaded (mutated in place): older checkpoints' `decoder.embed_out` (or, when shared, nothing) becomes
+ * `decoder.output_projection.weight`, and `layers.N.layer_norms.K` become the named layer norms.
+ */
+export function upgradeTransformerStateDict<W>(args: Readonly<Record<string, unknown>>, state: Map<string, W>): void {
+  if (!state.has("decoder.output_projection.weight")) {
+    const shared = args.share_decoder_input_output_embed === true;
+    const from = shared ? "decoder.embed_tokens.weight" : "decoder.embed_out";
+    const w = state.get(from);
+    if (w !== undefined) {
+      state.set("decoder.output_projection.weight", w);
+      if (!shared) state.delete(from);
+    }
+  }
+  const renames: Record<string, Record<string, string>> = {
+    encoder: { "0": "self_attn_layer_norm", "1": "final_layer_norm" },
+    decoder: { "0": "self_attn_layer_norm", "1": "encoder_attn_layer_norm", "2": "final_layer_norm" },
+  };
+  for (const k of [...state.keys()]) {
+    const m = /^(encoder|decoder)\.layers\.(\d+)\.layer_norms\.(\d)\.(weight|bias)$/.exec(k);
+    const to = m ? renames[m[1]!]![m[3]!] : undefined;
+    if (!m || !to) continue;
+    state.set(`${m[1]}.layers.${m[2]}.${to}.${m[4]}`, state.get(k)!);
+    state.delete(k);
+  }
+}
+
 export interface Vocabularies {
   srcVocabSize: number;
   tgtVocabSize: number;
