@@ -20,6 +20,7 @@ export { PreprocessError, preprocess, type PreprocessOptions, type PreprocessRes
 // Ordering, batching and epoch iteration (fairseq's data_utils, iterators, numpy's RandomState).
 export { RandomState, type RandomStateSnapshot } from "./rng/mt19937.js";
 export { fairseqNumpySeed, pythonIntHash, pythonTupleHash } from "./rng/python-hash.js";
+export { numpyBinomial, numpyLoggam, numpyPoisson, type UniformSource } from "./rng/numpy-random.js";
 export { argsortDescending, argsortStable, collateTokens, selectRows, type IntMatrix } from "./datasets/collate.js";
 export { balanceSamples, splitSample, type Sample } from "./datasets/sample.js";
 export { LanguagePairDataset, type LanguagePairDatasetOptions, type PairItem } from "./datasets/language-pair-dataset.js";
