@@ -46,4 +46,18 @@ export {
 export { TokenBlockDataset, blockToDatasetIndex, sliceIndices, type BreakMode, type TokenBlock } from "./datasets/token-block-dataset.js";
 export { MonolingualDataset, type MonolingualItem } from "./datasets/monolingual-dataset.js";
 export { LMContextWindowDataset } from "./datasets/lm-context-window-dataset.js";
+export {
+  NoisingDataset,
+  UnsupervisedMTNoising,
+  WordDropout,
+  WordNoising,
+  WordShuffle,
+  fromNoisingBatch,
+  toNoisingBatch,
+  type Noiser,
+  type NoisingBatch,
+  type NoisingVocab,
+  type UnsupervisedMTNoisingOptions,
+  type WordNoisingOptions,
+} from "./datasets/noising.js";
 export { datasetOptions, preprocessOptions, type DatasetOptions, type PreprocessFlags } from "./options.js";
