@@ -1,0 +1,107 @@
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { preprocess, RandomState } from "@fairseq-ts/data";
+import { DenoisingTask, tasks } from "../src/index.js";
+import { SHARED } from "./shared.js";
+
+const REF_DIR = join(SHARED, "reference/fairseq/denoising");
+interface DenoisingRef {
+  flags: string[];
+  mask_idx: number;
+  dict_len: number;
+  items: { id: number; source: number[]; target: number[] }[];
+}
+const ref = JSON.parse(readFileSync(join(REF_DIR, "denoising-public.json"), "utf8")) as DenoisingRef;
+
+/** The reference's flags as the task's typed options. */
+const REF_FLAGS = {
+  tokensPerSample: 128,
+  sampleBreakMode: "complete",
+  mask: 0.3,
+  maskRandom: 0.1,
+  poissonLambda: 3.5,
+  maskLength: "span-poisson",
+  replaceLength: 1,
+  permuteSentences: 0,
+  rotate: 0,
+  insert: 0,
+} as const;
+
+let bin = "";
+beforeAll(async () => {
+  // COMMANDS.md: fairseq-preprocess --only-source --trainpref wikitext-2/valid.txt --validpref wikitext-2/test.txt --workers 1
+  bin = join(mkdtempSync(join(tmpdir(), "denoising-")), "bin");
+  const wt2 = join(SHARED, "data/wikitext-2");
+  await preprocess({ onlySource: true, trainpref: join(wt2, "valid.txt"), validpref: join(wt2, "test.txt"), destdir: bin, workers: 1, log: () => {} });
+  // fairseq's file names for --only-source without languages: train.bin, valid.bin, dict.txt
+}, 120_000);
+
+describe("the denoising task (fairseq's denoising-public.json)", () => {
+  it("reads a data-bin identical to fairseq's (SHA256SUMS-data-bin)", () => {
+    const sums = readFileSync(join(REF_DIR, "SHA256SUMS-data-bin"), "utf8").trim().split("\n");
+    for (const line of sums) {
+      const [hash, file] = line.split(/\s+/);
+      expect(
+        createHash("sha256")
+          .update(readFileSync(join(bin, file!)))
+          .digest("hex"),
+        file,
+      ).toBe(hash);
+    }
+  });
+
+  it("adds <mask> to the dictionary as fairseq does (mask_idx, dict_len)", async () => {
+    const task = await DenoisingTask.setup({ data: bin, seed: 1 }, tasks.get("denoising").options.resolve(REF_FLAGS) as never);
+    expect(task.maskIdx).toBe(ref.mask_idx);
+    expect(task.dictionary.length).toBe(ref.dict_len);
+  });
+
+  it("builds fairseq's blocks: all 40 targets equal (TokenBlockDataset over StripTokenDataset, then <s> ... </s>)", async () => {
+    const task = await tasks.get("denoising").setup({ data: bin, seed: 1 }, { ...REF_FLAGS });
+    const ds = (task as DenoisingTask).loadDataset("valid");
+    ds.setEpoch(1);
+    for (const item of ref.items) {
+      const got = ds.get(item.id);
+      expect(Array.from(got.target), `target ${item.id}`).toEqual(item.target);
+      // fairseq cuts blocks by the sizes the wrapper reports, which still count the stripped </s>: its sizes
+      // (used for batching) exceed the items' lengths by the number of lines in the block.
+      expect(ds.sizes[item.id]! - got.target.length, `size ${item.id}`).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it("noises every block as text infilling does: <s>/</s> kept, ceil(30%) of the tokens masked as spans, 10% random", async () => {
+    const task = (await tasks.get("denoising").setup({ data: bin, seed: 1 }, { ...REF_FLAGS })) as DenoisingTask;
+    const ds = task.loadDataset("valid");
+    ds.setEpoch(1);
+    let masks = 0;
+    let replaced = 0;
+    for (const item of ref.items) {
+      // The invariants hold for fairseq's sources and for ours (which come from another torch stream, see the report).
+      for (const source of [Int32Array.from(item.source), ds.get(item.id).source]) {
+        const target = item.target;
+        expect(source[0]).toBe(0);
+        expect(source[source.length - 1]).toBe(2);
+        // With --replace-length 1 each span of masked tokens leaves one token: the target is the source with
+        // some tokens widened into spans, num_to_mask = ceil(fp32(0.3 * inner)) tokens in all.
+        const numToMask = Math.ceil(Math.fround((target.length - 2) * Math.fround(0.3)));
+        expect(target.length - source.length).toBeLessThan(numToMask);
+        expect(source.length).toBeLessThanOrEqual(target.length);
+        masks += source.filter((t) => t === ref.mask_idx).length;
+        replaced += numToMask;
+      }
+    }
+    expect(masks).toBeGreaterThan(0);
+    expect(masks).toBeLessThan(replaced);
+  });
+
+  it("orders by size without shuffling (fairseq's shuffle_instance is False)", async () => {
+    const task = (await tasks.get("denoising").setup({ data: bin, seed: 1 }, { ...REF_FLAGS })) as DenoisingTask;
+    const ds = task.loadDataset("valid");
+    const order = ds.orderedIndices(new RandomState(1));
+    for (let i = 1; i < order.length; i++) expect(ds.sizes[order[i - 1]!]! <= ds.sizes[order[i]!]!).toBe(true);
+    expect(task.maxPositions()).toEqual([1024, 1024]);
+  });
+});
