@@ -127,7 +127,8 @@ export class DenoisingDataset {
 
   get(index: number): DenoisingItem {
     const o = this.options;
-    const rng = new RandomState(fairseqNumpySeed(this.seed, this.epoch, index));
+    // numpy_seed(seed, epoch, index): only rotation draws from it, so it is seeded only then.
+    const rng = () => new RandomState(fairseqNumpySeed(this.seed, this.epoch, index));
     const tokens = this.dataset.get(index);
     if (tokens[tokens.length - 1] !== this.eos) throw new DenoisingError(`item ${index} does not end with </s> (${this.eos})`);
     let source: Int32Array = Int32Array.from(tokens);
@@ -135,7 +136,10 @@ export class DenoisingDataset {
     if (o.permuteSentences > 0) source = this.permuteSentences(source, o.permuteSentences);
     if (o.mask > 0) source = this.addWholeWordMask(source, o.mask);
     if (o.insert > 0) source = this.addInsertionNoise(source, o.insert);
-    if (o.rotate > 0 && rng.random() < o.rotate) source = this.addRollingNoise(source, rng);
+    if (o.rotate > 0) {
+      const numpy = rng();
+      if (numpy.random() < o.rotate) source = this.addRollingNoise(source, numpy);
+    }
     const n = this.vocab.length;
     for (let i = 0; i < source.length; i++) {
       if (source[i]! < 0 || source[i]! > n || (i > 0 && i < source.length - 1 && source[i]! < 1))
