@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parseCommand } from "../src/index.js";
 import { runCli } from "./cli.js";
 import { SHARED, TINY_TRANSFORMER_FLAGS } from "./shared.js";
 
@@ -43,5 +44,39 @@ describe("fairseq-ts train --task denoising", () => {
     const r = await runCli(["train", dir, "--task", "denoising", "--arch", "transformer", "--mask-length", "sentence"]);
     expect(r.status).not.toBe(0);
     expect(r.out).toMatch(/--mask-length/);
+  });
+});
+
+describe("the denoising task's flags (fairseq v0.10.2's DenoisingTask.add_args)", () => {
+  // (flag, fairseq's default, a value to give, the typed field): read from fairseq/tasks/denoising.py at v0.10.2
+  const FLAGS: [string, unknown, string, string][] = [
+    ["--tokens-per-sample", 512, "128", "tokensPerSample"],
+    ["--sample-break-mode", "complete_doc", "complete", "sampleBreakMode"],
+    ["--mask", 0.0, "0.3", "mask"],
+    ["--mask-random", 0.0, "0.1", "maskRandom"],
+    ["--insert", 0.0, "0.2", "insert"],
+    ["--rotate", 0.5, "0", "rotate"],
+    ["--poisson-lambda", 3.0, "3.5", "poissonLambda"],
+    ["--permute-sentences", 0.0, "1", "permuteSentences"],
+    ["--mask-length", "subword", "span-poisson", "maskLength"],
+    ["--replace-length", -1, "1", "replaceLength"],
+    ["--max-source-positions", 1024, "256", "maxSourcePositions"],
+    ["--max-target-positions", 1024, "256", "maxTargetPositions"],
+  ];
+  const BASE = ["train", "DATA", "--task", "denoising", "--arch", "transformer"];
+
+  it("each lands in its field with fairseq's default and the given value", async () => {
+    const defaults = (await parseCommand(BASE)).options.task!;
+    for (const [flag, def, value, field] of FLAGS) {
+      expect(defaults[field], `${flag} default`).toEqual(def);
+      const given = (await parseCommand([...BASE, flag, value])).options.task!;
+      expect(given[field], flag).toEqual(typeof def === "number" ? Number(value) : value);
+    }
+  });
+
+  it("--permute, which fairseq declares and never reads, is refused with the reason", async () => {
+    const r = await runCli(["train", "DATA", "--task", "denoising", "--arch", "transformer", "--permute", "0.5"]);
+    expect(r.status).toBe(2);
+    expect(r.out).toMatch(/--permute.*never reads/);
   });
 });
