@@ -30,6 +30,8 @@ export interface DenoisingTaskOptions extends Partial<DenoisingTaskFlags> {
   seed?: number;
   /** `--bpe`: whole-word masks (`--mask-length word|span-poisson`) ask it where words begin; gpt2 makes "13" the full stop. */
   bpe?: string | null;
+  /** The BPE's `is_beginning_of_word` for a dictionary symbol, for a BPE this package does not know (e.g. gpt2 with its encoder.json). */
+  isBeginningOfWord?: ((token: string) => boolean) | null;
 }
 
 /** Where a BPE's words begin (fairseq's `bpe.is_beginning_of_word`), for the BPEs that define it. */
@@ -82,7 +84,9 @@ export class DenoisingTask implements Task {
     const blocks = new TokenBlockDataset(stripTokenDataset(base, d.eos()), o.tokensPerSample - 2, d.pad(), d.eos(), o.sampleBreakMode as BreakMode, 0);
     const items = wrapBosEos({ length: blocks.length, sizes: blocks.sizes, get: (i) => blocks.get(i).target }, d.bos(), d.eos());
     const bpe = o.bpe ?? null;
-    const mask = o.maskLength !== "subword" && bpe !== null ? wholeWordMask(d.symbols, d.nspecial, beginningOfWord(bpe)) : null;
+    // fairseq's get_whole_word_mask: None without a BPE, so every token then starts a word.
+    const bow = o.isBeginningOfWord ?? (bpe !== null ? beginningOfWord(bpe) : null);
+    const mask = o.maskLength !== "subword" && bow !== null ? wholeWordMask(d.symbols, d.nspecial, bow) : null;
     return new DenoisingDataset(
       items,
       items.sizes,

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { preprocess, RandomState } from "@fairseq-ts/data";
-import { DenoisingTask, tasks } from "../src/index.js";
+import { DenoisingTask, denoisingOptions, tasks } from "../src/index.js";
 import { SHARED } from "./shared.js";
 
 const REF_DIR = join(SHARED, "reference/fairseq/denoising");
@@ -103,5 +103,49 @@ describe("the denoising task (fairseq's denoising-public.json)", () => {
     const order = ds.orderedIndices(new RandomState(1));
     for (let i = 1; i < order.length; i++) expect(ds.sizes[order[i - 1]!]! <= ds.sizes[order[i]!]!).toBe(true);
     expect(task.maxPositions()).toEqual([1024, 1024]);
+  });
+});
+
+describe("the denoising task's whole-word masks (sentencepiece's word starts)", () => {
+  it("--mask-length word --replace-length -1: every run of <mask> covers whole words (starts at a \u2581 piece, ends before one)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "denoising-spm-"));
+    const words = ["\u2581the", "\u2581cat", "s", "\u2581sat", "\u2581on", "\u2581ma", "t", "s", "\u2581to", "day", "\u2581."];
+    let x = 7;
+    const rnd = () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const text = Array.from({ length: 40 }, () =>
+      Array.from({ length: 8 + Math.floor(rnd() * 10) }, () => words[Math.floor(rnd() * words.length)]).join(" "),
+    ).join("\n");
+    writeFileSync(join(dir, "train.txt"), text + "\n");
+    await preprocess({ onlySource: true, trainpref: join(dir, "train.txt"), destdir: join(dir, "bin"), log: () => {} });
+    const task = await DenoisingTask.setup(
+      { data: join(dir, "bin"), seed: 3, bpe: "sentencepiece" },
+      denoisingOptions.resolve({ mask: 0.4, maskLength: "word", replaceLength: -1, rotate: 0, tokensPerSample: 64, sampleBreakMode: "eos" }),
+    );
+    const ds = task.loadDataset("train");
+    ds.setEpoch(1);
+    const d = task.dictionary;
+    const starts = (id: number) => id === d.eos() || d.symbol(id).startsWith("\u2581");
+    let runs = 0;
+    for (let i = 0; i < ds.length; i++) {
+      const { source, target } = ds.get(i);
+      expect(source.length).toBe(target.length);
+      for (let j = 1; j < source.length - 1; j++) {
+        if (source[j] === task.maskIdx && source[j - 1] !== task.maskIdx) {
+          runs++;
+          expect(starts(target[j]!), `item ${i} position ${j}`).toBe(true);
+          let k = j;
+          while (source[k] === task.maskIdx) k++;
+          expect(starts(target[k]!), `item ${i} after the run at ${j}`).toBe(true);
+        } else if (source[j] !== task.maskIdx) {
+          expect(source[j]).toBe(target[j]);
+        }
+      }
+    }
+    expect(runs).toBeGreaterThan(40);
+    await expect(
+      DenoisingTask.setup({ data: join(dir, "bin"), bpe: "subword_nmt", maskLength: "word" }, denoisingOptions.resolve({ maskLength: "word" })).then((t) =>
+        t.loadDataset("train"),
+      ),
+    ).rejects.toThrow(/subword_nmt/);
   });
 });
