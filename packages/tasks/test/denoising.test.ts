@@ -99,6 +99,18 @@ describe("the denoising task (fairseq's denoising-public.json)", () => {
     expect(masks).toBeLessThan(replaced);
   });
 
+  it("noises the 40 blocks exactly as fairseq's own code does for the stream fairseq-train seeds (torch.manual_seed(1))", async () => {
+    // fairseq v0.10.2 (DenoisingTask.setup_task + load_dataset('valid') + set_epoch(1), np.random.seed(1) and
+    // utils.set_torch_seed(1) first, as fairseq_cli/train.py) run under Debian's PyTorch 1.13.1 on this data-bin:
+    // sha256 of json.dumps([ds[i]['source'].tolist() for i in range(40)], separators=(',', ':')), and item 0.
+    const task = (await tasks.get("denoising").setup({ data: bin, seed: 1 }, { ...REF_FLAGS })) as DenoisingTask;
+    const ds = task.loadDataset("valid");
+    ds.setEpoch(1);
+    const sources = ref.items.map((item) => Array.from(ds.get(item.id).source));
+    expect(sources[0]).toEqual([0, 12, 1036, 13784, 13784, 2]);
+    expect(createHash("sha256").update(JSON.stringify(sources)).digest("hex")).toBe("d19568a84d75f9084b8e333dad45ad6dd7f948d571127c4f32aa34a992b9682c");
+  });
+
   it("orders by size without shuffling (fairseq's shuffle_instance is False)", async () => {
     const task = (await tasks.get("denoising").setup({ data: bin, seed: 1 }, { ...REF_FLAGS })) as DenoisingTask;
     const ds = task.loadDataset("valid");
