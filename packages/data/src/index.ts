@@ -20,6 +20,8 @@ export { PreprocessError, preprocess, type PreprocessOptions, type PreprocessRes
 // Ordering, batching and epoch iteration (fairseq's data_utils, iterators, numpy's RandomState).
 export { RandomState, type RandomStateSnapshot } from "./rng/mt19937.js";
 export { fairseqNumpySeed, pythonIntHash, pythonTupleHash } from "./rng/python-hash.js";
+export { numpyBinomial, numpyLoggam, numpyPoisson, type UniformSource } from "./rng/numpy-random.js";
+export { TorchGenerator, torchFloat32Sum } from "./rng/torch-generator.js";
 export { argsortDescending, argsortStable, collateTokens, selectRows, type IntMatrix } from "./datasets/collate.js";
 export { balanceSamples, splitSample, type Sample } from "./datasets/sample.js";
 export { LanguagePairDataset, type LanguagePairDatasetOptions, type PairItem } from "./datasets/language-pair-dataset.js";
@@ -45,4 +47,30 @@ export {
 export { TokenBlockDataset, blockToDatasetIndex, sliceIndices, type BreakMode, type TokenBlock } from "./datasets/token-block-dataset.js";
 export { MonolingualDataset, type MonolingualItem } from "./datasets/monolingual-dataset.js";
 export { LMContextWindowDataset } from "./datasets/lm-context-window-dataset.js";
+export {
+  DenoisingDataset,
+  DenoisingError,
+  poissonSpanProbs,
+  stripTokenDataset,
+  wholeWordMask,
+  wrapBosEos,
+  type DenoisingItem,
+  type DenoisingOptions,
+  type DenoisingVocab,
+  type MaskLength,
+} from "./datasets/denoising-dataset.js";
+export {
+  NoisingDataset,
+  UnsupervisedMTNoising,
+  WordDropout,
+  WordNoising,
+  WordShuffle,
+  fromNoisingBatch,
+  toNoisingBatch,
+  type Noiser,
+  type NoisingBatch,
+  type NoisingVocab,
+  type UnsupervisedMTNoisingOptions,
+  type WordNoisingOptions,
+} from "./datasets/noising.js";
 export { datasetOptions, preprocessOptions, type DatasetOptions, type PreprocessFlags } from "./options.js";

@@ -9,5 +9,13 @@ export {
   type TaskDataset,
   type TranslationTaskOptions,
 } from "./task.js";
-export { languageModelingOptions, translationOptions, type LanguageModelingOptions, type TranslationOptions } from "./options.js";
+export {
+  denoisingOptions,
+  languageModelingOptions,
+  translationOptions,
+  type DenoisingTaskFlags,
+  type LanguageModelingOptions,
+  type TranslationOptions,
+} from "./options.js";
+export { DenoisingTask, type DenoisingTaskOptions } from "./denoising.js";
 export { registerTask, tasks, type TaskEntry, type TaskSetupContext } from "./registry.js";

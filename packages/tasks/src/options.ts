@@ -51,3 +51,21 @@ export const languageModelingOptions = defineOptions("task", {
   shortenDataSplitList: opt.refused("shortening samples (truncate, random_crop) is not implemented"),
 });
 export type LanguageModelingOptions = OptionsOf<typeof languageModelingOptions.declarations>;
+
+/** `--task denoising` (fairseq v0.10.2's DenoisingTask.add_args: names, defaults and help). */
+export const denoisingOptions = defineOptions("task", {
+  tokensPerSample: opt.int(512, "max number of total tokens over all segments per sample for dataset", { metavar: "N" }),
+  sampleBreakMode: opt.choice(["none", "complete", "complete_doc", "eos"], "complete_doc", "mode for breaking sentence", { metavar: "MODE" }),
+  mask: opt.float(0.0, "fraction of words/subwords that will be masked"),
+  maskRandom: opt.float(0.0, "instead of using [MASK], use random token this often"),
+  insert: opt.float(0.0, "insert this percentage of additional random tokens"),
+  permute: opt.refused("fairseq declares --permute for the denoising task but its DenoisingDataset never reads it (use --permute-sentences)"),
+  rotate: opt.float(0.5, "rotate this proportion of inputs"),
+  poissonLambda: opt.float(3.0, "randomly shuffle sentences for this proportion of inputs"),
+  permuteSentences: opt.float(0.0, "shuffle this proportion of sentences in all inputs"),
+  maskLength: opt.choice(["subword", "word", "span-poisson"], "subword", "mask length to choose"),
+  replaceLength: opt.int(-1, "when masking N tokens, replace with 0, 1, or N tokens (use -1 for N)"),
+  maxSourcePositions: opt.int(1024, "max number of tokens in the source sequence", { metavar: "N" }),
+  maxTargetPositions: opt.int(1024, "max number of tokens in the target sequence", { metavar: "N" }),
+});
+export type DenoisingTaskFlags = OptionsOf<typeof denoisingOptions.declarations>;

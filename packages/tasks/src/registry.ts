@@ -3,13 +3,23 @@
  * that task is selected. Built-ins are registered on first use; nothing is registered at import.
  */
 import { Registry, type AnyOptionGroup } from "@fairseq-ts/config";
-import { languageModelingOptions, translationOptions, type LanguageModelingOptions, type TranslationOptions } from "./options.js";
+import { DenoisingTask } from "./denoising.js";
+import {
+  denoisingOptions,
+  languageModelingOptions,
+  translationOptions,
+  type DenoisingTaskFlags,
+  type LanguageModelingOptions,
+  type TranslationOptions,
+} from "./options.js";
 import { LanguageModelingTask, TranslationTask, type DatasetImpl, type Task } from "./task.js";
 
 /** What the task's setup gets besides its own options: the data directory and the dataset format. */
 export interface TaskSetupContext {
   data: string;
   datasetImpl?: DatasetImpl | null;
+  /** `--seed` (the denoising task seeds its noise with it). */
+  seed?: number;
 }
 
 export interface TaskEntry {
@@ -27,6 +37,13 @@ export const tasks = new Registry<TaskEntry>("task", (r) => {
   r.register("language_modeling", {
     options: languageModelingOptions,
     setup: (c, o) => LanguageModelingTask.setup({ ...languageModelingOptions.resolve(o as Partial<LanguageModelingOptions>), ...c }),
+  });
+  r.register("denoising", {
+    options: denoisingOptions,
+    setup: (c, o) => {
+      const flags = denoisingOptions.resolve(o as Partial<DenoisingTaskFlags>);
+      return DenoisingTask.setup({ ...flags, ...c }, flags);
+    },
   });
 });
 

@@ -56,7 +56,7 @@ export interface TaskDataset<Item = unknown> {
 
 /** What trainer, generate and the CLI need from fairseq's tasks. */
 export interface Task {
-  readonly name: "translation" | "language_modeling";
+  readonly name: "translation" | "language_modeling" | "denoising";
   readonly dataDir: string;
   readonly sourceDictionary: Dictionary;
   readonly targetDictionary: Dictionary;
@@ -68,7 +68,7 @@ export interface Task {
 }
 
 /** An mmap dataset (`prefix.bin`/`.idx`), or fairseq's raw text impl (the text file `prefix` itself). */
-function openSplit(prefix: string, what: string, dictionary: Dictionary, impl: DatasetImpl | null = null): TokenSequenceDataset {
+export function openSplit(prefix: string, what: string, dictionary: Dictionary, impl: DatasetImpl | null = null): TokenSequenceDataset {
   // fairseq's --dataset-impl: the one format to read; unset, whichever exists (mmap first)
   if (impl !== "raw" && existsSync(`${prefix}.idx`) && existsSync(`${prefix}.bin`)) return MMapIndexedDataset.open(prefix);
   if (impl !== "mmap" && existsSync(prefix)) return new RawTextDataset(prefix, dictionary);
@@ -79,7 +79,8 @@ function openSplit(prefix: string, what: string, dictionary: Dictionary, impl: D
 /** fairseq's `--dataset-impl` values fairseq-ts reads. */
 export type DatasetImpl = "mmap" | "raw";
 
-function iterator(ds: TaskDataset, o: BatchIteratorOptions, filter: (idx: Int32Array) => Int32Array) {
+/** Ordered (seeded), filtered and batched: the iterator every task builds. */
+export function iterator(ds: TaskDataset, o: BatchIteratorOptions, filter: (idx: Int32Array) => Int32Array) {
   const seed = o.seed ?? 1;
   let indices = ds.orderedIndices(new RandomState(fairseqNumpySeed(seed)));
   indices = filter(indices);

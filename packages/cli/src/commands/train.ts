@@ -131,7 +131,7 @@ async function trainCommand(c: TrainConfig, pg: ProcessGroup | null): Promise<vo
   });
   await importUserDir(common.userDir ?? undefined);
   if (!tasks.has(common.task)) throw new Error(`--task: unknown task '${common.task}' (known: ${tasks.names().join(", ")})`);
-  const task: Task = await tasks.get(common.task).setup({ data: c.data, datasetImpl: d.datasetImpl }, c.task);
+  const task: Task = await tasks.get(common.task).setup({ data: c.data, datasetImpl: d.datasetImpl, seed: common.seed }, c.task);
   if (!common.optimizer) throw new Error("--optimizer is required (e.g. --optimizer adam)");
   const model = modelArgsOf(c);
   const stopSignal = { stop: false };

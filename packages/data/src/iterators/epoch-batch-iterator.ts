@@ -4,6 +4,8 @@ import { RandomState } from "../rng/mt19937.js";
 export interface CollatableDataset<Item, Batch> {
   get(index: number): Item;
   collater(items: readonly Item[]): Batch | null;
+  /** Told the epoch before it is read, as fairseq's `dataset.set_epoch` (noising datasets seed by it). */
+  setEpoch?(epoch: number): void;
 }
 
 /** fairseq's iterator state: resume at `iterationsInEpoch` of `epoch`. */
@@ -131,6 +133,8 @@ export class EpochBatchIterator<Item, Batch> {
       this.cur = this.iteratorForEpoch(this.epoch, shuffle, 0)!;
     }
     this.shuffle = shuffle;
+    // fairseq's next_epoch_itr ends with dataset.set_epoch(epoch).
+    this.dataset.setEpoch?.(this.epoch);
     return this.cur;
   }
 

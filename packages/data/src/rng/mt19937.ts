@@ -1,8 +1,9 @@
 /**
  * numpy's legacy `RandomState` (MT19937), bit for bit, for the parts fairseq uses: integer seeding,
- * `random_sample`, `permutation`, `shuffle` and bounded integers. fairseq shuffles data with it, so the
- * same seed must give the same batches here.
+ * `random_sample`, `uniform`, `permutation`, `shuffle`, bounded integers, `poisson` and `binomial`.
+ * fairseq shuffles data and noises samples with it, so the same seed must give the same numbers here.
  */
+import { numpyBinomial, numpyPoisson } from "./numpy-random.js";
 
 const N = 624;
 const M = 397;
@@ -108,6 +109,54 @@ export class RandomState {
   randint(low: number, high: number): number {
     if (high <= low) throw new RangeError("randint: low >= high");
     return low + this.interval(high - low - 1);
+  }
+
+  /** numpy's `rand(n)` / `random_sample(n)`: n doubles in [0, 1). */
+  rand(n: number): Float64Array {
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.random();
+    return out;
+  }
+
+  /** numpy's legacy `uniform(low, high, n)`: `low + (high - low) * random_sample()` each. */
+  uniform(low: number, high: number, n: number): Float64Array {
+    const range = high - low;
+    if (!Number.isFinite(range)) throw new RangeError("uniform: high - low must be finite");
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = low + range * this.random();
+    return out;
+  }
+
+  /** numpy's legacy `randint(low, high, n)`: n draws from [low, high). */
+  randintArray(low: number, high: number, n: number): Int32Array | Float64Array {
+    if (high <= low) throw new RangeError("randint: low >= high");
+    const out = Number.isInteger(low) && low >= -0x80000000 && high <= 0x80000000 ? new Int32Array(n) : new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.randint(low, high);
+    return out;
+  }
+
+  /** numpy's legacy `poisson(lam)`: one draw (multiplication for lam < 10, PTRS above). */
+  poisson(lam: number): number {
+    return numpyPoisson(this, lam);
+  }
+
+  /** numpy's legacy `poisson(lam, n)`. */
+  poissonArray(lam: number, n: number): Float64Array {
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = numpyPoisson(this, lam);
+    return out;
+  }
+
+  /** numpy's legacy `binomial(n, p)`: one draw (inversion branch). */
+  binomial(n: number, p: number): number {
+    return numpyBinomial(this, n, p);
+  }
+
+  /** numpy's legacy `binomial(n, p, size)`. */
+  binomialArray(n: number, p: number, size: number): Float64Array {
+    const out = new Float64Array(size);
+    for (let i = 0; i < size; i++) out[i] = numpyBinomial(this, n, p);
+    return out;
   }
 
   getState(): RandomStateSnapshot {
