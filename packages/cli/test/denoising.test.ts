@@ -6,25 +6,22 @@ import { parseCommand } from "../src/index.js";
 import { runCli } from "./cli.js";
 import { SHARED, TINY_TRANSFORMER_FLAGS } from "./shared.js";
 
+/** WikiText-2 valid lines 0-299 / 300-359 as train / valid, binarized with --only-source and a 500-word dictionary (in dir/bin). */
+async function wikitextBin(prefix: string): Promise<{ dir: string; lines: string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const lines = readFileSync(join(SHARED, "data/wikitext-2/valid.txt"), "utf8").split("\n");
+  writeFileSync(join(dir, "train.txt"), lines.slice(0, 300).join("\n") + "\n");
+  writeFileSync(join(dir, "valid.txt"), lines.slice(300, 360).join("\n") + "\n");
+  const pre = await runCli(
+    `preprocess --only-source --trainpref ${dir}/train.txt --validpref ${dir}/valid.txt --destdir ${dir}/bin --nwordssrc 500`.split(" "),
+  );
+  expect(pre.status, pre.out).toBe(0);
+  return { dir, lines };
+}
+
 describe("fairseq-ts train --task denoising", () => {
   it("pretrains a tiny transformer as a denoising autoencoder on WikiText-2 lines: loss falls, checkpoint written", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "fsts-denoising-"));
-    const lines = readFileSync(join(SHARED, "data/wikitext-2/valid.txt"), "utf8").split("\n");
-    writeFileSync(join(dir, "train.txt"), lines.slice(0, 300).join("\n") + "\n");
-    writeFileSync(join(dir, "valid.txt"), lines.slice(300, 360).join("\n") + "\n");
-    const pre = await runCli([
-      "preprocess",
-      "--only-source",
-      "--trainpref",
-      join(dir, "train.txt"),
-      "--validpref",
-      join(dir, "valid.txt"),
-      "--destdir",
-      join(dir, "bin"),
-      "--nwordssrc",
-      "500",
-    ]);
-    expect(pre.status, pre.out).toBe(0);
+    const { dir } = await wikitextBin("fsts-denoising-");
     const flags =
       "--task denoising --tokens-per-sample 64 --sample-break-mode complete --mask 0.3 --mask-random 0.1 --poisson-lambda 3.5 " +
       "--mask-length span-poisson --replace-length 1 --rotate 0 --permute-sentences 0.5 --insert 0.05 " +
@@ -40,23 +37,7 @@ describe("fairseq-ts train --task denoising", () => {
   }, 300_000);
 
   it("pretrains a tiny --arch bart_base (fairseq's BART, shrunk by flags) with the same task (loss falls), then fine-tunes it on translation (--finetune-from-model)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "fsts-denoising-bart-"));
-    const lines = readFileSync(join(SHARED, "data/wikitext-2/valid.txt"), "utf8").split("\n");
-    writeFileSync(join(dir, "train.txt"), lines.slice(0, 300).join("\n") + "\n");
-    writeFileSync(join(dir, "valid.txt"), lines.slice(300, 360).join("\n") + "\n");
-    const pre = await runCli([
-      "preprocess",
-      "--only-source",
-      "--trainpref",
-      join(dir, "train.txt"),
-      "--validpref",
-      join(dir, "valid.txt"),
-      "--destdir",
-      join(dir, "bin"),
-      "--nwordssrc",
-      "500",
-    ]);
-    expect(pre.status, pre.out).toBe(0);
+    const { dir, lines } = await wikitextBin("fsts-denoising-bart-");
     const flags =
       "--arch bart_base --encoder-layers 1 --decoder-layers 1 --encoder-embed-dim 32 --decoder-embed-dim 32 --encoder-ffn-embed-dim 64 " +
       "--decoder-ffn-embed-dim 64 --encoder-attention-heads 2 --decoder-attention-heads 2 " +
