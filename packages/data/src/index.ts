@@ -59,6 +59,7 @@ export {
   type DenoisingVocab,
   type MaskLength,
 } from "./datasets/denoising-dataset.js";
+export { truncateSourceDataset } from "./datasets/truncate-source.js";
 export {
   NoisingDataset,
   UnsupervisedMTNoising,

@@ -17,7 +17,7 @@ export const translationOptions = defineOptions("task", {
   maxSourcePositions: opt.int(1024, "max number of tokens in the source sequence", { metavar: "N" }),
   maxTargetPositions: opt.int(1024, "max number of tokens in the target sequence", { metavar: "N" }),
   upsamplePrimary: opt.refused("upsampling the primary of several training corpora is not implemented (one data directory per split)"),
-  truncateSource: opt.refused("truncating the source to --max-source-positions is not implemented", "flag"),
+  truncateSource: opt.flag("truncate source to max-source-positions"),
   numBatchBuckets: opt.refused("length-bucketed padding is a TPU optimization fairseq-ts does not need"),
   evalBleu: opt.refused(EVAL_BLEU, "flag"),
   evalBleuDetok: opt.refused(EVAL_BLEU),

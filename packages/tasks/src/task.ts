@@ -12,6 +12,7 @@ import {
   fairseqNumpySeed,
   filterIndicesBySize,
   reportInvalidSizes,
+  truncateSourceDataset,
   type BreakMode,
   type MaxPositions,
   type Sample,
@@ -107,6 +108,8 @@ export interface TranslationTaskOptions {
   maxSourcePositions?: number;
   maxTargetPositions?: number;
   datasetImpl?: DatasetImpl | null;
+  /** `--truncate-source`: every source cut to its first max-source-positions - 1 tokens plus </s> (fairseq's dataset chain and sizes). */
+  truncateSource?: boolean;
 }
 
 /** fairseq's `translation` task over a preprocessed data directory. */
@@ -153,7 +156,8 @@ export class TranslationTask implements Task {
       const b = join(this.dataDir, `${split}.${this.targetLang}-${this.sourceLang}.${lang}`);
       return existsSync(`${a}.idx`) || existsSync(a) ? a : existsSync(`${b}.idx`) || existsSync(b) ? b : a;
     };
-    const src = openSplit(prefix(this.sourceLang), `${split} (${this.sourceLang})`, this.sourceDictionary, this.o.datasetImpl);
+    let src = openSplit(prefix(this.sourceLang), `${split} (${this.sourceLang})`, this.sourceDictionary, this.o.datasetImpl);
+    if (this.o.truncateSource) src = truncateSourceDataset(src, this.sourceDictionary.eos(), this.maxPositions()[0]);
     const tgt = openSplit(prefix(this.targetLang), `${split} (${this.targetLang})`, this.targetDictionary, this.o.datasetImpl);
     return new LanguagePairDataset(src, this.sourceDictionary, tgt, this.targetDictionary, {
       leftPadSource: this.o.leftPadSource ?? true,

@@ -24,6 +24,27 @@ describe("translation task", () => {
     await expect(TranslationTask.setup({ data: "/no/such/dir" })).rejects.toThrow(TaskError);
   });
 
+  it("--truncate-source: each source keeps its first max-source-positions - 1 tokens and </s>; sizes as fairseq's dataset chain reports them", async () => {
+    const full = (await TranslationTask.setup({ data: BIN })).loadDataset("valid");
+    const task = await TranslationTask.setup({ data: BIN, truncateSource: true, maxSourcePositions: 8 });
+    const cut = task.loadDataset("valid");
+    const eos = task.sourceDictionary.eos();
+    let shortened = 0;
+    for (let i = 0; i < full.length; i++) {
+      const src = full.get(i).source;
+      const expected = src.length > 8 ? [...src.subarray(0, 7), eos] : [...src]; // every source already ends with </s>
+      expect([...cut.get(i).source], `item ${i}`).toEqual(expected);
+      expect([...cut.get(i).target!]).toEqual([...full.get(i).target!]);
+      // AppendToken(Truncate(StripToken(src))): StripTokenDataset keeps the unstripped size, so min(size, 7) + 1
+      expect(cut.srcSizes[i]).toBe(Math.min(full.srcSizes[i]!, 7) + 1);
+      if (src.length > 8) shortened++;
+    }
+    expect(shortened).toBeGreaterThan(800);
+    await expect(TranslationTask.setup({ data: BIN, truncateSource: true, maxSourcePositions: 1 }).then((t) => t.loadDataset("valid"))).rejects.toThrow(
+      /--truncate-source needs --max-source-positions >= 2/,
+    );
+  });
+
   it("gives fairseq's 114 training batches, shuffled train and unshuffled test ordering", async () => {
     const task = await TranslationTask.setup({ data: BIN });
     const train = task.loadDataset("train");
