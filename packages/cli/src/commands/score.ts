@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { defineOptions, opt, type OptionsOf } from "@fairseq-ts/config";
 import { Dictionary, splitLines } from "@fairseq-ts/dictionary";
-import { BleuScorer, formatSacreBleu, sacreBleu } from "@fairseq-ts/generate";
+import { BleuScorer, RougeScorer, formatSacreBleu, sacreBleu, type RougeScore } from "@fairseq-ts/generate";
 import type { CommandSpec, ParsedCommand } from "../spec.js";
 
 /** fairseq-score's options (fairseq_cli/score.py's own parser). */
@@ -12,13 +12,15 @@ export const scoreOptions = defineOptions("score", {
   ignoreCase: opt.flag("case-insensitive scoring"),
   sacrebleu: opt.flag("score with sacrebleu"),
   sentenceBleu: opt.flag("report sentence-level BLEUs (i.e., with +1 smoothing)"),
+  rouge: opt.flag("score with ROUGE-1/2/L as Google's rouge-score: mean precision, recall and F1 over the lines"),
+  rougeStemmer: opt.flag("ROUGE with NLTK's Porter stemmer (rouge-score's use_stemmer)"),
 });
 export type ScoreOptions = OptionsOf<typeof scoreOptions.declarations>;
 
 /** `fairseq-ts score --sys FILE --ref FILE`: fairseq-score's corpus and sentence BLEU. */
 export const scoreSpec: CommandSpec = {
   name: "score",
-  description: "BLEU of a system output against references (fairseq-score)",
+  description: "BLEU of a system output against references (fairseq-score), or ROUGE with --rouge",
   groups: [{ group: scoreOptions }],
   required: [{ group: "score", key: "ref" }],
   run: (p: ParsedCommand) => runScore(p.options.score as ScoreOptions),
@@ -53,6 +55,10 @@ async function runScore(o: ScoreOptions): Promise<void> {
     sys = sys.map((l) => l.toLowerCase());
     ref = ref.map((l) => l.toLowerCase());
   }
+  if (o.rouge) {
+    process.stdout.write(rougeReport(sys, ref, o.rougeStemmer));
+    return;
+  }
   if (o.sacrebleu) {
     process.stdout.write(`${formatSacreBleu(sacreBleu(sys, [ref]))}\n`);
     return;
@@ -70,4 +76,28 @@ async function runScore(o: ScoreOptions): Promise<void> {
     sys.forEach((s, i) => scorer.add(dict.encodeLine(ref[i]!), dict.encodeLine(s)));
     process.stdout.write(`${scorer.resultString(o.order)}\n`);
   }
+}
+
+/** One line per ROUGE type: the mean over lines of each example's precision, recall and F1 (rouge-score's per-example scores). */
+function rougeReport(sys: string[], ref: string[], useStemmer: boolean): string {
+  const types = ["rouge1", "rouge2", "rougeL"];
+  const scorer = new RougeScorer(types, useStemmer);
+  const sums = new Map(types.map((t) => [t, { precision: 0, recall: 0, fmeasure: 0 } as RougeScore]));
+  sys.forEach((s, i) => {
+    const scores = scorer.score(ref[i]!, s);
+    for (const t of types) {
+      const sum = sums.get(t)!;
+      sum.precision += scores[t]!.precision;
+      sum.recall += scores[t]!.recall;
+      sum.fmeasure += scores[t]!.fmeasure;
+    }
+  });
+  const n = Math.max(sys.length, 1);
+  const f = (x: number) => (x / n).toFixed(6);
+  return types
+    .map(
+      (t) =>
+        `${t}: P = ${f(sums.get(t)!.precision)} R = ${f(sums.get(t)!.recall)} F = ${f(sums.get(t)!.fmeasure)} (${sys.length} lines${useStemmer ? ", stemmed" : ""})\n`,
+    )
+    .join("");
 }
