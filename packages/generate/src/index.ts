@@ -29,3 +29,25 @@ export {
   type SacrebleuScoringOptions,
   type ScorerEntry,
 } from "./options.js";
+export {
+  BootstrapAggregator,
+  DEFAULT_ROUGE_TYPES,
+  RougeScorer,
+  lcsIndices,
+  lcsLength,
+  mulberry32,
+  percentileLinear,
+  rougeFmeasure,
+  rougeL,
+  rougeN,
+  rougeScore,
+  rougeTokenize,
+  summaryLevelLcs,
+  unionLcs,
+  type AggregateScore,
+  type BootstrapOptions,
+  type RougeOptions,
+  type RougeScore,
+  type RougeType,
+} from "./rouge.js";
+export { porterStem } from "./porter-stemmer.js";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { defineOptions, opt, type OptionsOf } from "@fairseq-ts/config";
 import { Dictionary, splitLines } from "@fairseq-ts/dictionary";
-import { BleuScorer, formatSacreBleu, sacreBleu } from "@fairseq-ts/generate";
+import { BleuScorer, BootstrapAggregator, RougeScorer, formatSacreBleu, sacreBleu, type RougeScore } from "@fairseq-ts/generate";
 import type { CommandSpec, ParsedCommand } from "../spec.js";
 
 /** fairseq-score's options (fairseq_cli/score.py's own parser). */
@@ -12,13 +12,26 @@ export const scoreOptions = defineOptions("score", {
   ignoreCase: opt.flag("case-insensitive scoring"),
   sacrebleu: opt.flag("score with sacrebleu"),
   sentenceBleu: opt.flag("report sentence-level BLEUs (i.e., with +1 smoothing)"),
+  rouge: opt.flag("score with ROUGE-1/2/L as Google's rouge-score: mean precision, recall and F1 over the lines"),
+  rougeStemmer: opt.flag("ROUGE with NLTK's Porter stemmer (rouge-score's use_stemmer)"),
+  rougeExtraRefs: opt.strList(
+    null,
+    "more reference files (line i of each is another reference of line i): ROUGE takes, per type, the reference with the best F1 (rouge-score's score_multi)",
+    {
+      metavar: "FILE,FILE",
+    },
+  ),
+  rougeBootstrap: opt.int(0, "also print rouge-score's BootstrapAggregator low/mid/high F1 over this many resamples (seeded by --rouge-seed)", {
+    metavar: "N",
+  }),
+  rougeSeed: opt.int(1, "seed of the ROUGE bootstrap resampling", { metavar: "N" }),
 });
 export type ScoreOptions = OptionsOf<typeof scoreOptions.declarations>;
 
 /** `fairseq-ts score --sys FILE --ref FILE`: fairseq-score's corpus and sentence BLEU. */
 export const scoreSpec: CommandSpec = {
   name: "score",
-  description: "BLEU of a system output against references (fairseq-score)",
+  description: "BLEU of a system output against references (fairseq-score), or ROUGE with --rouge",
   groups: [{ group: scoreOptions }],
   required: [{ group: "score", key: "ref" }],
   run: (p: ParsedCommand) => runScore(p.options.score as ScoreOptions),
@@ -53,6 +66,19 @@ async function runScore(o: ScoreOptions): Promise<void> {
     sys = sys.map((l) => l.toLowerCase());
     ref = ref.map((l) => l.toLowerCase());
   }
+  if (o.rouge) {
+    const refs = [ref];
+    for (const p of o.rougeExtraRefs ?? []) {
+      const extra = await read(p, "--rouge-extra-refs");
+      if (extra.length !== sys.length) throw new Error(`--rouge-extra-refs ${p} has ${extra.length} lines but --sys has ${sys.length}`);
+      refs.push(extra);
+    }
+    if (o.rougeBootstrap < 0) throw new Error(`--rouge-bootstrap must be >= 0, got ${o.rougeBootstrap}`);
+    process.stdout.write(rougeReport(sys, refs, o.rougeStemmer, o.rougeBootstrap, o.rougeSeed));
+    return;
+  }
+  if (o.rougeExtraRefs !== null || o.rougeStemmer || o.rougeBootstrap !== 0)
+    throw new Error("--rouge-stemmer, --rouge-extra-refs and --rouge-bootstrap need --rouge");
   if (o.sacrebleu) {
     process.stdout.write(`${formatSacreBleu(sacreBleu(sys, [ref]))}\n`);
     return;
@@ -70,4 +96,43 @@ async function runScore(o: ScoreOptions): Promise<void> {
     sys.forEach((s, i) => scorer.add(dict.encodeLine(ref[i]!), dict.encodeLine(s)));
     process.stdout.write(`${scorer.resultString(o.order)}\n`);
   }
+}
+
+/**
+ * One line per ROUGE type: the mean over lines of each example's precision, recall and F1 (rouge-score's per-example
+ * scores; with several references, `score_multi`'s best-F1 reference per type), then, when asked, the bootstrap
+ * low/mid/high F1.
+ */
+function rougeReport(sys: string[], refs: string[][], useStemmer: boolean, bootstrap: number, seed: number): string {
+  const types = ["rouge1", "rouge2", "rougeL"];
+  const scorer = new RougeScorer(types, useStemmer);
+  const aggregator = bootstrap > 0 ? new BootstrapAggregator({ nSamples: bootstrap, seed }) : null;
+  const sums = new Map(types.map((t) => [t, { precision: 0, recall: 0, fmeasure: 0 } as RougeScore]));
+  sys.forEach((s, i) => {
+    const scores =
+      refs.length === 1
+        ? scorer.score(refs[0]![i]!, s)
+        : scorer.scoreMulti(
+            refs.map((r) => r[i]!),
+            s,
+          );
+    aggregator?.addScores(scores);
+    for (const t of types) {
+      const sum = sums.get(t)!;
+      sum.precision += scores[t]!.precision;
+      sum.recall += scores[t]!.recall;
+      sum.fmeasure += scores[t]!.fmeasure;
+    }
+  });
+  const n = Math.max(sys.length, 1);
+  const f = (x: number) => (x / n).toFixed(6);
+  const what = `${sys.length} lines${refs.length > 1 ? `, ${refs.length} references` : ""}${useStemmer ? ", stemmed" : ""}`;
+  let out = types.map((t) => `${t}: P = ${f(sums.get(t)!.precision)} R = ${f(sums.get(t)!.recall)} F = ${f(sums.get(t)!.fmeasure)} (${what})\n`).join("");
+  if (aggregator !== null) {
+    const agg = aggregator.aggregate();
+    const g = (x: number) => x.toFixed(6);
+    for (const t of types)
+      out += `${t} F bootstrap (${bootstrap} resamples, 95%): low = ${g(agg[t]!.low.fmeasure)} mid = ${g(agg[t]!.mid.fmeasure)} high = ${g(agg[t]!.high.fmeasure)}\n`;
+  }
+  return out;
 }
