@@ -35,7 +35,6 @@ export {
   RougeScorer,
   lcsIndices,
   lcsLength,
-  mulberry32,
   percentileLinear,
   rougeFmeasure,
   rougeL,

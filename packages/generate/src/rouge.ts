@@ -1,3 +1,4 @@
+import { RandomState } from "@fairseq-ts/data";
 import { porterStem } from "./porter-stemmer.js";
 
 /**
@@ -236,24 +237,8 @@ export interface BootstrapOptions {
   confidenceInterval?: number;
   /** Number of bootstrap resamples (default 1000). */
   nSamples?: number;
-  /** Seed of the resampling RNG (default 0). */
+  /** Seed of the resampling draws: numpy's legacy generator after `np.random.seed(seed)` (default 0). */
   seed?: number;
-}
-
-/**
- * mulberry32: a 32-bit seeded PRNG (Tommy Ettinger's constants), uniform in [0, 1). Chosen for being small and
- * reproducible across platforms; rouge-score uses numpy's global RNG instead, so its intervals are not reproduced
- * draw for draw, only in distribution.
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** numpy.percentile's default ('linear'): the value at rank q/100·(n−1) of the sorted data, interpolated. */
@@ -299,17 +284,18 @@ export class BootstrapAggregator {
     const delta = (1 - this.confidenceInterval) / 2;
     const qs = [100 * delta, 50, 100 * (1 - delta)] as const;
     const result: Record<RougeType, AggregateScore> = {};
+    // rouge-score resamples with np.random.choice(np.arange(n), size=n) (legacy: randint(0, n, n)) from numpy's global
+    // generator, one type after another in insertion order: the same stream, seeded as np.random.seed(seed).
+    const rng = new RandomState(this.seed);
     for (const [type, list] of this.scores) {
-      // one RNG per type, seeded identically, so a type's interval does not depend on which other types were added
-      const rand = mulberry32(this.seed);
       const n = list.length;
       const means: [number[], number[], number[]] = [[], [], []];
       for (let s = 0; s < this.nSamples; s++) {
         let p = 0;
         let r = 0;
         let f = 0;
-        for (let k = 0; k < n; k++) {
-          const x = list[Math.floor(rand() * n)]!;
+        for (const k of rng.randintArray(0, n, n)) {
+          const x = list[k]!;
           p += x.precision;
           r += x.recall;
           f += x.fmeasure;
