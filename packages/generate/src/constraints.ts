@@ -111,7 +111,7 @@ export class ConstraintNode {
   /** fairseq's `print_graph`: `(node child child ...)`, leaves bare, children in insertion order. */
   static printGraph(node: ConstraintNode): string {
     if (node.children.size === 0) return node.toString();
-    return `(${node}${[...node.children.values()].map((c) => ` ${ConstraintNode.printGraph(c)}`).join("")})`;
+    return `(${node.toString()}${[...node.children.values()].map((c) => ` ${ConstraintNode.printGraph(c)}`).join("")})`;
   }
 
   /** How many constraints pass through each token (a token in several places counts each). */
