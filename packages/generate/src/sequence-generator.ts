@@ -211,6 +211,24 @@ export class SequenceGenerator {
       );
     }
 
+    // per batch row and beam: the hypothesis' constraint state (fairseq's search.init_constraints); checked before any tensor is made
+    const constrained = this.strategy === "constrained";
+    if (constraints !== null && !constrained)
+      throw new Error("constraints were given, but the generator was built without the constraints option (--constraints ordered|unordered)");
+    if (constraints !== null && constraints.length !== bsz) throw new Error(`constraints: ${constraints.length} rows for a batch of ${bsz}`);
+    let constraintStates: ConstraintState[][] = constrained
+      ? Array.from({ length: bsz }, (_, b) => {
+          let state: ConstraintState;
+          try {
+            state = createConstraintState(this.o.constraints!, constraints?.[b] ?? []);
+          } catch (err) {
+            throw new Error(`constraints of batch row ${b}: ${(err as Error).message}`);
+          }
+          return new Array<ConstraintState>(beam).fill(state);
+        })
+      : [];
+    let candStates: ConstraintState[][] = [];
+
     let enc: EncoderOut = tidyEnc(() => {
       const e = model.encoder.forward(srcTokens, srcLengths);
       const order = tf.tensor1d(
@@ -237,23 +255,6 @@ export class SequenceGenerator {
     let reorder: number[] | null = null;
     let batchIdxs: number[] | null = null;
     const cand = 2 * beam;
-    // per batch row and beam: the hypothesis' constraint state (fairseq's search.init_constraints)
-    const constrained = this.strategy === "constrained";
-    if (constraints !== null && !constrained)
-      throw new Error("constraints were given, but the generator was built without the constraints option (--constraints ordered|unordered)");
-    if (constraints !== null && constraints.length !== bsz) throw new Error(`constraints: ${constraints.length} rows for a batch of ${bsz}`);
-    let constraintStates: ConstraintState[][] = constrained
-      ? Array.from({ length: bsz }, (_, b) => {
-          let state: ConstraintState;
-          try {
-            state = createConstraintState(this.o.constraints!, constraints?.[b] ?? []);
-          } catch (err) {
-            throw new Error(`constraints of batch row ${b}: ${(err as Error).message}`);
-          }
-          return new Array<ConstraintState>(beam).fill(state);
-        })
-      : [];
-    let candStates: ConstraintState[][] = [];
 
     try {
       for (let step = 0; step <= maxLen; step++) {

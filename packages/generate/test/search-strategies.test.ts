@@ -140,8 +140,9 @@ describe("--constraints: LexicallyConstrainedBeamSearch", () => {
     expect(view(plain[0]!)[0]!.tokens).toEqual([4, 4, 4, 2]);
   });
 
-  it("refusals: constraints without the option, another strategy, a sentence that cannot meet them", () => {
+  it("refusals: constraints without the option, another strategy, a sentence that cannot meet them (no tensor left behind)", () => {
     const [s, l] = [src(), lens()];
+    const before = tf.memory().numTensors;
     expect(() => new SequenceGenerator(model(), specials, 6, { beam: 1 }).generate(s, l, null, [[[5]]])).toThrow(/without the constraints option/);
     expect(() => new SequenceGenerator(model(), specials, 6, { constraints: "ordered", sampling: true })).toThrow(
       /--constraints: the search strategy that --sampling chooses does not support constraints/,
@@ -151,6 +152,7 @@ describe("--constraints: LexicallyConstrainedBeamSearch", () => {
     expect(() => gen.generate(s, l, null, [[[5, 5, 5]]])).toThrow(/no hypothesis of batch row 0 contains all its constraints within the maximum length 2/);
     expect(() => gen.generate(s, l, null, [[[5], []]])).toThrow(/constraints of batch row 0: constraint 2 is empty/);
     expect(() => gen.generate(s, l, null, [[], []])).toThrow(/2 rows for a batch of 1/);
+    expect(tf.memory().numTensors).toBe(before);
     tf.dispose([s, l]);
   });
 });
