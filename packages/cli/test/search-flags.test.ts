@@ -39,6 +39,13 @@ describe("interactive --constraints (fairseq-interactive: constraints after tabs
     for (const h of hyps(unordered.stdout, 0)) expect(h.split(" ")).toEqual(expect.arrayContaining(["food", "table"]));
     const inOrder = await runCli([...INTERACTIVE, "--constraints", "ordered"], { input: "zwei männer sitzen in einem restaurant .\tfood\ttable\n" });
     for (const h of hyps(inOrder.stdout, 0)) expect(h).toMatch(/\bfood\b.*\btable\b/);
+    // constraints go through --tokenizer like the source (fairseq's encode_fn): "beach." is the two tokens "beach ."
+    const raw = await runCli([...INTERACTIVE, "--constraints", "--tokenizer", "moses", "-s", "de", "-t", "en"], {
+      input: "zwei kleine kinder auf dem sand.\tbeach.\n",
+    });
+    expect(raw.status, raw.stderr).toBe(0);
+    expect(lines(raw.stdout, /^C-/)).toEqual(["C-0\tbeach ."]);
+    for (const h of hyps(raw.stdout, 0)) expect(h).toMatch(/\bbeach \./);
   }, 120_000);
 
   it("refusals: an empty constraint names its line; a search strategy without constraints support; generate", async () => {
