@@ -1,6 +1,17 @@
 export { BleuScorer, type BleuStat } from "./bleu.js";
 export { computeSacreBleu, formatSacreBleu, sacreBleu, tokenize13a, type SacreBleuOptions, type SacreBleuScore, type SacreBleuTokenize } from "./sacrebleu.js";
 export { SequenceGenerator, type GeneratorOptions, type Hypothesis, type Specials } from "./sequence-generator.js";
+export {
+  ConstraintNode,
+  ConstraintSequence,
+  OrderedConstraintState,
+  UnorderedConstraintState,
+  createConstraintState,
+  packConstraints,
+  unpackConstraints,
+  type Constraint,
+  type ConstraintState,
+} from "./constraints.js";
 export { formatD, formatH, formatP, toBase2 } from "./format.js";
 export { LanguageModelScorer, SequenceScorer, gatherTargetLogProbs, type LanguageModelScore } from "./sequence-scorer.js";
 export {

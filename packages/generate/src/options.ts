@@ -8,6 +8,9 @@ import { defineOptions, opt, Registry, type AnyOptionGroup, type OptionsOf } fro
 import type { GeneratorOptions } from "./sequence-generator.js";
 
 const ITERATIVE = "iterative refinement decoding (non-autoregressive models) is not implemented";
+/** What fairseq v0.10.2 does with --print-step / --retain-iter-history when the model is autoregressive. */
+const ITERATIVE_OUTPUT = (what: string, key: string) =>
+  `${what} come from iterative refinement decoding (non-autoregressive models, not implemented); with beam search fairseq-generate stops on KeyError '${key}' (its hypotheses have none) and fairseq-interactive ignores the flag`;
 
 /** fairseq's "Generation" group as fairseq-generate and fairseq-interactive parse it. */
 export const generationOptions = defineOptions("generation", {
@@ -35,13 +38,20 @@ export const generationOptions = defineOptions("generation", {
   sampling: opt.flag("sample hypotheses instead of using beam search"),
   samplingTopk: opt.int(-1, "sample from top K likely next words instead of all words", { metavar: "PS" }),
   samplingTopp: opt.float(-1, "sample from the smallest set whose cumulative probability mass exceeds p for next words", { metavar: "PS" }),
-  constraints: opt.refused("lexically constrained decoding is not implemented", "optional"),
+  constraints: opt.choice(
+    ["ordered", "unordered"],
+    null,
+    "enables lexically constrained decoding (interactive: constraints follow the source on each line, tab-separated)",
+    {
+      const: "ordered",
+    },
+  ),
   temperature: opt.float(1, "temperature for generation", { metavar: "N" }),
   diverseBeamGroups: opt.int(-1, "number of groups for Diverse Beam Search", { metavar: "N" }),
   diverseBeamStrength: opt.float(0.5, "strength of diversity penalty for Diverse Beam Search", { metavar: "N" }),
-  diversityRate: opt.refused("diverse siblings search is not implemented"),
+  diversityRate: opt.float(-1, "strength of diversity penalty for Diverse Siblings Search", { metavar: "N" }),
   printAlignment: opt.flag("if set, uses attention feedback to compute and print alignment to source tokens"),
-  printStep: opt.refused(ITERATIVE, "flag"),
+  printStep: opt.refused(ITERATIVE_OUTPUT("the I- lines (decoding steps per hypothesis)", "steps"), "flag"),
   lmPath: opt.refused("shallow fusion with a language model is not implemented"),
   lmWeight: opt.refused("shallow fusion with a language model is not implemented"),
   iterDecodeEosPenalty: opt.refused(ITERATIVE),
@@ -49,7 +59,7 @@ export const generationOptions = defineOptions("generation", {
   iterDecodeForceMaxIter: opt.refused(ITERATIVE, "flag"),
   iterDecodeWithBeam: opt.refused(ITERATIVE),
   iterDecodeWithExternalReranker: opt.refused(ITERATIVE, "flag"),
-  retainIterHistory: opt.refused(ITERATIVE, "flag"),
+  retainIterHistory: opt.refused(ITERATIVE_OUTPUT("the E- lines (the hypothesis after each refinement iteration)", "history"), "flag"),
   retainDropout: opt.refused("Monte Carlo dropout at inference is not implemented", "flag"),
   retainDropoutModules: opt.refused("Monte Carlo dropout at inference is not implemented"),
   decodingFormat: opt.refused(ITERATIVE),
@@ -104,6 +114,8 @@ export function generatorOptionsFrom(g: GenerationOptions, seed: number): Genera
     samplingTopp: g.samplingTopp,
     diverseBeamGroups: g.diverseBeamGroups,
     diverseBeamStrength: g.diverseBeamStrength,
+    diversityRate: g.diversityRate,
+    constraints: g.constraints,
     seed,
     retainAttention: g.printAlignment || g.replaceUnk !== null,
   };

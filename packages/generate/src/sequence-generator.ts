@@ -1,5 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { disposeIncrementalState, type EncoderDecoderModel, type EncoderOut, type IncrementalState } from "@fairseq-ts/models";
+import { createConstraintState, type Constraint, type ConstraintState } from "./constraints.js";
+import { constrainedStep, siblingsStep } from "./search.js";
 
 export interface GeneratorOptions {
   beam?: number;
@@ -28,6 +30,18 @@ export interface GeneratorOptions {
   diverseBeamGroups?: number;
   /** `--diverse-beam-strength` (fairseq's default 0.5). */
   diverseBeamStrength?: number;
+  /**
+   * Diverse siblings search (`--diversity-rate`, Li et al. 2016, fairseq's DiverseSiblingsSearch): from step 1 on,
+   * each hypothesis' continuations lose rate × their rank among its own top 2·beam before the beam-wide top
+   * 2·beam is taken. Above -1 it is the search strategy (0 gives beam search's hypotheses); -1 (default): off.
+   */
+  diversityRate?: number;
+  /**
+   * Lexically constrained decoding (`--constraints`, fairseq's LexicallyConstrainedBeamSearch): every hypothesis
+   * contains every constraint passed to `generate`, in the given order (`ordered`) or any order (`unordered`).
+   * null (default): off.
+   */
+  constraints?: "ordered" | "unordered" | null;
   /** Seed of the sampling draws (`--seed`); the same seed gives the same samples. */
   seed?: number;
   /**
@@ -63,6 +77,8 @@ export interface Specials {
 export class SequenceGenerator {
   readonly beam: number;
   readonly o: Required<GeneratorOptions>;
+  /** The search strategy the options choose (fairseq's build_generator). */
+  readonly strategy: "beam" | "sampling" | "diverse-beam" | "length" | "siblings" | "constrained";
 
   constructor(
     readonly model: EncoderDecoderModel,
@@ -87,6 +103,8 @@ export class SequenceGenerator {
       samplingTopp: options.samplingTopp ?? -1,
       diverseBeamGroups: options.diverseBeamGroups ?? -1,
       diverseBeamStrength: options.diverseBeamStrength ?? 0.5,
+      diversityRate: options.diversityRate ?? -1,
+      constraints: options.constraints ?? null,
       seed: options.seed ?? 1,
       retainAttention: options.retainAttention ?? false,
     };
@@ -107,13 +125,43 @@ export class SequenceGenerator {
     if (o.samplingTopk > vocabSize) throw new Error(`--sampling-topk ${o.samplingTopk} is larger than the vocabulary (${vocabSize} symbols)`);
     // fairseq: the beam can be at most vocab - 1 (pad is never selected)
     this.beam = Math.min(this.o.beam, vocabSize - 1);
-    // fairseq's build_generator: --sampling, --diverse-beam-groups and --match-source-len each choose the search
-    // strategy (Sampling, DiverseBeamSearch, LengthConstrainedBeamSearch): at most one may be given
-    const strategies = [o.sampling && "--sampling", o.diverseBeamGroups > 0 && "--diverse-beam-groups", o.matchSourceLen && "--match-source-len"].filter(
-      (x) => x,
-    );
+    // fairseq's build_generator: --sampling, --diverse-beam-groups, --match-source-len and --diversity-rate each choose the
+    // search strategy (Sampling, DiverseBeamSearch, LengthConstrainedBeamSearch, DiverseSiblingsSearch): at most one may be given
+    // (fairseq counts --diversity-rate only above 0, but chooses DiverseSiblingsSearch from above -1, after the other three)
+    const strategies = [
+      o.sampling && "--sampling",
+      o.diverseBeamGroups > 0 && "--diverse-beam-groups",
+      o.matchSourceLen && "--match-source-len",
+      o.diversityRate > 0 && "--diversity-rate",
+    ].filter((x) => x);
     if (strategies.length > 1)
       throw new Error(`Provided Search parameters are mutually exclusive: ${strategies.join(", ")} (each chooses the search strategy)`);
+    if (o.constraints !== null && o.constraints !== "ordered" && o.constraints !== "unordered")
+      throw new Error(`--constraints must be ordered or unordered, got ${String(o.constraints)}`);
+    // fairseq's build_generator, in its order of precedence
+    this.strategy = o.sampling
+      ? "sampling"
+      : o.diverseBeamGroups > 0
+        ? "diverse-beam"
+        : o.matchSourceLen
+          ? "length"
+          : o.diversityRate > -1
+            ? "siblings"
+            : o.constraints !== null
+              ? "constrained"
+              : "beam";
+    // fairseq builds the other strategy, then its generate fails: "Target-side constraints were provided, but search method doesn't support them"
+    if (o.constraints !== null && this.strategy !== "constrained") {
+      const flag = { sampling: "--sampling", "diverse-beam": "--diverse-beam-groups", length: "--match-source-len", siblings: "--diversity-rate" }[
+        this.strategy as "sampling" | "diverse-beam" | "length" | "siblings"
+      ];
+      throw new Error(`--constraints: the search strategy that ${flag} chooses does not support constraints (only beam search does)`);
+    }
+    // (fairseq: torch's topk fails with "selected index k out of range")
+    if (this.strategy === "siblings" && 2 * this.beam > vocabSize)
+      throw new Error(
+        `--diversity-rate: DiverseSiblingsSearch takes each hypothesis' top 2 x beam tokens: beam ${this.beam} needs ${2 * this.beam} symbols, the vocabulary has ${vocabSize}`,
+      );
     if (!Number.isInteger(o.noRepeatNgramSize) || o.noRepeatNgramSize < 0)
       throw new Error(`--no-repeat-ngram-size must be a non-negative integer, got ${o.noRepeatNgramSize}`);
     if (!this.o.sampling && this.o.diverseBeamGroups > 0 && this.beam % this.o.diverseBeamGroups !== 0) {
@@ -128,8 +176,16 @@ export class SequenceGenerator {
    * hypotheses sorted by score (best first), at most `nbest`.
    * `prefixTokens` (fairseq's `--prefix-size`: the first tokens of each target, pad where a row has
    * fewer) forces every hypothesis to begin with them; min length does not apply while forcing.
+   * `constraints` (with the `constraints` option): per row, the token sequences every hypothesis must contain
+   * (fairseq's unpacked constraints; none given: no row has any). If no hypothesis of a row meets them within
+   * the maximum length, generate throws (fairseq stops on an assertion).
    */
-  generate(srcTokens: tf.Tensor2D, srcLengths: tf.Tensor1D, prefixTokens: readonly Int32Array[] | null = null): Hypothesis[][] {
+  generate(
+    srcTokens: tf.Tensor2D,
+    srcLengths: tf.Tensor1D,
+    prefixTokens: readonly Int32Array[] | null = null,
+    constraints: readonly (readonly Constraint[])[] | null = null,
+  ): Hypothesis[][] {
     const { pad, eos, unk } = this.specials;
     const V = this.vocabSize;
     const beam = this.beam;
@@ -154,6 +210,24 @@ export class SequenceGenerator {
         `--min-len ${this.o.minLen} cannot be larger than the maximum length ${maxLen} (from --max-len-a/--max-len-b and the model's max positions), please adjust these!`,
       );
     }
+
+    // per batch row and beam: the hypothesis' constraint state (fairseq's search.init_constraints); checked before any tensor is made
+    const constrained = this.strategy === "constrained";
+    if (constraints !== null && !constrained)
+      throw new Error("constraints were given, but the generator was built without the constraints option (--constraints ordered|unordered)");
+    if (constraints !== null && constraints.length !== bsz) throw new Error(`constraints: ${constraints.length} rows for a batch of ${bsz}`);
+    let constraintStates: ConstraintState[][] = constrained
+      ? Array.from({ length: bsz }, (_, b) => {
+          let state: ConstraintState;
+          try {
+            state = createConstraintState(this.o.constraints!, constraints?.[b] ?? []);
+          } catch (err) {
+            throw new Error(`constraints of batch row ${b}: ${(err as Error).message}`);
+          }
+          return new Array<ConstraintState>(beam).fill(state);
+        })
+      : [];
+    let candStates: ConstraintState[][] = [];
 
     let enc: EncoderOut = tidyEnc(() => {
       const e = model.encoder.forward(srcTokens, srcLengths);
@@ -253,6 +327,13 @@ export class SequenceGenerator {
               tf.dispose([values, indices]);
               return out;
             }
+            if (constrained) {
+              const r = constrainedStep(lpMasked, step, bsz, beam, eos, scores, constraintStates);
+              candStates = r.states;
+              return r;
+            }
+            // fairseq's DiverseSiblingsSearch takes a plain beam search step at step 0
+            if (this.strategy === "siblings" && step > 0) return siblingsStep(lpMasked, step, bsz, beam, this.o.diversityRate, scores);
             const groups = this.o.diverseBeamGroups > 0 ? this.o.diverseBeamGroups : 1;
             return groups > 1 ? this.diverseStep(lpMasked, step, bsz, groups, scores) : this.beamStep(lpMasked, step, bsz, beam, 1, 0, scores, null);
           } finally {
@@ -338,6 +419,7 @@ export class SequenceGenerator {
         const newScores: number[][] = [];
         const newIgnore: boolean[][] = [];
         const newAttn: Float32Array[][] = [];
+        const newStates: ConstraintState[][] = [];
         const nextReorder: number[] = [];
         keep.forEach((b, nb) => {
           // active candidates: the first `beam` that are not eos-finalised (nor ignored)
@@ -360,6 +442,8 @@ export class SequenceGenerator {
             if (retain) newAttn.push(attnOf(srcRow));
           }
           newIgnore.push(ignore);
+          // fairseq's search.prune_sentences + update_constraints: the kept candidates' states
+          if (constrained) newStates.push(active.map((j) => candStates[b]![j]!));
         });
         // in the new batch's numbering, as fairseq; corrected by batchIdxs at the next step
         reorder = nextReorder;
@@ -367,6 +451,7 @@ export class SequenceGenerator {
         scores = newScores;
         candsToIgnore = newIgnore;
         attnHist = newAttn;
+        constraintStates = newStates;
         origIdx = keep.map((b) => origIdx[b]!);
         srcLens = keep.map((b) => srcLens[b]!);
         bsz = keep.length;
@@ -374,6 +459,13 @@ export class SequenceGenerator {
     } finally {
       disposeIncrementalState(state);
       disposeEnc(enc);
+    }
+    if (constrained) {
+      const none = finalized.findIndex((h) => h.length === 0);
+      if (none >= 0)
+        throw new Error(
+          `--constraints: no hypothesis of batch row ${none} contains all its constraints within the maximum length ${maxLen} (fairseq stops on an assertion here); raise --max-len-a/--max-len-b`,
+        );
     }
     return finalized.map((hyps) =>
       hyps

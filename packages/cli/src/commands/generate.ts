@@ -48,7 +48,19 @@ export const generateSpec: CommandSpec = {
   name: "generate",
   description: "translate a preprocessed split with a trained model (fairseq-generate)",
   positional: { name: "data", help: "path to data directory" },
-  groups: [...inferenceGroups("generate", { scores: true, decodesText: true }), { group: generationOptions }],
+  groups: [
+    ...inferenceGroups("generate", { scores: true, decodesText: true }),
+    {
+      group: generationOptions,
+      unused: [
+        {
+          keys: ["constraints"],
+          reason:
+            "fairseq-generate takes constraints from the dataset's samples, and a binarized translation split holds none (fairseq v0.10.2 fails in init_constraints on None): give them to interactive, tab-separated after each source line",
+        },
+      ],
+    },
+  ],
   selectors: [taskSelector, ...encoderSelectors, scoringSelector],
   required: [{ group: "generation", key: "path" }],
   run: (p) => runGenerate(generateConfig(p)),

@@ -3,6 +3,7 @@ import { createInterface } from "node:readline";
 import * as tf from "@tensorflow/tfjs-core";
 import { OptionError } from "@fairseq-ts/config";
 import { collateTokens } from "@fairseq-ts/data";
+import { pyStrip, type Dictionary } from "@fairseq-ts/dictionary";
 import {
   SequenceGenerator,
   extractHardAlignment,
@@ -38,6 +39,29 @@ export function interactiveConfig(p: ParsedCommand): InteractiveConfig {
 }
 
 const NOT_HERE = "interactive translates its input lines and prints them (fairseq-interactive ignores it too)";
+
+/** An input line: the source text and, with --constraints, its target-side constraints as token ids. */
+interface InputLine {
+  text: string;
+  constraints: Int32Array[];
+}
+
+/**
+ * fairseq-interactive's make_batches with --constraints: the (stripped) line is split at tabs, the first field is
+ * the source, each further field a constraint, encoded like the source (--tokenizer, --bpe) with the target
+ * dictionary, no eos. Without --constraints a tab is just whitespace in the source.
+ */
+function parseInputLine(line: string, lineNo: number, constrained: boolean, encode: (s: string) => string, tgt: Dictionary): InputLine {
+  if (!constrained) return { text: line, constraints: [] };
+  const [text, ...fields] = pyStrip(line).split("\t");
+  const constraints = fields.map((field, i) => {
+    const ids = tgt.encodeLine(encode(field), { appendEos: false, addIfNotExist: false });
+    // (fairseq asserts on an empty constraint: the trie needs a token)
+    if (ids.length === 0) throw new Error(`--constraints: input line ${lineNo}: constraint ${i + 1} is empty (tab-separated fields after the source)`);
+    return ids;
+  });
+  return { text: text!, constraints };
+}
 
 /** `fairseq-ts interactive DATA --path CKPT`: translate raw lines from stdin or --input (fairseq-interactive). */
 export const interactiveSpec: CommandSpec = {
@@ -82,9 +106,11 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
     if (input !== "-" && !existsSync(input)) throw new Error(`--input ${input}: cannot read (no such file)`);
     const rl = createInterface({ input: input === "-" ? process.stdin : createReadStream(input, "utf8"), crlfDelay: Infinity });
     let nextId = 0;
-    let buffer: string[] = [];
-    const translateBatch = (lines: string[]) => {
-      const encoded = lines.map((l) => src.encodeLine(codec.encode(l), { addIfNotExist: false }));
+    let lineNo = 0;
+    let buffer: InputLine[] = [];
+    const constrained = g.constraints !== null;
+    const translateBatch = (lines: InputLine[]) => {
+      const encoded = lines.map((l) => src.encodeLine(codec.encode(l.text), { addIfNotExist: false }));
       // fairseq-interactive's size check: too long stops the run (or is skipped, its id still counted)
       const kept = inferenceSizeCheck(encoded, (model as EncoderDecoderModel).maxPositions(), {
         maxSourcePositions: c.task.maxSourcePositions,
@@ -104,7 +130,7 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
       );
       let hyps;
       try {
-        hyps = gen.generate(srcT, lens);
+        hyps = gen.generate(srcT, lens, null, constrained ? kept.map((i) => lines[i]!.constraints) : null);
       } finally {
         // also when generation throws (e.g. --min-len above the maximum length)
         tf.dispose([srcT, lens]);
@@ -113,6 +139,7 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
       kept.forEach((line, r) => {
         const id = firstId + line;
         out.push(`S-${id}\t${src.string(ids[r]!, { bpeSymbol: removeBpe })}`);
+        for (const c of lines[line]!.constraints) out.push(`C-${id}\t${tgt.string(c, { bpeSymbol: removeBpe })}`);
         for (const h of hyps[r]!) {
           const hs = tgt.string(h.tokens, { bpeSymbol: removeBpe });
           out.push(formatH(id, h.score, hs), formatD(id, h.score, codec.decode(hs)), formatP(id, h.positionalScores));
@@ -130,11 +157,11 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
     };
     // fairseq batches the buffer by --batch-size and --max-tokens (padded: rows x longest); outputs stay in input order
     const { batchSize, maxTokens } = c.dataset;
-    const translate = (lines: string[]) => {
-      let batch: string[] = [];
+    const translate = (lines: InputLine[]) => {
+      let batch: InputLine[] = [];
       let longest = 0;
       for (const line of lines) {
-        const len = src.encodeLine(codec.encode(line), { addIfNotExist: false }).length;
+        const len = src.encodeLine(codec.encode(line.text), { addIfNotExist: false }).length;
         const wider = Math.max(longest, len);
         if (batch.length && ((batchSize !== null && batch.length + 1 > batchSize) || (maxTokens !== null && (batch.length + 1) * wider > maxTokens))) {
           translateBatch(batch);
@@ -148,7 +175,7 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
     };
     if (process.stdin.isTTY && input === "-") process.stderr.write("Type the input sentence and press return:\n");
     for await (const line of rl) {
-      buffer.push(line);
+      buffer.push(parseInputLine(line, ++lineNo, constrained, (x) => codec.encode(x), tgt));
       if (buffer.length >= bufferSize) {
         translate(buffer);
         buffer = [];
