@@ -176,3 +176,33 @@ describe("transformer_pointer_generator", () => {
     expect(() => build({ alignment_layer: 2 })).toThrow(/--alignment-layer/);
   });
 });
+
+describe("training steps", () => {
+  it("the loss (-log p of the targets) falls over gradient steps and tf.memory().numTensors stays flat", () => {
+    const m = build();
+    m.train();
+    const src = tf.tensor2d([[4, 7, 5, 2]], [1, 4], "int32");
+    const lengths = tf.tensor1d([4], "int32");
+    const prev = tf.tensor2d([[2, 7]], [1, 2], "int32");
+    const target = tf.tensor2d([[7, 2]], [1, 2], "int32");
+    const params = [...m.namedParameters().values()];
+    const losses: number[] = [];
+    const counts: number[] = [];
+    for (let step = 0; step < 6; step++) {
+      const { value, grads } = tf.variableGrads(() => {
+        const lp = m.getNormalizedProbs(m.forward(src, lengths, prev), true);
+        return tf.neg(tf.sum(tf.mul(lp, tf.oneHot(target, NUM_TYPES)))) as tf.Scalar;
+      }, params);
+      losses.push(value.dataSync()[0]!);
+      tf.tidy(() => {
+        for (const p of params) if (grads[p.name]) p.assign(tf.sub(p, tf.mul(grads[p.name]!, 0.05)));
+      });
+      tf.dispose([value, ...Object.values(grads)]);
+      counts.push(tf.memory().numTensors);
+    }
+    expect(losses.at(-1)!).toBeLessThan(losses[0]!);
+    expect(new Set(counts.slice(1)).size, `tensor counts ${counts}`).toBe(1);
+    tf.dispose([src, lengths, prev, target]);
+    m.dispose();
+  });
+});
