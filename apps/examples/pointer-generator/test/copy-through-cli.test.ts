@@ -94,7 +94,7 @@ describe("transformer_pointer_generator through the CLI (--user-dir)", () => {
     ]);
     expect(pre.status, pre.out).toBe(0);
 
-    const trainAndGenerate = async (name: string, extra: string[]) => {
+    const trainAndGenerate = async (name: string, updates: number, extra: string[]) => {
       const tr = await run([
         "train",
         join(dir, "bin"),
@@ -106,7 +106,7 @@ describe("transformer_pointer_generator through the CLI (--user-dir)", () => {
         ...["--encoder-ffn-embed-dim", "64", "--decoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2", "--decoder-attention-heads", "2"],
         ...["--share-all-embeddings", "--alignment-layer", "-1", "--alignment-heads", "1", "--source-position-markers", String(markers)],
         ...["--dropout", "0", "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1"],
-        ...["--optimizer", "adam", "--lr", "0.01", "--max-tokens", "600", "--max-update", "120", "--seed", "2"],
+        ...["--optimizer", "adam", "--lr", "0.01", "--max-tokens", "600", "--max-update", String(updates), "--seed", "2"],
         ...["--save-dir", join(dir, name), "--no-epoch-checkpoints", "--log-format", "simple", "--log-interval", "20"],
         ...extra,
       ]);
@@ -130,12 +130,13 @@ describe("transformer_pointer_generator through the CLI (--user-dir)", () => {
       return hyps.map((h, i) => restoreOovs(test.src[i]!, h, i + 1));
     };
 
-    const pointer = await trainAndGenerate("pointer", []);
+    const pointer = await trainAndGenerate("pointer", 120, []);
     const copied = pointer.filter((h, i) => h === test.tgt[i]).length;
     expect(copied, pointer.map((h, i) => `${h} | ${test.tgt[i]}`).join("\n")).toBeGreaterThanOrEqual(16);
 
-    // the same model with p_gen forced to 1: only the first len(dict) - markers types have probability, no word is copied
-    const generator = await trainAndGenerate("generator", ["--force-generation", "1"]);
+    // the same model with p_gen forced to 1: only the first len(dict) - markers types have probability, so no word
+    // is copied however long it trains (40 updates keep the test short)
+    const generator = await trainAndGenerate("generator", 40, ["--force-generation", "1"]);
     const oovWords = new Set(test.tgt.flatMap((t) => t.split(" ")));
     expect(generator.flatMap((h) => h.split(" ")).filter((w) => oovWords.has(w))).toEqual([]);
   });

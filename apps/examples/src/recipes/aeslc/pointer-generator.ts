@@ -23,9 +23,13 @@ export interface PointerGeneratorRun {
   work: string;
   /** The fairseq-ts CLI (packages/cli/dist/bin.js). */
   cli: string;
-  /** A 1+1-layer d=64 model, 1000 words, sources cut at 100 words: checks the pipeline, summaries are not good. */
+  /**
+   * A 1+1-layer d=64 model, 1000 words, sources cut at 100 words: checks the pipeline, summaries are not good.
+   * Otherwise 3+3 layers, d=128 (pointing with the penultimate decoder layer, as the README), 10000 words, 400.
+   */
   tiny: boolean;
   maxUpdate?: number;
+  /** Default: 1 (tiny) or 5, unless maxUpdate alone is given. */
   maxEpoch?: number;
   /** Use only the first N training (and at most N validation) examples. */
   subset?: number;
@@ -121,13 +125,13 @@ export async function runPointerGenerator(o: PointerGeneratorRun): Promise<strin
         ["--encoder-ffn-embed-dim", "128", "--decoder-ffn-embed-dim", "128", "--encoder-attention-heads", "2", "--decoder-attention-heads", "2"],
         ["--alignment-layer", "-1"],
       )
-    : ["--encoder-layers", "3", "--decoder-layers", "3", "--encoder-embed-dim", "256", "--decoder-embed-dim", "256"].concat(
-        ["--encoder-ffn-embed-dim", "1024", "--decoder-ffn-embed-dim", "1024", "--encoder-attention-heads", "4", "--decoder-attention-heads", "4"],
+    : ["--encoder-layers", "3", "--decoder-layers", "3", "--encoder-embed-dim", "128", "--decoder-embed-dim", "128"].concat(
+        ["--encoder-ffn-embed-dim", "512", "--decoder-ffn-embed-dim", "512", "--encoder-attention-heads", "4", "--decoder-attention-heads", "4"],
         ["--alignment-layer", "-2"],
       );
   const limits = [
     ...(o.maxUpdate !== undefined ? ["--max-update", String(o.maxUpdate)] : []),
-    ...(o.maxEpoch !== undefined || o.maxUpdate === undefined ? ["--max-epoch", String(o.maxEpoch ?? (o.tiny ? 1 : 8))] : []),
+    ...(o.maxEpoch !== undefined || o.maxUpdate === undefined ? ["--max-epoch", String(o.maxEpoch ?? (o.tiny ? 1 : 5))] : []),
   ];
   const checkpoints = join(o.work, "checkpoints");
   // README.xsum.md's training flags (smaller model, warmup and batches for CPUs)
