@@ -57,6 +57,7 @@ export class MultiheadAttention {
    * @param keyBias additive B x 1 x 1 x S mask (padding), or null
    * @param attnBias additive T x S mask (future mask), or null
    * @param state incremental state (decoding): self-attention appends k/v; encoder attention caches them
+   * @param averageHeads average the weights over the first N heads only (fairseq's `attn[:alignment_heads].mean(0)`; default all)
    * @returns [B x T x C, head-averaged weights B x T x S if needWeights]
    */
   apply(
@@ -66,6 +67,7 @@ export class MultiheadAttention {
     attnBias: tf.Tensor | null,
     state: IncrementalState | undefined,
     needWeights: boolean,
+    averageHeads?: number,
   ): [tf.Tensor3D, tf.Tensor3D | null] {
     const [b, t] = query.shape;
     let q: tf.Tensor4D;
@@ -113,7 +115,9 @@ export class MultiheadAttention {
     const attn = tf.matMul(dropout(this.ctx, probs, this.dropoutP), v); // [B, H, T, d]
     const merged = tf.reshape(t === 1 ? attn : tf.transpose(attn, [0, 2, 1, 3]), [b!, t!, this.embedDim]);
     const out = this.outProj.apply(merged) as tf.Tensor3D;
-    return [out, needWeights ? (tf.mean(probs, 1) as tf.Tensor3D) : null];
+    if (!needWeights) return [out, null];
+    const heads = averageHeads === undefined || averageHeads >= this.numHeads ? probs : tf.slice(probs, [0, 0, 0, 0], [-1, averageHeads, -1, -1]);
+    return [out, tf.mean(heads, 1) as tf.Tensor3D];
   }
 
   /**

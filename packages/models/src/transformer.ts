@@ -173,6 +173,7 @@ class DecoderLayer {
     selfKeyBias: tf.Tensor | null,
     state: IncrementalState | undefined,
     needAttn: boolean,
+    alignmentHeads?: number,
   ): [tf.Tensor3D, tf.Tensor3D | null] {
     const pre = this.a.decoder_normalize_before;
     let residual = x;
@@ -184,7 +185,7 @@ class DecoderLayer {
     if (this.encoderAttn && enc) {
       residual = h as tf.Tensor3D;
       if (pre) h = this.encoderAttnLayerNorm!.apply(h);
-      const [o, w] = this.encoderAttn.apply(h as tf.Tensor3D, enc.encoderOut, encKeyBias, null, state, needAttn);
+      const [o, w] = this.encoderAttn.apply(h as tf.Tensor3D, enc.encoderOut, encKeyBias, null, state, needAttn, alignmentHeads);
       attn = w;
       h = tf.add(residual, dropout(this.ctx, o, this.a.dropout));
       if (!pre) h = this.encoderAttnLayerNorm!.apply(h);
@@ -318,8 +319,16 @@ export class TransformerDecoder implements FairseqDecoder {
     return tf.slice(this.futureMaskCache, [0, 0], [t, t]);
   }
 
-  /** Hidden states before the output projection, and the alignment layer's attention. */
-  extractFeatures(prev: tf.Tensor2D, enc: EncoderOut | null, state?: IncrementalState): [tf.Tensor3D, tf.Tensor3D | null] {
+  /**
+   * Hidden states before the output projection, and the alignment layer's encoder attention averaged over heads
+   * (fairseq's `extract_features(alignment_layer, alignment_heads)`: by default the last layer and all heads).
+   */
+  extractFeatures(
+    prev: tf.Tensor2D,
+    enc: EncoderOut | null,
+    state?: IncrementalState,
+    alignment: { alignmentLayer?: number; alignmentHeads?: number } = {},
+  ): [tf.Tensor3D, tf.Tensor3D | null] {
     const incremental = state !== undefined;
     let positions = this.embedPositions ? this.embedPositions.apply(prev, incremental) : null;
     let tokens = prev;
@@ -338,11 +347,11 @@ export class TransformerDecoder implements FairseqDecoder {
     const encKeyBias = enc?.extra?.keyBias ?? null;
     let h = x as tf.Tensor3D;
     let attn: tf.Tensor3D | null = null;
-    const last = this.layers.length - 1;
+    const alignmentLayer = alignment.alignmentLayer ?? this.layers.length - 1;
     this.layers.forEach((layer, i) => {
-      const [o, w] = layer.apply(h, enc, encKeyBias, futureMask, selfKeyBias, state, i === last);
+      const [o, w] = layer.apply(h, enc, encKeyBias, futureMask, selfKeyBias, state, i === alignmentLayer, alignment.alignmentHeads);
       h = o;
-      if (i === last) attn = w;
+      if (i === alignmentLayer) attn = w;
     });
     if (this.layerNorm) h = this.layerNorm.apply(h) as tf.Tensor3D;
     if (this.projectOutDim) h = this.projectOutDim.apply(h) as tf.Tensor3D;

@@ -12,6 +12,7 @@ import {
   type EncoderDecoderModel,
   type IncrementalState,
   type LanguageModel,
+  type TransformerDecoder,
 } from "../src/index.js";
 
 const tiny = () => ({
@@ -206,6 +207,35 @@ describe("transformer", () => {
       expect(tf.max(tf.abs(tf.sub(projected, tf.reshape(logits, [4, 14])))).dataSync()[0]).toBeLessThan(1e-5);
       m.dispose();
     }
+  });
+
+  it("extractFeatures' alignmentLayer/alignmentHeads (fairseq's alignment_layer/_heads): that layer's encoder attention, averaged over its first N heads", () => {
+    const m = buildModel(tiny(), { srcVocabSize: 12, tgtVocabSize: 12, padIdx: 1 }) as EncoderDecoderModel;
+    const decoder = m.decoder as TransformerDecoder;
+    // head 0 of layer 0's encoder attention gets zero keys: its scores are all equal, so its weights are 1/S exactly
+    const k = m.namedParameters().get("decoder.layers.0.encoder_attn.k_proj.weight")!;
+    const kb = m.namedParameters().get("decoder.layers.0.encoder_attn.k_proj.bias")!;
+    const headDim = 16 / 4;
+    k.assign(tf.mul(k, tf.reshape(tf.concat([tf.zeros([headDim]), tf.ones([16 - headDim])]), [16, 1])));
+    kb.assign(tf.mul(kb, tf.concat([tf.zeros([headDim]), tf.ones([16 - headDim])])));
+    const src = tf.tensor2d([[4, 5, 6, 2]], [1, 4], "int32");
+    const prev = tf.tensor2d([[2, 6, 7]], [1, 3], "int32");
+    const enc = m.encoder.forward(src, tf.tensor1d([4], "int32"));
+    const attn = (o: { alignmentLayer?: number; alignmentHeads?: number }) => decoder.extractFeatures(prev, enc, undefined, o)[1]!.arraySync().flat(2);
+    for (const w of attn({ alignmentLayer: 0, alignmentHeads: 1 })) expect(w).toBeCloseTo(0.25, 6);
+    const allHeads = attn({ alignmentLayer: 0 });
+    expect(Math.max(...allHeads.map((w) => Math.abs(w - 0.25)))).toBeGreaterThan(1e-3);
+    expect(attn({ alignmentLayer: 0, alignmentHeads: 4 })).toEqual(allHeads);
+    expect(attn({ alignmentLayer: 0, alignmentHeads: 9 })).toEqual(allHeads);
+    // by default the last layer and all its heads, as before
+    expect(attn({})).toEqual(attn({ alignmentLayer: 1, alignmentHeads: 4 }));
+    expect(attn({})).toEqual(
+      m
+        .forward(src, tf.tensor1d([4], "int32"), prev)[1]
+        .attn!.arraySync()
+        .flat(2),
+    );
+    m.dispose();
   });
 
   it("transformer_lm: pre-norm decoder without encoder attention, incremental = full", () => {
