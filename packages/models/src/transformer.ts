@@ -435,6 +435,8 @@ export class TransformerModel extends BaseModel implements EncoderDecoderModel {
     if (args.share_all_embeddings) {
       if (vocab.srcVocabSize !== vocab.tgtVocabSize) throw new Error("--share-all-embeddings requires a joined dictionary");
       if (args.encoder_embed_dim !== args.decoder_embed_dim) throw new Error("--share-all-embeddings requires encoder_embed_dim == decoder_embed_dim");
+      // fairseq's build_model sets share_decoder_input_output_embed too: one matrix for both embeddings and the output layer
+      args.share_decoder_input_output_embed = true;
     }
     const encEmb = new Embedding(ctx, "encoder.embed_tokens", vocab.srcVocabSize, args.encoder_embed_dim, vocab.padIdx);
     let decEmb: Embedding;

@@ -191,6 +191,19 @@ describe("transformer", () => {
     m.dispose();
   });
 
+  it("--share-all-embeddings also ties the output projection, as fairseq's build_model sets share_decoder_input_output_embed", () => {
+    const args = { ...tiny(), share_decoder_input_output_embed: false, share_all_embeddings: true };
+    const m = buildModel(args, { srcVocabSize: 12, tgtVocabSize: 12, padIdx: 1 }) as EncoderDecoderModel;
+    expect(args.share_decoder_input_output_embed).toBe(true);
+    const sd = m.stateDict();
+    expect(sd.get("decoder.output_projection.weight")).toBe(sd.get("encoder.embed_tokens.weight"));
+    expect(sd.get("decoder.embed_tokens.weight")).toBe(sd.get("encoder.embed_tokens.weight"));
+    // one 12×16 matrix for all three
+    const distinct = new Set([...sd.values()].filter((v) => v.shape[0] === 12 && v.shape[1] === 16));
+    expect(distinct.size).toBe(1);
+    m.dispose();
+  });
+
   it("featuresOnly (fairseq's features_only) returns the output layer's input: features · outputProjectionᵀ are the logits", () => {
     for (const shared of [true, false]) {
       const m = buildModel({ ...tiny(), share_decoder_input_output_embed: shared }, { srcVocabSize: 12, tgtVocabSize: 14, padIdx: 1 }) as EncoderDecoderModel;
