@@ -244,6 +244,8 @@ export class SequenceGenerator {
       : [];
     let candStates: ConstraintState[][] = [];
 
+    // (before any tensor is made: its checks throw)
+    const lm = this.o.lmModel ? new LanguageModelFusion(this.o.lmModel, this.o.lmWeight, V) : null;
     const beamOrder = tf.tensor1d(
       Array.from({ length: bsz * beam }, (_, i) => Math.floor(i / beam)),
       "int32",
@@ -256,7 +258,6 @@ export class SequenceGenerator {
     }
     // one incremental state per model; the language model of shallow fusion keeps its own
     const state = model.newIncrementalStates();
-    const lm = this.o.lmModel ? new LanguageModelFusion(this.o.lmModel, this.o.lmWeight, V) : null;
     // Per row (bsz*beam): token history (starting with eos) and cumulative scores per step.
     let tokens: number[][] = Array.from({ length: bsz * beam }, () => [eos]);
     let scores: number[][] = Array.from({ length: bsz * beam }, () => []);
@@ -301,9 +302,13 @@ export class SequenceGenerator {
           if (lm) {
             // fairseq: lprobs += lm_weight * the LM's log-probs, before the NaN, pad, unk and length masks
             const translation = lprobs;
-            const fused = lm.step(prevTensor);
-            lprobs = tf.add(translation, fused);
-            tf.dispose([translation, fused]);
+            try {
+              const fused = lm.step(prevTensor);
+              lprobs = tf.add(translation, fused);
+              fused.dispose();
+            } finally {
+              translation.dispose();
+            }
           }
         } finally {
           prevTensor.dispose();

@@ -5,7 +5,7 @@ import { initBackend } from "@fairseq-ts/backend";
 import type { Sample } from "@fairseq-ts/data";
 import { buildModel, loadFairseqCheckpoint, type EncoderDecoderModel, type LanguageModel } from "@fairseq-ts/models";
 import { TranslationTask } from "@fairseq-ts/tasks";
-import { SequenceGenerator, type GeneratorOptions, type Hypothesis } from "../src/index.js";
+import { SequenceGenerator, SequenceScorer, type GeneratorOptions, type Hypothesis } from "../src/index.js";
 import { fakeModel } from "./fake-model.js";
 import { SHARED } from "./shared.js";
 
@@ -119,7 +119,14 @@ describe("shallow fusion (--lm-path/--lm-weight) with fairseq's tiny transformer
   it("a language model over another vocabulary is an error naming both sizes", () => {
     const tm = fakeModel((rows) => tf.zeros([rows, 1, 6]) as tf.Tensor3D);
     const gen = new SequenceGenerator(tm, specials, 6, { beam: 1, lmModel: lmTiny, lmWeight: 1 });
-    expect(() => gen.generate(src(), lens())).toThrow("--lm-path: the language model predicts 13784 symbols but the target dictionary has 6");
+    const [s, l] = [src(), lens()];
+    const before = tf.memory().numTensors;
+    expect(() => gen.generate(s, l)).toThrow("--lm-path: the language model predicts 13784 symbols but the target dictionary has 6");
+    expect(tf.memory().numTensors).toBe(before); // nothing left behind by the failed step
+    tf.dispose([s, l]);
+    expect(() => new SequenceGenerator(tm, specials, 6, { lmModel: lmTiny, lmWeight: NaN }).generate(src(), lens())).toThrow(
+      "--lm-weight must be a finite number, got NaN",
+    );
   });
 });
 
@@ -169,5 +176,25 @@ describe("ensemble + language model on the Multi30k models", () => {
     const changed = fused.out.filter((h, i) => tgt.string(h.tokens) !== tgt.string(plain.out[i]!.tokens)).length;
     console.log(`lm weight 2: ${changed} of ${fused.out.length} best hypotheses differ from the ensemble alone`);
     expect(changed).toBeGreaterThan(0);
+    // every token's fused score, through beam reorders and a shrinking batch: the two models' teacher-forced
+    // log-mean probability (SequenceScorer) + 2 · the LM's log-prob over the whole prefix
+    const sources = batches.flatMap((s) => {
+      const { data, rows, cols } = s.netInput.srcTokens;
+      return Array.from({ length: rows }, (_, r) => data.slice(r * cols, (r + 1) * cols).filter((t) => t !== task.sourceDictionary.pad()));
+    });
+    const scorer = new SequenceScorer(models, tgt.pad());
+    let maxDiff = 0;
+    fused.out.forEach((h, i) => {
+      const toks = Array.from(h.tokens);
+      const tm = tf.tidy(() => {
+        const src = tf.tensor2d([Array.from(sources[i]!)], [1, sources[i]!.length], "int32");
+        const prev = tf.tensor2d([[tgt.eos(), ...toks.slice(0, -1)]], [1, toks.length], "int32");
+        return scorer.score(src, tf.tensor1d([sources[i]!.length], "int32"), prev, tf.tensor2d([toks], [1, toks.length], "int32"))[0]![0]!.positionalScores;
+      });
+      const lmLp = lmFullLogProbs(lm, [tgt.eos(), ...toks.slice(0, -1)]);
+      toks.forEach((t, k) => (maxDiff = Math.max(maxDiff, Math.abs(h.positionalScores[k]! - (tm[k]! + 2 * lmLp[k]![t]!)))));
+    });
+    console.log(`fused scores vs teacher-forced ensemble + 2 · LM: max diff ${maxDiff.toExponential(2)}`);
+    expect(maxDiff).toBeLessThan(1e-4);
   }, 300_000);
 });
