@@ -122,6 +122,36 @@ describe("ensembles against fairseq-generate (../shared/reference/fairseq/ensemb
     expect(maxDiff).toBeLessThan(1e-5);
   }, 300_000);
 
+  it("retained attention (--print-alignment / --replace-unk) is the mean of the models' attentions over each hypothesis", () => {
+    const tgt = task.targetDictionary;
+    const s = testBatches(6).next().value as Sample;
+    const srcT = tf.tensor2d(s.netInput.srcTokens.data, [s.netInput.srcTokens.rows, s.netInput.srcTokens.cols], "int32");
+    const lens = tf.tensor1d(s.netInput.srcLengths, "int32");
+    const gen = new SequenceGenerator([publicModel, seed2Model], { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, {
+      beam: 4,
+      nbest: 2,
+      retainAttention: true,
+    });
+    const hyps = gen.generate(srcT, lens).slice(0, 8);
+    let maxDiff = 0;
+    hyps.forEach((hs, r) =>
+      hs.forEach((h) => {
+        expect(h.attention!.length).toBe(h.tokens.length);
+        // independent: each model's decoder over [eos, tokens...] with teacher forcing, attentions averaged
+        tf.tidy(() => {
+          const src1 = tf.slice(srcT, [r, 0], [1, -1]) as tf.Tensor2D;
+          const prev = tf.tensor2d([[tgt.eos(), ...Array.from(h.tokens.subarray(0, h.tokens.length - 1))]], [1, h.tokens.length], "int32");
+          const attn = [publicModel, seed2Model].map(
+            (m) => m.decoder.forward(prev, m.encoder.forward(src1, tf.slice(lens, [r], [1]) as tf.Tensor1D))[1].attn!.arraySync()[0]!,
+          );
+          attn[0]!.forEach((row, t) => row.forEach((v, k) => (maxDiff = Math.max(maxDiff, Math.abs((v + attn[1]![t]![k]!) / 2 - h.attention![t]![k]!)))));
+        });
+      }),
+    );
+    tf.dispose([srcT, lens]);
+    expect(maxDiff).toBeLessThan(1e-4);
+  });
+
   it("score-reference: a token's ensemble log-prob is the log of the mean of the two models' probabilities", () => {
     const s = testBatches(4).next().value as Sample;
     const ts = sampleToTensors(s);
