@@ -5,7 +5,7 @@ import { disposeIncrementalState, type EncoderDecoderModel, type EncoderOut, typ
 export interface EnsembleStep {
   /** rows x V natural-log probabilities of the next token (the caller owns the tensor). */
   lprobs: tf.Tensor2D;
-  /** With `retainAttention`: rows x S attention of the step (averaged over the models that give one), else null. */
+  /** With `retainAttention`: rows x S attention of the step (as fairseq: the models' attentions summed, divided by N), else null. */
   attn: Float32Array | null;
 }
 
@@ -88,9 +88,17 @@ export class EnsembleModel {
   /**
    * fairseq's `forward_decoder`: every model's decoder on `tokens` (rows x T, eos first) with its own encoder
    * output and incremental state; the last position's logits divided by `temperature`, normalised to
-   * log-probs; averaged in probability space when there are several models.
+   * log-probs; averaged in probability space when there are several models. With `vocabSize`, a model
+   * predicting another number of symbols is an error naming it.
    */
-  forwardDecoder(tokens: tf.Tensor2D, encoderOuts: EncoderOut[], states: IncrementalState[], temperature: number, retainAttention: boolean): EnsembleStep {
+  forwardDecoder(
+    tokens: tf.Tensor2D,
+    encoderOuts: EncoderOut[],
+    states: IncrementalState[],
+    temperature: number,
+    retainAttention: boolean,
+    vocabSize?: number,
+  ): EnsembleStep {
     const rows = tokens.shape[0];
     const n = this.models.length;
     let attn: Float32Array | null = null;
@@ -108,9 +116,12 @@ export class EnsembleModel {
         let logits = out[0].shape[1] === 1 ? out[0] : tf.slice(out[0], [0, out[0].shape[1] - 1, 0], [-1, 1, -1]);
         if (temperature !== 1) logits = tf.div(logits, temperature);
         const lp = m.decoder.getNormalizedProbs([logits as tf.Tensor3D, out[1]], true);
-        if (n > 1 && i > 0 && lp.shape[2] !== perModel[0]!.shape[1])
+        const expected = vocabSize ?? perModel[0]?.shape[1];
+        if (expected !== undefined && lp.shape[2] !== expected)
           throw new Error(
-            `ensemble: ${this.names[i]} predicts ${lp.shape[2]} symbols but ${this.names[0]} predicts ${perModel[0]!.shape[1]}: the models must share the target dictionary`,
+            vocabSize === undefined
+              ? `ensemble: ${this.names[i]} predicts ${lp.shape[2]} symbols but ${this.names[0]} predicts ${expected}: the models must share the target dictionary`
+              : `${this.names[i]} predicts ${lp.shape[2]} symbols but the target dictionary has ${expected}: the models must use the target dictionary`,
           );
         perModel.push(tf.reshape(lp, [rows, lp.shape[2]]) as tf.Tensor2D);
       });

@@ -298,7 +298,7 @@ export class SequenceGenerator {
         let lprobs: tf.Tensor2D;
         let stepAttn: Float32Array | null;
         try {
-          ({ lprobs, attn: stepAttn } = model.forwardDecoder(prevTensor, enc, state, this.o.temperature, retain));
+          ({ lprobs, attn: stepAttn } = model.forwardDecoder(prevTensor, enc, state, this.o.temperature, retain, V));
           if (lm) {
             // fairseq: lprobs += lm_weight * the LM's log-probs, before the NaN, pad, unk and length masks
             const translation = lprobs;

@@ -253,7 +253,13 @@ describe("EnsembleModel (hand-worked)", () => {
     expect(e.maxDecoderPositions()).toBe(7);
     expect(e.maxPositions()).toEqual([9, 7]);
     const gen = new SequenceGenerator(e, specials, 5, { beam: 1 });
-    expect(() => gen.generate(src(), lens())).toThrow("ensemble: b.pt predicts 6 symbols but a.pt predicts 5: the models must share the target dictionary");
+    expect(() => gen.generate(src(), lens())).toThrow("b.pt predicts 6 symbols but the target dictionary has 5: the models must use the target dictionary");
+    // without the dictionary's size (a direct call), the models are compared with the first
+    const [x, l] = [src(), lens()];
+    const enc = e.forwardEncoder(x, l);
+    expect(() => e.forwardDecoder(tf.tensor2d([[2]], [1, 1], "int32"), enc, e.newIncrementalStates(), 1, false)).toThrow(
+      "ensemble: b.pt predicts 6 symbols but a.pt predicts 5: the models must share the target dictionary",
+    );
   });
 
   it("splitPaths: fairseq's split_paths (':' separated; '|' when the paths are URLs); an empty entry is an error", () => {
