@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { EnsembleModel, splitPaths } from "@fairseq-ts/generate";
 import { loadModelCheckpointBytes, type EncoderDecoderModel, type LanguageModel } from "@fairseq-ts/models";
 import { initBackend, parseBackendName } from "@fairseq-ts/backend";
 import { TranslationTask, type DatasetImpl, type Task, type TranslationOptions } from "@fairseq-ts/tasks";
@@ -8,12 +10,12 @@ import { importUserDir } from "./user-dir.js";
  * Load a model for inference from `--path`: a fairseq `.pt` checkpoint (read without executing
  * anything) or a fairseq-ts `.safetensors` checkpoint. The file's first bytes decide, not its name.
  */
-export function loadModelForTask(path: string, task: Task): { model: EncoderDecoderModel | LanguageModel; args: Record<string, unknown> } {
+export function loadModelForTask(path: string, task: Task, flag = "--path"): { model: EncoderDecoderModel | LanguageModel; args: Record<string, unknown> } {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
   } catch (err) {
-    throw new Error(`--path ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new Error(`${flag} ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   const translation = task.name === "translation";
   return loadModelCheckpointBytes(
@@ -24,7 +26,7 @@ export function loadModelForTask(path: string, task: Task): { model: EncoderDeco
       vocabSize: translation ? undefined : task.targetDictionary.length,
       padIdx: task.targetDictionary.pad(),
     },
-    `--path ${path}`,
+    `${flag} ${path}`,
   );
 }
 
@@ -32,23 +34,74 @@ export function loadModelForTask(path: string, task: Task): { model: EncoderDeco
 export interface TranslationSetup {
   backend: string | null;
   userDir: string | null;
+  /** `--path`: one checkpoint, or an ensemble's separated by ':' (fairseq's split_paths). */
   path: string;
+  /** `--lm-path`: a language model for shallow fusion. */
+  lmPath?: string | null;
   task: TranslationOptions;
   datasetImpl: DatasetImpl | null;
 }
 
 /**
  * What generate and interactive do first: choose the backend, import `--user-dir`, open the
- * translation task for DATA and load `--path` for it.
+ * translation task for DATA and load `--path` for it: every checkpoint of an ensemble, one after the
+ * other, each against DATA's dictionaries (a checkpoint that does not fit them is an error naming it),
+ * and the `--lm-path` language model, which must use the target dictionary.
  */
-export async function setupTranslation(data: string, o: TranslationSetup, command: string): Promise<{ task: TranslationTask; model: EncoderDecoderModel }> {
+export async function setupTranslation(
+  data: string,
+  o: TranslationSetup,
+  command: string,
+): Promise<{ task: TranslationTask; ensemble: EnsembleModel; lm: LanguageModel | null }> {
   await initBackend({ backend: o.backend === null ? undefined : parseBackendName(o.backend), log: (l) => process.stderr.write(`${l}\n`) });
   await importUserDir(o.userDir ?? undefined);
   const task = await TranslationTask.setup({ data, ...o.task, datasetImpl: o.datasetImpl });
-  const { model } = loadModelForTask(o.path, task);
-  if (model.kind !== "encoder-decoder") {
-    model.dispose();
-    throw new Error(`--path ${o.path}: ${command} needs an encoder-decoder model`);
+  const paths = splitPaths(o.path);
+  const models: EncoderDecoderModel[] = [];
+  let lm: LanguageModel | null = null;
+  try {
+    for (const path of paths) {
+      const { model } = loadModelForTask(path, task);
+      if (model.kind !== "encoder-decoder") {
+        model.dispose();
+        throw new Error(`--path ${path}: ${command} needs an encoder-decoder model`);
+      }
+      models.push(model);
+    }
+    if (o.lmPath) lm = loadFusionLanguageModel(o.lmPath, task, data);
+  } catch (err) {
+    for (const m of models) m.dispose();
+    throw err;
   }
-  return { task, model };
+  return { task, ensemble: new EnsembleModel(models, paths), lm };
+}
+
+/**
+ * `--lm-path`: a language model (fairseq `.pt` or fairseq-ts checkpoint) for shallow fusion. fairseq builds it
+ * with the data directory's dictionary and needs it to be the translation's target dictionary: a model of
+ * another vocabulary size is an error naming the flag, the file and the dictionary.
+ */
+function loadFusionLanguageModel(path: string, task: TranslationTask, data: string): LanguageModel {
+  const tgt = task.targetDictionary;
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new Error(`--lm-path ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  let loaded;
+  try {
+    loaded = loadModelCheckpointBytes(bytes, { vocabSize: tgt.length, padIdx: tgt.pad() }, `--lm-path ${path}`);
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (!/vocabulary size mismatch/.test(msg)) throw err;
+    throw new Error(
+      `${msg}; the language model for fusion must use the target dictionary (${join(data, `dict.${task.targetLang}.txt`)}, ${tgt.length} symbols), as fairseq requires`,
+    );
+  }
+  if (loaded.model.kind !== "language-model") {
+    loaded.model.dispose();
+    throw new Error(`--lm-path ${path}: not a language model (shallow fusion needs a decoder-only model such as transformer_lm)`);
+  }
+  return loaded.model;
 }

@@ -20,8 +20,36 @@ function trim(s: ArrayLike<number>, pad: number, eos: number): number[] {
 }
 
 /**
+ * libbleu's `bleu_hash` of an n-gram: 64-bit FNV-1a over the ids' bytes (int32, little-endian), except that each
+ * byte is read as a *signed* char, so a byte ≥ 0x80 is XORed in sign-extended (0xFF…FFxx). libbleu counts n-grams
+ * by this hash alone, and the sign extension makes distinct n-grams collide (on Multi30k's English dictionary
+ * "man in" = [9, 6] and [241, 254] hash alike), which adds matches; fairseq's BLEU lines include them.
+ * Returned as "hi:lo" (two uint32 halves).
+ */
+function libbleuHash(ids: readonly number[], start: number, n: number): string {
+  // 14695981039346656037 = 0xCBF29CE484222325
+  let hi = 0xcbf29ce4;
+  let lo = 0x84222325;
+  for (let i = start; i < start + n; i++) {
+    const id = ids[i]!;
+    for (let k = 0; k < 4; k++) {
+      const byte = (id >>> (8 * k)) & 0xff;
+      lo = (lo ^ (byte >= 0x80 ? 0xffffff00 | byte : byte)) >>> 0;
+      if (byte >= 0x80) hi = (hi ^ 0xffffffff) >>> 0;
+      // h *= 0x100000001b3 (mod 2^64): lo·0x1b3 is exact in a double (< 2^41); the other terms only reach hi
+      const p = lo * 0x1b3;
+      const carry = Math.floor(p / 0x100000000);
+      hi = (carry + ((lo * 0x100) % 0x100000000) + (Math.imul(hi, 0x1b3) >>> 0)) >>> 0;
+      lo = p >>> 0;
+    }
+  }
+  return `${hi}:${lo}`;
+}
+
+/**
  * fairseq's corpus BLEU over token ids (`fairseq.scoring.bleu.Scorer` + libbleu): clipped n-gram
- * matches up to order 4, unknown words in the reference never match, brevity penalty min(1, e^(1-r/c)).
+ * matches up to order 4 (n-grams compared by libbleu's hash, collisions included), unknown words in
+ * the reference never match, brevity penalty min(1, e^(1-r/c)).
  */
 export class BleuScorer {
   stat: BleuStat;
@@ -59,12 +87,12 @@ export class BleuScorer {
       if (p.length < n) continue;
       const refCounts = new Map<string, number>();
       for (let i = 0; i + n <= r.length; i++) {
-        const k = r.slice(i, i + n).join(",");
+        const k = libbleuHash(r, i, n);
         refCounts.set(k, (refCounts.get(k) ?? 0) + 1);
       }
       let match = 0;
       for (let i = 0; i + n <= p.length; i++) {
-        const k = p.slice(i, i + n).join(",");
+        const k = libbleuHash(p, i, n);
         const c = refCounts.get(k) ?? 0;
         if (c > 0) {
           match++;

@@ -3,6 +3,7 @@ import type { IntMatrix, Sample } from "@fairseq-ts/data";
 import { Dictionary } from "@fairseq-ts/dictionary";
 import { BARTModel, disposeTensorSample, loadModelCheckpointBytes, sampleToTensors, type EncoderDecoderModel } from "@fairseq-ts/models";
 import { SequenceGenerator, type GeneratorOptions, type Hypothesis } from "./sequence-generator.js";
+import { EnsembleModel, splitPaths } from "./ensemble.js";
 import { SequenceScorer } from "./sequence-scorer.js";
 import { buildBpe, buildTokenizer, type Encoder, type EncoderOptions } from "@fairseq-ts/tokenizers";
 
@@ -89,15 +90,28 @@ export class InvalidInputSizeError extends Error {
   override name = "InvalidSizeError";
 }
 
-/** A translation model with its dictionaries: fairseq's hub interface (`from_pretrained`). */
+/**
+ * A translation model with its dictionaries: fairseq's hub interface (`from_pretrained`). Given several
+ * models (an ensemble, fairseq's `checkpoint_file='a.pt:b.pt'`), it decodes and scores with all of them.
+ */
 export class Translator {
+  /** The model(s): one model is an ensemble of one. */
+  readonly ensemble: EnsembleModel;
+
   constructor(
-    readonly model: EncoderDecoderModel,
+    model: EncoderDecoderModel | readonly EncoderDecoderModel[] | EnsembleModel,
     readonly srcDict: Dictionary,
     readonly tgtDict: Dictionary,
     readonly options: GeneratorOptions = {},
     readonly text: TextPipeline = {},
-  ) {}
+  ) {
+    this.ensemble = model instanceof EnsembleModel ? model : new EnsembleModel(model);
+  }
+
+  /** The first model (the only one unless this is an ensemble). */
+  get model(): EncoderDecoderModel {
+    return this.ensemble.first;
+  }
 
   /** fairseq hub's encode side: tokenize, apply BPE (identity without them). */
   encodeText(line: string): string {
@@ -117,7 +131,7 @@ export class Translator {
 
   protected generator(options: GeneratorOptions): SequenceGenerator {
     const t = this.tgtDict;
-    return new SequenceGenerator(this.model, { pad: t.pad(), eos: t.eos(), unk: t.unk() }, t.length, { ...this.options, ...options });
+    return new SequenceGenerator(this.ensemble, { pad: t.pad(), eos: t.eos(), unk: t.unk() }, t.length, { ...this.options, ...options });
   }
 
   /** Sentences as a collated sample in fairseq's translation layout: left-padded sources, right-padded targets. */
@@ -149,7 +163,7 @@ export class Translator {
   /** `generate` with fairseq's `prefix_tokens`: each target starts with its row of `prefixes` (forced). */
   protected generateWithPrefix(tokens: Int32Array[], prefixes: Int32Array[] | null, options: GeneratorOptions & InferenceSizeOptions): Hypothesis[][] {
     const o = { ...this.options, ...options };
-    const kept = inferenceSizeCheck(tokens, this.model.maxPositions(), o);
+    const kept = inferenceSizeCheck(tokens, this.ensemble.maxPositions(), o);
     if (kept.length < tokens.length) {
       const out: Hypothesis[][] = tokens.map(() => []);
       if (kept.length > 0)
@@ -194,7 +208,7 @@ export class Translator {
     const t = tgts.map((l) => this.tgtDict.encodeLine(this.encodeText(l), { addIfNotExist: false }));
     const ts = sampleToTensors(this.collate(s, t));
     try {
-      return new SequenceScorer(this.model, this.tgtDict.pad())
+      return new SequenceScorer(this.ensemble, this.tgtDict.pad())
         .score(ts.netInput.srcTokens, ts.netInput.srcLengths, ts.netInput.prevOutputTokens!, ts.target)
         .map((h) => h[0]!);
     } finally {
@@ -210,7 +224,7 @@ export class Translator {
   }
 
   dispose(): void {
-    this.model.dispose();
+    this.ensemble.dispose();
   }
 }
 
@@ -223,7 +237,7 @@ export class Translator {
 export class BARTHubInterface extends Translator {
   /** fairseq's `max_positions`: the task's (1024, 1024) resolved with the model's, then the smaller. */
   private get maxPositions(): number {
-    const [src, tgt] = this.model.maxPositions();
+    const [src, tgt] = this.ensemble.maxPositions();
     return Math.min(1024, src, tgt);
   }
 
@@ -280,9 +294,10 @@ export class BARTHubInterface extends Translator {
 
 /** Everything `fromPretrained` needs, as bytes/text (for browsers) — Node callers can pass paths instead. */
 export interface PretrainedFiles {
-  checkpoint: Uint8Array;
-  /** What checkpoint errors call the checkpoint (its path or URL). */
-  checkpointSource?: string;
+  /** One checkpoint, or an ensemble's (decoded together, averaging their probabilities). */
+  checkpoint: Uint8Array | readonly Uint8Array[];
+  /** What checkpoint errors call the checkpoint(s) (path or URL), one per checkpoint. */
+  checkpointSource?: string | readonly string[];
   srcDict: string;
   tgtDict: string;
 }
@@ -291,28 +306,46 @@ export interface PretrainedFiles {
 export function translatorFromFiles(files: PretrainedFiles, options: GeneratorOptions = {}, text: TextPipeline = {}): Translator {
   const src = Dictionary.parse(files.srcDict, { source: "source dict" });
   const tgt = Dictionary.parse(files.tgtDict, { source: "target dict" });
-  const { model } = loadModelCheckpointBytes(
-    files.checkpoint,
-    { srcVocabSize: src.length, tgtVocabSize: tgt.length, padIdx: src.pad() },
-    files.checkpointSource,
-  );
-  if (model.kind !== "encoder-decoder") {
-    model.dispose();
-    throw new Error("fromPretrained: the checkpoint is not a translation model");
+  const checkpoints = files.checkpoint instanceof Uint8Array ? [files.checkpoint] : files.checkpoint;
+  const sources = files.checkpointSource === undefined || typeof files.checkpointSource === "string" ? [files.checkpointSource] : files.checkpointSource;
+  if (checkpoints.length === 0) throw new Error("fromPretrained: no checkpoint");
+  if (checkpoints.length > 1 && sources.length !== checkpoints.length)
+    throw new Error(`fromPretrained: ${checkpoints.length} checkpoints but ${sources.length} checkpoint sources`);
+  // one after the other, each checked against the same dictionaries (a vocabulary size mismatch names its source)
+  const models: EncoderDecoderModel[] = [];
+  try {
+    checkpoints.forEach((bytes, i) => {
+      const source = sources[i];
+      const { model } = loadModelCheckpointBytes(bytes, { srcVocabSize: src.length, tgtVocabSize: tgt.length, padIdx: src.pad() }, source);
+      if (model.kind !== "encoder-decoder") {
+        model.dispose();
+        throw new Error(`fromPretrained: ${source ?? `checkpoint ${i + 1}`} is not a translation model`);
+      }
+      models.push(model as EncoderDecoderModel);
+    });
+  } catch (err) {
+    for (const m of models) m.dispose();
+    throw err;
   }
-  return model instanceof BARTModel
-    ? new BARTHubInterface(model, src, tgt, options, text)
-    : new Translator(model as EncoderDecoderModel, src, tgt, options, text);
+  const names = checkpoints.map((_, i) => sources[i] ?? `checkpoint ${i + 1}`);
+  const ensemble = new EnsembleModel(models, names);
+  const bart = models.filter((m) => m instanceof BARTModel).length;
+  if (bart > 0 && bart < models.length) {
+    ensemble.dispose();
+    throw new Error(`fromPretrained: ${names.join(", ")}: BART and non-BART models cannot be decoded together`);
+  }
+  return bart > 0 ? new BARTHubInterface(ensemble, src, tgt, options, text) : new Translator(ensemble, src, tgt, options, text);
 }
 
 /**
  * fairseq's `from_pretrained` (Node): a checkpoint (fairseq `.pt` or fairseq-ts `.safetensors`) and the
  * data directory holding `dict.{src}.txt` and `dict.{tgt}.txt` (languages inferred when there are two).
  * `tokenizer` / `bpe` (+ their options, e.g. `bpeCodes`, `sentencepieceModel`) make `translate` take
- * and return raw text, as fairseq's hub does.
+ * and return raw text, as fairseq's hub does. Several checkpoints (an array, or one string separated by ':' as
+ * fairseq's `checkpoint_file='a.pt:b.pt'`) make an ensemble.
  */
 export async function fromPretrained(
-  checkpoint: string,
+  checkpoint: string | readonly string[],
   o: { dataDir: string; sourceLang?: string; targetLang?: string; tokenizer?: string; bpe?: string } & GeneratorOptions & EncoderOptions,
 ): Promise<Translator> {
   const { readFile, readdir } = await nodeBuiltin<typeof import("node:fs/promises")>("node:fs/promises", "fromPretrained");
@@ -332,6 +365,9 @@ export async function fromPretrained(
     }
   }
   dicts ??= [`dict.${sourceLang}.txt`, `dict.${targetLang}.txt`];
-  const [ck, sd, td] = await Promise.all([readFile(checkpoint), readFile(join(o.dataDir, dicts[0]), "utf8"), readFile(join(o.dataDir, dicts[1]), "utf8")]);
-  return translatorFromFiles({ checkpoint: ck, checkpointSource: checkpoint, srcDict: sd, tgtDict: td }, o, textPipeline({ ...o, sourceLang, targetLang }));
+  const paths = typeof checkpoint === "string" ? splitPaths(checkpoint, "fromPretrained:") : [...checkpoint];
+  const [sd, td] = await Promise.all([readFile(join(o.dataDir, dicts[0]), "utf8"), readFile(join(o.dataDir, dicts[1]), "utf8")]);
+  const ck: Uint8Array[] = [];
+  for (const p of paths) ck.push(await readFile(p));
+  return translatorFromFiles({ checkpoint: ck, checkpointSource: paths, srcDict: sd, tgtDict: td }, o, textPipeline({ ...o, sourceLang, targetLang }));
 }

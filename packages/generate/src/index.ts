@@ -12,6 +12,7 @@ export {
   type Constraint,
   type ConstraintState,
 } from "./constraints.js";
+export { EnsembleModel, LanguageModelFusion, splitPaths, type EnsembleStep } from "./ensemble.js";
 export { formatD, formatH, formatP, toBase2 } from "./format.js";
 export { LanguageModelScorer, SequenceScorer, gatherTargetLogProbs, type LanguageModelScore } from "./sequence-scorer.js";
 export {

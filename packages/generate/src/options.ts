@@ -14,7 +14,7 @@ const ITERATIVE_OUTPUT = (what: string, key: string) =>
 
 /** fairseq's "Generation" group as fairseq-generate and fairseq-interactive parse it. */
 export const generationOptions = defineOptions("generation", {
-  path: opt.str(null, "path to model file (fairseq .pt or fairseq-ts .safetensors)", { metavar: "FILE" }),
+  path: opt.str(null, "path(s) to model file(s), colon separated (an ensemble; fairseq .pt or fairseq-ts .safetensors)", { metavar: "FILE" }),
   removeBpe: opt.str(null, "remove BPE tokens before scoring (the flag alone: '@@ ')", { const: "@@ ", aliases: ["--post-process"], metavar: "SYMBOL" }),
   quiet: opt.flag("only print final scores"),
   modelOverrides: opt.refused("fairseq-ts builds the model from the checkpoint's own arguments (no overrides)"),
@@ -52,8 +52,8 @@ export const generationOptions = defineOptions("generation", {
   diversityRate: opt.float(-1, "strength of diversity penalty for Diverse Siblings Search", { metavar: "N" }),
   printAlignment: opt.flag("if set, uses attention feedback to compute and print alignment to source tokens"),
   printStep: opt.refused(ITERATIVE_OUTPUT("the I- lines (decoding steps per hypothesis)", "steps"), "flag"),
-  lmPath: opt.refused("shallow fusion with a language model is not implemented"),
-  lmWeight: opt.refused("shallow fusion with a language model is not implemented"),
+  lmPath: opt.str(null, "path to lm checkpoint for lm fusion (a language model over the target dictionary)", { metavar: "PATH" }),
+  lmWeight: opt.float(0, "weight for lm probs for lm fusion", { metavar: "N" }),
   iterDecodeEosPenalty: opt.refused(ITERATIVE),
   iterDecodeMaxIter: opt.refused(ITERATIVE),
   iterDecodeForceMaxIter: opt.refused(ITERATIVE, "flag"),
@@ -118,6 +118,8 @@ export function generatorOptionsFrom(g: GenerationOptions, seed: number): Genera
     constraints: g.constraints,
     seed,
     retainAttention: g.printAlignment || g.replaceUnk !== null,
+    // (the language model itself, from --lm-path, is loaded by the caller and added as `lmModel`)
+    lmWeight: g.lmWeight,
   };
 }
 

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { disposeIncrementalState, type EncoderDecoderModel, type EncoderOut, type IncrementalState } from "@fairseq-ts/models";
+import { disposeIncrementalState, type EncoderDecoderModel, type EncoderOut, type LanguageModel } from "@fairseq-ts/models";
 import { createConstraintState, type Constraint, type ConstraintState } from "./constraints.js";
+import { EnsembleModel, LanguageModelFusion, disposeEncoderOut } from "./ensemble.js";
 import { constrainedStep, siblingsStep } from "./search.js";
 
 export interface GeneratorOptions {
@@ -49,6 +50,13 @@ export interface GeneratorOptions {
    * heads), one row per output token: what `--print-alignment` and `--replace-unk` use.
    */
   retainAttention?: boolean;
+  /**
+   * Shallow fusion (`--lm-path`): a language model over the target dictionary whose next-token log-probs, times
+   * `lmWeight`, are added to the translation log-probs at every step (before the pad/unk/length masks).
+   */
+  lmModel?: LanguageModel | null;
+  /** `--lm-weight` (fairseq's SequenceGenerator default 1; the CLI's default is 0). */
+  lmWeight?: number;
 }
 
 export interface Hypothesis {
@@ -73,15 +81,19 @@ export interface Specials {
  * candidates among the top `beam` finalise hypotheses (score normalised by length^lenpen), the others
  * continue; a sentence is done when it has `beam` finished hypotheses or reaches max length; finished
  * sentences leave the batch. Tensors do the model work and the top-k; the bookkeeping is plain arrays.
+ * Several models (an array or an {@link EnsembleModel}) are decoded as fairseq's ensemble: the mean of their
+ * probabilities at every step.
  */
 export class SequenceGenerator {
   readonly beam: number;
   readonly o: Required<GeneratorOptions>;
   /** The search strategy the options choose (fairseq's build_generator). */
   readonly strategy: "beam" | "sampling" | "diverse-beam" | "length" | "siblings" | "constrained";
+  /** The model(s) decoded: one model is an ensemble of one, which calls it exactly as a lone model. */
+  readonly ensemble: EnsembleModel;
 
   constructor(
-    readonly model: EncoderDecoderModel,
+    model: EncoderDecoderModel | readonly EncoderDecoderModel[] | EnsembleModel,
     readonly specials: Specials,
     readonly vocabSize: number,
     options: GeneratorOptions = {},
@@ -107,7 +119,10 @@ export class SequenceGenerator {
       constraints: options.constraints ?? null,
       seed: options.seed ?? 1,
       retainAttention: options.retainAttention ?? false,
+      lmModel: options.lmModel ?? null,
+      lmWeight: options.lmWeight ?? 1,
     };
+    this.ensemble = model instanceof EnsembleModel ? model : new EnsembleModel(model);
     const o = this.o;
     // the step mask is a Float32Array(vocabSize) indexed by these ids: out of range, its writes would be silently dropped
     for (const [name, id] of Object.entries(specials)) {
@@ -189,7 +204,7 @@ export class SequenceGenerator {
     const { pad, eos, unk } = this.specials;
     const V = this.vocabSize;
     const beam = this.beam;
-    const model = this.model;
+    const model = this.ensemble;
     model.eval();
     let bsz = srcTokens.shape[0];
     const srcLen = srcTokens.shape[1];
@@ -229,15 +244,20 @@ export class SequenceGenerator {
       : [];
     let candStates: ConstraintState[][] = [];
 
-    let enc: EncoderOut = tidyEnc(() => {
-      const e = model.encoder.forward(srcTokens, srcLengths);
-      const order = tf.tensor1d(
-        Array.from({ length: bsz * beam }, (_, i) => Math.floor(i / beam)),
-        "int32",
-      );
-      return model.encoder.reorderEncoderOut(e, order);
-    });
-    const state: IncrementalState = new Map();
+    // (before any tensor is made: its checks throw)
+    const lm = this.o.lmModel ? new LanguageModelFusion(this.o.lmModel, this.o.lmWeight, V) : null;
+    const beamOrder = tf.tensor1d(
+      Array.from({ length: bsz * beam }, (_, i) => Math.floor(i / beam)),
+      "int32",
+    );
+    let enc: EncoderOut[];
+    try {
+      enc = model.forwardEncoder(srcTokens, srcLengths, beamOrder);
+    } finally {
+      beamOrder.dispose();
+    }
+    // one incremental state per model; the language model of shallow fusion keeps its own
+    const state = model.newIncrementalStates();
     // Per row (bsz*beam): token history (starting with eos) and cumulative scores per step.
     let tokens: number[][] = Array.from({ length: bsz * beam }, () => [eos]);
     let scores: number[][] = Array.from({ length: bsz * beam }, () => []);
@@ -266,32 +286,33 @@ export class SequenceGenerator {
             order = order.map((r, i) => r + corr[Math.floor(i / beam)]! * beam);
           }
           const ot = tf.tensor1d(order, "int32");
-          model.decoder.reorderIncrementalState(state, ot);
+          model.reorderIncrementalState(state, ot);
+          lm?.reorder(ot);
           // Every beam of a sentence has the same encoder output: only a shrinking batch changes it.
-          if (batchIdxs !== null) {
-            const prevEnc = enc;
-            const next = tidyEnc(() => model.encoder.reorderEncoderOut(prevEnc, ot));
-            disposeEnc(enc);
-            enc = next;
-          }
+          if (batchIdxs !== null) enc = model.reorderEncoderOut(enc, ot);
           ot.dispose();
         }
         const rows = tokens.length;
         const prevTensor = tf.tensor2d(tokens.flat(), [rows, step + 1], "int32");
         // lprobs for the last step, masked as fairseq does, plus cumulative scores; then top-2·beam per sentence.
-        let stepAttn: Float32Array | null = null;
-        const lprobs = tf.tidy(() => {
-          const out = model.decoder.forward(prevTensor, enc, state);
-          if (retain && out[1].attn) {
-            const a = out[1].attn;
-            stepAttn = tf.slice(a, [0, a.shape[1] - 1, 0], [-1, 1, -1]).dataSync() as Float32Array;
+        let lprobs: tf.Tensor2D;
+        let stepAttn: Float32Array | null;
+        try {
+          ({ lprobs, attn: stepAttn } = model.forwardDecoder(prevTensor, enc, state, this.o.temperature, retain, V));
+          if (lm) {
+            // fairseq: lprobs += lm_weight * the LM's log-probs, before the NaN, pad, unk and length masks
+            const translation = lprobs;
+            try {
+              const fused = lm.step(prevTensor);
+              lprobs = tf.add(translation, fused);
+              fused.dispose();
+            } finally {
+              translation.dispose();
+            }
           }
-          // incremental decoding gives one time step already: slicing it would only copy [rows, V]
-          let logits = out[0].shape[1] === 1 ? out[0] : tf.slice(out[0], [0, out[0].shape[1] - 1, 0], [-1, 1, -1]);
-          if (this.o.temperature !== 1) logits = tf.div(logits, this.o.temperature);
-          return tf.reshape(model.decoder.getNormalizedProbs([logits as tf.Tensor3D, out[1]], true), [rows, V]) as tf.Tensor2D;
-        });
-        prevTensor.dispose();
+        } finally {
+          prevTensor.dispose();
+        }
         /** The step's candidates per sentence: scores and flat indices (beam · V + token), k per sentence. */
         const select = (maskNaN: boolean): { cs: Float32Array; ci: Int32Array; k: number } => {
           const lpMasked = tf.tidy(() => {
@@ -457,8 +478,9 @@ export class SequenceGenerator {
         bsz = keep.length;
       }
     } finally {
-      disposeIncrementalState(state);
-      disposeEnc(enc);
+      for (const s of state) disposeIncrementalState(s);
+      lm?.dispose();
+      for (const e of enc) disposeEncoderOut(e);
     }
     if (constrained) {
       const none = finalized.findIndex((h) => h.length === 0);
@@ -698,25 +720,4 @@ export class SequenceGenerator {
     for (const i of banned) m[i] = -Infinity;
     return tf.add(lp, tf.tensor2d(m, lp.shape)) as tf.Tensor2D;
   }
-}
-
-/** Run `f` in a tidy scope and keep only the encoder output it returns. */
-function tidyEnc(f: () => EncoderOut): EncoderOut {
-  let out: EncoderOut | undefined;
-  tf.tidy(() => {
-    out = keepEnc(f());
-  });
-  return out!;
-}
-
-function keepEnc(e: EncoderOut): EncoderOut {
-  const extra: Record<string, tf.Tensor> = {};
-  for (const [k, v] of Object.entries(e.extra ?? {})) extra[k] = tf.keep(v);
-  return { encoderOut: tf.keep(e.encoderOut), encoderPaddingMask: e.encoderPaddingMask ? tf.keep(e.encoderPaddingMask) : null, extra };
-}
-
-function disposeEnc(e: EncoderOut): void {
-  e.encoderOut.dispose();
-  e.encoderPaddingMask?.dispose();
-  for (const v of Object.values(e.extra ?? {})) v.dispose();
 }

@@ -1,8 +1,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { EncoderDecoderModel, LanguageModel, TensorSample } from "@fairseq-ts/models";
+import { EnsembleModel } from "./ensemble.js";
 import type { Hypothesis } from "./sequence-generator.js";
 
-/** The log-probability of each target token, `lprobs[b, t, target[b, t]]`, flattened row-major (B·T). */
+/** The log-probability (or probability) of each target token, `lprobs[b, t, target[b, t]]`, flattened row-major (B·T). */
 export function gatherTargetLogProbs(lprobs: tf.Tensor3D, target: tf.Tensor2D): tf.Tensor1D {
   return tf.tidy(() => {
     const [b, t, v] = lprobs.shape;
@@ -14,20 +15,45 @@ export function gatherTargetLogProbs(lprobs: tf.Tensor3D, target: tf.Tensor2D): 
 /**
  * fairseq's SequenceScorer (`generate --score-reference`): teacher-forced log-probs of the given
  * targets; the score is their mean over the target tokens (eos included), computed in float32.
+ * With several models (fairseq's ensemble), a token's log-prob is the log of the mean of the models'
+ * probabilities of it.
  */
 export class SequenceScorer {
+  readonly ensemble: EnsembleModel;
+
   constructor(
-    readonly model: EncoderDecoderModel,
+    model: EncoderDecoderModel | readonly EncoderDecoderModel[] | EnsembleModel,
     readonly pad: number,
-  ) {}
+  ) {
+    this.ensemble = model instanceof EnsembleModel ? model : new EnsembleModel(model);
+  }
 
   /** targets B x T (right-padded, eos at the end), prevOutputTokens = targets shifted right with eos first. */
   score(srcTokens: tf.Tensor2D, srcLengths: tf.Tensor1D, prevOutputTokens: tf.Tensor2D, target: tf.Tensor2D): Hypothesis[][] {
-    this.model.eval();
+    const models = this.ensemble.models;
+    this.ensemble.eval();
     const [b, t] = target.shape;
-    const picked = tf.tidy(() =>
-      gatherTargetLogProbs(this.model.getNormalizedProbs(this.model.forward(srcTokens, srcLengths, prevOutputTokens), true), target),
-    );
+    let picked: tf.Tensor1D;
+    if (models.length === 1) {
+      const model = models[0]!;
+      picked = tf.tidy(() => gatherTargetLogProbs(model.getNormalizedProbs(model.forward(srcTokens, srcLengths, prevOutputTokens), true), target));
+    } else {
+      // fairseq: each model's probabilities (not log) of the targets, summed in model order, divided by N, then log;
+      // one model's B x T x V output at a time
+      let sum: tf.Tensor1D | null = null;
+      for (const model of models) {
+        const p = tf.tidy(() => gatherTargetLogProbs(model.getNormalizedProbs(model.forward(srcTokens, srcLengths, prevOutputTokens), false), target));
+        if (sum === null) sum = p;
+        else {
+          const next: tf.Tensor1D = tf.add(sum, p);
+          tf.dispose([sum, p]);
+          sum = next;
+        }
+      }
+      const total = sum!;
+      picked = tf.tidy(() => tf.log(tf.div(total, models.length)) as tf.Tensor1D);
+      total.dispose();
+    }
     const lp = picked.dataSync() as Float32Array;
     picked.dispose();
     const tg = target.dataSync();

@@ -35,6 +35,34 @@ describe("hub interface (fromPretrained)", () => {
   }, 60_000);
 });
 
+describe("hub interface with an ensemble (fairseq's checkpoint_file='a.pt:b.pt')", () => {
+  const E = join(SHARED, "reference/fairseq/ensemble");
+  it("translates like fairseq-generate's two-model ensemble; scores are the log of the mean of the models' probabilities", async () => {
+    const t = await fromPretrained(`${join(R, "model.pt")}:${join(E, "model-seed2.pt")}`, { dataDir: join(R, "bin"), beam: 5 });
+    expect(t.ensemble.size).toBe(2);
+    const ref = readFileSync(join(E, "gen-ensemble-beam5.txt"), "utf8");
+    const hyp = (id: number) => new RegExp(`^H-${id}\\t\\S+\\t(.*)$`, "m").exec(ref)![1];
+    expect(t.translate(["zwei männer sitzen in einem restaurant .", "zwei kleine kinder auf dem sand ."])).toEqual([hyp(592), hyp(398)]);
+    const [ens] = t.score("zwei männer sitzen in einem restaurant .", "two men sitting in a restaurant .");
+    t.dispose();
+    const single = await Promise.all(
+      [join(R, "model.pt"), join(E, "model-seed2.pt")].map(async (p) => {
+        const m = await fromPretrained([p], { dataDir: join(R, "bin") });
+        const [h] = m.score("zwei männer sitzen in einem restaurant .", "two men sitting in a restaurant .");
+        m.dispose();
+        return h!.positionalScores;
+      }),
+    );
+    Array.from(ens!.positionalScores).forEach((x, k) => expect(x).toBeCloseTo(Math.log((Math.exp(single[0]![k]!) + Math.exp(single[1]![k]!)) / 2), 5));
+  }, 120_000);
+
+  it("a checkpoint that is not a translation model (or an empty entry) is an error naming it", async () => {
+    const lm = join(SHARED, "reference/fairseq/lm-tiny/model.pt");
+    await expect(fromPretrained([join(R, "model.pt"), lm], { dataDir: join(R, "bin") })).rejects.toThrow(`fromPretrained: ${lm} is not a translation model`);
+    await expect(fromPretrained(`${join(R, "model.pt")}:`, { dataDir: join(R, "bin") })).rejects.toThrow("empty checkpoint path in the list");
+  }, 60_000);
+});
+
 describe("interactive's size check (fairseq-interactive / the hub: max_positions = resolve(task's, model's))", () => {
   it("an input of 1,500 tokens stops with fairseq's message; skipped, it gets no translation and a warning", async () => {
     const t = await fromPretrained(join(R, "model.pt"), { dataDir: join(R, "bin"), beam: 2 });

@@ -19,7 +19,7 @@ import {
   type SacrebleuScoringOptions,
 } from "@fairseq-ts/generate";
 import { asctime, formatFixed, formatPrecision } from "@fairseq-ts/logging";
-import { disposeTensorSample, sampleToTensors, type EncoderDecoderModel } from "@fairseq-ts/models";
+import { disposeTensorSample, sampleToTensors } from "@fairseq-ts/models";
 import { setupTranslation } from "../load-model.js";
 import { alignDictOf } from "../generation-flags.js";
 import { textCodec } from "../encoders.js";
@@ -77,9 +77,9 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
   const sacreOptions = sacrebleuScoringOptions.resolve(c.scoring);
   const log = (name: string, msg: string) => process.stdout.write(`${asctime()} | INFO | ${name} | ${msg}\n`);
   log("fairseq_cli.generate", `loading model(s) from ${g.path}`);
-  const { task, model } = await setupTranslation(
+  const { task, ensemble, lm } = await setupTranslation(
     c.data,
-    { backend: c.common.backend, userDir: c.common.userDir, path: g.path!, task: c.task, datasetImpl: d.datasetImpl },
+    { backend: c.common.backend, userDir: c.common.userDir, path: g.path!, lmPath: g.lmPath, task: c.task, datasetImpl: d.datasetImpl },
     "generate",
   );
   // disposed on every path: main() may run many times in one process (tests, embedding)
@@ -90,18 +90,16 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
     const alignDict = alignDictOf(g.replaceUnk);
     const codec = textCodec(c.common, c.tokenizer, c.bpe, { source: task.sourceLang, target: task.targetLang });
     const printAlignment = g.printAlignment;
-    const gen = new SequenceGenerator(
-      model as EncoderDecoderModel,
-      { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() },
-      tgt.length,
-      generatorOptionsFrom(g, c.common.seed),
-    );
+    const gen = new SequenceGenerator(ensemble, { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, {
+      ...generatorOptionsFrom(g, c.common.seed),
+      lmModel: lm,
+    });
     const ds = task.loadDataset(d.genSubset);
     const itr = task.getBatchIterator(ds, {
       maxTokens: d.maxTokens,
       maxSentences: d.batchSize,
-      // fairseq's resolve_max_positions(task.max_positions(), model.max_positions())
-      maxPositions: resolveMaxPositions(task.maxPositions(), model.maxPositions() as [number, number]),
+      // fairseq's resolve_max_positions(task.max_positions(), *[model.max_positions() for model in models])
+      maxPositions: resolveMaxPositions(task.maxPositions(), ensemble.maxPositions()),
       ignoreInvalidInputs: d.skipInvalidSizeInputsValidTest,
       requiredBatchSizeMultiple: d.requiredBatchSizeMultiple,
       seed: c.common.seed,
@@ -111,7 +109,7 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
     const bleu = new BleuScorer(tgt.pad(), tgt.eos(), tgt.unk());
     // sacrebleu scores strings: fairseq's SacrebleuScorer.add_string(target_str, detok_hypo_str)
     const sacre = scoring === "sacrebleu" ? { refs: [] as string[], hyps: [] as string[] } : null;
-    const scorer = new SequenceScorer(model as EncoderDecoderModel, tgt.pad());
+    const scorer = new SequenceScorer(ensemble, tgt.pad());
     const quiet = g.quiet;
     let nsent = 0;
     let ntok = 0;
@@ -200,6 +198,7 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
       : bleu.resultString();
     process.stdout.write(`Generate ${d.genSubset} with beam=${g.beam}: ${result}\n`);
   } finally {
-    model.dispose();
+    ensemble.dispose();
+    lm?.dispose();
   }
 }

@@ -16,7 +16,6 @@ import {
   interactiveOptions,
   type InteractiveOptions,
 } from "@fairseq-ts/generate";
-import type { EncoderDecoderModel } from "@fairseq-ts/models";
 import { setupTranslation } from "../load-model.js";
 import { textCodec } from "../encoders.js";
 import type { CommandSpec, ParsedCommand } from "../spec.js";
@@ -84,9 +83,9 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
   const input = c.interactive.input;
   // fairseq: a buffer size below 1 means 1; batches never hold more than --batch-size sentences or --max-tokens tokens
   const bufferSize = Math.max(1, c.interactive.bufferSize);
-  const { task, model } = await setupTranslation(
+  const { task, ensemble, lm } = await setupTranslation(
     c.data,
-    { backend: c.common.backend, userDir: c.common.userDir, path: g.path!, task: c.task, datasetImpl: null },
+    { backend: c.common.backend, userDir: c.common.userDir, path: g.path!, lmPath: g.lmPath, task: c.task, datasetImpl: null },
     "interactive",
   );
   // disposed on every path: main() may run many times in one process (tests, embedding)
@@ -96,12 +95,10 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
     const removeBpe = g.removeBpe;
     // raw text in: --tokenizer then --bpe; D- lines: BPE removed then detokenized (fairseq's decode_fn)
     const codec = textCodec(c.common, c.tokenizer, c.bpe, { source: task.sourceLang, target: task.targetLang });
-    const gen = new SequenceGenerator(
-      model as EncoderDecoderModel,
-      { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() },
-      tgt.length,
-      generatorOptionsFrom(g, c.common.seed),
-    );
+    const gen = new SequenceGenerator(ensemble, { pad: tgt.pad(), eos: tgt.eos(), unk: tgt.unk() }, tgt.length, {
+      ...generatorOptionsFrom(g, c.common.seed),
+      lmModel: lm,
+    });
     // (a stream's open error names the file but not the flag, and arrives only once reading starts)
     if (input !== "-" && !existsSync(input)) throw new Error(`--input ${input}: cannot read (no such file)`);
     const rl = createInterface({ input: input === "-" ? process.stdin : createReadStream(input, "utf8"), crlfDelay: Infinity });
@@ -112,7 +109,7 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
     const translateBatch = (lines: InputLine[]) => {
       const encoded = lines.map((l) => src.encodeLine(codec.encode(l.text), { addIfNotExist: false }));
       // fairseq-interactive's size check: too long stops the run (or is skipped, its id still counted)
-      const kept = inferenceSizeCheck(encoded, (model as EncoderDecoderModel).maxPositions(), {
+      const kept = inferenceSizeCheck(encoded, ensemble.maxPositions(), {
         maxSourcePositions: c.task.maxSourcePositions,
         maxTargetPositions: c.task.maxTargetPositions,
         skipInvalidSizeInputsValidTest: c.dataset.skipInvalidSizeInputsValidTest,
@@ -183,6 +180,7 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
     }
     if (buffer.length) translate(buffer);
   } finally {
-    model.dispose();
+    ensemble.dispose();
+    lm?.dispose();
   }
 }

@@ -83,17 +83,22 @@ async function runScore(o: ScoreOptions): Promise<void> {
     process.stdout.write(`${formatSacreBleu(sacreBleu(sys, [ref]))}\n`);
     return;
   }
-  // fairseq-score: a fresh dictionary, both sides encoded with add_if_not_exist.
+  // fairseq-score: a fresh dictionary, both sides encoded with add_if_not_exist, each system line before its
+  // reference (the ids matter: libbleu compares n-grams by a hash that collides for some id pairs)
   const dict = new Dictionary();
   const scorer = new BleuScorer(dict.pad(), dict.eos(), dict.unk());
+  const add = (s: string, i: number) => {
+    const sysTok = dict.encodeLine(s);
+    scorer.add(dict.encodeLine(ref[i]!), sysTok);
+  };
   if (o.sentenceBleu) {
     sys.forEach((s, i) => {
       scorer.reset(true);
-      scorer.add(dict.encodeLine(ref[i]!), dict.encodeLine(s));
+      add(s, i);
       process.stdout.write(`${i} ${scorer.resultString(o.order)}\n`);
     });
   } else {
-    sys.forEach((s, i) => scorer.add(dict.encodeLine(ref[i]!), dict.encodeLine(s)));
+    sys.forEach(add);
     process.stdout.write(`${scorer.resultString(o.order)}\n`);
   }
 }
