@@ -79,7 +79,7 @@ interface Prepared {
  *   pointer: (p) => runPointerGenerator({ raw, work: join(work, "pointer"), cli, tiny, maxUpdate, maxEpoch, subset }),
  */
 const SYSTEMS: Record<string, (p: Prepared) => Promise<string[]>> = {
-  lead: async (p) => p.test.src.map((body) => leadWords(body, leadK)),
+  lead: (p) => Promise.resolve(p.test.src.map((body) => leadWords(body, leadK))),
   transformer: (p) => runTransformer(p.ctx, p.test.src.length),
   bart: (p) => runBart(p.ctx, p.bodyBin, p.test.src.length),
   // pointer: wired after the pointer-generator package lands (see above)
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
   const spm = await learnSentencePiece({ train: data.train, work: join(work, "spm"), vocabSize, modelType: "unigram", log: join(work, "logs/spm_train.log") });
   times["spm_train"] = spm.seconds;
   // 2. encode every split into pieces (fairseq's examples run spm_encode --output_format=piece)
-  let t = performance.now();
+  const t = performance.now();
   const processor = SentencePieceProcessor.load(spm.model);
   const pieces = join(work, "pieces");
   mkdirSync(pieces, { recursive: true });

@@ -1,7 +1,7 @@
 /** AESLC's files (../shared/data/aeslc, SOURCE.md) and their SentencePiece encoding. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SentencePieceProcessor } from "@fairseq-ts/tokenizers";
+import type { SentencePieceProcessor } from "@fairseq-ts/tokenizers";
 import { run } from "./process.js";
 
 export const SPLITS = ["train", "valid", "test"] as const;
