@@ -1,7 +1,21 @@
 /** Child processes of the AESLC recipe: spawned asynchronously (the event loop keeps running), logged to a file, timed. */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+
+/** The children still running: stopped with the recipe (Ctrl-C, kill), or train would go on writing to a closed pipe. */
+const running = new Set<ChildProcess>();
+let handlersInstalled = false;
+function stopChildrenOnSignals(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      for (const p of running) p.kill("SIGKILL");
+      process.exit(130);
+    });
+  }
+}
 
 export interface RunResult {
   stdout: string;
@@ -19,7 +33,9 @@ export function run(title: string, command: string, args: readonly string[], o: 
   console.log(`\n=== ${title}\n$ ${command} ${args.join(" ")}`);
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
+    stopChildrenOnSignals();
     const p = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
+    running.add(p);
     let stdout = "";
     let tail = "";
     const echo = (chunk: string) => {
@@ -39,10 +55,12 @@ export function run(title: string, command: string, args: readonly string[], o: 
       echo(d);
     });
     p.on("error", (e) => {
+      running.delete(p);
       log.end();
       reject(new Error(`recipe stage '${title}': cannot start ${command}: ${e.message}`));
     });
     p.on("close", (status, signal) => {
+      running.delete(p);
       log.end();
       const seconds = (performance.now() - t0) / 1000;
       if (status === 0) resolve({ stdout, seconds });
