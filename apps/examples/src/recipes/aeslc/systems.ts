@@ -166,7 +166,7 @@ export async function runTransformer(c: SystemContext, nTest: number): Promise<s
     "--attention-dropout",
     "0.1",
     ...supervisedFlags(c, 1e-3, 200),
-    ...budget(c, { maxUpdate: 800 }),
+    ...budget(c, { maxUpdate: 600 }),
     "--save-dir",
     save,
   ]);
@@ -238,7 +238,7 @@ export async function runBart(c: SystemContext, bodyBin: string, nTest: number):
     "50",
     "--disable-validation",
     "--no-epoch-checkpoints",
-    ...budget(c, { maxUpdate: 250 }),
+    ...budget(c, { maxUpdate: 150 }),
     "--save-dir",
     pretrained,
   ]);
@@ -254,7 +254,7 @@ export async function runBart(c: SystemContext, bodyBin: string, nTest: number):
     "--attention-dropout",
     "0.1",
     ...supervisedFlags(c, 1e-3, 100),
-    ...budget(c, { maxUpdate: 500 }),
+    ...budget(c, { maxUpdate: 450 }),
     "--finetune-from-model",
     join(pretrained, "checkpoint_last.safetensors"),
     "--save-dir",
