@@ -118,8 +118,10 @@ async function main(): Promise<void> {
     writeLines(join(pieces, `${s}.src`), encodePieces(processor, data[s].src));
     writeLines(join(pieces, `${s}.tgt`), cut(encodePieces(processor, data[s].tgt), positions - 1));
   }
-  // BART pretraining text: each training body cut to what one block holds (<s> body </s> = --tokens-per-sample)
-  if (models.includes("bart")) writeLines(join(pieces, "bodies.train"), cut(encodePieces(processor, data.train.src), positions - 2));
+  // BART pretraining text: each training body cut to what one block holds. The denoising task's blocks hold
+  // --tokens-per-sample - 2 tokens, counted (as fairseq does) with each line's </s> before it is stripped, then get <s> and
+  // </s>: a line of more than P - 3 pieces becomes a block of P + 1 and is skipped as too long
+  if (models.includes("bart")) writeLines(join(pieces, "bodies.train"), cut(encodePieces(processor, data.train.src), positions - 3));
   times["spm_encode"] = (performance.now() - t) / 1000;
   console.log(`encoded with ${spm.model} in ${times["spm_encode"].toFixed(0)} s -> ${pieces}`);
 
