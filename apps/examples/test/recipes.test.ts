@@ -53,7 +53,7 @@ describe("recipes (pipeline checks with tiny settings; the real runs are by hand
   }, 900_000);
   it("aeslc-summarization: spm_train + SentencePiece + preprocess + transformer + BART (denoising, fine-tuned) + ROUGE beside the lead baseline", async () => {
     const work = mkdtempSync(join(tmpdir(), "fsts-recipe-aeslc-"));
-    const n = 120;
+    const n = 80;
     const r = await recipe("aeslc-summarization.ts", ["--work", work, "--subset", String(n), "--tiny", "--bootstrap", "200"]);
     expect(r.status, r.out.slice(-3000)).toBe(0);
     for (const f of [
