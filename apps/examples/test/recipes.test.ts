@@ -4,9 +4,11 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { rougeScore } from "@fairseq-ts/generate";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const tsx = join(here, "../node_modules/.bin/tsx");
+const AESLC = join(here, "../../../../shared/data/aeslc");
 
 function recipe(script: string, args: string[]): Promise<{ status: number | null; out: string }> {
   return new Promise((resolve) => {
@@ -49,4 +51,69 @@ describe("recipes (pipeline checks with tiny settings; the real runs are by hand
     expect(result.validPpl.at(-1)!).toBeLessThan(result.validPpl[0]!); // it learns
     expect(Number.isFinite(result.testPpl) && Number.isFinite(result.testPplContextWindow)).toBe(true);
   }, 900_000);
+  it("aeslc-summarization: spm_train + SentencePiece + preprocess + transformer + BART (denoising, fine-tuned) + ROUGE beside the lead baseline", async () => {
+    const work = mkdtempSync(join(tmpdir(), "fsts-recipe-aeslc-"));
+    const n = 80;
+    const r = await recipe("aeslc-summarization.ts", ["--work", work, "--subset", String(n), "--tiny", "--bootstrap", "200"]);
+    expect(r.status, r.out.slice(-3000)).toBe(0);
+    for (const f of [
+      "spm/spm.model",
+      "data-bin/dict.src.txt",
+      "data-bin/test.src-tgt.src.bin",
+      "bodies-bin/train.bin",
+      "checkpoints/bart/checkpoint_best.safetensors",
+    ]) {
+      expect(existsSync(join(work, f)), f).toBe(true);
+    }
+    // every e-mail body is pretrained on: none was cut so long that its block is skipped as too large
+    expect(readFileSync(join(work, "logs/bart-pretrain.log"), "utf8")).not.toMatch(/invalid sizes/);
+    // one joined dictionary: the BART bodies were binarized with the pairs' dictionary
+    expect(readFileSync(join(work, "bodies-bin/dict.txt"), "utf8")).toBe(readFileSync(join(work, "data-bin/dict.src.txt"), "utf8"));
+    const lines = (f: string) => readFileSync(f, "utf8").split("\n").slice(0, n);
+    const [src, tgt, ...ann] = ["src", "tgt", "ann0", "ann1", "ann2"].map((e) => lines(join(AESLC, `test.${e}`)));
+    const result = JSON.parse(readFileSync(join(work, "result.json"), "utf8")) as Record<
+      string,
+      Record<
+        "single" | "multi",
+        Record<"rouge1" | "rouge2" | "rougeL", { precision: number; recall: number; fmeasure: number; low: { fmeasure: number }; high: { fmeasure: number } }>
+      >
+    >;
+    expect(Object.keys(result)).toEqual(["lead", "transformer", "bart"]);
+    for (const [system, refs] of Object.entries(result)) {
+      // raw text out of generate's --bpe sentencepiece: one line per test e-mail, no SentencePiece word marks
+      const hyps = readFileSync(join(work, `test.${system}.hyp`), "utf8").split("\n");
+      expect(hyps.length - 1, system).toBe(n);
+      expect(hyps.join(" "), system).not.toMatch(/\u2581/);
+      for (const kind of ["single", "multi"] as const) {
+        for (const s of Object.values(refs[kind])) {
+          for (const x of [s.precision, s.recall, s.fmeasure, s.low.fmeasure, s.high.fmeasure]) expect(x >= 0 && x <= 1, `${system} ${kind}`).toBe(true);
+          expect(s.low.fmeasure <= s.high.fmeasure).toBe(true);
+        }
+      }
+    }
+    // lead: the first 8 words, scored here independently with rougeScore (Porter stemmer; 4 references = best F1 of each type)
+    const lead = src!.map((body) => body.split(" ").slice(0, 8).join(" "));
+    const mean = (refsOf: (i: number) => string | string[], type: "rouge1" | "rouge2" | "rougeL") =>
+      lead.reduce((a, h, i) => a + rougeScore(h, refsOf(i), { useStemmer: true, types: [type] })[type]!.fmeasure, 0) / n;
+    for (const type of ["rouge1", "rouge2", "rougeL"] as const) {
+      expect(result.lead!.single[type].fmeasure, type).toBeCloseTo(
+        mean((i) => tgt![i]!, type),
+        12,
+      );
+      expect(result.lead!.multi[type].fmeasure, type).toBeCloseTo(
+        mean((i) => [tgt![i]!, ...ann.map((a) => a[i]!)], type),
+        12,
+      );
+    }
+    const run = JSON.parse(readFileSync(join(work, "run.json"), "utf8")) as { times: Record<string, number> };
+    for (const stage of ["spm_train", "preprocess", "transformer-train", "transformer-generate", "bart-pretrain", "bart-finetune", "bart-generate", "total"]) {
+      expect(Number.isFinite(run.times[stage]), stage).toBe(true);
+    }
+  }, 300_000);
+
+  it("aeslc-summarization: an unknown system in --models is named", async () => {
+    const r = await recipe("aeslc-summarization.ts", ["--models", "lead,extractive"]);
+    expect(r.status).toBe(2);
+    expect(r.out).toMatch(/--models: unknown system 'extractive'/);
+  });
 });
