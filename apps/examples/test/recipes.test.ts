@@ -51,7 +51,7 @@ describe("recipes (pipeline checks with tiny settings; the real runs are by hand
     expect(result.validPpl.at(-1)!).toBeLessThan(result.validPpl[0]!); // it learns
     expect(Number.isFinite(result.testPpl) && Number.isFinite(result.testPplContextWindow)).toBe(true);
   }, 900_000);
-  it("aeslc-summarization: spm_train + SentencePiece + preprocess + transformer + BART (denoising, fine-tuned) + ROUGE beside the lead baseline", async () => {
+  it("aeslc-summarization: spm_train + SentencePiece + preprocess + transformer + BART (denoising, fine-tuned) + pointer-generator + ROUGE beside the lead baseline", async () => {
     const work = mkdtempSync(join(tmpdir(), "fsts-recipe-aeslc-"));
     const n = 80;
     const r = await recipe("aeslc-summarization.ts", ["--work", work, "--subset", String(n), "--tiny", "--bootstrap", "200"]);
@@ -62,6 +62,9 @@ describe("recipes (pipeline checks with tiny settings; the real runs are by hand
       "data-bin/test.src-tgt.src.bin",
       "bodies-bin/train.bin",
       "checkpoints/bart/checkpoint_best.safetensors",
+      // the pointer-generator's own word-level data, with <unk-N> position markers in its dictionary
+      "pointer/text/dict.pg.txt",
+      "pointer/data-bin/test.src-tgt.src.bin",
     ]) {
       expect(existsSync(join(work, f)), f).toBe(true);
     }
@@ -78,7 +81,7 @@ describe("recipes (pipeline checks with tiny settings; the real runs are by hand
         Record<"rouge1" | "rouge2" | "rougeL", { precision: number; recall: number; fmeasure: number; low: { fmeasure: number }; high: { fmeasure: number } }>
       >
     >;
-    expect(Object.keys(result)).toEqual(["lead", "transformer", "bart"]);
+    expect(Object.keys(result)).toEqual(["lead", "transformer", "bart", "pointer"]);
     for (const [system, refs] of Object.entries(result)) {
       // raw text out of generate's --bpe sentencepiece: one line per test e-mail, no SentencePiece word marks
       const hyps = readFileSync(join(work, `test.${system}.hyp`), "utf8").split("\n");
@@ -106,7 +109,17 @@ describe("recipes (pipeline checks with tiny settings; the real runs are by hand
       );
     }
     const run = JSON.parse(readFileSync(join(work, "run.json"), "utf8")) as { times: Record<string, number> };
-    for (const stage of ["spm_train", "preprocess", "transformer-train", "transformer-generate", "bart-pretrain", "bart-finetune", "bart-generate", "total"]) {
+    for (const stage of [
+      "spm_train",
+      "preprocess",
+      "transformer-train",
+      "transformer-generate",
+      "bart-pretrain",
+      "bart-finetune",
+      "bart-generate",
+      "pointer",
+      "total",
+    ]) {
       expect(Number.isFinite(run.times[stage]), stage).toBe(true);
     }
   }, 300_000);

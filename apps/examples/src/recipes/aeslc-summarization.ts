@@ -4,9 +4,9 @@
  * generate with `--bpe sentencepiece` (raw-text D- lines), and score ROUGE-1/2/L (rouge-score, Porter stemmer) against
  * the original subject and against all four human subjects, beside the lead baseline (the e-mail's first K words).
  *
- *   pnpm --filter @fairseq-ts/examples recipe:aeslc [--raw DIR] [--work DIR] [--models lead,transformer,bart[,pointer]]
+ *   pnpm --filter @fairseq-ts/examples recipe:aeslc [--raw DIR] [--work DIR] [--models lead,transformer,bart,pointer]
  *       [--subset N] [--max-update N] [--max-epoch N] [--lead-words 8] [--vocab-size 8000] [--max-source-positions 64]
- *       [--bootstrap 1000] [--parallel] [--tiny]   (1+1-layer d64 models, 1000 pieces, 20 updates: checks the pipeline, learns nothing)
+ *       [--bootstrap 1000] [--pointer-source-words 400] [--parallel] [--tiny]   (1+1-layer d64 models, 1000 pieces, 20 updates: checks the pipeline, learns nothing)
  *
  * --subset N keeps the first N examples of every split. Writes WORK/result.json ({system: {single: {rouge1, rouge2, rougeL},
  * multi: {...}}}, each type's mean precision / recall / fmeasure and bootstrap low / mid / high), WORK/run.json (wall time
@@ -20,6 +20,7 @@ import { encodePieces, learnSentencePiece, readSplit, SPLITS, writeLines, type A
 import { formatTable, scoreSystem, type SystemResult } from "./aeslc/evaluate.js";
 import { leadWords } from "./aeslc/lead.js";
 import { run } from "./aeslc/process.js";
+import { runPointerGenerator } from "./aeslc/pointer-generator.js";
 import { runBart, runTransformer, type SystemContext } from "./aeslc/systems.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -36,6 +37,7 @@ const KNOWN = [
   "--vocab-size",
   "--max-source-positions",
   "--bootstrap",
+  "--pointer-source-words",
 ];
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === "--tiny" || argv[i] === "--parallel") continue;
@@ -66,7 +68,7 @@ const vocabSize = intArg("--vocab-size", tiny ? 1000 : 8000)!;
 // e-mail bodies are cut to their first 64 pieces (≈ 45 words, where the subject's words mostly are): twice as fast as 128
 const positions = intArg("--max-source-positions", 64)!;
 const bootstrap = intArg("--bootstrap", 1000)!;
-const models = (arg("--models") ?? "lead,transformer,bart").split(",").filter(Boolean);
+const models = (arg("--models") ?? "lead,transformer,bart,pointer").split(",").filter(Boolean);
 const cli = join(root, "packages/cli/dist/bin.js");
 
 /** What each system needs from the prepared data; returns its test subject lines (raw text), in test order. */
@@ -76,15 +78,25 @@ interface Prepared {
   bodyBin: string;
 }
 /**
- * The stage table: system name → how it produces test subject lines. `pointer` (the pointer-generator,
- * apps/examples/src/recipes/aeslc/pointer-generator.ts, written separately) plugs in here:
- *   pointer: (p) => runPointerGenerator({ raw, work: join(work, "pointer"), cli, tiny, maxUpdate, maxEpoch, subset }),
+ * The stage table: system name → how it produces test subject lines. `pointer` is fairseq's pointer-generator
+ * (apps/examples/pointer-generator, loaded with --user-dir): word-level (lowercased Moses tokens, <unk-N> position
+ * markers for the words outside its vocabulary), so it prepares its own data from the raw text.
  */
 const SYSTEMS: Record<string, (p: Prepared) => Promise<string[]>> = {
   lead: (p) => Promise.resolve(p.test.src.map((body) => leadWords(body, leadK))),
   transformer: (p) => runTransformer(p.ctx, p.test.src.length),
   bart: (p) => runBart(p.ctx, p.bodyBin, p.test.src.length),
-  // pointer: wired after the pointer-generator package lands (see above)
+  pointer: () =>
+    runPointerGenerator({
+      raw,
+      work: join(work, "pointer"),
+      cli,
+      tiny,
+      maxUpdate: intArg("--max-update", undefined),
+      maxEpoch: intArg("--max-epoch", undefined),
+      subset,
+      truncate: intArg("--pointer-source-words", tiny ? 100 : 400),
+    }),
 };
 for (const m of models) {
   if (!(m in SYSTEMS)) {

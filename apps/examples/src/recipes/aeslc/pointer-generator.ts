@@ -31,8 +31,10 @@ export interface PointerGeneratorRun {
   maxUpdate?: number;
   /** Default: 1 (tiny) or 5, unless maxUpdate alone is given. */
   maxEpoch?: number;
-  /** Use only the first N training (and at most N validation) examples. */
+  /** Use only the first N examples of every split (train, valid and test, as the recipe's --subset). */
   subset?: number;
+  /** Source words kept after tokenization, and as many position markers (default 400; tiny 100). */
+  truncate?: number;
 }
 
 /** The pointer-generator package's entry point, which `--user-dir` imports. */
@@ -77,7 +79,7 @@ function readLines(path: string): string[] {
  * lowercase text.
  */
 export async function runPointerGenerator(o: PointerGeneratorRun): Promise<string[]> {
-  const truncate = o.tiny ? 100 : 400;
+  const truncate = o.truncate ?? (o.tiny ? 100 : 400);
   const vocabSize = o.tiny ? 1000 : 10000;
   const log = join(o.work, "log.txt");
   mkdirSync(join(o.work, "text"), { recursive: true });
@@ -88,7 +90,7 @@ export async function runPointerGenerator(o: PointerGeneratorRun): Promise<strin
     let src = readLines(join(o.raw, `${split}.src`));
     let tgt = readLines(join(o.raw, `${split}.tgt`));
     if (src.length !== tgt.length) throw new Error(`aeslc pointer-generator: ${split}.src has ${src.length} lines, ${split}.tgt ${tgt.length}`);
-    if (o.subset && split !== "test") [src, tgt] = [src.slice(0, o.subset), tgt.slice(0, o.subset)];
+    if (o.subset) [src, tgt] = [src.slice(0, o.subset), tgt.slice(0, o.subset)];
     data[split] = {
       src: src.map((l) => tok(l).split(" ").filter(Boolean).slice(0, truncate).join(" ")),
       tgt: tgt.map(tok),
