@@ -89,7 +89,8 @@ export class AdaptiveInput {
         const hi = this.cutoff[i]!;
         const inBand = tf.logicalAnd(tf.greaterEqual(ids, lo), tf.less(ids, hi));
         // every token looks up some row of this band (clipped); the mask keeps the band's own tokens only
-        const local = tf.clipByValue(tf.sub(ids, lo), 0, hi - lo - 1);
+        const int = (v: number) => tf.scalar(v, "int32");
+        const local = tf.minimum(tf.maximum(tf.sub(ids, int(lo)), int(0)), int(hi - lo - 1));
         const band = this.bands[i]!;
         const e = linear(tf.gather(band.embedding.weight, local), band.projection.weight, null);
         const masked = tf.mul(e, tf.expandDims(tf.cast(inBand, "float32"), -1));
