@@ -6,11 +6,12 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
-import { readTorchCheckpoint, PyNamespace } from "@fairseq-ts/torch-load";
+import { readTorchCheckpoint, PyNamespace, TorchTensor } from "@fairseq-ts/torch-load";
 import {
   AdaptiveInput,
   AdaptiveSoftmax,
   ParamStore,
+  applyArchitecture,
   SeededRandom,
   buildModel,
   disposeIncrementalState,
@@ -325,5 +326,47 @@ describe("transformer_align", () => {
     expect(await a.forward(s, l, p)[0].array()).toEqual(await t.forward(s, l, p)[0].array());
     a.dispose();
     t.dispose();
+  });
+});
+
+describe("a fairseq adaptive LM checkpoint (state dict in fairseq's layout: tied names repeated, buffers)", () => {
+  it("imports: vocabulary from the adaptive input's bands, old args (--no-tie-adaptive-proj False) upgraded, same log-probs", () => {
+    const args = { ...tinyAdaptiveLm(), tie_adaptive_proj: undefined, adaptive_softmax_dropout: 0, decoder_final_norm: false };
+    const src = buildModel({ ...tinyAdaptiveLm(), no_decoder_final_norm: true }, { vocabSize: 30, padIdx: 1 }) as LanguageModel;
+    src.eval();
+    // what torch.save(model.state_dict()) holds: every name of a tied weight, fairseq's float buffers and an int64 version
+    const tensors = new Map<string, { t: TorchTensor; data: Float32Array | BigInt64Array }>();
+    const add = (name: string, data: Float32Array | BigInt64Array, shape: number[], dtype: "float32" | "int64") =>
+      tensors.set(name, { t: new TorchTensor({ dtype, key: name, location: "cpu", numel: data.length }, 0, shape, [], false), data });
+    for (const [name, v] of src.stateDict()) add(name, v.dataSync() as Float32Array, v.shape, "float32");
+    add("decoder.embed_tokens._float_tensor", new Float32Array(1), [1], "float32");
+    add("decoder.adaptive_softmax.version", BigInt64Array.from([1n]), [1], "int64");
+    expect([...tensors.keys()]).toEqual(
+      expect.arrayContaining([
+        "decoder.adaptive_softmax.head.word_proj.weight",
+        "decoder.adaptive_softmax.tail.1.2.weight",
+        "decoder.adaptive_softmax.tail.0.0.weight",
+      ]),
+    );
+    const ns = Object.assign(new PyNamespace(), { ...args, no_tie_adaptive_proj: false });
+    delete (ns as Record<string, unknown>).tie_adaptive_proj;
+    const ckpt = {
+      root: new Map<string, unknown>([
+        ["args", ns],
+        ["model", new Map([...tensors].map(([k, v]) => [k, v.t]))],
+      ]),
+      tensorData: (t: TorchTensor) => tensors.get(t.storage.key)!.data,
+    };
+    const { model, args: loadedArgs } = importFairseqCheckpoint(ckpt);
+    const lm = model as LanguageModel;
+    lm.eval();
+    expect(applyArchitecture({ ...loadedArgs }).args).toMatchObject({ tie_adaptive_proj: true, no_decoder_final_norm: true });
+    const toks = tf.tensor2d([[2, 5, 17, 25, 11, 29]], [1, 6], "int32");
+    const want = tf.tidy(() => src.getNormalizedProbs(src.forward(toks), true).arraySync());
+    const got = tf.tidy(() => lm.getNormalizedProbs(lm.forward(toks), true).arraySync());
+    expect(got).toEqual(want);
+    tf.dispose(toks);
+    src.dispose();
+    lm.dispose();
   });
 });
