@@ -288,8 +288,9 @@ export class TransformerEncoder implements FairseqEncoder {
   }
 }
 
-export class TransformerDecoder implements FairseqDecoder {
-  readonly embedTokens: TokenEmbedder;
+/** `E`: what embeds the tokens (the translation transformer's is always a plain Embedding; a language model's may be adaptive). */
+export class TransformerDecoder<E extends TokenEmbedder = TokenEmbedder> implements FairseqDecoder {
+  readonly embedTokens: E;
   readonly embedPositions: PositionalEmbedding | null;
   readonly layernormEmbedding: LayerNorm | null;
   readonly layers: DecoderLayer[];
@@ -307,7 +308,7 @@ export class TransformerDecoder implements FairseqDecoder {
     private readonly ctx: ModuleContext,
     private readonly a: TransformerArgs,
     readonly paddingIdx: number,
-    embedTokens: TokenEmbedder,
+    embedTokens: E,
     vocabSize: number,
     noEncoderAttn = false,
   ) {
@@ -475,7 +476,7 @@ export interface Vocabularies {
 export class TransformerModel extends BaseModel implements EncoderDecoderModel {
   readonly kind = "encoder-decoder" as const;
   readonly encoder: TransformerEncoder;
-  readonly decoder: TransformerDecoder;
+  readonly decoder: TransformerDecoder<Embedding>;
 
   constructor(
     readonly args: TransformerArgs,
