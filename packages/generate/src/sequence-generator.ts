@@ -497,7 +497,7 @@ export class SequenceGenerator {
         .slice(0, this.o.nbest)
         .map(([h]) => h),
     );
-    if (retain) realignFullContext(model, srcTokens, srcLengths, best, eos);
+    if (retain) realignFullContext(model.models, srcTokens, srcLengths, best, eos);
     return best;
   }
 
