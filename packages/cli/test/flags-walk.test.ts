@@ -175,3 +175,17 @@ describe("every fairseq flag is honoured (reaches its typed option) or refused b
     }, 120_000);
   }
 });
+
+describe("transformer_align's flags (fairseq's TransformerAlignModel.add_args; the reference lists have no variant for it)", () => {
+  it("--alignment-heads, --alignment-layer and --full-context-alignment land in the model args; unset, the preset gives fairseq's 1, 4, False", async () => {
+    const base = ["train", "DATA", "--task", "translation", "--arch", "transformer_align"];
+    const given = await parseCommand([...base, "--alignment-heads", "2", "--alignment-layer", "3", "--full-context-alignment"]);
+    expect(given.options.model).toMatchObject({ arch: "transformer_align", alignment_heads: 2, alignment_layer: 3, full_context_alignment: true });
+    const unset = await parseCommand(base);
+    const filled = applyArchitecture({ ...(unset.options.model as Record<string, unknown>), arch: "transformer_align" }).args;
+    expect([filled.alignment_heads, filled.alignment_layer, filled.full_context_alignment]).toEqual([1, 4, false]);
+    // the transformer's own flags come along (the model's options extend the transformer's)
+    const big = await parseCommand([...base.slice(0, -1), "transformer_wmt_en_de_big_align", "--adaptive-softmax-cutoff", "100,200"]);
+    expect(big.options.model).toMatchObject({ adaptive_softmax_cutoff: "100,200" });
+  });
+});

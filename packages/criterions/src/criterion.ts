@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { Registry, type AnyOptionGroup } from "@fairseq-ts/config";
 import { pyRound, type Metrics } from "@fairseq-ts/logging";
-import type { DecoderForwardOptions, EncoderDecoderModel, LanguageModel } from "@fairseq-ts/models";
+import { logSoftmax, type DecoderForwardOptions, type EncoderDecoderModel, type LanguageModel } from "@fairseq-ts/models";
 import {
   hasLinearLabelSmoothedNllLoss,
   labelSmoothedNllLoss,
@@ -128,6 +128,32 @@ export class CrossEntropyCriterion implements Criterion {
   }
 }
 
+/**
+ * fairseq's `adaptive_loss`: the cross-entropy of an adaptive softmax (`--adaptive-softmax-cutoff`), summed over the
+ * head (every token, a tail word counting as its cluster) and each tail (the tokens in its cluster), natural log.
+ * As fairseq's, each term ignores the padding index: in a tail, the word at offset `pad` of the cluster (id
+ * cutoff[i] + pad) contributes its head term only. Logged and reduced as `cross_entropy`.
+ */
+export class AdaptiveLossCriterion implements Criterion {
+  readonly name = "adaptive_loss";
+  constructor(readonly options: CrossEntropyOptions) {}
+  forward(model: EncoderDecoderModel | LanguageModel, s: TensorSample): CriterionOutput {
+    const softmax = model.decoder.adaptiveSoftmax;
+    if (!softmax) throw new Error("--criterion adaptive_loss requires a model with an adaptive softmax (--adaptive-softmax-cutoff)");
+    const pad = this.options.paddingIdx;
+    const [features] = netOutput(model, s);
+    const terms = softmax.forward(features, tf.reshape(s.target, [-1]));
+    const ce = (logits: tf.Tensor2D, target: tf.Tensor1D) => nllLoss(logSoftmax(logits), target, pad);
+    let loss = ce(terms.head, terms.headTarget);
+    for (const t of terms.tails) if (t) loss = tf.add(loss, ce(t.logits, t.target));
+    const sampleSize = this.options.sentenceAvg ? s.target.shape[0] : s.ntokens;
+    return { loss, sampleSize, logging: { loss, ntokens: s.ntokens, nsentences: s.target.shape[0], sample_size: sampleSize } };
+  }
+  reduceMetrics(outs: LoggingOutput[], metrics: Metrics): void {
+    new CrossEntropyCriterion(this.options).reduceMetrics(outs, metrics);
+  }
+}
+
 /** fairseq's `label_smoothed_cross_entropy` criterion. */
 export class LabelSmoothedCrossEntropyCriterion implements Criterion {
   readonly name = "label_smoothed_cross_entropy";
@@ -190,6 +216,7 @@ type CriterionFactory = (options: LabelSmoothedOptions & Record<string, unknown>
 // fairseq's CRITERION_REGISTRY; built-ins registered on first use
 const registry = new Registry<{ build: CriterionFactory; options: AnyOptionGroup | null }>("criterion", (r) => {
   r.register("cross_entropy", { build: (o) => new CrossEntropyCriterion(o), options: null });
+  r.register("adaptive_loss", { build: (o) => new AdaptiveLossCriterion(o), options: null });
   r.register("label_smoothed_cross_entropy", { build: (o) => new LabelSmoothedCrossEntropyCriterion(o), options: labelSmoothedCrossEntropyOptions });
 });
 

@@ -9,6 +9,7 @@ export {
   type SmoothedLoss,
 } from "./losses.js";
 export {
+  AdaptiveLossCriterion,
   CrossEntropyCriterion,
   LabelSmoothedCrossEntropyCriterion,
   buildCriterion,

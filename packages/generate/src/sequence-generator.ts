@@ -3,6 +3,7 @@ import { disposeIncrementalState, type EncoderDecoderModel, type EncoderOut, typ
 import { createConstraintState, type Constraint, type ConstraintState } from "./constraints.js";
 import { EnsembleModel, LanguageModelFusion, disposeEncoderOut } from "./ensemble.js";
 import { constrainedStep, siblingsStep } from "./search.js";
+import { realignFullContext } from "./full-context-alignment.js";
 
 export interface GeneratorOptions {
   beam?: number;
@@ -489,13 +490,15 @@ export class SequenceGenerator {
           `--constraints: no hypothesis of batch row ${none} contains all its constraints within the maximum length ${maxLen} (fairseq stops on an assertion here); raise --max-len-a/--max-len-b`,
         );
     }
-    return finalized.map((hyps) =>
+    const best = finalized.map((hyps) =>
       hyps
         .map((h, i) => [h, i] as const)
         .sort((a, b) => b[0].score - a[0].score || a[1] - b[1])
         .slice(0, this.o.nbest)
         .map(([h]) => h),
     );
+    if (retain) realignFullContext(model.models, srcTokens, srcLengths, best, eos);
+    return best;
   }
 
   /**

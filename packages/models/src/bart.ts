@@ -184,6 +184,8 @@ export function bartLarge(a: ModelArgs): void {
   def(a, "dropout", 0.1);
   def(a, "max_target_positions", 1024);
   def(a, "max_source_positions", 1024);
+  def(a, "adaptive_softmax_cutoff", null);
+  def(a, "adaptive_softmax_dropout", 0);
   def(a, "share_decoder_input_output_embed", true);
   def(a, "share_all_embeddings", true);
   def(a, "decoder_output_dim", a.decoder_embed_dim);

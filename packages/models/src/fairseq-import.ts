@@ -50,10 +50,16 @@ export function importFairseqCheckpoint(ckpt: TorchCheckpoint, vocab: ImportVoca
   args = upgradeStateDict(args, weights, vocab);
 
   const rows = (name: string) => weights.get(name)?.shape[0];
+  // an adaptive input (fairseq's AdaptiveInput) holds the vocabulary in bands: embeddings.N.0.weight
+  const bandRows = () => {
+    let n = 0;
+    for (let i = 0; weights.has(`decoder.embed_tokens.embeddings.${i}.0.weight`); i++) n += rows(`decoder.embed_tokens.embeddings.${i}.0.weight`)!;
+    return n > 0 ? n : undefined;
+  };
   const isLm = !weights.has("encoder.embed_tokens.weight");
   const padIdx = vocab.padIdx ?? 1;
   const sizes = isLm
-    ? { vocabSize: rows("decoder.embed_tokens.weight") }
+    ? { vocabSize: rows("decoder.embed_tokens.weight") ?? bandRows() }
     : { srcVocabSize: rows("encoder.embed_tokens.weight"), tgtVocabSize: rows("decoder.embed_tokens.weight") ?? rows("decoder.output_projection.weight") };
   for (const [k, expected] of Object.entries(vocab)) {
     if (k === "padIdx" || expected === undefined) continue;

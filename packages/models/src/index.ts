@@ -10,16 +10,23 @@ export {
   type FairseqModel,
   type IncrementalState,
   type LanguageModel,
+  type AdaptiveSoftmaxLayer,
+  type AdaptiveSoftmaxTerms,
 } from "./interfaces.js";
+export { transformerLmParameterShapes, transformerParameterShapes, type ParameterShapes } from "./param-shapes.js";
+export { AdaptiveInput, AdaptiveSoftmax, adaptiveCutoff, parseCutoff } from "./adaptive.js";
 export { BaseModel } from "./base-model.js";
 export { logSoftmax, makePositions, sinusoidalTable, ParamStore, SeededRandom, type ActivationFn } from "./modules.js";
 export { MultiheadAttention } from "./multihead-attention.js";
 export {
   TransformerDecoder,
   TransformerEncoder,
+  TransformerAlignModel,
   TransformerLanguageModel,
   TransformerModel,
   upgradeTransformerStateDict,
+  type TokenEmbedder,
+  type TransformerAlignArgs,
   type TransformerArgs,
 } from "./transformer.js";
 export {
@@ -40,10 +47,18 @@ export {
   buildModel,
   listArchitectures,
   modelOptionsOf,
+  modelParameterShapes,
   registerArchitecture,
   registerModel,
+  transformerAlign,
   transformerBase,
   transformerLmBase,
+  transformerLmBaevskiGbw,
+  transformerLmBaevskiWiki103,
+  transformerLmBig,
+  transformerVaswaniWmtEnDeBig,
+  transformerWmtEnDeBig,
+  transformerWmtEnDeBigAlign,
   upgradeStateDict,
   type ArchitecturePreset,
   type ModelArgs,
@@ -70,10 +85,12 @@ export {
   bartOptions,
   lstmOptions,
   modelSelectionOptions,
+  transformerAlignOptions,
   transformerLmOptions,
   transformerOptions,
   type BartOptions,
   type LstmOptions,
   type TransformerLmOptions,
+  type TransformerAlignOptions,
   type TransformerOptions,
 } from "./options.js";

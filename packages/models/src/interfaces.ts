@@ -37,6 +37,29 @@ export interface DecoderForwardOptions {
    * (B x T x C) instead of the logits. Only decoders with an `outputProjection` honour it.
    */
   featuresOnly?: boolean;
+  /** fairseq's `alignment_layer`: the decoder layer whose encoder attention `attn` holds (default: the last). */
+  alignmentLayer?: number;
+  /** fairseq's `alignment_heads`: average `attn` over the first this many heads only (default: all). */
+  alignmentHeads?: number;
+  /** fairseq's `full_context_alignment`: no future mask on self-attention (every target position sees all others). */
+  fullContextAlignment?: boolean;
+}
+
+/**
+ * What an adaptive softmax gives its loss (fairseq's `AdaptiveSoftmax.forward`): head logits N x (cutoff₀ + clusters)
+ * with the head targets (a tail word's cluster entry), and per tail cluster the logits and targets of the rows whose
+ * target falls in it (null: none does). N = B·T, the rows of the flattened batch.
+ */
+export interface AdaptiveSoftmaxTerms {
+  head: tf.Tensor2D;
+  headTarget: tf.Tensor1D;
+  tails: ({ logits: tf.Tensor2D; target: tf.Tensor1D } | null)[];
+}
+
+/** The part of fairseq's AdaptiveSoftmax a criterion uses (`--criterion adaptive_loss`). */
+export interface AdaptiveSoftmaxLayer {
+  /** Head and tail logits for the features B x T x C and the targets B x T (dropout applied in training). */
+  forward(features: tf.Tensor, target: tf.Tensor): AdaptiveSoftmaxTerms;
 }
 
 /**
@@ -71,6 +94,11 @@ export interface FairseqDecoder {
    * so a criterion can fuse the projection into its loss.
    */
   readonly outputProjection?: tf.Tensor2D;
+  /**
+   * The adaptive softmax (`--adaptive-softmax-cutoff`), or null/absent. A decoder that has one returns features
+   * (B x T x C) from `forward`, as fairseq's does, and `getNormalizedProbs` maps them to the full vocabulary.
+   */
+  readonly adaptiveSoftmax?: AdaptiveSoftmaxLayer | null;
   /** Log-probabilities (or probabilities) over the vocabulary from a decoder output. */
   getNormalizedProbs(netOutput: DecoderOutput, logProbs: boolean): tf.Tensor3D;
   /**
@@ -109,6 +137,12 @@ export interface EncoderDecoderModel extends FairseqModel {
   /** Teacher-forced forward pass. */
   forward(srcTokens: tf.Tensor2D, srcLengths: tf.Tensor1D, prevOutputTokens: tf.Tensor2D, options?: DecoderForwardOptions): DecoderOutput;
   getNormalizedProbs(netOutput: DecoderOutput, logProbs: boolean): tf.Tensor3D;
+  /**
+   * fairseq's `forward_align` (TransformerAlignModel with --full-context-alignment): the attention B x T x S that
+   * generate's --print-alignment reads, from a teacher-forced pass over finished hypotheses (prevOutputTokens = eos
+   * then the hypothesis). Absent: the attention gathered while decoding is used, as in fairseq.
+   */
+  readonly alignmentAttention?: (srcTokens: tf.Tensor2D, srcLengths: tf.Tensor1D, prevOutputTokens: tf.Tensor2D) => tf.Tensor3D;
   /** [max source positions, max target positions] */
   maxPositions(): [number, number];
   maxDecoderPositions(): number;

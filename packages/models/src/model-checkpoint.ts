@@ -14,7 +14,10 @@ export function loadModelCheckpointBytes(
   vocab: ImportVocab & { padIdx: number },
   source?: string,
 ): { model: EncoderDecoderModel | LanguageModel; args: ModelArgs } {
-  if (bytes[0] === 0x50 && bytes[1] === 0x4b) return importFairseqCheckpointBytes(bytes, vocab, source);
+  // a zip (PyTorch) starts with a local file header "PK\x03\x04"; a safetensors file with its header's byte length
+  // (8 bytes, little-endian) and then the JSON header's "{": the length alone can start with "PK" (19,280 bytes)
+  const zip = bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04 && bytes[8] !== 0x7b;
+  if (zip) return importFairseqCheckpointBytes(bytes, vocab, source);
   const sizes = { srcVocabSize: vocab.srcVocabSize, tgtVocabSize: vocab.tgtVocabSize, vocabSize: vocab.vocabSize, padIdx: vocab.padIdx };
   return modelFromCheckpoint(decodeCheckpoint(bytes, source), sizes, source);
 }

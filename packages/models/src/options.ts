@@ -15,7 +15,10 @@ const ACTIVATIONS = ["relu", "gelu", "gelu_accurate", "tanh", "linear"] as const
 const PRETRAINED_EMBED = "initializing embeddings from a pretrained file is not implemented";
 const LAYERDROP = "LayerDrop (structured dropout of layers) is not implemented";
 const QUANT_NOISE = "quantization noise (Quant-Noise) is not implemented";
-const ADAPTIVE_SOFTMAX = "adaptive softmax (criterion adaptive_loss) is not implemented";
+const LSTM_ADAPTIVE_SOFTMAX = "adaptive softmax in the LSTM decoder is not implemented (the transformer and transformer_lm have it)";
+const adaptiveSoftmaxCutoff = () =>
+  opt.str(null, "comma separated list of adaptive softmax cutoff points. Must be used with adaptive_loss criterion", { metavar: "EXPR" });
+const adaptiveSoftmaxDropout = () => float("sets adaptive softmax dropout for the tail projections");
 
 const int = (help: string) => opt.int(null, help, { metavar: "N" });
 const float = (help: string) => opt.float(null, help, { metavar: "D" });
@@ -44,8 +47,8 @@ export const transformerOptions = defineOptions("model", {
   share_decoder_input_output_embed: opt.presetFlag("share decoder input and output embeddings"),
   share_all_embeddings: opt.presetFlag("share encoder, decoder and output embeddings (requires shared dictionary and embed dim)"),
   no_token_positional_embeddings: opt.flag("if set, disables positional embeddings (outside self attention)"),
-  adaptive_softmax_cutoff: opt.refused(ADAPTIVE_SOFTMAX),
-  adaptive_softmax_dropout: opt.refused(ADAPTIVE_SOFTMAX),
+  adaptive_softmax_cutoff: adaptiveSoftmaxCutoff(),
+  adaptive_softmax_dropout: adaptiveSoftmaxDropout(),
   layernorm_embedding: opt.presetFlag("add layernorm to embedding"),
   no_scale_embedding: opt.presetFlag("if True, dont scale embeddings"),
   no_cross_attention: opt.refused("decoders without encoder attention are not implemented", "flag"),
@@ -60,6 +63,15 @@ export const transformerOptions = defineOptions("model", {
 });
 export type TransformerOptions = OptionsOf<typeof transformerOptions.declarations>;
 
+/** `--arch transformer_align` and `transformer_wmt_en_de_big_align` (fairseq's TransformerAlignModel.add_args). */
+export const transformerAlignOptions = defineOptions("model", {
+  ...transformerOptions.declarations,
+  alignment_heads: opt.int(null, "Number of cross attention heads per layer to supervised with alignments", { metavar: "D" }),
+  alignment_layer: opt.int(null, "Layer number which has to be supervised. 0 corresponding to the bottommost layer.", { metavar: "D" }),
+  full_context_alignment: opt.presetFlag("Whether or not alignment is supervised conditioned on the full target context."),
+});
+export type TransformerAlignOptions = OptionsOf<typeof transformerAlignOptions.declarations>;
+
 /**
  * `--arch bart_base` and the other BART presets (fairseq's BARTModel.add_args): the transformer's options and
  * the classification heads' pooler.
@@ -73,7 +85,6 @@ export const bartOptions = defineOptions("model", {
 export type BartOptions = OptionsOf<typeof bartOptions.declarations>;
 
 const CHAR_INPUTS = "character-level input embeddings are not implemented";
-const ADAPTIVE_INPUT = "adaptive input embeddings are not implemented";
 
 /** `--arch transformer_lm` and its presets (fairseq's TransformerLanguageModel.add_args). */
 export const transformerLmOptions = defineOptions("model", {
@@ -90,20 +101,20 @@ export const transformerLmOptions = defineOptions("model", {
   decoder_attention_heads: int("num decoder attention heads"),
   decoder_normalize_before: opt.presetFlag("apply layernorm before each decoder block"),
   no_decoder_final_norm: opt.presetFlag("don't add an extra layernorm after the last decoder block"),
-  adaptive_softmax_cutoff: opt.refused(ADAPTIVE_SOFTMAX),
-  adaptive_softmax_dropout: opt.refused(ADAPTIVE_SOFTMAX),
-  adaptive_softmax_factor: opt.refused(ADAPTIVE_SOFTMAX),
+  adaptive_softmax_cutoff: adaptiveSoftmaxCutoff(),
+  adaptive_softmax_dropout: adaptiveSoftmaxDropout(),
+  adaptive_softmax_factor: float("adaptive input factor"),
   no_token_positional_embeddings: opt.presetFlag("if set, disables positional embeddings (outside self attention)"),
   share_decoder_input_output_embed: opt.presetFlag("share decoder input and output embeddings"),
   character_embeddings: opt.refused(CHAR_INPUTS, "flag"),
   character_filters: opt.refused(CHAR_INPUTS),
   character_embedding_dim: opt.refused(CHAR_INPUTS),
   char_embedder_highway_layers: opt.refused(CHAR_INPUTS),
-  adaptive_input: opt.refused(ADAPTIVE_INPUT, "flag"),
-  adaptive_input_factor: opt.refused(ADAPTIVE_INPUT),
-  adaptive_input_cutoff: opt.refused(ADAPTIVE_INPUT),
-  tie_adaptive_weights: opt.refused(ADAPTIVE_INPUT, "flag"),
-  tie_adaptive_proj: opt.refused(ADAPTIVE_INPUT, "flag"),
+  adaptive_input: opt.presetFlag("if set, uses adaptive input"),
+  adaptive_input_factor: float("adaptive input factor"),
+  adaptive_input_cutoff: opt.str(null, "comma separated list of adaptive input cutoff points.", { metavar: "EXPR" }),
+  tie_adaptive_weights: opt.presetFlag("if set, ties the weights of adaptive softmax and adaptive input"),
+  tie_adaptive_proj: opt.presetFlag("if set, ties the projection weights of adaptive softmax and adaptive input"),
   decoder_learned_pos: opt.presetFlag("use learned positional embeddings in the decoder"),
   decoder_layerdrop: opt.refused(LAYERDROP),
   decoder_layers_to_keep: opt.refused(LAYERDROP),
@@ -133,7 +144,7 @@ export const lstmOptions = defineOptions("model", {
   decoder_layers: int("number of decoder layers"),
   decoder_out_embed_dim: int("decoder output embedding dimension"),
   decoder_attention: opt.str(null, "decoder attention (a bool: '1'/'True' or '0'/'False')", { metavar: "BOOL" }),
-  adaptive_softmax_cutoff: opt.refused(ADAPTIVE_SOFTMAX),
+  adaptive_softmax_cutoff: opt.refused(LSTM_ADAPTIVE_SOFTMAX),
   share_decoder_input_output_embed: opt.flag("share decoder input and output embeddings"),
   share_all_embeddings: opt.flag("share encoder, decoder and output embeddings (requires shared dictionary and embed dim)"),
   encoder_dropout_in: float("dropout probability for encoder input embedding"),

@@ -1,9 +1,17 @@
 import { Registry, type AnyOptionGroup } from "@fairseq-ts/config";
 import type { EncoderDecoderModel, LanguageModel } from "./interfaces.js";
-import { bartOptions, lstmOptions, transformerLmOptions, transformerOptions } from "./options.js";
-import { TransformerLanguageModel, TransformerModel, upgradeTransformerStateDict, type TransformerArgs } from "./transformer.js";
+import { bartOptions, lstmOptions, transformerAlignOptions, transformerLmOptions, transformerOptions } from "./options.js";
+import {
+  TransformerAlignModel,
+  TransformerLanguageModel,
+  TransformerModel,
+  upgradeTransformerStateDict,
+  type TransformerAlignArgs,
+  type TransformerArgs,
+} from "./transformer.js";
 import { BARTModel, bartBase, bartLarge, mbartBase, mbartBaseWmt20, mbartLarge, upgradeBartStateDict, type BartArgs } from "./bart.js";
 import type { WeightValues } from "./checkpoint-codec.js";
+import { transformerLmParameterShapes, transformerParameterShapes, type ParameterShapes } from "./param-shapes.js";
 import { LSTMModel, lstmBase, lstmLuongWmtEnDe, lstmWisemanIwsltDeEn, type LSTMArgs } from "./lstm.js";
 
 /** fairseq-style args: snake_case names as in fairseq's argparse Namespace (`encoder_embed_dim`, …). */
@@ -32,6 +40,8 @@ export interface ModelSpec {
    * classification heads a BART checkpoint holds), or nothing.
    */
   upgradeStateDict?(args: Readonly<ModelArgs>, state: Map<string, WeightValues>, vocab: Partial<ModelVocab>): Partial<ModelArgs> | void;
+  /** The trainable parameters' names and shapes for complete args, without building the model. */
+  parameterShapes?(args: ModelArgs, vocab: ModelVocab): ParameterShapes;
 }
 
 /** A preset fills missing args with the architecture's defaults (fairseq's `getattr(args, k, default)`). */
@@ -82,6 +92,18 @@ export function buildModel(args: ModelArgs, vocab: ModelVocab, options: { seed?:
 }
 
 /**
+ * The names and shapes of the trainable parameters `buildModel(args, vocab)` would create, computed without
+ * allocating them (so big presets can be sized); `args` gets the architecture's defaults. An Error when the model
+ * cannot say.
+ */
+export function modelParameterShapes(args: ModelArgs, vocab: ModelVocab): ParameterShapes {
+  const { model } = applyArchitecture(args);
+  const spec = models.has(model) ? models.get(model) : undefined;
+  if (!spec?.parameterShapes) throw new Error(`--arch ${args.arch}: model '${model}' cannot list its parameter shapes without being built`);
+  return spec.parameterShapes(args, vocab);
+}
+
+/**
  * Upgrade a checkpoint's state dict for the model its args name (fairseq does this in `load_state_dict`): `state` is
  * mutated, and the returned args are the checkpoint's with the model's additions (the preset is not applied to them).
  */
@@ -113,19 +135,25 @@ export function transformerBase(a: ModelArgs): void {
   def(a, "activation_dropout", 0.0);
   def(a, "activation_fn", "relu");
   def(a, "dropout", 0.1);
+  def(a, "adaptive_softmax_cutoff", null);
+  def(a, "adaptive_softmax_dropout", 0);
   def(a, "share_decoder_input_output_embed", false);
   def(a, "share_all_embeddings", false);
   def(a, "no_token_positional_embeddings", false);
+  def(a, "adaptive_input", false);
   def(a, "no_cross_attention", false);
   def(a, "decoder_output_dim", a.decoder_embed_dim);
   def(a, "decoder_input_dim", a.decoder_embed_dim);
   def(a, "no_scale_embedding", false);
   def(a, "layernorm_embedding", false);
+  def(a, "tie_adaptive_weights", false);
+  // fairseq's build_model: DEFAULT_MAX_SOURCE_POSITIONS / DEFAULT_MAX_TARGET_POSITIONS
   def(a, "max_source_positions", 1024);
   def(a, "max_target_positions", 1024);
 }
 
-function vaswaniBig(a: ModelArgs): void {
+/** fairseq's `transformer_vaswani_wmt_en_de_big` ("Attention Is All You Need"'s big model). */
+export function transformerVaswaniWmtEnDeBig(a: ModelArgs): void {
   def(a, "encoder_embed_dim", 1024);
   def(a, "encoder_ffn_embed_dim", 4096);
   def(a, "encoder_attention_heads", 16);
@@ -137,8 +165,34 @@ function vaswaniBig(a: ModelArgs): void {
   transformerBase(a);
 }
 
+/** fairseq's `transformer_wmt_en_de_big`. */
+export function transformerWmtEnDeBig(a: ModelArgs): void {
+  def(a, "attention_dropout", 0.1);
+  transformerVaswaniWmtEnDeBig(a);
+}
+
+/** fairseq's `transformer_align` (TransformerAlignModel's base) and `transformer_wmt_en_de_big_align`. */
+export function transformerAlign(a: ModelArgs): void {
+  def(a, "alignment_heads", 1);
+  def(a, "alignment_layer", 4);
+  def(a, "full_context_alignment", false);
+  transformerBase(a);
+}
+export function transformerWmtEnDeBigAlign(a: ModelArgs): void {
+  def(a, "alignment_heads", 1);
+  def(a, "alignment_layer", 4);
+  transformerWmtEnDeBig(a);
+  // fairseq's TransformerAlignModel.build_model runs transformer_align(args) whatever the architecture
+  transformerAlign(a);
+}
+
 /** fairseq's `base_lm_architecture` (decoder_normalize_before is forced on, as fairseq does). */
 export function transformerLmBase(a: ModelArgs): void {
+  // older checkpoints (fairseq's backward compatibility): --no-tie-adaptive-proj, then --decoder-final-norm
+  if (a.no_tie_adaptive_proj !== undefined) {
+    a.no_decoder_final_norm = true;
+    if (a.no_tie_adaptive_proj === false) a.tie_adaptive_proj = true;
+  }
   if (a.decoder_final_norm !== undefined) a.no_decoder_final_norm = !a.decoder_final_norm;
   def(a, "dropout", 0.1);
   def(a, "attention_dropout", 0.0);
@@ -146,6 +200,9 @@ export function transformerLmBase(a: ModelArgs): void {
   def(a, "decoder_ffn_embed_dim", 2048);
   def(a, "decoder_layers", 6);
   def(a, "decoder_attention_heads", 8);
+  def(a, "adaptive_softmax_cutoff", null);
+  def(a, "adaptive_softmax_dropout", 0);
+  def(a, "adaptive_softmax_factor", 4);
   def(a, "decoder_learned_pos", false);
   def(a, "activation_fn", "relu");
   def(a, "activation_dropout", 0.0);
@@ -156,11 +213,23 @@ export function transformerLmBase(a: ModelArgs): void {
   def(a, "decoder_input_dim", a.decoder_embed_dim);
   a.decoder_normalize_before = true;
   def(a, "no_decoder_final_norm", false);
+  def(a, "adaptive_input", false);
+  def(a, "adaptive_input_factor", 4);
+  def(a, "adaptive_input_cutoff", null);
+  def(a, "tie_adaptive_weights", false);
+  def(a, "tie_adaptive_proj", false);
   def(a, "no_scale_embedding", false);
   def(a, "layernorm_embedding", false);
   def(a, "tokens_per_sample", 1024);
   def(a, "max_target_positions", a.tokens_per_sample);
 }
+
+const translationShapes = (args: ModelArgs, vocab: ModelVocab) =>
+  transformerParameterShapes(args as unknown as TransformerArgs, {
+    srcVocabSize: vocab.srcVocabSize!,
+    tgtVocabSize: vocab.tgtVocabSize!,
+    padIdx: vocab.padIdx,
+  });
 
 let builtinsRegistered = false;
 
@@ -177,6 +246,7 @@ export function ensureBuiltins(): void {
       ),
     options: transformerOptions,
     upgradeStateDict: (args, state) => upgradeTransformerStateDict(args, state),
+    parameterShapes: translationShapes,
   });
   registerArchitecture("transformer", "transformer", transformerBase);
   registerArchitecture("transformer", "transformer_iwslt_de_en", (a) => {
@@ -191,22 +261,32 @@ export function ensureBuiltins(): void {
     transformerBase(a);
   });
   registerArchitecture("transformer", "transformer_wmt_en_de", transformerBase);
-  registerArchitecture("transformer", "transformer_vaswani_wmt_en_de_big", vaswaniBig);
+  registerArchitecture("transformer", "transformer_vaswani_wmt_en_de_big", transformerVaswaniWmtEnDeBig);
   registerArchitecture("transformer", "transformer_vaswani_wmt_en_fr_big", (a) => {
     def(a, "dropout", 0.1);
-    vaswaniBig(a);
+    transformerVaswaniWmtEnDeBig(a);
   });
-  registerArchitecture("transformer", "transformer_wmt_en_de_big", (a) => {
-    def(a, "attention_dropout", 0.1);
-    vaswaniBig(a);
-  });
+  registerArchitecture("transformer", "transformer_wmt_en_de_big", transformerWmtEnDeBig);
   registerArchitecture("transformer", "transformer_wmt_en_de_big_t2t", (a) => {
     def(a, "encoder_normalize_before", true);
     def(a, "decoder_normalize_before", true);
     def(a, "attention_dropout", 0.1);
     def(a, "activation_dropout", 0.1);
-    vaswaniBig(a);
+    transformerVaswaniWmtEnDeBig(a);
   });
+  registerModel("transformer_align", {
+    build: (args, vocab, seed) =>
+      new TransformerAlignModel(
+        args as unknown as TransformerAlignArgs,
+        { srcVocabSize: vocab.srcVocabSize!, tgtVocabSize: vocab.tgtVocabSize!, padIdx: vocab.padIdx },
+        seed,
+      ),
+    options: transformerAlignOptions,
+    upgradeStateDict: (args, state) => upgradeTransformerStateDict(args, state),
+    parameterShapes: translationShapes,
+  });
+  registerArchitecture("transformer_align", "transformer_align", transformerAlign);
+  registerArchitecture("transformer_align", "transformer_wmt_en_de_big_align", transformerWmtEnDeBigAlign);
   registerModel("bart", {
     build: (args, vocab, seed) =>
       new BARTModel(args as unknown as BartArgs, { srcVocabSize: vocab.srcVocabSize!, tgtVocabSize: vocab.tgtVocabSize!, padIdx: vocab.padIdx }, seed),
@@ -232,13 +312,65 @@ export function ensureBuiltins(): void {
   registerModel("transformer_lm", {
     build: (args, vocab, seed) => new TransformerLanguageModel(args as unknown as TransformerArgs, vocab.vocabSize!, vocab.padIdx, seed),
     options: transformerLmOptions,
+    parameterShapes: (args, vocab) => transformerLmParameterShapes(args as unknown as TransformerArgs, vocab.vocabSize!, vocab.padIdx),
   });
   registerArchitecture("transformer_lm", "transformer_lm", transformerLmBase);
-  registerArchitecture("transformer_lm", "transformer_lm_big", (a) => {
-    def(a, "decoder_layers", 12);
-    def(a, "decoder_embed_dim", 1024);
-    def(a, "decoder_ffn_embed_dim", 4096);
-    def(a, "decoder_attention_heads", 16);
+  registerArchitecture("transformer_lm", "transformer_lm_big", transformerLmBig);
+  registerArchitecture("transformer_lm", "transformer_lm_wiki103", transformerLmBaevskiWiki103);
+  registerArchitecture("transformer_lm", "transformer_lm_baevski_wiki103", transformerLmBaevskiWiki103);
+  registerArchitecture("transformer_lm", "transformer_lm_gbw", transformerLmBaevskiGbw);
+  registerArchitecture("transformer_lm", "transformer_lm_baevski_gbw", transformerLmBaevskiGbw);
+  registerArchitecture("transformer_lm", "transformer_lm_gpt", gptPreset(768, 3072, 12, 12));
+  registerArchitecture("transformer_lm", "transformer_lm_gpt2_small", gptPreset(1024, 4096, 24, 16));
+  registerArchitecture("transformer_lm", "transformer_lm_gpt2_medium", gptPreset(1280, 5120, 36, 20));
+  registerArchitecture("transformer_lm", "transformer_lm_gpt2_big", gptPreset(1600, 6400, 48, 25));
+}
+
+/** fairseq's `transformer_lm_big`. */
+export function transformerLmBig(a: ModelArgs): void {
+  def(a, "decoder_layers", 12);
+  def(a, "decoder_embed_dim", 1024);
+  def(a, "decoder_ffn_embed_dim", 4096);
+  def(a, "decoder_attention_heads", 16);
+  transformerLmBase(a);
+}
+
+/** fairseq's `transformer_lm_baevski_wiki103` (= `transformer_lm_wiki103`): adaptive input and softmax, tied. */
+export function transformerLmBaevskiWiki103(a: ModelArgs): void {
+  def(a, "decoder_layers", 16);
+  def(a, "decoder_attention_heads", 8);
+  def(a, "dropout", 0.3);
+  def(a, "adaptive_input", true);
+  def(a, "tie_adaptive_weights", true);
+  def(a, "adaptive_input_cutoff", "20000,60000");
+  def(a, "adaptive_softmax_cutoff", "20000,60000");
+  def(a, "adaptive_softmax_dropout", 0.2);
+  def(a, "attention_dropout", 0.1);
+  def(a, "activation_dropout", 0.1);
+  def(a, "no_decoder_final_norm", true);
+  def(a, "tie_adaptive_proj", true);
+  transformerLmBig(a);
+}
+
+/** fairseq's `transformer_lm_baevski_gbw` (= `transformer_lm_gbw`). */
+export function transformerLmBaevskiGbw(a: ModelArgs): void {
+  def(a, "decoder_embed_dim", 512);
+  def(a, "dropout", 0.1);
+  def(a, "attention_dropout", 0.1);
+  def(a, "no_decoder_final_norm", true);
+  transformerLmBig(a);
+}
+
+/** fairseq's `transformer_lm_gpt` and `transformer_lm_gpt2_{small,medium,big}`: the same preset at four sizes. */
+function gptPreset(embedDim: number, ffnDim: number, layers: number, heads: number): ArchitecturePreset {
+  return (a) => {
+    def(a, "decoder_embed_dim", embedDim);
+    def(a, "decoder_ffn_embed_dim", ffnDim);
+    def(a, "decoder_layers", layers);
+    def(a, "decoder_attention_heads", heads);
+    def(a, "dropout", 0.1);
+    def(a, "attention_dropout", 0.1);
+    def(a, "activation_fn", "gelu");
     transformerLmBase(a);
-  });
+  };
 }

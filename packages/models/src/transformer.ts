@@ -25,6 +25,7 @@ import {
   type ModuleContext,
 } from "./modules.js";
 import { BaseModel } from "./base-model.js";
+import { AdaptiveInput, AdaptiveSoftmax, parseCutoff } from "./adaptive.js";
 
 /** fairseq's transformer hyperparameters (snake_case, exactly its argument names). */
 export interface TransformerArgs {
@@ -56,7 +57,29 @@ export interface TransformerArgs {
   no_cross_attention: boolean;
   /** Language models: no final layer norm even with pre-norm layers. */
   no_decoder_final_norm?: boolean;
+  /** Adaptive softmax cutoffs ("20000,60000" or a list; null/absent: a plain output projection). */
+  adaptive_softmax_cutoff?: string | number[] | null;
+  adaptive_softmax_dropout?: number;
+  /** fairseq's transformer_lm default 4 (the translation transformer has no flag for it). */
+  adaptive_softmax_factor?: number;
+  /** Language models: adaptive input embeddings. */
+  adaptive_input?: boolean;
+  adaptive_input_factor?: number;
+  adaptive_input_cutoff?: string | number[] | null;
+  tie_adaptive_weights?: boolean;
+  tie_adaptive_proj?: boolean;
 }
+
+/** transformer_align's additions (fairseq's TransformerAlignModel). */
+export interface TransformerAlignArgs extends TransformerArgs {
+  alignment_heads: number;
+  alignment_layer: number;
+  full_context_alignment: boolean;
+}
+
+/** What a decoder embeds tokens with: a plain embedding table or fairseq's AdaptiveInput. */
+export type TokenEmbedder = Embedding | AdaptiveInput;
+const embeddingDimOf = (e: TokenEmbedder) => (e instanceof Embedding ? e.weight.shape[1]! : e.embeddingDim);
 
 /** Positions: fairseq's sinusoidal (fixed, computed to the needed length) or learned embeddings. */
 class PositionalEmbedding {
@@ -265,15 +288,19 @@ export class TransformerEncoder implements FairseqEncoder {
   }
 }
 
-export class TransformerDecoder implements FairseqDecoder {
-  readonly embedTokens: Embedding;
+/** `E`: what embeds the tokens (the translation transformer's is always a plain Embedding; a language model's may be adaptive). */
+export class TransformerDecoder<E extends TokenEmbedder = TokenEmbedder> implements FairseqDecoder {
+  readonly embedTokens: E;
   readonly embedPositions: PositionalEmbedding | null;
   readonly layernormEmbedding: LayerNorm | null;
   readonly layers: DecoderLayer[];
   readonly layerNorm: LayerNorm | null;
   readonly projectInDim: Linear | null;
   readonly projectOutDim: Linear | null;
-  readonly outputProjection: tf.Variable<tf.Rank.R2>;
+  /** The output layer's weight (V x C); undefined with an adaptive softmax. */
+  readonly outputProjection: tf.Variable<tf.Rank.R2> | undefined;
+  /** fairseq's `adaptive_softmax` (`--adaptive-softmax-cutoff`): forward then returns features. */
+  readonly adaptiveSoftmax: AdaptiveSoftmax | null = null;
   readonly embedScale: number;
   private futureMaskCache: tf.Tensor2D | null = null;
 
@@ -281,12 +308,12 @@ export class TransformerDecoder implements FairseqDecoder {
     private readonly ctx: ModuleContext,
     private readonly a: TransformerArgs,
     readonly paddingIdx: number,
-    embedTokens: Embedding,
+    embedTokens: E,
     vocabSize: number,
     noEncoderAttn = false,
   ) {
     this.embedTokens = embedTokens;
-    const inputEmbedDim = embedTokens.weight.shape[1]!;
+    const inputEmbedDim = embeddingDimOf(embedTokens);
     const d = a.decoder_embed_dim;
     this.embedScale = a.no_scale_embedding ? 1 : Math.sqrt(d);
     this.projectInDim = d !== inputEmbedDim ? new Linear(ctx, "decoder.project_in_dim", inputEmbedDim, d, { bias: false }) : null;
@@ -296,8 +323,30 @@ export class TransformerDecoder implements FairseqDecoder {
     this.layernormEmbedding = a.layernorm_embedding ? new LayerNorm(ctx, "decoder.layernorm_embedding", d) : null;
     this.layers = Array.from({ length: a.decoder_layers }, (_, i) => new DecoderLayer(ctx, `decoder.layers.${i}`, a, noEncoderAttn));
     this.layerNorm = a.decoder_normalize_before && !a.no_decoder_final_norm ? new LayerNorm(ctx, "decoder.layer_norm", d) : null;
-    this.projectOutDim = d !== a.decoder_output_dim ? new Linear(ctx, "decoder.project_out_dim", d, a.decoder_output_dim, { bias: false }) : null;
-    if (a.share_decoder_input_output_embed) {
+    // fairseq: no project_out_dim when the adaptive weights are tied (the softmax takes the layers' output as is)
+    this.projectOutDim =
+      d !== a.decoder_output_dim && !a.tie_adaptive_weights ? new Linear(ctx, "decoder.project_out_dim", d, a.decoder_output_dim, { bias: false }) : null;
+    const cutoff = parseCutoff(a.adaptive_softmax_cutoff, "--adaptive-softmax-cutoff");
+    if (cutoff !== null) {
+      let tied: AdaptiveInput | null = null;
+      if (a.tie_adaptive_weights) {
+        if (!(embedTokens instanceof AdaptiveInput)) throw new Error("--tie-adaptive-weights requires --adaptive-input");
+        tied = embedTokens;
+      }
+      this.outputProjection = undefined;
+      this.adaptiveSoftmax = new AdaptiveSoftmax(
+        ctx,
+        "decoder.adaptive_softmax",
+        vocabSize,
+        a.decoder_output_dim,
+        cutoff,
+        a.adaptive_softmax_dropout ?? 0,
+        a.adaptive_softmax_factor ?? 4,
+        tied,
+        a.tie_adaptive_proj ?? false,
+      );
+    } else if (a.share_decoder_input_output_embed) {
+      if (!(embedTokens instanceof Embedding)) throw new Error("--share-decoder-input-output-embed: adaptive input embeddings cannot be the output layer");
       this.outputProjection = embedTokens.weight as tf.Variable<tf.Rank.R2>;
       ctx.store.alias("decoder.output_projection.weight", "decoder.embed_tokens.weight");
     } else {
@@ -320,15 +369,10 @@ export class TransformerDecoder implements FairseqDecoder {
   }
 
   /**
-   * Hidden states before the output projection, and the alignment layer's encoder attention averaged over heads
-   * (fairseq's `extract_features(alignment_layer, alignment_heads)`: by default the last layer and all heads).
+   * Hidden states before the output projection, and the alignment layer's attention (the last layer's unless
+   * `options.alignmentLayer` says otherwise; null when that layer does not exist, as in fairseq).
    */
-  extractFeatures(
-    prev: tf.Tensor2D,
-    enc: EncoderOut | null,
-    state?: IncrementalState,
-    alignment: { alignmentLayer?: number; alignmentHeads?: number } = {},
-  ): [tf.Tensor3D, tf.Tensor3D | null] {
+  extractFeatures(prev: tf.Tensor2D, enc: EncoderOut | null, state?: IncrementalState, options?: DecoderForwardOptions): [tf.Tensor3D, tf.Tensor3D | null] {
     const incremental = state !== undefined;
     let positions = this.embedPositions ? this.embedPositions.apply(prev, incremental) : null;
     let tokens = prev;
@@ -343,15 +387,15 @@ export class TransformerDecoder implements FairseqDecoder {
     if (this.layernormEmbedding) x = this.layernormEmbedding.apply(x);
     x = dropout(this.ctx, x, this.a.dropout);
     const selfKeyBias = incremental ? null : keyBiasFromTokens(tokens, this.paddingIdx);
-    const futureMask = incremental ? null : this.futureMask(tokens.shape[1]);
+    const futureMask = incremental || options?.fullContextAlignment ? null : this.futureMask(tokens.shape[1]);
     const encKeyBias = enc?.extra?.keyBias ?? null;
     let h = x as tf.Tensor3D;
     let attn: tf.Tensor3D | null = null;
-    const alignmentLayer = alignment.alignmentLayer ?? this.layers.length - 1;
+    const alignAt = options?.alignmentLayer ?? this.layers.length - 1;
     this.layers.forEach((layer, i) => {
-      const [o, w] = layer.apply(h, enc, encKeyBias, futureMask, selfKeyBias, state, i === alignmentLayer, alignment.alignmentHeads);
+      const [o, w] = layer.apply(h, enc, encKeyBias, futureMask, selfKeyBias, state, i === alignAt, options?.alignmentHeads);
       h = o;
-      if (i === alignmentLayer) attn = w;
+      if (i === alignAt) attn = w;
     });
     if (this.layerNorm) h = this.layerNorm.apply(h) as tf.Tensor3D;
     if (this.projectOutDim) h = this.projectOutDim.apply(h) as tf.Tensor3D;
@@ -359,14 +403,23 @@ export class TransformerDecoder implements FairseqDecoder {
   }
 
   forward(prev: tf.Tensor2D, enc: EncoderOut | null, state?: IncrementalState, options?: DecoderForwardOptions): DecoderOutput {
-    const [h, attn] = this.extractFeatures(prev, enc, state);
-    if (options?.featuresOnly) return [h, { attn }];
+    const [h, attn] = this.extractFeatures(prev, enc, state, options);
+    // fairseq's output_layer: with an adaptive softmax the features are the output (getNormalizedProbs maps them)
+    if (options?.featuresOnly || this.adaptiveSoftmax) return [h, { attn }];
     const [b, t, c] = h.shape;
-    const logits = tf.reshape(tf.matMul(tf.reshape(h, [b! * t!, c!]), this.outputProjection, false, true), [b!, t!, -1]) as tf.Tensor3D;
+    const logits = tf.reshape(tf.matMul(tf.reshape(h, [b! * t!, c!]), this.outputProjection!, false, true), [b!, t!, -1]) as tf.Tensor3D;
     return [logits, { attn }];
   }
 
   getNormalizedProbs(out: DecoderOutput, logProbs: boolean): tf.Tensor3D {
+    if (this.adaptiveSoftmax) {
+      // fairseq's get_log_prob without a target: every word's log-probability (head, or cluster prior + tail)
+      const lp = this.adaptiveSoftmax.getLogProb(out[0]);
+      if (logProbs) return lp;
+      const p = tf.exp(lp) as tf.Tensor3D;
+      lp.dispose();
+      return p;
+    }
     return logProbs ? logSoftmax(out[0]) : (tf.softmax(out[0], -1) as tf.Tensor3D);
   }
 
@@ -423,7 +476,7 @@ export interface Vocabularies {
 export class TransformerModel extends BaseModel implements EncoderDecoderModel {
   readonly kind = "encoder-decoder" as const;
   readonly encoder: TransformerEncoder;
-  readonly decoder: TransformerDecoder;
+  readonly decoder: TransformerDecoder<Embedding>;
 
   constructor(
     readonly args: TransformerArgs,
@@ -470,6 +523,65 @@ export class TransformerModel extends BaseModel implements EncoderDecoderModel {
   }
 }
 
+/** fairseq's build_model asserts for `--tie-adaptive-weights`, as errors naming the flags. */
+function checkAdaptiveTie(a: TransformerArgs): void {
+  const same = (x: unknown, y: unknown) => JSON.stringify(parseCutoff(x, "")) === JSON.stringify(parseCutoff(y, ""));
+  if (!a.adaptive_input) throw new Error("--tie-adaptive-weights requires --adaptive-input");
+  if ((a.adaptive_input_factor ?? 4) !== (a.adaptive_softmax_factor ?? 4))
+    throw new Error(
+      `--tie-adaptive-weights requires --adaptive-input-factor (${a.adaptive_input_factor}) == --adaptive-softmax-factor (${a.adaptive_softmax_factor})`,
+    );
+  if (!same(a.adaptive_softmax_cutoff, a.adaptive_input_cutoff))
+    throw new Error(
+      `--tie-adaptive-weights requires --adaptive-softmax-cutoff (${a.adaptive_softmax_cutoff}) == --adaptive-input-cutoff (${a.adaptive_input_cutoff})`,
+    );
+  if (a.decoder_input_dim !== a.decoder_output_dim)
+    throw new Error(`--tie-adaptive-weights requires --decoder-input-dim (${a.decoder_input_dim}) == --decoder-output-dim (${a.decoder_output_dim})`);
+}
+
+/**
+ * fairseq's TransformerAlignModel ("Jointly Learning to Align and Translate", Garg et al. 2019): a transformer whose
+ * forward returns, as `attn`, the encoder attention of decoder layer `alignment_layer` averaged over its first
+ * `alignment_heads` heads; with `full_context_alignment`, from a second pass without the future mask. Parameters
+ * are the transformer's. Beam search reads the decoder directly (last layer, all heads), as fairseq's does; with
+ * full-context alignment, generate's --print-alignment takes `alignmentAttention` of each hypothesis instead.
+ */
+export class TransformerAlignModel extends TransformerModel {
+  readonly alignmentHeads: number;
+  readonly alignmentLayer: number;
+  readonly fullContextAlignment: boolean;
+  /** Present only with full-context alignment (fairseq's SequenceGeneratorWithAlignment then calls forward_align). */
+  readonly alignmentAttention?: (srcTokens: tf.Tensor2D, srcLengths: tf.Tensor1D, prevOutputTokens: tf.Tensor2D) => tf.Tensor3D;
+
+  constructor(args: TransformerAlignArgs, vocab: Vocabularies, seed = 1) {
+    super(args, vocab, seed);
+    this.alignmentHeads = args.alignment_heads;
+    this.alignmentLayer = args.alignment_layer;
+    this.fullContextAlignment = args.full_context_alignment;
+    if (this.fullContextAlignment) {
+      this.alignmentAttention = (src, len, prev) =>
+        tf.tidy(() => {
+          if (this.alignmentLayer < 0 || this.alignmentLayer >= this.args.decoder_layers)
+            throw new Error(`--alignment-layer ${this.alignmentLayer}: the decoder has ${this.args.decoder_layers} layers (0 is the bottom one)`);
+          const [out, extra] = this.forward(src, len, prev);
+          out.dispose();
+          return extra.attn!;
+        });
+    }
+  }
+
+  override forward(srcTokens: tf.Tensor2D, srcLengths: tf.Tensor1D, prevOutputTokens: tf.Tensor2D, options?: DecoderForwardOptions): DecoderOutput {
+    const enc = this.encoder.forward(srcTokens, srcLengths);
+    const align = { alignmentLayer: this.alignmentLayer, alignmentHeads: this.alignmentHeads };
+    const out = this.decoder.forward(prevOutputTokens, enc, undefined, { ...options, ...align });
+    if (!this.fullContextAlignment) return out;
+    const [features, full] = this.decoder.forward(prevOutputTokens, enc, undefined, { ...align, featuresOnly: true, fullContextAlignment: true });
+    features.dispose();
+    out[1].attn?.dispose();
+    return [out[0], { ...out[1], attn: full.attn }];
+  }
+}
+
 /** fairseq's TransformerLanguageModel: a decoder without encoder attention. */
 export class TransformerLanguageModel extends BaseModel implements LanguageModel {
   readonly kind = "language-model" as const;
@@ -481,7 +593,24 @@ export class TransformerLanguageModel extends BaseModel implements LanguageModel
     seed = 1,
   ) {
     super(new ParamStore(), new SeededRandom(seed));
-    const emb = new Embedding(this.ctx, "decoder.embed_tokens", vocabSize, args.decoder_input_dim, padIdx);
+    let emb: TokenEmbedder;
+    if (args.adaptive_input) {
+      const cutoff = parseCutoff(args.adaptive_input_cutoff, "--adaptive-input-cutoff");
+      if (cutoff === null) throw new Error("--adaptive-input requires --adaptive-input-cutoff");
+      emb = new AdaptiveInput(
+        this.ctx,
+        "decoder.embed_tokens",
+        vocabSize,
+        padIdx,
+        args.decoder_input_dim,
+        args.adaptive_input_factor ?? 4,
+        args.decoder_embed_dim,
+        cutoff,
+      );
+    } else {
+      emb = new Embedding(this.ctx, "decoder.embed_tokens", vocabSize, args.decoder_input_dim, padIdx);
+    }
+    if (args.tie_adaptive_weights) checkAdaptiveTie(args);
     this.decoder = new TransformerDecoder(this.ctx, args, padIdx, emb, vocabSize, true);
   }
   forward(srcTokens: tf.Tensor2D, state?: IncrementalState, options?: DecoderForwardOptions): DecoderOutput {

@@ -109,3 +109,27 @@ describe("the fairseq-ts checkpoint codec", () => {
     m.dispose();
   });
 });
+
+describe("loadModelCheckpointBytes tells the formats apart", () => {
+  it("a safetensors checkpoint whose header length starts with the bytes 'PK' (19,280 + 65,536·k) is not taken for a zip", () => {
+    const vocab = { srcVocabSize: 12, tgtVocabSize: 10, padIdx: 1 };
+    const args = { arch: "transformer", encoder_layers: 1, decoder_layers: 1, encoder_embed_dim: 8, decoder_embed_dim: 8, encoder_ffn_embed_dim: 16 };
+    const more = { decoder_ffn_embed_dim: 16, encoder_attention_heads: 2, decoder_attention_heads: 2 };
+    const model = buildModel({ ...args, ...more }, vocab);
+    // pad the metadata until the header is 0x4B50 bytes long: its length then reads "PK\0\0..."
+    let pad = "";
+    let bytes = encodeCheckpoint(model, { args: { ...args, ...more, note: pad } });
+    const headerLength = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset).getUint32(0, true);
+    pad = "x".repeat(0x4b50 - headerLength(bytes));
+    bytes = encodeCheckpoint(model, { args: { ...args, ...more, note: pad } });
+    for (let extra = 0; headerLength(bytes) !== 0x4b50 && extra < 16; extra++) {
+      pad += "x".repeat(0x4b50 - headerLength(bytes));
+      bytes = encodeCheckpoint(model, { args: { ...args, ...more, note: pad } });
+    }
+    expect([bytes[0], bytes[1]]).toEqual([0x50, 0x4b]);
+    const loaded = loadModelCheckpointBytes(bytes, vocab).model;
+    expect(loaded.numParameters()).toBe(model.numParameters());
+    loaded.dispose();
+    model.dispose();
+  });
+});

@@ -232,7 +232,7 @@ export class PointerGeneratorDecoder implements FairseqDecoder {
           ? o.forceGeneration
           : tf.sigmoid(tf.add(tf.matMul(tf.reshape(predictors, [b * x.shape[1], -1]), this.projectPGens.weight, false, true), this.projectPGens.bias));
       const p = typeof pGens === "number" ? pGens : tf.reshape(pGens, [b, x.shape[1], 1]);
-      const logits = tf.reshape(tf.matMul(tf.reshape(x, [b * x.shape[1], -1]), this.inner.outputProjection, false, true), [b, x.shape[1], -1]) as tf.Tensor3D;
+      const logits = tf.reshape(tf.matMul(tf.reshape(x, [b * x.shape[1], -1]), this.inner.outputProjection!, false, true), [b, x.shape[1], -1]) as tf.Tensor3D;
       return mixPointerDistribution(logits, attn, srcTokens, p, o.numTypes);
     });
     mapped.dispose();
