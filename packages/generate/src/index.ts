@@ -33,11 +33,13 @@ export {
   generationOptions,
   generatorOptionsFrom,
   interactiveOptions,
+  rougeScoringOptions,
   sacrebleuScoringOptions,
   scorers,
   type EvalLmOptions,
   type GenerationOptions,
   type InteractiveOptions,
+  type RougeScoringOptions,
   type SacrebleuScoringOptions,
   type ScorerEntry,
 } from "./options.js";
@@ -61,4 +63,5 @@ export {
   type RougeScore,
   type RougeType,
 } from "./rouge.js";
+export { CorpusRougeScorer, formatCorpusRouge, type CorpusRougeOptions, type CorpusRougeResult } from "./rouge-corpus.js";
 export { porterStem } from "./porter-stemmer.js";

@@ -81,15 +81,37 @@ export const sacrebleuScoringOptions = defineOptions("scoring", {
 });
 export type SacrebleuScoringOptions = OptionsOf<typeof sacrebleuScoringOptions.declarations>;
 
+/**
+ * ROUGE's options (fairseq-ts only), shared by `generate --scoring rouge` and `score --rouge`: both spread these
+ * declarations into their group, so each flag is declared once.
+ */
+export const rougeScoringOptions = defineOptions("scoring", {
+  rougeStemmer: opt.flag("ROUGE with NLTK's Porter stemmer (rouge-score's use_stemmer)"),
+  rougeExtraRefs: opt.strList(
+    null,
+    "more reference files (line i of each is another reference of line i, for generate: of sample id i): ROUGE takes, per type, the reference with the best F1 (rouge-score's score_multi)",
+    { metavar: "FILE,FILE" },
+  ),
+  rougeBootstrap: opt.int(0, "also print rouge-score's BootstrapAggregator low/mid/high F1 over this many resamples (seeded by --rouge-seed)", {
+    metavar: "N",
+  }),
+  rougeSeed: opt.int(1, "seed of the ROUGE bootstrap resampling", { metavar: "N" }),
+});
+export type RougeScoringOptions = OptionsOf<typeof rougeScoringOptions.declarations>;
+
 /** A `--scoring` entry: its options (null when it has none). */
 export interface ScorerEntry {
   readonly options: AnyOptionGroup | null;
 }
 
-/** fairseq's scorer registry (`--scoring`): bleu (fairseq's, on token ids) and sacrebleu (detokenized text). */
+/**
+ * fairseq's scorer registry (`--scoring`): bleu (fairseq's, on token ids), sacrebleu (detokenized text) and, fairseq-ts
+ * only, rouge (rouge-score's ROUGE-1/2/L/Lsum on detokenized text).
+ */
 export const scorers = new Registry<ScorerEntry>("scoring", (r) => {
   r.register("bleu", { options: null });
   r.register("sacrebleu", { options: sacrebleuScoringOptions });
+  r.register("rouge", { options: rougeScoringOptions });
 });
 
 /**
