@@ -1,5 +1,6 @@
 export { BleuScorer, type BleuStat } from "./bleu.js";
 export { computeSacreBleu, formatSacreBleu, sacreBleu, tokenize13a, type SacreBleuOptions, type SacreBleuScore, type SacreBleuTokenize } from "./sacrebleu.js";
+export { generateInChunks, rowsPerChunk, type ChunkOptions } from "./chunked-generation.js";
 export { SequenceGenerator, type GeneratorOptions, type Hypothesis, type Specials } from "./sequence-generator.js";
 export {
   ConstraintNode,
@@ -29,6 +30,7 @@ export {
 } from "./hub.js";
 export { attentionArgmax, extractHardAlignment, parseAlignDict, replaceUnk } from "./alignment.js";
 export {
+  chunkOptionsFrom,
   evalLmOptions,
   generationOptions,
   generatorOptionsFrom,

@@ -5,6 +5,7 @@
  * what `SequenceGenerator` takes.
  */
 import { defineOptions, opt, Registry, type AnyOptionGroup, type OptionsOf } from "@fairseq-ts/config";
+import type { ChunkOptions } from "./chunked-generation.js";
 import type { GeneratorOptions } from "./sequence-generator.js";
 
 const ITERATIVE = "iterative refinement decoding (non-autoregressive models) is not implemented";
@@ -63,6 +64,12 @@ export const generationOptions = defineOptions("generation", {
   retainDropout: opt.refused("Monte Carlo dropout at inference is not implemented", "flag"),
   retainDropoutModules: opt.refused("Monte Carlo dropout at inference is not implemented"),
   decodingFormat: opt.refused(ITERATIVE),
+  /** fairseq-ts only. */
+  microBatchTokens: opt.int(
+    16384,
+    "fairseq-ts: generate each batch in row chunks of at most N padded source tokens x beam (bounds the memory of long sources: encoder outputs and attention caches are per beam); same hypotheses; 0: never split; not with --sampling or --match-source-len",
+    { metavar: "N" },
+  ),
 });
 export type GenerationOptions = OptionsOf<typeof generationOptions.declarations>;
 
@@ -143,6 +150,11 @@ export function generatorOptionsFrom(g: GenerationOptions, seed: number): Genera
     // (the language model itself, from --lm-path, is loaded by the caller and added as `lmModel`)
     lmWeight: g.lmWeight,
   };
+}
+
+/** How `generateInChunks` splits a batch under the generation group's flags (--micro-batch-tokens, --beam). */
+export function chunkOptionsFrom(g: GenerationOptions): ChunkOptions {
+  return { beam: g.beam, maxTokens: g.microBatchTokens, independentRows: !g.sampling && !g.matchSourceLen };
 }
 
 /** fairseq-eval-lm's "LM Evaluation" group. */

@@ -6,6 +6,8 @@ import {
   BleuScorer,
   CorpusRougeScorer,
   SequenceGenerator,
+  chunkOptionsFrom,
+  generateInChunks,
   SequenceScorer,
   attentionArgmax,
   extractHardAlignment,
@@ -124,6 +126,7 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
       ...generatorOptionsFrom(g, c.common.seed),
       lmModel: lm,
     });
+    const chunking = chunkOptionsFrom(g);
     const ds = task.loadDataset(d.genSubset);
     // read before generating: a wrong file fails in a second, not after the whole split
     const extraRefs = scoring === "rouge" ? readExtraRefs(rougeOptions.rougeExtraRefs ?? [], d.genSubset, ds.length) : [];
@@ -166,7 +169,7 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
           const ps = g.prefixSize;
           const tcols = s.target?.cols ?? 0;
           const prefix = ps > 0 && s.target ? Array.from(s.id, (_, r) => s.target!.data.slice(r * tcols, r * tcols + Math.min(ps, tcols))) : null;
-          hyps = gen.generate(srcTokens, srcLengths, prefix);
+          hyps = generateInChunks(gen, srcTokens, srcLengths, prefix, chunking);
         }
       } finally {
         // also when generation throws (e.g. --min-len above the maximum length)
