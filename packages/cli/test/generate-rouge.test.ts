@@ -68,9 +68,10 @@ describe("generate --scoring rouge", () => {
       for (const [id, hyp] of hyps) {
         const s = rougeScore(hyp, refsOf(id));
         for (const [label, type] of TYPES) {
-          sums[label]![0] += s[type]!.fmeasure;
-          sums[label]![1] += s[type]!.precision;
-          sums[label]![2] += s[type]!.recall;
+          const sum = sums[label]!;
+          sum[0] = sum[0]! + s[type]!.fmeasure;
+          sum[1] = sum[1]! + s[type]!.precision;
+          sum[2] = sum[2]! + s[type]!.recall;
         }
       }
       return sums;
