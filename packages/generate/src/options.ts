@@ -67,7 +67,7 @@ export const generationOptions = defineOptions("generation", {
   /** fairseq-ts only. */
   microBatchTokens: opt.int(
     16384,
-    "fairseq-ts: generate each batch in row chunks of at most N padded source tokens x beam (bounds the memory of long sources: encoder outputs and attention caches are per beam); same hypotheses; 0: never split; not with --sampling or --match-source-len",
+    "fairseq-ts: generate each batch in row chunks of at most N padded source tokens x beam (bounds the memory of long sources: encoder outputs and attention caches are per beam); same hypotheses (scores may differ in the last float digits); 0: never split; not with --sampling or --match-source-len",
     { metavar: "N" },
   ),
 });
