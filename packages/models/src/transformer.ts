@@ -208,9 +208,9 @@ class DecoderLayer {
     needAttn: boolean,
     alignmentHeads?: number,
   ): [tf.Tensor3D, tf.Tensor3D | null] {
-    // a layer whose attention weights are asked for (the last) keeps its intermediates: the weights are an output
+    // a layer whose attention weights are asked for (the alignment layer) keeps its intermediates: the weights are an output
     if (state !== undefined || needAttn || !checkpointing(this.ctx, this.a.checkpoint_activations))
-      return this.run(x, enc, encKeyBias, futureMask, selfKeyBias, state, needAttn);
+      return this.run(x, enc, encKeyBias, futureMask, selfKeyBias, state, needAttn, alignmentHeads);
     this.params ??= paramsUnder(this.ctx, this.name);
     const withEnc = this.encoderAttn !== null && enc !== null;
     const out = checkpointed(
@@ -239,6 +239,7 @@ class DecoderLayer {
     selfKeyBias: tf.Tensor | null,
     state: IncrementalState | undefined,
     needAttn: boolean,
+    alignmentHeads?: number,
   ): [tf.Tensor3D, tf.Tensor3D | null] {
     const pre = this.a.decoder_normalize_before;
     let residual = x;
