@@ -42,7 +42,7 @@ export const commonOptions = defineOptions("common", {
   lrScheduler: opt.str("fixed", "the learning rate scheduler (fixed, inverse_sqrt, polynomial_decay, cosine, reduce_lr_on_plateau, tri_stage, step)", {
     metavar: "NAME",
   }),
-  scoring: opt.str("bleu", "the scorer of generate's hypotheses (bleu, sacrebleu)", { metavar: "NAME" }),
+  scoring: opt.str("bleu", "the scorer of generate's hypotheses (bleu, sacrebleu, rouge)", { metavar: "NAME" }),
   task: opt.str("translation", "the task (translation, language_modeling)", { metavar: "TASK" }),
   /** fairseq-ts only. */
   backend: opt.choice(

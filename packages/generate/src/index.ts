@@ -1,5 +1,6 @@
 export { BleuScorer, type BleuStat } from "./bleu.js";
 export { computeSacreBleu, formatSacreBleu, sacreBleu, tokenize13a, type SacreBleuOptions, type SacreBleuScore, type SacreBleuTokenize } from "./sacrebleu.js";
+export { generateInChunks, rowsPerChunk, type ChunkOptions } from "./chunked-generation.js";
 export { SequenceGenerator, type GeneratorOptions, type Hypothesis, type Specials } from "./sequence-generator.js";
 export {
   ConstraintNode,
@@ -29,15 +30,18 @@ export {
 } from "./hub.js";
 export { attentionArgmax, extractHardAlignment, parseAlignDict, replaceUnk } from "./alignment.js";
 export {
+  chunkOptionsFrom,
   evalLmOptions,
   generationOptions,
   generatorOptionsFrom,
   interactiveOptions,
+  rougeScoringOptions,
   sacrebleuScoringOptions,
   scorers,
   type EvalLmOptions,
   type GenerationOptions,
   type InteractiveOptions,
+  type RougeScoringOptions,
   type SacrebleuScoringOptions,
   type ScorerEntry,
 } from "./options.js";
@@ -61,4 +65,5 @@ export {
   type RougeScore,
   type RougeType,
 } from "./rouge.js";
+export { CorpusRougeScorer, formatCorpusRouge, type CorpusRougeOptions, type CorpusRougeResult } from "./rouge-corpus.js";
 export { porterStem } from "./porter-stemmer.js";

@@ -5,6 +5,7 @@
  * what `SequenceGenerator` takes.
  */
 import { defineOptions, opt, Registry, type AnyOptionGroup, type OptionsOf } from "@fairseq-ts/config";
+import type { ChunkOptions } from "./chunked-generation.js";
 import type { GeneratorOptions } from "./sequence-generator.js";
 
 const ITERATIVE = "iterative refinement decoding (non-autoregressive models) is not implemented";
@@ -63,6 +64,12 @@ export const generationOptions = defineOptions("generation", {
   retainDropout: opt.refused("Monte Carlo dropout at inference is not implemented", "flag"),
   retainDropoutModules: opt.refused("Monte Carlo dropout at inference is not implemented"),
   decodingFormat: opt.refused(ITERATIVE),
+  /** fairseq-ts only. */
+  microBatchTokens: opt.int(
+    16384,
+    "fairseq-ts: generate each batch in row chunks of at most N padded source tokens x beam (bounds the memory of long sources: encoder outputs and attention caches are per beam); same hypotheses (scores may differ in the last float digits); 0: never split; not with --sampling or --match-source-len",
+    { metavar: "N" },
+  ),
 });
 export type GenerationOptions = OptionsOf<typeof generationOptions.declarations>;
 
@@ -81,15 +88,37 @@ export const sacrebleuScoringOptions = defineOptions("scoring", {
 });
 export type SacrebleuScoringOptions = OptionsOf<typeof sacrebleuScoringOptions.declarations>;
 
+/**
+ * ROUGE's options (fairseq-ts only), shared by `generate --scoring rouge` and `score --rouge`: both spread these
+ * declarations into their group, so each flag is declared once.
+ */
+export const rougeScoringOptions = defineOptions("scoring", {
+  rougeStemmer: opt.flag("ROUGE with NLTK's Porter stemmer (rouge-score's use_stemmer)"),
+  rougeExtraRefs: opt.strList(
+    null,
+    "more reference files (line i of each is another reference of line i, for generate: of sample id i): ROUGE takes, per type, the reference with the best F1 (rouge-score's score_multi)",
+    { metavar: "FILE,FILE" },
+  ),
+  rougeBootstrap: opt.int(0, "also print rouge-score's BootstrapAggregator low/mid/high F1 over this many resamples (seeded by --rouge-seed)", {
+    metavar: "N",
+  }),
+  rougeSeed: opt.int(1, "seed of the ROUGE bootstrap resampling", { metavar: "N" }),
+});
+export type RougeScoringOptions = OptionsOf<typeof rougeScoringOptions.declarations>;
+
 /** A `--scoring` entry: its options (null when it has none). */
 export interface ScorerEntry {
   readonly options: AnyOptionGroup | null;
 }
 
-/** fairseq's scorer registry (`--scoring`): bleu (fairseq's, on token ids) and sacrebleu (detokenized text). */
+/**
+ * fairseq's scorer registry (`--scoring`): bleu (fairseq's, on token ids), sacrebleu (detokenized text) and, fairseq-ts
+ * only, rouge (rouge-score's ROUGE-1/2/L/Lsum on detokenized text).
+ */
 export const scorers = new Registry<ScorerEntry>("scoring", (r) => {
   r.register("bleu", { options: null });
   r.register("sacrebleu", { options: sacrebleuScoringOptions });
+  r.register("rouge", { options: rougeScoringOptions });
 });
 
 /**
@@ -121,6 +150,11 @@ export function generatorOptionsFrom(g: GenerationOptions, seed: number): Genera
     // (the language model itself, from --lm-path, is loaded by the caller and added as `lmModel`)
     lmWeight: g.lmWeight,
   };
+}
+
+/** How `generateInChunks` splits a batch under the generation group's flags (--micro-batch-tokens, --beam). */
+export function chunkOptionsFrom(g: GenerationOptions): ChunkOptions {
+  return { beam: g.beam, maxTokens: g.microBatchTokens, independentRows: !g.sampling && !g.matchSourceLen };
 }
 
 /** fairseq-eval-lm's "LM Evaluation" group. */

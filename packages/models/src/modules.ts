@@ -35,6 +35,13 @@ export class SeededRandom {
   next(): number {
     return this.seed * 1_000_003 + this.counter++;
   }
+  /** How many seeds were drawn since the last reset: activation checkpointing replays a layer's dropout from here. */
+  get position(): number {
+    return this.counter;
+  }
+  seek(position: number): void {
+    this.counter = position;
+  }
 }
 
 /** What every module needs while building and running. */

@@ -60,6 +60,10 @@ export const transformerOptions = defineOptions("model", {
   quant_noise_pq: opt.refused(QUANT_NOISE),
   quant_noise_pq_block_size: opt.refused(QUANT_NOISE),
   quant_noise_scalar: opt.refused(QUANT_NOISE),
+  /** fairseq-ts (later fairseq's flag): not in fairseq v0.10.2. */
+  checkpoint_activations: opt.flag(
+    "fairseq-ts: recompute each encoder/decoder layer in the backward pass instead of keeping its activations (less training memory for long inputs, one more forward pass per layer)",
+  ),
 });
 export type TransformerOptions = OptionsOf<typeof transformerOptions.declarations>;
 

@@ -26,6 +26,7 @@ import {
 } from "./modules.js";
 import { BaseModel } from "./base-model.js";
 import { AdaptiveInput, AdaptiveSoftmax, parseCutoff } from "./adaptive.js";
+import { checkpointed, checkpointing, paramsUnder } from "./checkpoint-activations.js";
 
 /** fairseq's transformer hyperparameters (snake_case, exactly its argument names). */
 export interface TransformerArgs {
@@ -68,6 +69,8 @@ export interface TransformerArgs {
   adaptive_input_cutoff?: string | number[] | null;
   tie_adaptive_weights?: boolean;
   tie_adaptive_proj?: boolean;
+  /** Recompute each layer in the backward pass instead of keeping its intermediates (training memory). */
+  checkpoint_activations?: boolean;
 }
 
 /** transformer_align's additions (fairseq's TransformerAlignModel). */
@@ -129,9 +132,10 @@ class EncoderLayer {
   readonly fc1: Linear;
   readonly fc2: Linear;
   readonly finalLayerNorm: LayerNorm;
+  private params: tf.Variable[] | null = null;
   constructor(
     private readonly ctx: ModuleContext,
-    name: string,
+    readonly name: string,
     private readonly a: TransformerArgs,
   ) {
     const d = a.encoder_embed_dim;
@@ -142,6 +146,11 @@ class EncoderLayer {
     this.finalLayerNorm = new LayerNorm(ctx, `${name}.final_layer_norm`, d);
   }
   apply(x: tf.Tensor3D, keyBias: tf.Tensor | null): tf.Tensor3D {
+    if (!checkpointing(this.ctx, this.a.checkpoint_activations)) return this.run(x, keyBias);
+    this.params ??= paramsUnder(this.ctx, this.name);
+    return checkpointed(this.ctx, this.params, ([h], [kb]) => this.run(h as tf.Tensor3D, kb ?? null), [x], [keyBias]) as tf.Tensor3D;
+  }
+  private run(x: tf.Tensor3D, keyBias: tf.Tensor | null): tf.Tensor3D {
     const pre = this.a.encoder_normalize_before;
     let residual = x;
     let h = pre ? this.selfAttnLayerNorm.apply(x) : x;
@@ -165,9 +174,10 @@ class DecoderLayer {
   readonly fc1: Linear;
   readonly fc2: Linear;
   readonly finalLayerNorm: LayerNorm;
+  private params: tf.Variable[] | null = null;
   constructor(
     private readonly ctx: ModuleContext,
-    name: string,
+    readonly name: string,
     private readonly a: TransformerArgs,
     noEncoderAttn: boolean,
   ) {
@@ -189,6 +199,39 @@ class DecoderLayer {
     this.finalLayerNorm = new LayerNorm(ctx, `${name}.final_layer_norm`, d);
   }
   apply(
+    x: tf.Tensor3D,
+    enc: EncoderOut | null,
+    encKeyBias: tf.Tensor | null,
+    futureMask: tf.Tensor | null,
+    selfKeyBias: tf.Tensor | null,
+    state: IncrementalState | undefined,
+    needAttn: boolean,
+    alignmentHeads?: number,
+  ): [tf.Tensor3D, tf.Tensor3D | null] {
+    // a layer whose attention weights are asked for (the alignment layer) keeps its intermediates: the weights are an output
+    if (state !== undefined || needAttn || !checkpointing(this.ctx, this.a.checkpoint_activations))
+      return this.run(x, enc, encKeyBias, futureMask, selfKeyBias, state, needAttn, alignmentHeads);
+    this.params ??= paramsUnder(this.ctx, this.name);
+    const withEnc = this.encoderAttn !== null && enc !== null;
+    const out = checkpointed(
+      this.ctx,
+      this.params,
+      ([h, encoderOut], [ekb, fm, skb]) =>
+        this.run(
+          h as tf.Tensor3D,
+          withEnc ? { ...enc!, encoderOut: encoderOut as tf.Tensor3D } : enc,
+          ekb ?? null,
+          fm ?? null,
+          skb ?? null,
+          undefined,
+          false,
+        )[0],
+      withEnc ? [x, enc!.encoderOut] : [x],
+      [encKeyBias, futureMask, selfKeyBias],
+    );
+    return [out as tf.Tensor3D, null];
+  }
+  private run(
     x: tf.Tensor3D,
     enc: EncoderOut | null,
     encKeyBias: tf.Tensor | null,
@@ -265,7 +308,10 @@ export class TransformerEncoder implements FairseqEncoder {
     x = dropout(this.ctx, x, this.a.dropout);
     const keyBias = keyBiasFromTokens(srcTokens, this.paddingIdx);
     let h = x as tf.Tensor3D;
-    for (const layer of this.layers) h = layer.apply(h, keyBias);
+    // Without gradients, each layer's intermediates (a long source's attention maps: heads x S x S per sentence) are
+    // freed when the layer is done rather than when the caller's scope ends.
+    const scoped = !tf.engine().isTapeOn();
+    for (const layer of this.layers) h = scoped ? tf.tidy(() => layer.apply(h, keyBias)) : layer.apply(h, keyBias);
     if (this.layerNorm) h = this.layerNorm.apply(h) as tf.Tensor3D;
     const extra: Record<string, tf.Tensor> = {};
     if (keyBias) extra.keyBias = keyBias;

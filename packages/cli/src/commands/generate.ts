@@ -1,21 +1,29 @@
+import { readFileSync } from "node:fs";
 import { OptionError } from "@fairseq-ts/config";
 import { resolveMaxPositions, type Sample } from "@fairseq-ts/data";
+import { splitLines } from "@fairseq-ts/dictionary";
 import {
   BleuScorer,
+  CorpusRougeScorer,
   SequenceGenerator,
+  chunkOptionsFrom,
+  generateInChunks,
   SequenceScorer,
   attentionArgmax,
   extractHardAlignment,
   formatD,
   formatH,
+  formatCorpusRouge,
   formatP,
   formatSacreBleu,
   generationOptions,
   generatorOptionsFrom,
   replaceUnk,
+  rougeScoringOptions,
   sacreBleu,
   sacrebleuScoringOptions,
   scorers,
+  type RougeScoringOptions,
   type SacrebleuScoringOptions,
 } from "@fairseq-ts/generate";
 import { asctime, formatFixed, formatPrecision } from "@fairseq-ts/logging";
@@ -35,12 +43,34 @@ import {
 
 /** The typed options of one `generate` command line, one object per option group. */
 export interface GenerateConfig extends TranslationInferenceConfig {
-  /** `--scoring sacrebleu`'s options (empty for bleu). */
-  scoring: Partial<SacrebleuScoringOptions>;
+  /** The selected scorer's options: `--scoring sacrebleu`'s or `--scoring rouge`'s (empty for bleu). */
+  scoring: Partial<SacrebleuScoringOptions> | Partial<RougeScoringOptions>;
 }
 
 export function generateConfig(p: ParsedCommand): GenerateConfig {
-  return { ...translationInferenceConfig(p), scoring: (p.options.scoring ?? {}) as Partial<SacrebleuScoringOptions> };
+  return { ...translationInferenceConfig(p), scoring: (p.options.scoring ?? {}) as GenerateConfig["scoring"] };
+}
+
+/**
+ * `--rouge-extra-refs`: each file's lines, line i being another reference of sample id i, so each file has one line
+ * per sentence of the split (generate prints in batch order; the references are looked up by id).
+ */
+function readExtraRefs(files: readonly string[], split: string, size: number): string[][] {
+  return files.map((file) => {
+    let lines: string[];
+    try {
+      lines = splitLines(readFileSync(file, "utf8"));
+    } catch (err) {
+      throw new OptionError("scoring", "rougeExtraRefs", `${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    if (lines.length !== size)
+      throw new OptionError(
+        "scoring",
+        "rougeExtraRefs",
+        `${file} has ${lines.length} lines but the ${split} split has ${size} sentences (one line per sample id)`,
+      );
+    return lines;
+  });
 }
 
 /** `fairseq-ts generate DATA --path CKPT`: fairseq-generate's flags and output lines. */
@@ -72,9 +102,11 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
   const g = c.generation;
   const d = c.dataset;
   const scoring = g.sacrebleu ? "sacrebleu" : c.common.scoring;
-  if (scoring !== "bleu" && scoring !== "sacrebleu")
+  if (scoring !== "bleu" && scoring !== "sacrebleu" && scoring !== "rouge")
     throw new OptionError("common", "scoring", `unknown scoring '${scoring}' (known: ${scorers.names().join(", ")})`);
-  const sacreOptions = sacrebleuScoringOptions.resolve(c.scoring);
+  const sacreOptions = sacrebleuScoringOptions.resolve(scoring === "sacrebleu" ? (c.scoring as Partial<SacrebleuScoringOptions>) : {});
+  const rougeOptions = rougeScoringOptions.resolve(scoring === "rouge" ? (c.scoring as Partial<RougeScoringOptions>) : {});
+  if (rougeOptions.rougeBootstrap < 0) throw new OptionError("scoring", "rougeBootstrap", `must be >= 0, got ${rougeOptions.rougeBootstrap}`);
   const log = (name: string, msg: string) => process.stdout.write(`${asctime()} | INFO | ${name} | ${msg}\n`);
   log("fairseq_cli.generate", `loading model(s) from ${g.path}`);
   const { task, ensemble, lm } = await setupTranslation(
@@ -94,7 +126,10 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
       ...generatorOptionsFrom(g, c.common.seed),
       lmModel: lm,
     });
+    const chunking = chunkOptionsFrom(g);
     const ds = task.loadDataset(d.genSubset);
+    // read before generating: a wrong file fails in a second, not after the whole split
+    const extraRefs = scoring === "rouge" ? readExtraRefs(rougeOptions.rougeExtraRefs ?? [], d.genSubset, ds.length) : [];
     const itr = task.getBatchIterator(ds, {
       maxTokens: d.maxTokens,
       maxSentences: d.batchSize,
@@ -109,6 +144,8 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
     const bleu = new BleuScorer(tgt.pad(), tgt.eos(), tgt.unk());
     // sacrebleu scores strings: fairseq's SacrebleuScorer.add_string(target_str, detok_hypo_str)
     const sacre = scoring === "sacrebleu" ? { refs: [] as string[], hyps: [] as string[] } : null;
+    // ROUGE scores the same strings as sacrebleu (T line, D line), kept by sample id for the extra references
+    const rougePairs = scoring === "rouge" ? new Map<number, { ref: string; hyp: string }>() : null;
     const scorer = new SequenceScorer(ensemble, tgt.pad());
     const quiet = g.quiet;
     let nsent = 0;
@@ -132,7 +169,7 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
           const ps = g.prefixSize;
           const tcols = s.target?.cols ?? 0;
           const prefix = ps > 0 && s.target ? Array.from(s.id, (_, r) => s.target!.data.slice(r * tcols, r * tcols + Math.min(ps, tcols))) : null;
-          hyps = gen.generate(srcTokens, srcLengths, prefix);
+          hyps = generateInChunks(gen, srcTokens, srcLengths, prefix, chunking);
         }
       } finally {
         // also when generation throws (e.g. --min-len above the maximum length)
@@ -169,7 +206,9 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
               out.push(`A-${id}\t${a.map(([si, ti]) => `${si}-${ti}`).join(" ")}`);
             }
           }
-          if (j === 0 && sacre) {
+          if (j === 0 && rougePairs) {
+            rougePairs.set(id, { ref: targetStr, hyp: codec.decode(hypoStr) });
+          } else if (j === 0 && sacre) {
             sacre.refs.push(targetStr);
             sacre.hyps.push(codec.decode(hypoStr));
           } else if (j === 0) {
@@ -188,17 +227,29 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
       `Translated ${nsent} sentences (${ntok} tokens) in ${formatFixed(genTime, 1)}s (${formatFixed(nsent / genTime, 2)} sentences/s, ${formatFixed(ntok / genTime, 2)} tokens/s)`,
     );
     void formatPrecision;
-    const result = sacre
-      ? formatSacreBleu(
-          sacreBleu(sacre.hyps, [sacre.refs], {
-            tokenize: sacreOptions.sacrebleuTokenizer as "13a" | "none",
-            lowercase: sacreOptions.sacrebleuLowercase as boolean,
-          }),
-        )
-      : bleu.resultString();
+    const result = rougePairs
+      ? formatCorpusRouge(rougeOf(rougePairs, extraRefs, rougeOptions))
+      : sacre
+        ? formatSacreBleu(
+            sacreBleu(sacre.hyps, [sacre.refs], {
+              tokenize: sacreOptions.sacrebleuTokenizer as "13a" | "none",
+              lowercase: sacreOptions.sacrebleuLowercase as boolean,
+            }),
+          )
+        : bleu.resultString();
     process.stdout.write(`Generate ${d.genSubset} with beam=${g.beam}: ${result}\n`);
   } finally {
     ensemble.dispose();
     lm?.dispose();
   }
+}
+
+/** The corpus ROUGE of generate's first hypotheses, in sample-id order (the bootstrap resamples in that order). */
+function rougeOf(pairs: Map<number, { ref: string; hyp: string }>, extraRefs: string[][], o: RougeScoringOptions) {
+  const scorer = new CorpusRougeScorer({ useStemmer: o.rougeStemmer, bootstrap: o.rougeBootstrap, seed: o.rougeSeed });
+  for (const id of [...pairs.keys()].sort((a, b) => a - b)) {
+    const { ref, hyp } = pairs.get(id)!;
+    scorer.add([ref, ...extraRefs.map((lines) => lines[id]!)], hyp);
+  }
+  return scorer.result();
 }

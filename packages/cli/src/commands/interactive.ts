@@ -6,6 +6,8 @@ import { collateTokens } from "@fairseq-ts/data";
 import { pyStrip, type Dictionary } from "@fairseq-ts/dictionary";
 import {
   SequenceGenerator,
+  chunkOptionsFrom,
+  generateInChunks,
   extractHardAlignment,
   formatD,
   formatH,
@@ -99,6 +101,7 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
       ...generatorOptionsFrom(g, c.common.seed),
       lmModel: lm,
     });
+    const chunking = chunkOptionsFrom(g);
     // (a stream's open error names the file but not the flag, and arrives only once reading starts)
     if (input !== "-" && !existsSync(input)) throw new Error(`--input ${input}: cannot read (no such file)`);
     const rl = createInterface({ input: input === "-" ? process.stdin : createReadStream(input, "utf8"), crlfDelay: Infinity });
@@ -127,7 +130,7 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
       );
       let hyps;
       try {
-        hyps = gen.generate(srcT, lens, null, constrained ? kept.map((i) => lines[i]!.constraints) : null);
+        hyps = generateInChunks(gen, srcT, lens, null, chunking, constrained ? kept.map((i) => lines[i]!.constraints) : null);
       } finally {
         // also when generation throws (e.g. --min-len above the maximum length)
         tf.dispose([srcT, lens]);

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { defineOptions, opt, type OptionsOf } from "@fairseq-ts/config";
 import { Dictionary, splitLines } from "@fairseq-ts/dictionary";
-import { BleuScorer, BootstrapAggregator, RougeScorer, formatSacreBleu, sacreBleu, type RougeScore } from "@fairseq-ts/generate";
+import { BleuScorer, BootstrapAggregator, RougeScorer, formatSacreBleu, rougeScoringOptions, sacreBleu, type RougeScore } from "@fairseq-ts/generate";
 import type { CommandSpec, ParsedCommand } from "../spec.js";
 
 /** fairseq-score's options (fairseq_cli/score.py's own parser). */
@@ -13,18 +13,7 @@ export const scoreOptions = defineOptions("score", {
   sacrebleu: opt.flag("score with sacrebleu"),
   sentenceBleu: opt.flag("report sentence-level BLEUs (i.e., with +1 smoothing)"),
   rouge: opt.flag("score with ROUGE-1/2/L as Google's rouge-score: mean precision, recall and F1 over the lines"),
-  rougeStemmer: opt.flag("ROUGE with NLTK's Porter stemmer (rouge-score's use_stemmer)"),
-  rougeExtraRefs: opt.strList(
-    null,
-    "more reference files (line i of each is another reference of line i): ROUGE takes, per type, the reference with the best F1 (rouge-score's score_multi)",
-    {
-      metavar: "FILE,FILE",
-    },
-  ),
-  rougeBootstrap: opt.int(0, "also print rouge-score's BootstrapAggregator low/mid/high F1 over this many resamples (seeded by --rouge-seed)", {
-    metavar: "N",
-  }),
-  rougeSeed: opt.int(1, "seed of the ROUGE bootstrap resampling", { metavar: "N" }),
+  ...rougeScoringOptions.declarations,
 });
 export type ScoreOptions = OptionsOf<typeof scoreOptions.declarations>;
 
