@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -34,6 +34,36 @@ describe("fairseq-ts generate / interactive / score against fairseq's outputs", 
       }
     });
     expect(r.stdout.trim().split("\n").pop()).toBe(ref.trim().split("\n").pop());
+  }, 120_000);
+
+  it("generate --results-path DIR writes what it prints to DIR/generate-SUBSET.txt (as fairseq), nothing to stdout", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "fsts-results-")), "out");
+    const r = await run([
+      "generate",
+      join(R, "bin"),
+      "--path",
+      join(R, "model.pt"),
+      "--gen-subset",
+      "test",
+      "--batch-size",
+      "64",
+      "--score-reference",
+      "--results-path",
+      dir,
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe("");
+    expect(readdirSync(dir)).toEqual(["generate-test.txt"]); // the .partial file was renamed
+    const written = readFileSync(join(dir, "generate-test.txt"), "utf8");
+    const ref = readFileSync(join(R, "score-reference.txt"), "utf8");
+    expect(lines(written, /^[STH]-/).map((l) => l.split("\t")[0])).toEqual(lines(ref, /^[STH]-/).map((l) => l.split("\t")[0]));
+    expect(written).toMatch(/\| INFO \| fairseq_cli.generate \| loading model\(s\) from /);
+    expect(written.trim().split("\n").pop()).toBe(ref.trim().split("\n").pop());
+    // a results path that cannot be a directory: the flag and the file are named, before any model is loaded
+    const file = join(dir, "generate-test.txt");
+    const bad = await run(["generate", join(R, "bin"), "--path", join(R, "model.pt"), "--results-path", join(file, "sub")]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--results-path.*cannot write .*generate-test\.txt\/sub\/generate-test\.txt\.partial/);
   }, 120_000);
 
   it("interactive translates stdin lines like fairseq-generate did", async () => {

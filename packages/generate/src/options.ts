@@ -19,7 +19,7 @@ export const generationOptions = defineOptions("generation", {
   removeBpe: opt.str(null, "remove BPE tokens before scoring (the flag alone: '@@ ')", { const: "@@ ", aliases: ["--post-process"], metavar: "SYMBOL" }),
   quiet: opt.flag("only print final scores"),
   modelOverrides: opt.refused("fairseq-ts builds the model from the checkpoint's own arguments (no overrides)"),
-  resultsPath: opt.refused("fairseq-ts writes results to standard output (redirect it)"),
+  resultsPath: opt.str(null, "write generate's output to RESULTS_PATH/generate-<gen-subset>.txt instead of standard output", { metavar: "RESULTS_PATH" }),
   beam: opt.int(5, "beam size", { metavar: "N" }),
   nbest: opt.int(1, "number of hypotheses to output", { metavar: "N" }),
   maxLenA: opt.float(0, "generate sequences of maximum length ax + b, where x is the source length", { metavar: "N" }),

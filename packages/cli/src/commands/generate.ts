@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { OptionError } from "@fairseq-ts/config";
 import { resolveMaxPositions, type Sample } from "@fairseq-ts/data";
 import { splitLines } from "@fairseq-ts/dictionary";
@@ -107,7 +108,9 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
   const sacreOptions = sacrebleuScoringOptions.resolve(scoring === "sacrebleu" ? (c.scoring as Partial<SacrebleuScoringOptions>) : {});
   const rougeOptions = rougeScoringOptions.resolve(scoring === "rouge" ? (c.scoring as Partial<RougeScoringOptions>) : {});
   if (rougeOptions.rougeBootstrap < 0) throw new OptionError("scoring", "rougeBootstrap", `must be >= 0, got ${rougeOptions.rougeBootstrap}`);
-  const log = (name: string, msg: string) => process.stdout.write(`${asctime()} | INFO | ${name} | ${msg}\n`);
+  // fairseq's --results-path: everything generate prints (log lines included) goes to RESULTS_PATH/generate-<subset>.txt
+  const sink = resultsSink(g.resultsPath, d.genSubset);
+  const log = (name: string, msg: string) => sink.write(`${asctime()} | INFO | ${name} | ${msg}\n`);
   log("fairseq_cli.generate", `loading model(s) from ${g.path}`);
   const { task, ensemble, lm } = await setupTranslation(
     c.data,
@@ -153,7 +156,7 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
     let genTime = 0;
     const out: string[] = [];
     const flush = () => {
-      if (out.length) process.stdout.write(`${out.join("\n")}\n`);
+      if (out.length) sink.write(`${out.join("\n")}\n`);
       out.length = 0;
     };
     for (const s of itr.nextEpochItr({ shuffle: false }) as Iterable<Sample | null>) {
@@ -237,8 +240,10 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
             }),
           )
         : bleu.resultString();
-    process.stdout.write(`Generate ${d.genSubset} with beam=${g.beam}: ${result}\n`);
+    sink.write(`Generate ${d.genSubset} with beam=${g.beam}: ${result}\n`);
+    sink.commit();
   } finally {
+    sink.close();
     ensemble.dispose();
     lm?.dispose();
   }
@@ -252,4 +257,35 @@ function rougeOf(pairs: Map<number, { ref: string; hyp: string }>, extraRefs: st
     scorer.add([ref, ...extraRefs.map((lines) => lines[id]!)], hyp);
   }
   return scorer.result();
+}
+
+/**
+ * Where generate writes: standard output, or (--results-path DIR) DIR/generate-SUBSET.txt as fairseq does. The file is
+ * written under a `.partial` name and renamed when generation has finished, so a run that fails leaves no complete-looking
+ * results file (the partial one stays for inspection).
+ */
+function resultsSink(resultsPath: string | null, subset: string): { write(s: string): void; commit(): void; close(): void } {
+  if (resultsPath === null) return { write: (s) => void process.stdout.write(s), commit: () => {}, close: () => {} };
+  const file = join(resultsPath, `generate-${subset}.txt`);
+  const partial = `${file}.partial`;
+  let fd: number;
+  try {
+    mkdirSync(resultsPath, { recursive: true });
+    fd = openSync(partial, "w");
+  } catch (e) {
+    throw new OptionError("generation", "resultsPath", `cannot write ${partial}: ${(e as Error).message}`);
+  }
+  let open = true;
+  return {
+    write: (s) => void writeSync(fd, s),
+    commit: () => {
+      closeSync(fd);
+      open = false;
+      renameSync(partial, file);
+    },
+    close: () => {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
 }

@@ -71,7 +71,7 @@ export const interactiveSpec: CommandSpec = {
   positional: { name: "data", help: "path to data directory (for the dictionaries)" },
   groups: [
     ...inferenceGroups("interactive", { decodesText: true }),
-    { group: generationOptions, unused: [{ keys: ["scoreReference", "sacrebleu", "replaceUnk", "prefixSize", "quiet"], reason: NOT_HERE }] },
+    { group: generationOptions, unused: [{ keys: ["scoreReference", "sacrebleu", "replaceUnk", "prefixSize", "quiet", "resultsPath"], reason: NOT_HERE }] },
     { group: interactiveOptions },
   ],
   selectors: [taskSelector, ...encoderSelectors, { ...scoringSelector, unused: "interactive does not score its hypotheses" }],
