@@ -94,8 +94,24 @@ describe("recipes (pipeline checks with tiny settings; the real runs are by hand
         }
       }
     }
-    // lead: the first 8 words, scored here independently with rougeScore (Porter stemmer; 4 references = best F1 of each type)
-    const lead = src!.map((body) => body.split(" ").slice(0, 8).join(" "));
+    // lead: the first K words, K the length that scores best on valid; all scored here independently with rougeScore
+    // (Porter stemmer; 4 references = best F1 of each type)
+    const run = JSON.parse(readFileSync(join(work, "run.json"), "utf8")) as {
+      times: Record<string, number>;
+      settings: { leadWords: number; leadWordsOnValid: Record<string, number> };
+    };
+    const [vsrc, vtgt, ...vann] = ["src", "tgt", "ann0", "ann1", "ann2"].map((e) => lines(join(AESLC, `valid.${e}`)));
+    const firstWords = (body: string, k: number) => body.split(" ").slice(0, k).join(" ");
+    const meanF1 = (k: number) =>
+      vsrc!.reduce((a, body, i) => {
+        const s = rougeScore(firstWords(body, k), [vtgt![i]!, ...vann.map((v) => v[i]!)], { useStemmer: true, types: ["rouge1", "rouge2", "rougeL"] });
+        return a + (s.rouge1!.fmeasure + s.rouge2!.fmeasure + s.rougeL!.fmeasure) / 3;
+      }, 0) / n;
+    const tried = Object.keys(run.settings.leadWordsOnValid).map(Number);
+    expect(tried).toEqual([2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
+    for (const k of tried) expect(run.settings.leadWordsOnValid[k], `lead-${k} on valid`).toBeCloseTo(meanF1(k), 12);
+    expect(Math.max(...tried.map(meanF1))).toBeCloseTo(meanF1(run.settings.leadWords), 12);
+    const lead = src!.map((body) => firstWords(body, run.settings.leadWords));
     const mean = (refsOf: (i: number) => string | string[], type: "rouge1" | "rouge2" | "rougeL") =>
       lead.reduce((a, h, i) => a + rougeScore(h, refsOf(i), { useStemmer: true, types: [type] })[type]!.fmeasure, 0) / n;
     for (const type of ["rouge1", "rouge2", "rougeL"] as const) {
@@ -108,7 +124,18 @@ describe("recipes (pipeline checks with tiny settings; the real runs are by hand
         12,
       );
     }
-    const run = JSON.parse(readFileSync(join(work, "run.json"), "utf8")) as { times: Record<string, number> };
+    // the pointer-generator's penalties: the grid's best on valid generated the test set
+    const gen = JSON.parse(readFileSync(join(work, "pointer/generation.json"), "utf8")) as {
+      chosen: { lenpen: number; unkpen: number };
+      valid: { flags: { lenpen: number; unkpen: number }; meanF1: number }[];
+    };
+    expect(gen.valid.map((t) => t.flags)).toEqual([
+      { lenpen: 1, unkpen: 0 },
+      { lenpen: 2, unkpen: 0 },
+      { lenpen: 1, unkpen: 10 },
+      { lenpen: 2, unkpen: 10 },
+    ]);
+    expect(gen.valid.find((t) => t.meanF1 === Math.max(...gen.valid.map((v) => v.meanF1)))!.flags).toEqual(gen.chosen);
     for (const stage of [
       "spm_train",
       "preprocess",
