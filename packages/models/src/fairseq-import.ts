@@ -9,6 +9,15 @@ export interface ImportedModel {
   args: ModelArgs;
 }
 
+/**
+ * How to build the model from a checkpoint's args. `argOverrides`: values that replace the stored args before the model
+ * is built (fairseq's `arg_overrides` of load_model_ensemble, which generate's --model-overrides fills): set on the args
+ * as fairseq's setattr does, before the state dict upgrade and the architecture's defaults.
+ */
+export interface LoadOptions {
+  argOverrides?: Readonly<Record<string, unknown>>;
+}
+
 /** Vocabulary sizes the model must match (the dictionaries it will be used with). */
 export interface ImportVocab {
   srcVocabSize?: number;
@@ -29,10 +38,12 @@ function namespaceToArgs(ns: unknown): ModelArgs {
  * Rebuild a fairseq model from a `.pt` checkpoint (read safely, nothing executed) and load its weights.
  * Vocabulary sizes are checked against `vocab` when given.
  */
-export function importFairseqCheckpoint(ckpt: TorchCheckpoint, vocab: ImportVocab = {}): ImportedModel {
+export function importFairseqCheckpoint(ckpt: TorchCheckpoint, vocab: ImportVocab = {}, options: LoadOptions = {}): ImportedModel {
   const root = ckpt.root;
   if (!(root instanceof Map)) throw new CheckpointError("not a fairseq checkpoint (top level is not a dict)");
   let args = namespaceToArgs(root.get("args") ?? (root.get("cfg") instanceof Map ? (root.get("cfg") as Map<string, unknown>).get("model") : undefined));
+  // (--model-overrides: set on the stored args before anything reads them, as fairseq's load_checkpoint_to_cpu)
+  if (options.argOverrides) args = { ...args, ...options.argOverrides } as ModelArgs;
   const state: unknown = root.get("model");
   if (!(state instanceof Map)) throw new CheckpointError("checkpoint has no model state dict");
   // every float tensor, read on demand; integer buffers (e.g. a version counter) are not weights
@@ -75,19 +86,19 @@ export function importFairseqCheckpoint(ckpt: TorchCheckpoint, vocab: ImportVoca
 }
 
 /** Read and import a fairseq `.pt` file (Node). Errors name the file. */
-export async function loadFairseqCheckpoint(path: string, vocab: ImportVocab = {}): Promise<ImportedModel> {
+export async function loadFairseqCheckpoint(path: string, vocab: ImportVocab = {}, options: LoadOptions = {}): Promise<ImportedModel> {
   const ckpt = await readTorchCheckpoint(path);
   try {
-    return importFairseqCheckpoint(ckpt, vocab);
+    return importFairseqCheckpoint(ckpt, vocab, options);
   } catch (err) {
     throw checkpointError(err, path);
   }
 }
 
 /** Import from bytes (browser or Node); CheckpointErrors name `source` when given. */
-export function importFairseqCheckpointBytes(bytes: Uint8Array, vocab: ImportVocab = {}, source?: string): ImportedModel {
+export function importFairseqCheckpointBytes(bytes: Uint8Array, vocab: ImportVocab = {}, source?: string, options: LoadOptions = {}): ImportedModel {
   try {
-    return importFairseqCheckpoint(loadTorchCheckpoint(bytes), vocab);
+    return importFairseqCheckpoint(loadTorchCheckpoint(bytes), vocab, options);
   } catch (err) {
     throw source === undefined ? err : checkpointError(err, source);
   }
