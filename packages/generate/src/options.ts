@@ -13,12 +13,15 @@ const ITERATIVE = "iterative refinement decoding (non-autoregressive models) is 
 const ITERATIVE_OUTPUT = (what: string, key: string) =>
   `${what} come from iterative refinement decoding (non-autoregressive models, not implemented); with beam search fairseq-generate stops on KeyError '${key}' (its hypotheses have none) and fairseq-interactive ignores the flag`;
 
+const MODEL_OVERRIDES_HELP =
+  "a Python dict literal of args replacing the checkpoint's stored ones before each model is built, e.g. \"{'dropout': 0.2}\" (fairseq's arg_overrides)";
+
 /** fairseq's "Generation" group as fairseq-generate and fairseq-interactive parse it. */
 export const generationOptions = defineOptions("generation", {
   path: opt.str(null, "path(s) to model file(s), colon separated (an ensemble; fairseq .pt or fairseq-ts .safetensors)", { metavar: "FILE" }),
   removeBpe: opt.str(null, "remove BPE tokens before scoring (the flag alone: '@@ ')", { const: "@@ ", aliases: ["--post-process"], metavar: "SYMBOL" }),
   quiet: opt.flag("only print final scores"),
-  modelOverrides: opt.refused("fairseq-ts builds the model from the checkpoint's own arguments (no overrides)"),
+  modelOverrides: opt.str("{}", MODEL_OVERRIDES_HELP, { metavar: "DICT" }),
   resultsPath: opt.str(null, "write generate's output to RESULTS_PATH/generate-<gen-subset>.txt instead of standard output", { metavar: "RESULTS_PATH" }),
   beam: opt.int(5, "beam size", { metavar: "N" }),
   nbest: opt.int(1, "number of hypotheses to output", { metavar: "N" }),
@@ -61,8 +64,12 @@ export const generationOptions = defineOptions("generation", {
   iterDecodeWithBeam: opt.refused(ITERATIVE),
   iterDecodeWithExternalReranker: opt.refused(ITERATIVE, "flag"),
   retainIterHistory: opt.refused(ITERATIVE_OUTPUT("the E- lines (the hypothesis after each refinement iteration)", "history"), "flag"),
-  retainDropout: opt.refused("Monte Carlo dropout at inference is not implemented", "flag"),
-  retainDropoutModules: opt.refused("Monte Carlo dropout at inference is not implemented"),
+  retainDropout: opt.flag("keep dropout on during generation (Monte Carlo dropout; its masks follow --seed)"),
+  retainDropoutModules: opt.strList(
+    null,
+    "with --retain-dropout, keep it only in these modules (fairseq class names: TransformerEncoderLayer, TransformerDecoderLayer, MultiheadAttention, TransformerEncoder, TransformerDecoder, LSTMEncoder, LSTMDecoder, ...)",
+    { arity: "list", metavar: "MODULE" },
+  ),
   decodingFormat: opt.refused(ITERATIVE),
   /** fairseq-ts only. */
   microBatchTokens: opt.int(
@@ -159,10 +166,14 @@ export function chunkOptionsFrom(g: GenerationOptions): ChunkOptions {
 
 /** fairseq-eval-lm's "LM Evaluation" group. */
 export const evalLmOptions = defineOptions("eval_lm", {
-  path: opt.str(null, "path to model file (fairseq .pt or fairseq-ts .safetensors)", { metavar: "FILE" }),
+  path: opt.str(
+    null,
+    "path(s) to model file(s), colon separated (an ensemble: the log of the mean of their probabilities; fairseq .pt or fairseq-ts .safetensors)",
+    { metavar: "FILE" },
+  ),
   removeBpe: opt.refused("word-level scores over BPE pieces (--remove-bpe in eval-lm) are not implemented", "optional"),
   quiet: opt.refused("eval-lm prints only its summary lines (there is nothing to quiet)", "flag"),
-  modelOverrides: opt.refused("fairseq-ts builds the model from the checkpoint's own arguments (no overrides)"),
+  modelOverrides: opt.str("{}", MODEL_OVERRIDES_HELP, { metavar: "DICT" }),
   resultsPath: opt.refused("fairseq-ts writes results to standard output (redirect it)"),
   outputWordProbs: opt.refused("per-word log-probabilities (--output-word-probs) are not printed by fairseq-ts", "flag"),
   outputWordStats: opt.refused("per-word statistics (--output-word-stats) are not printed by fairseq-ts", "flag"),
