@@ -1,7 +1,7 @@
 import { PyNamespace, TorchTensor, loadTorchCheckpoint, readTorchCheckpoint, type TorchCheckpoint } from "@fairseq-ts/torch-load";
 import { CheckpointError, buildModelWithWeights, checkpointError, type WeightValues } from "./checkpoint-codec.js";
 import type { EncoderDecoderModel, LanguageModel } from "./interfaces.js";
-import { upgradeStateDict, type ModelArgs } from "./registry.js";
+import { dictionarySizeOf, upgradeStateDict, type ModelArgs } from "./registry.js";
 
 export interface ImportedModel {
   model: EncoderDecoderModel | LanguageModel;
@@ -69,15 +69,21 @@ export function importFairseqCheckpoint(ckpt: TorchCheckpoint, vocab: ImportVoca
   };
   const isLm = !weights.has("encoder.embed_tokens.weight");
   const padIdx = vocab.padIdx ?? 1;
-  const sizes = isLm
+  // the dictionaries' sizes, from the embeddings' rows (the same but for models whose embeddings leave entries out)
+  const embeddingRows: Record<string, number | undefined> = isLm
     ? { vocabSize: rows("decoder.embed_tokens.weight") ?? bandRows() }
     : { srcVocabSize: rows("encoder.embed_tokens.weight"), tgtVocabSize: rows("decoder.embed_tokens.weight") ?? rows("decoder.output_projection.weight") };
+  const sizes = Object.fromEntries(Object.entries(embeddingRows).map(([k, n]) => [k, n === undefined ? undefined : dictionarySizeOf(args, n)])) as {
+    vocabSize?: number;
+    srcVocabSize?: number;
+    tgtVocabSize?: number;
+  };
   for (const [k, expected] of Object.entries(vocab)) {
     if (k === "padIdx" || expected === undefined) continue;
     const got = (sizes as Record<string, number | undefined>)[k];
     if (got !== undefined && got !== expected) {
       throw new CheckpointError(
-        `vocabulary size mismatch: the checkpoint's ${k.replace("VocabSize", "").replace("vocabSize", "") || ""} embedding has ${got} rows but the dictionary has ${expected} symbols (wrong dict.txt for this model?)`,
+        `vocabulary size mismatch: the checkpoint's ${k.replace("VocabSize", "").replace("vocabSize", "") || ""} embedding has ${embeddingRows[k]} rows${embeddingRows[k] === got ? "" : ` (a dictionary of ${got} symbols)`} but the dictionary has ${expected} symbols (wrong dict.txt for this model?)`,
       );
     }
   }

@@ -45,6 +45,7 @@ export { AttentionLayer, LSTMDecoder, LSTMEncoder, LSTMModel, evalBool, lstmBase
 export {
   applyArchitecture,
   buildModel,
+  dictionarySizeOf,
   listArchitectures,
   modelOptionsOf,
   modelParameterShapes,
