@@ -8,10 +8,12 @@ import { defineOptions, opt, Registry, type AnyOptionGroup, type OptionsOf } fro
 import type { ChunkOptions } from "./chunked-generation.js";
 import type { GeneratorOptions } from "./sequence-generator.js";
 
-const ITERATIVE = "iterative refinement decoding (non-autoregressive models) is not implemented";
+/** fairseq v0.10.2 reads these only in IterativeRefinementGenerator (--task translation_lev's models). */
+const ITERATIVE =
+  "applies to non-autoregressive models only: iterative refinement decoding (fairseq's --task translation_lev models: Levenshtein, NAT, CMLM), which fairseq-ts does not have; beam search does not read it";
 /** What fairseq v0.10.2 does with --print-step / --retain-iter-history when the model is autoregressive. */
 const ITERATIVE_OUTPUT = (what: string, key: string) =>
-  `${what} come from iterative refinement decoding (non-autoregressive models, not implemented); with beam search fairseq-generate stops on KeyError '${key}' (its hypotheses have none) and fairseq-interactive ignores the flag`;
+  `applies to non-autoregressive models only: ${what} come from iterative refinement decoding (fairseq's --task translation_lev models, which fairseq-ts does not have); with an autoregressive model's beam search fairseq-generate stops on KeyError '${key}' (its hypotheses have none) and fairseq-interactive ignores the flag`;
 
 const MODEL_OVERRIDES_HELP =
   "a Python dict literal of args replacing the checkpoint's stored ones before each model is built, e.g. \"{'dropout': 0.2}\" (fairseq's arg_overrides)";
@@ -29,9 +31,9 @@ export const generationOptions = defineOptions("generation", {
   maxLenB: opt.int(200, "generate sequences of maximum length ax + b, where x is the source length", { metavar: "N" }),
   minLen: opt.float(1, "minimum generation length", { metavar: "N" }),
   matchSourceLen: opt.flag("generations should match the source length"),
-  noEarlyStop: opt.refused("deprecated in fairseq 0.10.2, where it has no effect", "flag"),
+  noEarlyStop: opt.flag("deprecated in fairseq 0.10.2, where it has no effect (accepted, and it has none here either)"),
   unnormalized: opt.flag("compare unnormalized hypothesis scores"),
-  noBeamableMm: opt.refused("BeamableMM is a CUDA memory optimization of the attention; fairseq-ts has none to turn off", "flag"),
+  noBeamableMm: opt.refused("needs a GPU: BeamableMM is a CUDA memory optimization of the attention; fairseq-ts has none to turn off", "flag"),
   lenpen: opt.float(1, "length penalty: <1.0 favors shorter, >1.0 favors longer sentences"),
   unkpen: opt.float(0, "unknown word penalty: <0 produces more unks, >0 produces fewer"),
   replaceUnk: opt.str(null, "perform unknown replacement (optionally with alignment dictionary)", { const: "", metavar: "FILE" }),

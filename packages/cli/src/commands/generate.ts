@@ -87,7 +87,7 @@ export const generateSpec: CommandSpec = {
         {
           keys: ["constraints"],
           reason:
-            "fairseq-generate takes constraints from the dataset's samples, and a binarized translation split holds none (fairseq v0.10.2 fails in init_constraints on None): give them to interactive, tab-separated after each source line",
+            "fairseq-generate takes constraints from the dataset's samples, and a binarized translation split holds none (fairseq v0.10.2 fails in init_constraints on None, so it cannot use the flag either): give them to interactive, tab-separated after each source line",
         },
       ],
     },
