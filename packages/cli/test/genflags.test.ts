@@ -6,6 +6,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
 import { describe, expect, it } from "vitest";
 import { initBackend } from "@fairseq-ts/backend";
 import { encodeCheckpoint, loadFairseqCheckpoint } from "@fairseq-ts/models";
@@ -113,7 +114,7 @@ describe("eval-lm --path a:b (an ensemble of language models) and --model-overri
     await initBackend({ backend: "wasm", log: null });
     const { model, args } = await loadFairseqCheckpoint(lmTiny, { vocabSize: 13784 });
     const w = model.namedParameters().get("decoder.output_projection.weight")!;
-    w.assign(w.mul(0.5));
+    w.assign(tf.mul(w, 0.5));
     const flat = join(dir, "flat.safetensors");
     writeFileSync(flat, encodeCheckpoint(model, { args }));
     model.dispose();
