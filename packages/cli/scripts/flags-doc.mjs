@@ -19,16 +19,25 @@ const END = "<!-- flags:end -->";
 /** fairseq-ts command line of each flag list (COMMANDS.md's variants), shared with the flag-walk test. */
 const VARIANTS = JSON.parse(readFileSync(join(here, "../test/flag-variants.json"), "utf8")).variants;
 
-function fairseqFlags(file) {
+function fairseqFlagRows(file) {
   const [header, ...rows] = readFileSync(join(FLAGS, file), "utf8")
     .split("\n")
     .filter((l) => l);
-  const col = header.split("\t").indexOf("option_strings");
+  const cols = header.split("\t");
+  const col = cols.indexOf("option_strings");
+  const group = cols.indexOf("group");
   return rows
-    .map((r) => r.split("\t")[col].split(","))
-    .filter((s) => s[0] !== "(positional)" && !s.includes("--help"))
-    .map((s) => s.find((x) => x.startsWith("--")));
+    .map((r) => r.split("\t"))
+    .filter((r) => r[col].split(",")[0] !== "(positional)" && !r[col].split(",").includes("--help"))
+    .map((r) => ({ flag: r[col].split(",").find((x) => x.startsWith("--")), group: r[group] }));
 }
+
+function fairseqFlags(file) {
+  return fairseqFlagRows(file).map((r) => r.flag);
+}
+
+/** The argparse groups of the generation flags themselves (fairseq's GenerationConfig; eval-lm's own group). */
+const GENERATION_GROUPS = ["Generation", "LM Evaluation"];
 
 const code = (xs) => xs.map((x) => `\`${x}\``).join(", ");
 
@@ -61,6 +70,17 @@ async function section() {
     summary.push(`| ${label} | ${honoured.length} | ${nRefused} | ${flags.length}${unknown.length ? ` (${unknown.length} unknown!)` : ""} |`);
     const lines = [`### ${label}`, "", `Honoured (${honoured.length}): ${code(honoured)}.`, "", `Refused (${nRefused}):`];
     for (const [reason, xs] of refused) lines.push(`- ${code(xs)}: ${reason}`);
+    // the generation flags proper (fairseq's GenerationConfig group; eval-lm's own): how many are honoured, which refused
+    const generation = fairseqFlagRows(file).filter((r) => GENERATION_GROUPS.includes(r.group));
+    if (generation.length) {
+      const refusedHere = generation.map((r) => r.flag).filter((f) => table.get(f)?.refused);
+      const groups = [...new Set(generation.map((r) => r.group))].join(" and ");
+      lines.push(
+        "",
+        `Of fairseq's ${groups} group (${generation.length} flags), ${generation.length - refusedHere.length} are honoured` +
+          (refusedHere.length ? `; refused (${refusedHere.length}, reasons above): ${code(refusedHere)}.` : "."),
+      );
+    }
     if (own.length) lines.push("", `fairseq-ts only: ${code(own)}.`);
     if (unknown.length) lines.push("", `Unknown (a bug: declare them): ${code(unknown)}.`);
     details.push(lines.join("\n"));

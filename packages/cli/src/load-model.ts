@@ -1,16 +1,38 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { EnsembleModel, splitPaths } from "@fairseq-ts/generate";
+import { OptionError } from "@fairseq-ts/config";
+import { EnsembleModel, parseModelOverrides, retainDropoutAtInference, splitPaths, type RetainDropoutOptions } from "@fairseq-ts/generate";
 import { loadModelCheckpointBytes, type EncoderDecoderModel, type LanguageModel } from "@fairseq-ts/models";
 import { initBackend, parseBackendName } from "@fairseq-ts/backend";
 import { TranslationTask, type DatasetImpl, type Task, type TranslationOptions } from "@fairseq-ts/tasks";
 import { importUserDir } from "./user-dir.js";
 
 /**
+ * `--model-overrides` (a Python dict literal) as the args to set on every checkpoint's stored ones; undefined for
+ * `{}`. Not a dict literal: an OptionError of `group` (the CLI names the flag and the column).
+ */
+export function modelOverridesOf(text: string | null | undefined, group: string): Record<string, unknown> | undefined {
+  if (text === null || text === undefined) return undefined;
+  let overrides;
+  try {
+    overrides = parseModelOverrides(text);
+  } catch (err) {
+    throw new OptionError(group, "modelOverrides", (err as Error).message);
+  }
+  return Object.keys(overrides).length > 0 ? overrides : undefined;
+}
+
+/**
  * Load a model for inference from `--path`: a fairseq `.pt` checkpoint (read without executing
  * anything) or a fairseq-ts `.safetensors` checkpoint. The file's first bytes decide, not its name.
+ * `argOverrides` (--model-overrides) replace stored args before the model is built.
  */
-export function loadModelForTask(path: string, task: Task, flag = "--path"): { model: EncoderDecoderModel | LanguageModel; args: Record<string, unknown> } {
+export function loadModelForTask(
+  path: string,
+  task: Task,
+  flag = "--path",
+  argOverrides?: Record<string, unknown>,
+): { model: EncoderDecoderModel | LanguageModel; args: Record<string, unknown> } {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
@@ -27,6 +49,7 @@ export function loadModelForTask(path: string, task: Task, flag = "--path"): { m
       padIdx: task.targetDictionary.pad(),
     },
     `${flag} ${path}`,
+    { argOverrides },
   );
 }
 
@@ -40,6 +63,10 @@ export interface TranslationSetup {
   lmPath?: string | null;
   task: TranslationOptions;
   datasetImpl: DatasetImpl | null;
+  /** `--model-overrides`: a Python dict literal set on every model's stored args (the --lm-path model's too, as fairseq). */
+  modelOverrides?: string | null;
+  /** `--retain-dropout` / `--retain-dropout-modules` and `--seed`: dropout kept on in every model (fairseq's prepare_for_inference_). */
+  retainDropout?: RetainDropoutOptions;
 }
 
 /**
@@ -55,22 +82,25 @@ export async function setupTranslation(
 ): Promise<{ task: TranslationTask; ensemble: EnsembleModel; lm: LanguageModel | null }> {
   await initBackend({ backend: o.backend === null ? undefined : parseBackendName(o.backend), log: (l) => process.stderr.write(`${l}\n`) });
   await importUserDir(o.userDir ?? undefined);
+  const overrides = modelOverridesOf(o.modelOverrides, "generation");
   const task = await TranslationTask.setup({ data, ...o.task, datasetImpl: o.datasetImpl });
   const paths = splitPaths(o.path);
   const models: EncoderDecoderModel[] = [];
   let lm: LanguageModel | null = null;
   try {
     for (const path of paths) {
-      const { model } = loadModelForTask(path, task);
+      const { model } = loadModelForTask(path, task, "--path", overrides);
       if (model.kind !== "encoder-decoder") {
         model.dispose();
         throw new Error(`--path ${path}: ${command} needs an encoder-decoder model`);
       }
       models.push(model);
     }
-    if (o.lmPath) lm = loadFusionLanguageModel(o.lmPath, task, data);
+    if (o.lmPath) lm = loadFusionLanguageModel(o.lmPath, task, data, overrides);
+    if (o.retainDropout) retainDropoutAtInference([...models, ...(lm ? [lm] : [])], o.retainDropout, [...paths, ...(o.lmPath ? [o.lmPath] : [])]);
   } catch (err) {
     for (const m of models) m.dispose();
+    lm?.dispose();
     throw err;
   }
   return { task, ensemble: new EnsembleModel(models, paths), lm };
@@ -81,7 +111,7 @@ export async function setupTranslation(
  * with the data directory's dictionary and needs it to be the translation's target dictionary: a model of
  * another vocabulary size is an error naming the flag, the file and the dictionary.
  */
-function loadFusionLanguageModel(path: string, task: TranslationTask, data: string): LanguageModel {
+function loadFusionLanguageModel(path: string, task: TranslationTask, data: string, argOverrides?: Record<string, unknown>): LanguageModel {
   const tgt = task.targetDictionary;
   let bytes: Uint8Array;
   try {
@@ -91,7 +121,7 @@ function loadFusionLanguageModel(path: string, task: TranslationTask, data: stri
   }
   let loaded;
   try {
-    loaded = loadModelCheckpointBytes(bytes, { vocabSize: tgt.length, padIdx: tgt.pad() }, `--lm-path ${path}`);
+    loaded = loadModelCheckpointBytes(bytes, { vocabSize: tgt.length, padIdx: tgt.pad() }, `--lm-path ${path}`, { argOverrides });
   } catch (err) {
     const msg = (err as Error).message;
     if (!/vocabulary size mismatch/.test(msg)) throw err;

@@ -158,7 +158,14 @@ export function addCommand(program: Command, spec: CommandSpec, selected: Record
       const short = spellings.find((s) => /^-[^-]$/.test(s));
       const longs = spellings.filter((s) => s.startsWith("--"));
       const target: FlagTarget = { group: as, key, decl, flag: main, refused };
-      const suffix = decl.arity === "value" ? ` <${metavarOf(decl)}>` : decl.arity === "optional" ? ` [${metavarOf(decl)}]` : "";
+      const suffix =
+        decl.arity === "value"
+          ? ` <${metavarOf(decl)}>`
+          : decl.arity === "optional"
+            ? ` [${metavarOf(decl)}]`
+            : decl.arity === "list"
+              ? ` <${metavarOf(decl)}...>`
+              : "";
       longs.forEach((long, i) => {
         const def = decl.kind === "option" ? describeDefault(use.defaults?.[key] ?? decl.default) : null;
         const help = refused ? `not supported: ${refused}` : `${decl.help}${def !== null && decl.arity !== "flag" ? ` (default: ${def})` : ""}`;
@@ -185,8 +192,10 @@ export function addCommand(program: Command, spec: CommandSpec, selected: Record
           const spelled = long;
           if (refused) cmd.error(`error: option '${spelled}': not supported by fairseq-ts: ${refused}`, { exitCode: 2, code: "fairseq-ts.refusedOption" });
           if (decl.kind !== "option") return;
-          const v: unknown =
+          let v: unknown =
             decl.arity === "flag" ? true : decl.arity === "optional" && (raw === null || raw === undefined) ? decl.const : decl.parse(String(raw));
+          // nargs='+': commander reports each argument of `--flag A B` on its own; the list collects them
+          if (decl.arity === "list" && given.has(`${as}.${key}`)) v = [...(values[as]![key] as unknown[]), ...(v as unknown[])];
           values[as]![key] = v;
           given.set(`${as}.${key}`, spelled);
         });

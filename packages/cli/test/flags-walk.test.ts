@@ -49,6 +49,8 @@ function expectedValue(f: FairseqFlag, raw: string | null): unknown {
   if (raw === null) return true;
   if (f.default === "'True'" || f.default === "'False'") return raw === "True";
   if (f.type === "<lambda>") return [Number(raw)];
+  // nargs='+' (--retain-dropout-modules X): argparse makes a list of the values given
+  if (f.nargs === "+") return [f.type === "int" || f.type === "float" ? Number(raw) : raw];
   if (f.type === "int" || f.type === "float") return Number(raw);
   return raw;
 }

@@ -10,9 +10,10 @@ export type OptionType = "int" | "float" | "str" | "bool" | "int[]" | "float[]" 
 
 /**
  * How many command-line arguments the flag takes: `value` one, `flag` none (argparse `store_true`),
- * `optional` zero or one (argparse `nargs='?'`: the flag alone stands for `const`).
+ * `optional` zero or one (argparse `nargs='?'`: the flag alone stands for `const`), `list` one or more (argparse
+ * `nargs='+'`, for list types: `--retain-dropout-modules A B`; each argument is parsed and the items appended).
  */
-export type OptionArity = "value" | "flag" | "optional";
+export type OptionArity = "value" | "flag" | "optional" | "list";
 
 /** One declared option. Build them with {@link opt}. */
 export interface OptionDecl<T> {

@@ -29,6 +29,8 @@ export {
   type TextPipeline,
 } from "./hub.js";
 export { attentionArgmax, extractHardAlignment, parseAlignDict, replaceUnk } from "./alignment.js";
+export { PythonLiteralError, parseModelOverrides, parsePythonLiteral, type PyLiteral } from "./python-literal.js";
+export { retainDropoutAtInference, type RetainDropoutOptions } from "./retain-dropout.js";
 export {
   chunkOptionsFrom,
   evalLmOptions,

@@ -8,17 +8,22 @@ import { defineOptions, opt, Registry, type AnyOptionGroup, type OptionsOf } fro
 import type { ChunkOptions } from "./chunked-generation.js";
 import type { GeneratorOptions } from "./sequence-generator.js";
 
-const ITERATIVE = "iterative refinement decoding (non-autoregressive models) is not implemented";
+/** fairseq v0.10.2 reads these only in IterativeRefinementGenerator (--task translation_lev's models). */
+const ITERATIVE =
+  "applies to non-autoregressive models only: iterative refinement decoding (fairseq's --task translation_lev models: Levenshtein, NAT, CMLM), which fairseq-ts does not have; beam search does not read it";
 /** What fairseq v0.10.2 does with --print-step / --retain-iter-history when the model is autoregressive. */
 const ITERATIVE_OUTPUT = (what: string, key: string) =>
-  `${what} come from iterative refinement decoding (non-autoregressive models, not implemented); with beam search fairseq-generate stops on KeyError '${key}' (its hypotheses have none) and fairseq-interactive ignores the flag`;
+  `applies to non-autoregressive models only: ${what} come from iterative refinement decoding (fairseq's --task translation_lev models, which fairseq-ts does not have); with an autoregressive model's beam search fairseq-generate stops on KeyError '${key}' (its hypotheses have none) and fairseq-interactive ignores the flag`;
+
+const MODEL_OVERRIDES_HELP =
+  "a Python dict literal of args replacing the checkpoint's stored ones before each model is built, e.g. \"{'dropout': 0.2}\" (fairseq's arg_overrides)";
 
 /** fairseq's "Generation" group as fairseq-generate and fairseq-interactive parse it. */
 export const generationOptions = defineOptions("generation", {
   path: opt.str(null, "path(s) to model file(s), colon separated (an ensemble; fairseq .pt or fairseq-ts .safetensors)", { metavar: "FILE" }),
   removeBpe: opt.str(null, "remove BPE tokens before scoring (the flag alone: '@@ ')", { const: "@@ ", aliases: ["--post-process"], metavar: "SYMBOL" }),
   quiet: opt.flag("only print final scores"),
-  modelOverrides: opt.refused("fairseq-ts builds the model from the checkpoint's own arguments (no overrides)"),
+  modelOverrides: opt.str("{}", MODEL_OVERRIDES_HELP, { metavar: "DICT" }),
   resultsPath: opt.str(null, "write generate's output to RESULTS_PATH/generate-<gen-subset>.txt instead of standard output", { metavar: "RESULTS_PATH" }),
   beam: opt.int(5, "beam size", { metavar: "N" }),
   nbest: opt.int(1, "number of hypotheses to output", { metavar: "N" }),
@@ -26,9 +31,9 @@ export const generationOptions = defineOptions("generation", {
   maxLenB: opt.int(200, "generate sequences of maximum length ax + b, where x is the source length", { metavar: "N" }),
   minLen: opt.float(1, "minimum generation length", { metavar: "N" }),
   matchSourceLen: opt.flag("generations should match the source length"),
-  noEarlyStop: opt.refused("deprecated in fairseq 0.10.2, where it has no effect", "flag"),
+  noEarlyStop: opt.flag("deprecated in fairseq 0.10.2, where it has no effect (accepted, and it has none here either)"),
   unnormalized: opt.flag("compare unnormalized hypothesis scores"),
-  noBeamableMm: opt.refused("BeamableMM is a CUDA memory optimization of the attention; fairseq-ts has none to turn off", "flag"),
+  noBeamableMm: opt.refused("needs a GPU: BeamableMM is a CUDA memory optimization of the attention; fairseq-ts has none to turn off", "flag"),
   lenpen: opt.float(1, "length penalty: <1.0 favors shorter, >1.0 favors longer sentences"),
   unkpen: opt.float(0, "unknown word penalty: <0 produces more unks, >0 produces fewer"),
   replaceUnk: opt.str(null, "perform unknown replacement (optionally with alignment dictionary)", { const: "", metavar: "FILE" }),
@@ -61,8 +66,12 @@ export const generationOptions = defineOptions("generation", {
   iterDecodeWithBeam: opt.refused(ITERATIVE),
   iterDecodeWithExternalReranker: opt.refused(ITERATIVE, "flag"),
   retainIterHistory: opt.refused(ITERATIVE_OUTPUT("the E- lines (the hypothesis after each refinement iteration)", "history"), "flag"),
-  retainDropout: opt.refused("Monte Carlo dropout at inference is not implemented", "flag"),
-  retainDropoutModules: opt.refused("Monte Carlo dropout at inference is not implemented"),
+  retainDropout: opt.flag("keep dropout on during generation (Monte Carlo dropout; its masks follow --seed)"),
+  retainDropoutModules: opt.strList(
+    null,
+    "with --retain-dropout, keep it only in these modules (fairseq class names: TransformerEncoderLayer, TransformerDecoderLayer, MultiheadAttention, TransformerEncoder, TransformerDecoder, LSTMEncoder, LSTMDecoder, ...)",
+    { arity: "list", metavar: "MODULE" },
+  ),
   decodingFormat: opt.refused(ITERATIVE),
   /** fairseq-ts only. */
   microBatchTokens: opt.int(
@@ -159,10 +168,14 @@ export function chunkOptionsFrom(g: GenerationOptions): ChunkOptions {
 
 /** fairseq-eval-lm's "LM Evaluation" group. */
 export const evalLmOptions = defineOptions("eval_lm", {
-  path: opt.str(null, "path to model file (fairseq .pt or fairseq-ts .safetensors)", { metavar: "FILE" }),
+  path: opt.str(
+    null,
+    "path(s) to model file(s), colon separated (an ensemble: the log of the mean of their probabilities; fairseq .pt or fairseq-ts .safetensors)",
+    { metavar: "FILE" },
+  ),
   removeBpe: opt.refused("word-level scores over BPE pieces (--remove-bpe in eval-lm) are not implemented", "optional"),
   quiet: opt.refused("eval-lm prints only its summary lines (there is nothing to quiet)", "flag"),
-  modelOverrides: opt.refused("fairseq-ts builds the model from the checkpoint's own arguments (no overrides)"),
+  modelOverrides: opt.str("{}", MODEL_OVERRIDES_HELP, { metavar: "DICT" }),
   resultsPath: opt.refused("fairseq-ts writes results to standard output (redirect it)"),
   outputWordProbs: opt.refused("per-word log-probabilities (--output-word-probs) are not printed by fairseq-ts", "flag"),
   outputWordStats: opt.refused("per-word statistics (--output-word-stats) are not printed by fairseq-ts", "flag"),

@@ -87,18 +87,42 @@ export interface LanguageModelScore {
  * What fairseq's SequenceScorer does for eval-lm: run a language model over the batch's input and
  * gather the log-probability of every target token that is not padding (a context window's prefix
  * has padding targets, so it is read but not scored). Loss and perplexity follow from the sums.
+ * Several models (eval-lm --path a:b, fairseq's ensemble): a token's log-prob is the log of the mean of
+ * the models' probabilities of it (summed in model order, divided by their number, then log), as
+ * SequenceScorer's ensemble branch computes it.
  */
 export class LanguageModelScorer {
+  readonly models: readonly LanguageModel[];
   constructor(
-    readonly model: LanguageModel,
+    model: LanguageModel | readonly LanguageModel[],
     readonly pad: number,
-  ) {}
+  ) {
+    this.models = Array.isArray(model) ? [...(model as readonly LanguageModel[])] : [model as LanguageModel];
+    if (this.models.length === 0) throw new Error("LanguageModelScorer: no model");
+  }
+
+  /** The first (or only) model. */
+  get model(): LanguageModel {
+    return this.models[0]!;
+  }
 
   score(sample: TensorSample): LanguageModelScore {
-    this.model.eval();
+    for (const m of this.models) m.eval();
     const { logProbSum, tokens } = tf.tidy(() => {
       const target = sample.target;
-      const picked = gatherTargetLogProbs(this.model.getNormalizedProbs(this.model.forward(sample.netInput.srcTokens), true), target);
+      const src = sample.netInput.srcTokens;
+      let picked: tf.Tensor1D;
+      if (this.models.length === 1) {
+        picked = gatherTargetLogProbs(this.model.getNormalizedProbs(this.model.forward(src), true), target);
+      } else {
+        // one model's B x T x V output at a time: only the targets' probabilities are kept
+        let sum: tf.Tensor1D | null = null;
+        for (const m of this.models) {
+          const p = tf.tidy(() => gatherTargetLogProbs(m.getNormalizedProbs(m.forward(src), false), target));
+          sum = sum === null ? p : (tf.add(sum, p) as tf.Tensor1D);
+        }
+        picked = tf.log(tf.div(sum!, this.models.length)) as tf.Tensor1D;
+      }
       const mask = tf.cast(tf.notEqual(tf.reshape(target, [-1]), tf.scalar(this.pad, "int32")), "float32");
       return { logProbSum: tf.sum(tf.mul(picked, mask)), tokens: tf.sum(mask) };
     });

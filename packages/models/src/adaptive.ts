@@ -205,7 +205,8 @@ export class AdaptiveSoftmax {
    */
   forward(features: tf.Tensor, target: tf.Tensor): AdaptiveSoftmaxTerms {
     const c = features.shape[features.rank - 1]!;
-    const x = dropout(this.ctx, tf.reshape(features, [-1, c]), this.dropoutP) as tf.Tensor2D;
+    // (fairseq's FairseqDropout of AdaptiveSoftmax; get_log_prob, the inference path, applies none)
+    const x = dropout(this.ctx, tf.reshape(features, [-1, c]), this.dropoutP, "AdaptiveSoftmax") as tf.Tensor2D;
     const t = target.dataSync();
     const headTarget = Int32Array.from(t);
     const tails: AdaptiveSoftmaxTerms["tails"] = [];

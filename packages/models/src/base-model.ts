@@ -5,12 +5,33 @@ import type { ModuleContext, ParamStore, SeededRandom } from "./modules.js";
 export abstract class BaseModel {
   protected readonly ctx: ModuleContext;
   private isTraining = false;
+  /** --retain-dropout: null when off; else the module names whose dropout stays on (null: all). */
+  private retained: { modules: ReadonlySet<string> | null } | null = null;
 
   constructor(
     protected readonly store: ParamStore,
     readonly rng: SeededRandom,
   ) {
-    this.ctx = { store, rng, training: () => this.isTraining };
+    this.ctx = {
+      store,
+      rng,
+      training: () => this.isTraining,
+      retainsDropout: (module) => this.retained !== null && (this.retained.modules === null || this.retained.modules.has(module)),
+    };
+  }
+
+  /**
+   * fairseq's `prepare_for_inference_` with `retain_dropout`: dropout stays on outside training (Monte Carlo dropout)
+   * in the modules named (fairseq's class names, see {@link dropoutModules}), in all of them when `modules` is null.
+   * `retain` false turns it off again. Draws from this model's seeded stream (see {@link setSeed}).
+   */
+  setRetainDropout(retain: boolean, modules: readonly string[] | null = null): void {
+    this.retained = retain ? { modules: modules === null ? null : new Set(modules) } : null;
+  }
+
+  /** The class names of the fairseq modules whose dropout (FairseqDropout) this model has: what --retain-dropout-modules names. */
+  dropoutModules(): readonly string[] {
+    return [];
   }
 
   get training(): boolean {

@@ -159,12 +159,15 @@ export function modelFromCheckpoint(
   checkpoint: DecodedCheckpoint,
   vocab: ModelVocab,
   source?: string,
+  argOverrides?: Readonly<Record<string, unknown>>,
 ): { model: EncoderDecoderModel | LanguageModel; args: ModelArgs } {
-  const args = checkpoint.metadata.args;
-  if (typeof args !== "object" || args === null || Array.isArray(args)) throw new CheckpointError("checkpoint metadata has no args", source);
+  const stored = checkpoint.metadata.args;
+  if (typeof stored !== "object" || stored === null || Array.isArray(stored)) throw new CheckpointError("checkpoint metadata has no args", source);
   const weights = new Map(safeTensorValues(checkpoint.weights));
   let upgraded: ModelArgs;
   try {
+    // (--model-overrides: set on the stored args before anything reads them, as fairseq's load_checkpoint_to_cpu)
+    const args = argOverrides ? ({ ...stored, ...argOverrides } as ModelArgs) : stored;
     upgraded = upgradeStateDict(args, weights, vocab);
   } catch (err) {
     throw checkpointError(err, source);

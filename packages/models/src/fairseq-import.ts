@@ -1,12 +1,21 @@
 import { PyNamespace, TorchTensor, loadTorchCheckpoint, readTorchCheckpoint, type TorchCheckpoint } from "@fairseq-ts/torch-load";
 import { CheckpointError, buildModelWithWeights, checkpointError, type WeightValues } from "./checkpoint-codec.js";
 import type { EncoderDecoderModel, LanguageModel } from "./interfaces.js";
-import { upgradeStateDict, type ModelArgs } from "./registry.js";
+import { dictionarySizeOf, upgradeStateDict, type ModelArgs } from "./registry.js";
 
 export interface ImportedModel {
   model: EncoderDecoderModel | LanguageModel;
   /** The training args stored in the checkpoint (fairseq's Namespace, snake_case). */
   args: ModelArgs;
+}
+
+/**
+ * How to build the model from a checkpoint's args. `argOverrides`: values that replace the stored args before the model
+ * is built (fairseq's `arg_overrides` of load_model_ensemble, which generate's --model-overrides fills): set on the args
+ * as fairseq's setattr does, before the state dict upgrade and the architecture's defaults.
+ */
+export interface LoadOptions {
+  argOverrides?: Readonly<Record<string, unknown>>;
 }
 
 /** Vocabulary sizes the model must match (the dictionaries it will be used with). */
@@ -29,10 +38,12 @@ function namespaceToArgs(ns: unknown): ModelArgs {
  * Rebuild a fairseq model from a `.pt` checkpoint (read safely, nothing executed) and load its weights.
  * Vocabulary sizes are checked against `vocab` when given.
  */
-export function importFairseqCheckpoint(ckpt: TorchCheckpoint, vocab: ImportVocab = {}): ImportedModel {
+export function importFairseqCheckpoint(ckpt: TorchCheckpoint, vocab: ImportVocab = {}, options: LoadOptions = {}): ImportedModel {
   const root = ckpt.root;
   if (!(root instanceof Map)) throw new CheckpointError("not a fairseq checkpoint (top level is not a dict)");
   let args = namespaceToArgs(root.get("args") ?? (root.get("cfg") instanceof Map ? (root.get("cfg") as Map<string, unknown>).get("model") : undefined));
+  // (--model-overrides: set on the stored args before anything reads them, as fairseq's load_checkpoint_to_cpu)
+  if (options.argOverrides) args = { ...args, ...options.argOverrides } as ModelArgs;
   const state: unknown = root.get("model");
   if (!(state instanceof Map)) throw new CheckpointError("checkpoint has no model state dict");
   // every float tensor, read on demand; integer buffers (e.g. a version counter) are not weights
@@ -58,15 +69,21 @@ export function importFairseqCheckpoint(ckpt: TorchCheckpoint, vocab: ImportVoca
   };
   const isLm = !weights.has("encoder.embed_tokens.weight");
   const padIdx = vocab.padIdx ?? 1;
-  const sizes = isLm
+  // the dictionaries' sizes, from the embeddings' rows (the same but for models whose embeddings leave entries out)
+  const embeddingRows: Record<string, number | undefined> = isLm
     ? { vocabSize: rows("decoder.embed_tokens.weight") ?? bandRows() }
     : { srcVocabSize: rows("encoder.embed_tokens.weight"), tgtVocabSize: rows("decoder.embed_tokens.weight") ?? rows("decoder.output_projection.weight") };
+  const sizes = Object.fromEntries(Object.entries(embeddingRows).map(([k, n]) => [k, n === undefined ? undefined : dictionarySizeOf(args, n)])) as {
+    vocabSize?: number;
+    srcVocabSize?: number;
+    tgtVocabSize?: number;
+  };
   for (const [k, expected] of Object.entries(vocab)) {
     if (k === "padIdx" || expected === undefined) continue;
     const got = (sizes as Record<string, number | undefined>)[k];
     if (got !== undefined && got !== expected) {
       throw new CheckpointError(
-        `vocabulary size mismatch: the checkpoint's ${k.replace("VocabSize", "").replace("vocabSize", "") || ""} embedding has ${got} rows but the dictionary has ${expected} symbols (wrong dict.txt for this model?)`,
+        `vocabulary size mismatch: the checkpoint's ${k.replace("VocabSize", "").replace("vocabSize", "") || ""} embedding has ${embeddingRows[k]} rows${embeddingRows[k] === got ? "" : ` (a dictionary of ${got} symbols)`} but the dictionary has ${expected} symbols (wrong dict.txt for this model?)`,
       );
     }
   }
@@ -75,19 +92,19 @@ export function importFairseqCheckpoint(ckpt: TorchCheckpoint, vocab: ImportVoca
 }
 
 /** Read and import a fairseq `.pt` file (Node). Errors name the file. */
-export async function loadFairseqCheckpoint(path: string, vocab: ImportVocab = {}): Promise<ImportedModel> {
+export async function loadFairseqCheckpoint(path: string, vocab: ImportVocab = {}, options: LoadOptions = {}): Promise<ImportedModel> {
   const ckpt = await readTorchCheckpoint(path);
   try {
-    return importFairseqCheckpoint(ckpt, vocab);
+    return importFairseqCheckpoint(ckpt, vocab, options);
   } catch (err) {
     throw checkpointError(err, path);
   }
 }
 
 /** Import from bytes (browser or Node); CheckpointErrors name `source` when given. */
-export function importFairseqCheckpointBytes(bytes: Uint8Array, vocab: ImportVocab = {}, source?: string): ImportedModel {
+export function importFairseqCheckpointBytes(bytes: Uint8Array, vocab: ImportVocab = {}, source?: string, options: LoadOptions = {}): ImportedModel {
   try {
-    return importFairseqCheckpoint(loadTorchCheckpoint(bytes), vocab);
+    return importFairseqCheckpoint(loadTorchCheckpoint(bytes), vocab, options);
   } catch (err) {
     throw source === undefined ? err : checkpointError(err, source);
   }

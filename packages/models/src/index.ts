@@ -45,6 +45,7 @@ export { AttentionLayer, LSTMDecoder, LSTMEncoder, LSTMModel, evalBool, lstmBase
 export {
   applyArchitecture,
   buildModel,
+  dictionarySizeOf,
   listArchitectures,
   modelOptionsOf,
   modelParameterShapes,
@@ -77,7 +78,14 @@ export {
   type CheckpointMetadata,
   type DecodedCheckpoint,
 } from "./checkpoint-codec.js";
-export { importFairseqCheckpoint, importFairseqCheckpointBytes, loadFairseqCheckpoint, type ImportVocab, type ImportedModel } from "./fairseq-import.js";
+export {
+  importFairseqCheckpoint,
+  importFairseqCheckpointBytes,
+  loadFairseqCheckpoint,
+  type ImportVocab,
+  type ImportedModel,
+  type LoadOptions,
+} from "./fairseq-import.js";
 export { SafetensorsError, decodeSafetensors, encodeSafetensors, f32, toFloat32, type SafeDtype, type SafeTensor } from "./safetensors.js";
 export { loadModelCheckpointBytes } from "./model-checkpoint.js";
 export { disposeTensorSample, sampleToTensors, type TensorSample } from "./tensor-sample.js";

@@ -119,6 +119,13 @@ export interface FairseqModel {
   eval(): void;
   /** Reseed dropout; the trainer calls it every update with `seed + numUpdates`, as fairseq does. */
   setSeed(seed: number): void;
+  /**
+   * Monte Carlo dropout at inference (fairseq's --retain-dropout / --retain-dropout-modules): dropout stays on outside
+   * training in the modules named by fairseq class name (all when null). Optional: a model without it refuses the flag.
+   */
+  setRetainDropout?(retain: boolean, modules?: readonly string[] | null): void;
+  /** The fairseq class names of the modules whose dropout {@link setRetainDropout} can keep on. */
+  dropoutModules?(): readonly string[];
   /** Number of trainable values. */
   numParameters(): number;
   /** Trainable parameters by fairseq name (`encoder.layers.0.self_attn.k_proj.weight`, …). */

@@ -208,7 +208,7 @@ export class LSTMEncoder implements FairseqEncoder {
     const leftPad = lengths.map((len, r) => (len < s && tokens[r * s] === this.padIdx ? s - len : 0));
     const right = rotateRows(srcTokens, leftPad) as tf.Tensor2D;
     let x = tf.gather(this.embed, right) as tf.Tensor3D;
-    x = dropout(this.ctx, x, this.a.encoder_dropout_in) as tf.Tensor3D;
+    x = dropout(this.ctx, x, this.a.encoder_dropout_in, "LSTMEncoder") as tf.Tensor3D;
     // 1 on real steps, 0 on padding; null where no sentence is padded (no masking needed)
     const mask: (tf.Tensor2D | null)[] = [];
     for (let t = 0; t < s; t++)
@@ -230,7 +230,7 @@ export class LSTMEncoder implements FairseqEncoder {
       // nn.LSTM's dropout between layers (not after the last)
       if (l < this.layers.length - 1) x = dropout(this.ctx, x, this.a.encoder_dropout_out) as tf.Tensor3D;
     });
-    x = dropout(this.ctx, x, this.a.encoder_dropout_out) as tf.Tensor3D;
+    x = dropout(this.ctx, x, this.a.encoder_dropout_out, "LSTMEncoder") as tf.Tensor3D;
     const encoderOut = rotateRows(
       x,
       leftPad.map((p) => -p),
@@ -332,7 +332,7 @@ export class LSTMDecoder implements FairseqDecoder {
     const tokens = cached ? (tf.slice(prevOutputTokens, [0, prevOutputTokens.shape[1] - 1], [-1, 1]) as tf.Tensor2D) : prevOutputTokens;
     const [b, t] = tokens.shape;
     let x = tf.gather(this.embed, tokens) as tf.Tensor3D;
-    x = dropout(this.ctx, x, this.a.decoder_dropout_in) as tf.Tensor3D;
+    x = dropout(this.ctx, x, this.a.decoder_dropout_in, "LSTMDecoder") as tf.Tensor3D;
     let hs: tf.Tensor2D[];
     let cs: tf.Tensor2D[];
     let feed: tf.Tensor2D;
@@ -364,7 +364,7 @@ export class LSTMDecoder implements FairseqDecoder {
         const gates = tf.add(tf.matMul(tf.concat([input, hs[l]!], 1), w.w, false, true), w.b) as tf.Tensor2D;
         const [h2, c2] = lstmStep(gates, cs[l]!);
         // (fairseq also drops out the last layer's hidden state, as input to no further layer: skipped)
-        if (l < this.cells.length - 1) input = dropout(this.ctx, h2, this.a.decoder_dropout_out) as tf.Tensor2D;
+        if (l < this.cells.length - 1) input = dropout(this.ctx, h2, this.a.decoder_dropout_out, "LSTMDecoder") as tf.Tensor2D;
         hs[l] = h2;
         cs[l] = c2;
         hidden = h2;
@@ -375,7 +375,7 @@ export class LSTMDecoder implements FairseqDecoder {
         out = o;
         scores.push(p);
       }
-      out = dropout(this.ctx, out, this.a.decoder_dropout_out) as tf.Tensor2D;
+      out = dropout(this.ctx, out, this.a.decoder_dropout_out, "LSTMDecoder") as tf.Tensor2D;
       feed = out;
       outs.push(out);
     }
@@ -385,7 +385,7 @@ export class LSTMDecoder implements FairseqDecoder {
       if (prev) for (const v of Object.values(prev)) v.dispose();
     }
     let y = tf.stack(outs, 1) as tf.Tensor3D;
-    if (this.additionalFc) y = dropout(this.ctx, affine(y, this.additionalFc.w, this.additionalFc.b), this.a.decoder_dropout_out) as tf.Tensor3D;
+    if (this.additionalFc) y = dropout(this.ctx, affine(y, this.additionalFc.w, this.additionalFc.b), this.a.decoder_dropout_out, "LSTMDecoder") as tf.Tensor3D;
     const logits = (this.fcOut ? affine(y, this.fcOut.w, this.fcOut.b) : affine(y, this.embed, null)) as tf.Tensor3D;
     const attn = this.attention && !this.ctx.training() ? (tf.stack(scores, 1) as tf.Tensor3D) : null;
     return [logits, { attn }];
@@ -468,6 +468,9 @@ export class LSTMModel extends BaseModel implements EncoderDecoderModel {
   }
   maxDecoderPositions(): number {
     return this.decoder.maxPositions();
+  }
+  override dropoutModules(): readonly string[] {
+    return ["LSTMEncoder", "LSTMDecoder"];
   }
 }
 

@@ -50,6 +50,11 @@ export interface ModuleContext {
   rng: SeededRandom;
   /** True in training mode (dropout on). */
   training(): boolean;
+  /**
+   * Whether the dropout of `module` (fairseq's class name, as its FairseqDropout's module_name) stays on outside
+   * training: generate's --retain-dropout (Monte Carlo dropout). Absent: never.
+   */
+  retainsDropout?(module: string): boolean;
 }
 
 export function xavierUniform(shape: [number, number], rng: SeededRandom, gain = 1): tf.Tensor {
@@ -226,8 +231,13 @@ export function activation(name: ActivationFn, x: tf.Tensor): tf.Tensor {
   }
 }
 
-export function dropout(ctx: ModuleContext, x: tf.Tensor, p: number): tf.Tensor {
-  if (!ctx.training() || p <= 0) return x;
+/**
+ * Dropout with probability `p`, on in training. `module` names the fairseq module whose FairseqDropout this is
+ * (`TransformerEncoderLayer`, `MultiheadAttention`, ...): such a dropout also stays on at inference when the model
+ * retains it (--retain-dropout); without `module` (fairseq's plain nn.Dropout, nn.LSTM's own) it never does.
+ */
+export function dropout(ctx: ModuleContext, x: tf.Tensor, p: number, module?: string): tf.Tensor {
+  if (p <= 0 || !(ctx.training() || (module !== undefined && ctx.retainsDropout?.(module) === true))) return x;
   const seed = ctx.rng.next();
   if (x.dtype !== "float32" || p >= 1 || !Number.isSafeInteger(seed) || !tf.getKernel(KernelNames.Dropout, tf.getBackend())) {
     return tf.dropout(x, p, undefined, seed);

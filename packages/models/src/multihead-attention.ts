@@ -112,7 +112,7 @@ export class MultiheadAttention {
     if (attnBias) scores = tf.add(scores, attnBias);
     if (keyBias) scores = tf.add(scores, keyBias);
     const probs = tf.softmax(scores, -1);
-    const attn = tf.matMul(dropout(this.ctx, probs, this.dropoutP), v); // [B, H, T, d]
+    const attn = tf.matMul(dropout(this.ctx, probs, this.dropoutP, "MultiheadAttention"), v); // [B, H, T, d]
     const merged = tf.reshape(t === 1 ? attn : tf.transpose(attn, [0, 2, 1, 3]), [b!, t!, this.embedDim]);
     const out = this.outProj.apply(merged) as tf.Tensor3D;
     if (!needWeights) return [out, null];

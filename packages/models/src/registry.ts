@@ -42,6 +42,12 @@ export interface ModelSpec {
   upgradeStateDict?(args: Readonly<ModelArgs>, state: Map<string, WeightValues>, vocab: Partial<ModelVocab>): Partial<ModelArgs> | void;
   /** The trainable parameters' names and shapes for complete args, without building the model. */
   parameterShapes?(args: ModelArgs, vocab: ModelVocab): ParameterShapes;
+  /**
+   * The dictionary size whose model has embeddings of `embeddingRows` rows (what a `.pt` import reads the vocabulary
+   * sizes from), for complete args. Absent: the same number (fairseq's build_embedding takes len(dictionary)); the
+   * pointer-generator's embeddings leave out its <unk-N> source position markers.
+   */
+  dictionarySize?(args: Readonly<ModelArgs>, embeddingRows: number): number;
 }
 
 /** A preset fills missing args with the architecture's defaults (fairseq's `getattr(args, k, default)`). */
@@ -111,6 +117,13 @@ export function upgradeStateDict(args: ModelArgs, state: Map<string, WeightValue
   const { model, args: filled } = applyArchitecture({ ...args });
   const added = models.has(model) ? models.get(model).upgradeStateDict?.(filled, state, vocab) : undefined;
   return added ? { ...args, ...added } : args;
+}
+
+/** The dictionary size behind a checkpoint's `embeddingRows` embedding rows for `args` (see ModelSpec.dictionarySize). */
+export function dictionarySizeOf(args: ModelArgs, embeddingRows: number): number {
+  const { model, args: filled } = applyArchitecture({ ...args });
+  const spec = models.has(model) ? models.get(model) : undefined;
+  return spec?.dictionarySize ? spec.dictionarySize(filled, embeddingRows) : embeddingRows;
 }
 
 const def = (args: ModelArgs, key: string, value: unknown) => {

@@ -155,12 +155,12 @@ class EncoderLayer {
     let residual = x;
     let h = pre ? this.selfAttnLayerNorm.apply(x) : x;
     h = this.selfAttn.apply(h as tf.Tensor3D, null, keyBias, null, undefined, false)[0];
-    h = tf.add(residual, dropout(this.ctx, h, this.a.dropout));
+    h = tf.add(residual, dropout(this.ctx, h, this.a.dropout, "TransformerEncoderLayer"));
     if (!pre) h = this.selfAttnLayerNorm.apply(h);
     residual = h as tf.Tensor3D;
     if (pre) h = this.finalLayerNorm.apply(h);
-    h = dropout(this.ctx, activation(this.a.activation_fn, this.fc1.apply(h)), this.a.activation_dropout);
-    h = tf.add(residual, dropout(this.ctx, this.fc2.apply(h), this.a.dropout));
+    h = dropout(this.ctx, activation(this.a.activation_fn, this.fc1.apply(h)), this.a.activation_dropout, "TransformerEncoderLayer");
+    h = tf.add(residual, dropout(this.ctx, this.fc2.apply(h), this.a.dropout, "TransformerEncoderLayer"));
     if (!pre) h = this.finalLayerNorm.apply(h);
     return h as tf.Tensor3D;
   }
@@ -245,7 +245,7 @@ class DecoderLayer {
     let residual = x;
     let h: tf.Tensor = pre ? this.selfAttnLayerNorm.apply(x) : x;
     h = this.selfAttn.apply(h as tf.Tensor3D, null, selfKeyBias, futureMask, state, false)[0];
-    h = tf.add(residual, dropout(this.ctx, h, this.a.dropout));
+    h = tf.add(residual, dropout(this.ctx, h, this.a.dropout, "TransformerDecoderLayer"));
     if (!pre) h = this.selfAttnLayerNorm.apply(h);
     let attn: tf.Tensor3D | null = null;
     if (this.encoderAttn && enc) {
@@ -253,13 +253,13 @@ class DecoderLayer {
       if (pre) h = this.encoderAttnLayerNorm!.apply(h);
       const [o, w] = this.encoderAttn.apply(h as tf.Tensor3D, enc.encoderOut, encKeyBias, null, state, needAttn, alignmentHeads);
       attn = w;
-      h = tf.add(residual, dropout(this.ctx, o, this.a.dropout));
+      h = tf.add(residual, dropout(this.ctx, o, this.a.dropout, "TransformerDecoderLayer"));
       if (!pre) h = this.encoderAttnLayerNorm!.apply(h);
     }
     residual = h as tf.Tensor3D;
     if (pre) h = this.finalLayerNorm.apply(h);
-    h = dropout(this.ctx, activation(this.a.activation_fn, this.fc1.apply(h)), this.a.activation_dropout);
-    h = tf.add(residual, dropout(this.ctx, this.fc2.apply(h), this.a.dropout));
+    h = dropout(this.ctx, activation(this.a.activation_fn, this.fc1.apply(h)), this.a.activation_dropout, "TransformerDecoderLayer");
+    h = tf.add(residual, dropout(this.ctx, this.fc2.apply(h), this.a.dropout, "TransformerDecoderLayer"));
     if (!pre) h = this.finalLayerNorm.apply(h);
     return [h as tf.Tensor3D, attn];
   }
@@ -305,7 +305,7 @@ export class TransformerEncoder implements FairseqEncoder {
     let x = tf.mul(this.embedTokens.apply(srcTokens), this.embedScale);
     if (this.embedPositions) x = tf.add(x, this.embedPositions.apply(srcTokens, false));
     if (this.layernormEmbedding) x = this.layernormEmbedding.apply(x);
-    x = dropout(this.ctx, x, this.a.dropout);
+    x = dropout(this.ctx, x, this.a.dropout, "TransformerEncoder");
     const keyBias = keyBiasFromTokens(srcTokens, this.paddingIdx);
     let h = x as tf.Tensor3D;
     // Without gradients, each layer's intermediates (a long source's attention maps: heads x S x S per sentence) are
@@ -431,7 +431,7 @@ export class TransformerDecoder<E extends TokenEmbedder = TokenEmbedder> impleme
     if (this.projectInDim) x = this.projectInDim.apply(x);
     if (positions) x = tf.add(x, positions);
     if (this.layernormEmbedding) x = this.layernormEmbedding.apply(x);
-    x = dropout(this.ctx, x, this.a.dropout);
+    x = dropout(this.ctx, x, this.a.dropout, "TransformerDecoder");
     const selfKeyBias = incremental ? null : keyBiasFromTokens(tokens, this.paddingIdx);
     const futureMask = incremental || options?.fullContextAlignment ? null : this.futureMask(tokens.shape[1]);
     const encKeyBias = enc?.extra?.keyBias ?? null;
@@ -562,12 +562,25 @@ export class TransformerModel extends BaseModel implements EncoderDecoderModel {
   maxDecoderPositions(): number {
     return this.decoder.maxPositions();
   }
+  override dropoutModules(): readonly string[] {
+    return [
+      "TransformerEncoder",
+      "TransformerEncoderLayer",
+      "TransformerDecoder",
+      "TransformerDecoderLayer",
+      "MultiheadAttention",
+      ...adaptiveName(this.decoder),
+    ];
+  }
   override dispose(): void {
     this.encoder.dispose();
     this.decoder.dispose();
     super.dispose();
   }
 }
+
+/** fairseq's AdaptiveSoftmax has a FairseqDropout of its own (used in training only: its get_log_prob applies none). */
+const adaptiveName = (decoder: TransformerDecoder): string[] => (decoder.adaptiveSoftmax ? ["AdaptiveSoftmax"] : []);
 
 /** fairseq's build_model asserts for `--tie-adaptive-weights`, as errors naming the flags. */
 function checkAdaptiveTie(a: TransformerArgs): void {
@@ -670,6 +683,9 @@ export class TransformerLanguageModel extends BaseModel implements LanguageModel
   }
   maxDecoderPositions(): number {
     return this.decoder.maxPositions();
+  }
+  override dropoutModules(): readonly string[] {
+    return ["TransformerDecoder", "TransformerDecoderLayer", "MultiheadAttention", ...adaptiveName(this.decoder)];
   }
   override dispose(): void {
     this.decoder.dispose();

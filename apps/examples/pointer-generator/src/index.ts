@@ -5,7 +5,7 @@
  * postprocessing are library functions here (fairseq's preprocess.py / postprocess.py).
  */
 import { registerArchitecture, registerModel, upgradeTransformerStateDict } from "@fairseq-ts/models";
-import { buildPointerGenerator, pointerGeneratorArchitectures, pointerGeneratorOptions } from "./model.js";
+import { buildPointerGenerator, pointerGeneratorArchitectures, pointerGeneratorOptions, sourcePositionMarkers, type PointerGeneratorArgs } from "./model.js";
 
 export {
   PointerGeneratorDecoder,
@@ -16,6 +16,7 @@ export {
   pointerGeneratorArchitectures,
   pointerGeneratorOptions,
   scatterAddOverSource,
+  sourcePositionMarkers,
   transformerPointerGenerator,
   transformerPointerGeneratorIwsltDeEn,
   transformerPointerGeneratorVaswaniWmtEnDeBig,
@@ -33,6 +34,9 @@ export function register(): void {
     build: buildPointerGenerator,
     options: pointerGeneratorOptions,
     upgradeStateDict: (args, state) => upgradeTransformerStateDict(args, state),
+    // fairseq's build_embedding: len(dictionary) - source_position_markers rows (the <unk-N> markers have none), so
+    // a fairseq .pt's embeddings are that much smaller than the dictionary it was trained with
+    dictionarySize: (args, rows) => rows + sourcePositionMarkers(args as unknown as PointerGeneratorArgs),
   });
   for (const [name, preset] of Object.entries(pointerGeneratorArchitectures)) registerArchitecture("transformer_pointer_generator", name, preset);
 }

@@ -254,6 +254,11 @@ export class PointerGeneratorDecoder implements FairseqDecoder {
 
 const P_GENS = "decoder.project_p_gens";
 
+/** How many `<unk-N>` markers end the dictionary: --source-position-markers, else --max-source-positions (fairseq's build_model). */
+export function sourcePositionMarkers(a: Pick<PointerGeneratorArgs, "source_position_markers" | "max_source_positions">): number {
+  return a.source_position_markers ?? a.max_source_positions;
+}
+
 /** fairseq's TransformerPointerGeneratorModel. */
 export class PointerGeneratorModel implements EncoderDecoderModel {
   readonly kind = "encoder-decoder" as const;
@@ -270,7 +275,7 @@ export class PointerGeneratorModel implements EncoderDecoderModel {
     seed = 1,
   ) {
     const a = args;
-    const markers = a.source_position_markers ?? a.max_source_positions;
+    const markers = sourcePositionMarkers(a);
     a.source_position_markers = markers;
     if (vocab.padIdx !== FAIRSEQ_PAD)
       throw new Error(`transformer_pointer_generator: the dictionary's <pad> is ${vocab.padIdx}; fairseq's layout (<s> <pad> </s> <unk>) is needed`);

@@ -1,11 +1,11 @@
 import { initBackend, parseBackendName } from "@fairseq-ts/backend";
 import { OptionError } from "@fairseq-ts/config";
 import { LMContextWindowDataset, splitSample, type DatasetOptions, type Sample } from "@fairseq-ts/data";
-import { LanguageModelScorer, evalLmOptions, type EvalLmOptions } from "@fairseq-ts/generate";
+import { LanguageModelScorer, evalLmOptions, splitPaths, type EvalLmOptions } from "@fairseq-ts/generate";
 import { asctime, formatFixed } from "@fairseq-ts/logging";
 import { disposeTensorSample, sampleToTensors, type LanguageModel } from "@fairseq-ts/models";
 import { LanguageModelingTask, type LanguageModelingOptions } from "@fairseq-ts/tasks";
-import { loadModelForTask } from "../load-model.js";
+import { loadModelForTask, modelOverridesOf } from "../load-model.js";
 import { importUserDir } from "../user-dir.js";
 import type { CommonOptions } from "../options.js";
 import type { CommandSpec, ParsedCommand } from "../spec.js";
@@ -70,14 +70,22 @@ async function runEvalLm(c: EvalLmConfig): Promise<void> {
   // fairseq: the blocks shrink by the context window, which then carries over from block to block
   const tps = c.task.tokensPerSample - cw;
   if (cw < 0 || tps <= 0) throw new Error(`--context-window ${cw} must be >= 0 and smaller than --tokens-per-sample ${c.task.tokensPerSample}`);
+  const overrides = modelOverridesOf(e.modelOverrides, "eval_lm");
   const task = await LanguageModelingTask.setup({ data: c.data, ...c.task, tokensPerSample: tps, datasetImpl: d.datasetImpl });
-  const { model } = loadModelForTask(e.path!, task);
+  // --path a.pt:b.pt: an ensemble (fairseq's split_paths); each model is loaded against the data's dictionary
+  const lms: LanguageModel[] = [];
   // disposed on every path: main() may run many times in one process (tests, embedding)
   try {
-    if (model.kind !== "language-model") throw new Error(`--path ${e.path}: eval-lm needs a language model`);
-    const lm = model as LanguageModel;
-    lm.eval();
-    const scorer = new LanguageModelScorer(lm, task.dictionary.pad());
+    for (const path of splitPaths(e.path!)) {
+      const { model } = loadModelForTask(path, task, "--path", overrides);
+      if (model.kind !== "language-model") {
+        model.dispose();
+        throw new Error(`--path ${path}: eval-lm needs a language model`);
+      }
+      model.eval();
+      lms.push(model);
+    }
+    const scorer = new LanguageModelScorer(lms, task.dictionary.pad());
     const loaded = task.loadDataset(d.genSubset);
     const ds = cw > 0 ? new LMContextWindowDataset(loaded, tps, cw, task.dictionary.pad()) : loaded;
     // fairseq-eval-lm's default --max-tokens is 36000; blocks longer than the model's positions are skipped
@@ -87,7 +95,8 @@ async function runEvalLm(c: EvalLmConfig): Promise<void> {
       seed: c.common.seed,
       numShards: d.numShards,
       shardId: d.shardId,
-      maxPositions: lm.maxPositions(),
+      // (fairseq: the smallest of the models' max positions)
+      maxPositions: Math.min(...lms.map((m) => m.maxPositions())),
       ignoreInvalidInputs: true,
     });
     const pad = task.dictionary.pad();
@@ -113,6 +122,6 @@ async function runEvalLm(c: EvalLmConfig): Promise<void> {
     log(`Evaluated ${count} tokens in ${formatFixed(secs, 1)}s (${formatFixed(count / secs, 2)} tokens/s)`);
     log(`Loss (base 2): ${formatFixed(avgNll, 4)}, Perplexity: ${formatFixed(2 ** avgNll, 2)}`);
   } finally {
-    model.dispose();
+    for (const m of lms) m.dispose();
   }
 }

@@ -87,7 +87,7 @@ export const generateSpec: CommandSpec = {
         {
           keys: ["constraints"],
           reason:
-            "fairseq-generate takes constraints from the dataset's samples, and a binarized translation split holds none (fairseq v0.10.2 fails in init_constraints on None): give them to interactive, tab-separated after each source line",
+            "fairseq-generate takes constraints from the dataset's samples, and a binarized translation split holds none (fairseq v0.10.2 fails in init_constraints on None, so it cannot use the flag either): give them to interactive, tab-separated after each source line",
         },
       ],
     },
@@ -114,7 +114,16 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
   log("fairseq_cli.generate", `loading model(s) from ${g.path}`);
   const { task, ensemble, lm } = await setupTranslation(
     c.data,
-    { backend: c.common.backend, userDir: c.common.userDir, path: g.path!, lmPath: g.lmPath, task: c.task, datasetImpl: d.datasetImpl },
+    {
+      backend: c.common.backend,
+      userDir: c.common.userDir,
+      path: g.path!,
+      lmPath: g.lmPath,
+      task: c.task,
+      datasetImpl: d.datasetImpl,
+      modelOverrides: g.modelOverrides,
+      retainDropout: { retainDropout: g.retainDropout, retainDropoutModules: g.retainDropoutModules, seed: c.common.seed },
+    },
     "generate",
   );
   // disposed on every path: main() may run many times in one process (tests, embedding)

@@ -87,7 +87,16 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
   const bufferSize = Math.max(1, c.interactive.bufferSize);
   const { task, ensemble, lm } = await setupTranslation(
     c.data,
-    { backend: c.common.backend, userDir: c.common.userDir, path: g.path!, lmPath: g.lmPath, task: c.task, datasetImpl: null },
+    {
+      backend: c.common.backend,
+      userDir: c.common.userDir,
+      path: g.path!,
+      lmPath: g.lmPath,
+      task: c.task,
+      datasetImpl: null,
+      modelOverrides: g.modelOverrides,
+      retainDropout: { retainDropout: g.retainDropout, retainDropoutModules: g.retainDropoutModules, seed: c.common.seed },
+    },
     "interactive",
   );
   // disposed on every path: main() may run many times in one process (tests, embedding)
