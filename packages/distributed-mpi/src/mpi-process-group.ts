@@ -36,6 +36,7 @@ type Kind = (typeof KINDS)[number];
 export class MpiProcessGroup implements ProcessGroup {
   readonly rank: number;
   readonly worldSize: number;
+  readonly transport = "MPI";
   /** The host this rank runs on and the MPI library (MPI_Get_processor_name, MPI_Get_library_version). */
   readonly host: string;
   readonly library: string;

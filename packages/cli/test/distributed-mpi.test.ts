@@ -1,0 +1,139 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { readCheckpointFile } from "@fairseq-ts/trainer";
+import { BIN, runCli } from "./cli.js";
+import { REF_BIN, TINY_TRANSFORMER_FLAGS } from "./shared.js";
+
+// Open MPI refuses root unless told (CI runs as root); the same kernels everywhere (wasm, no native BLAS threads).
+const MPI_ENV = { OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1", FAIRSEQ_TS_NATIVE: "0" };
+
+const trainArgs = (saveDir: string, maxUpdate: number) => [
+  "train",
+  REF_BIN,
+  ...TINY_TRANSFORMER_FLAGS,
+  ...["--dropout", "0", "--optimizer", "adam", "--adam-betas", "(0.9, 0.98)", "--lr", "0.001", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "10"],
+  ..."--criterion label_smoothed_cross_entropy --label-smoothing 0.1 --max-tokens 1000 --log-format simple --log-interval 1 --no-epoch-checkpoints --disable-validation".split(
+    " ",
+  ),
+  ...["--max-update", String(maxUpdate), "--save-dir", saveDir],
+];
+
+interface Run {
+  status: number | null;
+  out: string;
+}
+
+/** `mpirun -np N fairseq-ts ARGS` (ranks oversubscribe the 2 cores); `onLine` sees the output and mpirun's pid. */
+function mpirun(np: number, args: string[], onLine?: (line: string, mpirunPid: number) => void): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const p = spawn("mpirun", ["-np", String(np), "--oversubscribe", "-x", "FAIRSEQ_TS_NATIVE", process.execPath, BIN, ...args], {
+      env: { ...process.env, ...MPI_ENV },
+    });
+    let out = "";
+    const take = (d: Buffer) => {
+      const s = String(d);
+      out += s;
+      if (onLine) for (const l of s.split("\n")) if (l) onLine(l, p.pid!);
+    };
+    p.stdout.on("data", take);
+    p.stderr.on("data", take);
+    p.on("error", reject);
+    p.on("close", (status) => resolve({ status, out }));
+  });
+}
+
+async function weightBytes(path: string): Promise<Map<string, Uint8Array>> {
+  const ck = await readCheckpointFile(path);
+  return new Map([...ck.model].map(([k, t]) => [k, Uint8Array.from(t.data)]));
+}
+
+const epochLine = (out: string) =>
+  out
+    .split("\n")
+    .find((l) => l.includes("| train | epoch"))!
+    .replace(/ \| (wps|ups|train_wall|wall) [\d.]+/g, "")
+    .replace(/^.*\| train \|/, "");
+
+/** The pid of MPI rank `rank` among mpirun's children (Open MPI puts the rank in each one's environment). */
+function rankPid(mpirunPid: number, rank: number): number | null {
+  const kids = readFileSync(`/proc/${mpirunPid}/task/${mpirunPid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  for (const pid of kids) {
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`OMPI_COMM_WORLD_RANK=${rank}`)) return pid;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return null;
+}
+
+describe("fairseq-ts train under mpirun (--distributed-backend mpi, chosen from the launcher's environment)", () => {
+  for (const np of [2, 4]) {
+    it(`mpirun -np ${np} = 1 process with --update-freq ${np}: identical weights, bit for bit, and the same epoch line`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "fsts-mpi-"));
+      const one = await runCli([...trainArgs(join(dir, "uf"), 2), "--update-freq", String(np)], { env: MPI_ENV });
+      expect(one.status, one.out).toBe(0);
+      const mpi = await mpirun(np, trainArgs(join(dir, "mpi"), 2));
+      expect(mpi.status, mpi.out).toBe(0);
+      expect(mpi.out).toMatch(new RegExp(`distributed training on ${np} workers \\(MPI\\), rank 0 logs and saves`));
+      // only rank 0 logs
+      expect(mpi.out.split("\n").filter((l) => l.includes("| train | epoch")).length).toBe(1);
+      expect(epochLine(mpi.out)).toBe(epochLine(one.out));
+      const [a, b] = [await weightBytes(join(dir, "uf/checkpoint_last.safetensors")), await weightBytes(join(dir, "mpi/checkpoint_last.safetensors"))];
+      expect([...b.keys()]).toEqual([...a.keys()]);
+      for (const [k, x] of a) expect(Buffer.compare(Buffer.from(x), Buffer.from(b.get(k)!)), k).toBe(0);
+    }, 240_000);
+  }
+
+  it("a killed rank stops the job naming it; checkpoints stay loadable; rerunning resumes and finishes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fsts-mpi-kill-"));
+    const save = join(dir, "ck");
+    const args = [...trainArgs(save, 8), "--save-interval-updates", "2"];
+    let killed: number | null = null;
+    const first = await mpirun(2, args, (line, pid) => {
+      if (killed === null && /saved checkpoint .* @ 2 updates/.test(line)) {
+        killed = rankPid(pid, 1);
+        if (killed) process.kill(killed, "SIGKILL");
+      }
+    });
+    expect(killed).not.toBeNull();
+    expect(first.status).not.toBe(0);
+    // Open MPI's launcher names the rank that died (and kills the others)
+    expect(first.out).toMatch(/process rank 1 with PID \d+ on node \S+ exited on signal 9 \(Killed\)/);
+    expect(first.out).not.toMatch(/num_updates 8/);
+    const last = join(save, "checkpoint_last.safetensors");
+    expect(existsSync(last)).toBe(true);
+    const ck = await readCheckpointFile(last);
+    expect(ck.meta.numUpdates).toBeGreaterThanOrEqual(2);
+    const again = await mpirun(2, args);
+    expect(again.status, again.out).toBe(0);
+    expect(again.out).toMatch(/loaded checkpoint .*checkpoint_last\.safetensors \(epoch 1 @ \d+ updates\)/);
+    expect(again.out).toMatch(/num_updates 8/);
+  }, 240_000);
+
+  it("a hung rank (SIGSTOP) stops every rank within --heartbeat-timeout, naming it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fsts-mpi-hang-"));
+    let stopped: number | null = null;
+    const t0 = Date.now();
+    let stoppedAt = 0;
+    const r = await mpirun(2, [...trainArgs(join(dir, "ck"), 50), "--heartbeat-timeout", "3"], (line, pid) => {
+      if (stopped === null && /num_updates=1\b/.test(line)) {
+        stopped = rankPid(pid, 1);
+        stoppedAt = Date.now();
+        if (stopped) process.kill(stopped, "SIGSTOP");
+      }
+    });
+    expect(stopped).not.toBeNull();
+    expect(r.status).not.toBe(0);
+    // (the collective it missed: the update's gradient allReduce, or the replica check's allGather after it)
+    expect(r.out).toMatch(
+      /fairseq-ts distributed: rank 1 did not reach collective #\d+ \((allReduce|allGather)\) within 3 s of rank 0: hung, dead or far too slow \(--heartbeat-timeout\); stopping all ranks/,
+    );
+    // 3 s of timeout plus the time to abort, not the default 30 minutes
+    expect(Date.now() - stoppedAt).toBeLessThan(60_000);
+    expect(Date.now() - t0).toBeGreaterThan(3000);
+  }, 240_000);
+});
