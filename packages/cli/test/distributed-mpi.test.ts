@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readCheckpointFile } from "@fairseq-ts/trainer";
 import { BIN, runCli } from "./cli.js";
 import { REF_BIN, TINY_TRANSFORMER_FLAGS } from "./shared.js";
@@ -26,12 +26,31 @@ interface Run {
   out: string;
 }
 
-/** `mpirun -np N fairseq-ts ARGS` (ranks oversubscribe the 2 cores); `onLine` sees the output and mpirun's pid. */
-function mpirun(np: number, args: string[], onLine?: (line: string, mpirunPid: number) => void): Promise<Run> {
+/**
+ * `mpirun -np N fairseq-ts ARGS` (ranks oversubscribe the 2 cores); `onLine` sees the output and mpirun's pid.
+ * `launcher` runs mpirun itself through another command (`ip netns exec NS`) with extra mpirun options.
+ */
+function mpirun(
+  np: number,
+  args: string[],
+  onLine?: (line: string, mpirunPid: number) => void,
+  launcher: { prefix: string[]; options: string[] } = { prefix: [], options: [] },
+): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const p = spawn("mpirun", ["-np", String(np), "--oversubscribe", "-x", "FAIRSEQ_TS_NATIVE", process.execPath, BIN, ...args], {
-      env: { ...process.env, ...MPI_ENV },
-    });
+    const cmd = [
+      ...launcher.prefix,
+      "mpirun",
+      "-np",
+      String(np),
+      "--oversubscribe",
+      ...launcher.options,
+      "-x",
+      "FAIRSEQ_TS_NATIVE",
+      process.execPath,
+      BIN,
+      ...args,
+    ];
+    const p = spawn(cmd[0]!, cmd.slice(1), { env: { ...process.env, ...MPI_ENV } });
     let out = "";
     const take = (d: Buffer) => {
       const s = String(d);
@@ -135,5 +154,75 @@ describe("fairseq-ts train under mpirun (--distributed-backend mpi, chosen from 
     // 3 s of timeout plus the time to abort, not the default 30 minutes
     expect(Date.now() - stoppedAt).toBeLessThan(60_000);
     expect(Date.now() - t0).toBeGreaterThan(3000);
+  }, 240_000);
+});
+
+/**
+ * Two "hosts" on this machine: network namespaces joined by a veth pair (root only, as CI runs). mpirun runs in the
+ * first; Open MPI starts the second host's daemon through its ssh agent, here a script that runs the command inside
+ * the other namespace; TCP is restricted to the veth, so every byte between the ranks crosses it.
+ */
+describe("two hosts (network namespaces joined by a veth pair) under mpirun", () => {
+  const tag = `${process.pid % 100000}`;
+  const ns = [`fsts-a${tag}`, `fsts-b${tag}`];
+  const dev = [`fsv${tag}a`, `fsv${tag}b`];
+  const subnet = `10.${77 + (process.pid % 100)}.0`;
+  const addr = [`${subnet}.1`, `${subnet}.2`];
+  const dir = mkdtempSync(join(tmpdir(), "fsts-netns-"));
+  const ip = (...a: string[]) => execFileSync("ip", a, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+  const cleanup = () => {
+    for (const n of ns) {
+      try {
+        // anything left inside (a rank of a failed run) goes first, then the namespace and its veth end
+        for (const pid of ip("netns", "pids", n).split("\n").filter(Boolean)) process.kill(Number(pid), "SIGKILL");
+        ip("netns", "del", n);
+      } catch {
+        // not created, or already gone
+      }
+    }
+  };
+
+  beforeAll(() => {
+    if (process.getuid?.() !== 0) throw new Error("the two-host test creates network namespaces: it needs root (CI runs as root)");
+    cleanup();
+    ip("netns", "add", ns[0]!);
+    ip("netns", "add", ns[1]!);
+    ip("link", "add", dev[0]!, "type", "veth", "peer", "name", dev[1]!);
+    for (const i of [0, 1]) {
+      ip("link", "set", dev[i]!, "netns", ns[i]!);
+      ip("-n", ns[i]!, "addr", "add", `${addr[i]}/24`, "dev", dev[i]!);
+      ip("-n", ns[i]!, "link", "set", "lo", "up");
+      ip("-n", ns[i]!, "link", "set", dev[i]!, "up");
+    }
+    writeFileSync(join(dir, "hosts"), addr.map((a) => `${a} slots=1\n`).join(""));
+    // Open MPI calls its agent as ssh: AGENT HOST COMMAND... (a remote shell joins COMMAND's words)
+    writeFileSync(
+      join(dir, "agent.sh"),
+      `#!/bin/sh\nhost="$1"; shift\ncase "$host" in\n  ${addr[0]}) ns=${ns[0]} ;;\n  ${addr[1]}) ns=${ns[1]} ;;\n  *) echo "netns agent: unknown host $host" >&2; exit 1 ;;\nesac\nexec ip netns exec "$ns" /bin/sh -c "$*"\n`,
+    );
+    chmodSync(join(dir, "agent.sh"), 0o755);
+  });
+  afterAll(cleanup);
+
+  it("mpirun --hostfile over 2 namespaces = 1 process with --update-freq 2, bit for bit; the gradients crossed the veth", async () => {
+    const one = await runCli([...trainArgs(join(dir, "uf"), 2), "--update-freq", "2"], { env: MPI_ENV });
+    expect(one.status, one.out).toBe(0);
+    const launcher = {
+      prefix: ["ip", "netns", "exec", ns[0]!],
+      options: [
+        ...["--hostfile", join(dir, "hosts"), "--mca", "plm_rsh_agent", join(dir, "agent.sh"), "--mca", "btl", "tcp,self"],
+        ...["--mca", "btl_tcp_if_include", `${subnet}.0/24`, "--mca", "oob_tcp_if_include", `${subnet}.0/24`],
+        ...["-x", "OMPI_ALLOW_RUN_AS_ROOT", "-x", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"],
+      ],
+    };
+    const mpi = await mpirun(2, trainArgs(join(dir, "mpi"), 2), undefined, launcher);
+    expect(mpi.status, mpi.out).toBe(0);
+    expect(mpi.out).toMatch(/distributed training on 2 workers \(MPI\)/);
+    expect(epochLine(mpi.out)).toBe(epochLine(one.out));
+    const [a, b] = [await weightBytes(join(dir, "uf/checkpoint_last.safetensors")), await weightBytes(join(dir, "mpi/checkpoint_last.safetensors"))];
+    for (const [k, x] of a) expect(Buffer.compare(Buffer.from(x), Buffer.from(b.get(k)!)), k).toBe(0);
+    // the model (2.6 MB) was broadcast and each update's gradients exchanged over the veth pair
+    const tx = Number(/TX:[^\n]*\n\s*(\d+)/.exec(ip("-n", ns[0]!, "-s", "link", "show", dev[0]!))![1]);
+    expect(tx).toBeGreaterThan(2.6e6);
   }, 240_000);
 });
