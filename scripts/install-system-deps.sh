@@ -7,6 +7,7 @@
 # - Chromium (/usr/bin/chromium) for @fairseq-ts/web's end-to-end test (headless, driven by playwright-core).
 # - Open MPI (mpirun + mpi.h) for @fairseq-ts/distributed-mpi (training across machines) and its tests. Open MPI
 #   refuses to run as root unless told: the tests set OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1.
+# - iproute2 (`ip`) for the CLI's two-host MPI test, which joins two network namespaces with a veth pair (as root).
 # Needs root and apt (Debian/Ubuntu); elsewhere it prints what to install and exits 0.
 set -u
 missing=()
@@ -29,6 +30,11 @@ if command -v mpirun >/dev/null 2>&1 && command -v mpicc >/dev/null 2>&1; then
   echo "system deps: Open MPI already installed"
 else
   missing+=(openmpi-bin libopenmpi-dev)
+fi
+if command -v ip >/dev/null 2>&1; then
+  echo "system deps: iproute2 already installed"
+else
+  missing+=(iproute2)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
