@@ -6,7 +6,7 @@
 //  3. the inputs of docs/distributed.md's scaling model (bytes per update, latency, bandwidth).
 // Usage: node bench/mpi.mjs [--repeats 3] [--updates 40] [--configs tiny,small]  (after building the CLI)
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";

@@ -19,7 +19,16 @@ export interface MpiProcessGroupOptions {
 /** The largest piece of a buffer in one MPI message (MPI counts are int: 2^31-1 bytes). */
 const MAX_MESSAGE_BYTES = 1 << 30;
 
-type Op = { send: boolean; view: FloatBuffer; peer: number };
+/** One message: `round` (0-3) separates the messages of one collective in the tag. */
+type Op = { send: boolean; view: FloatBuffer; peer: number; round: number };
+
+/** One element type's part of an allReduce: its messages, and the steps between and after them. */
+interface ReduceGroup {
+  scatter: Op[];
+  gather: Op[];
+  sum(): void;
+  finish(): void;
+}
 
 /** Collective kinds, in error messages and in the message tag (ranks that diverge never match a message). */
 const KINDS = ["allReduce", "broadcast", "allGather", "barrier"] as const;
@@ -93,12 +102,22 @@ export class MpiProcessGroup implements ProcessGroup {
       const f32 = buffers.filter((b): b is Float32Array => b instanceof Float32Array);
       const f64 = buffers.filter((b): b is Float64Array => !(b instanceof Float32Array));
       // the stop flag rides as one extra element of the first group's sum (a count of ranks that asked)
-      let flagged = false;
-      if (f32.reduce((a, b) => a + b.length, 0) > 0) {
-        await this.reduceGroup(seq, f32, 32, true, 0);
-        flagged = true;
-      }
-      if (f64.reduce((a, b) => a + b.length, 0) > 0 || !flagged) await this.reduceGroup(seq, f64, 64, !flagged, 2);
+      const groups: ReduceGroup[] = [];
+      if (f32.reduce((a, b) => a + b.length, 0) > 0) groups.push(this.reduceGroup(f32, 32, true, 0));
+      if (f64.reduce((a, b) => a + b.length, 0) > 0 || groups.length === 0) groups.push(this.reduceGroup(f64, 64, groups.length === 0, 2));
+      // both groups' messages in the same two rounds: every wait costs a wake-up on a loaded machine
+      await this.exchange(
+        seq,
+        "allReduce",
+        groups.flatMap((g) => g.scatter),
+      );
+      for (const g of groups) g.sum();
+      await this.exchange(
+        seq,
+        "allReduce",
+        groups.flatMap((g) => g.gather),
+      );
+      for (const g of groups) g.finish();
     });
   }
 
@@ -108,9 +127,9 @@ export class MpiProcessGroup implements ProcessGroup {
     }
     return this.serial(async (seq) => {
       const ops: Op[] = [];
-      if (this.rank !== root) ops.push({ send: false, view: buffer, peer: root });
-      else for (let r = 0; r < this.worldSize; r++) if (r !== root) ops.push({ send: true, view: buffer, peer: r });
-      await this.exchange(seq, "broadcast", 0, ops);
+      if (this.rank !== root) ops.push({ send: false, view: buffer, peer: root, round: 0 });
+      else for (let r = 0; r < this.worldSize; r++) if (r !== root) ops.push({ send: true, view: buffer, peer: r, round: 0 });
+      await this.exchange(seq, "broadcast", ops);
     });
   }
 
@@ -173,11 +192,11 @@ export class MpiProcessGroup implements ProcessGroup {
 
   /**
    * Sum `buffers` (all of one type) across ranks. The concatenation (plus the stop flag) is cut into worldSize
-   * slices; slice k goes to rank k, which adds the ranks' copies in rank order (rank 0's plus rank 1's plus ...,
-   * the cluster transport's order) and sends the sum back to every rank. Each rank moves 2·(N-1)/N of the data,
-   * as a ring all-reduce does.
+   * slices; slice k goes to rank k (`scatter`), which adds the ranks' copies in rank order (rank 0's plus rank 1's
+   * plus ..., the cluster transport's order: `sum`) and sends the sum back to every rank (`gather`). Each rank moves
+   * 2·(N-1)/N of the data, as a ring all-reduce does. `round` keeps the groups' message tags apart.
    */
-  private async reduceGroup(seq: number, buffers: readonly FloatBuffer[], bits: 32 | 64, withFlag: boolean, round: number): Promise<void> {
+  private reduceGroup(buffers: readonly FloatBuffer[], bits: 32 | 64, withFlag: boolean, round: number): ReduceGroup {
     const n = this.worldSize;
     const total = buffers.reduce((a, b) => a + b.length, 0) + (withFlag ? 1 : 0);
     const staging = this.stagingOf(bits, total);
@@ -193,31 +212,34 @@ export class MpiProcessGroup implements ProcessGroup {
     const scratch = this.scratchOf(bits, n * m);
     const contribution = (r: number) => (r === this.rank ? mine : scratch.subarray(r * m, (r + 1) * m));
     const scatter: Op[] = [];
-    for (let r = 0; r < n; r++) {
-      if (r === this.rank) continue;
-      scatter.push({ send: true, view: staging.subarray(bound(r), bound(r + 1)), peer: r });
-      scatter.push({ send: false, view: contribution(r), peer: r });
-    }
-    await this.exchange(seq, "allReduce", round, scatter);
-    // Rank order from rank 0's values, one addition per element and rank: the coordinator's loop (sum.ts).
-    const sum = scratch.subarray(this.rank * m, (this.rank + 1) * m);
-    if (this.rank !== 0) sum.set(contribution(0));
-    else sum.set(mine);
-    for (let r = 1; r < n; r++) addInto(sum, contribution(r));
-    mine.set(sum);
     const gather: Op[] = [];
     for (let r = 0; r < n; r++) {
       if (r === this.rank) continue;
-      gather.push({ send: true, view: mine, peer: r });
-      gather.push({ send: false, view: staging.subarray(bound(r), bound(r + 1)), peer: r });
+      scatter.push({ send: true, view: staging.subarray(bound(r), bound(r + 1)), peer: r, round });
+      scatter.push({ send: false, view: contribution(r), peer: r, round });
+      gather.push({ send: true, view: mine, peer: r, round: round + 1 });
+      gather.push({ send: false, view: staging.subarray(bound(r), bound(r + 1)), peer: r, round: round + 1 });
     }
-    await this.exchange(seq, "allReduce", round + 1, gather);
-    off = 0;
-    for (const b of buffers) {
-      b.set(staging.subarray(off, off + b.length));
-      off += b.length;
-    }
-    if (withFlag && staging[total - 1]! > 0) this.stopRequested = true;
+    return {
+      scatter,
+      gather,
+      sum: () => {
+        // Rank order from rank 0's values, one addition per element and rank: the coordinator's loop (sum.ts).
+        const sum = scratch.subarray(this.rank * m, (this.rank + 1) * m);
+        if (this.rank !== 0) sum.set(contribution(0));
+        else sum.set(mine);
+        for (let r = 1; r < n; r++) addInto(sum, contribution(r));
+        mine.set(sum);
+      },
+      finish: () => {
+        let at = 0;
+        for (const b of buffers) {
+          b.set(staging.subarray(at, at + b.length));
+          at += b.length;
+        }
+        if (withFlag && staging[total - 1]! > 0) this.stopRequested = true;
+      },
+    };
   }
 
   /** Every rank's buffer; each message is [length, stop flag, ...values], so unequal lengths are an error, not a hang. */
@@ -233,10 +255,10 @@ export class MpiProcessGroup implements ProcessGroup {
     const ops: Op[] = [];
     for (let r = 0; r < n; r++) {
       if (r === this.rank) continue;
-      ops.push({ send: true, view: own, peer: r });
-      ops.push({ send: false, view: slot(r), peer: r });
+      ops.push({ send: true, view: own, peer: r, round: 0 });
+      ops.push({ send: false, view: slot(r), peer: r, round: 0 });
     }
-    await this.exchange(seq, kind, 0, ops);
+    await this.exchange(seq, kind, ops);
     const out: Float64Array[] = [];
     for (let r = 0; r < n; r++) {
       const s = slot(r);
@@ -255,10 +277,10 @@ export class MpiProcessGroup implements ProcessGroup {
   }
 
   /** Post the sends and receives (split into pieces MPI can count) and wait for all of them, with the deadline. */
-  private async exchange(seq: number, kind: Kind, round: number, ops: Op[]): Promise<void> {
+  private async exchange(seq: number, kind: Kind, ops: Op[]): Promise<void> {
     const ids: number[] = [];
     const peerOf = new Map<number, { peer: number; send: boolean }>();
-    const tagBase = ((seq % this.tagSeqs) * 4 + KINDS.indexOf(kind)) * 64 + round * 16;
+    const tagBase = ((seq % this.tagSeqs) * 4 + KINDS.indexOf(kind)) * 64;
     try {
       for (const op of ops) {
         const per = MAX_MESSAGE_BYTES / op.view.BYTES_PER_ELEMENT;
@@ -267,7 +289,8 @@ export class MpiProcessGroup implements ProcessGroup {
           if (piece >= 16)
             throw new DistributedError(`collective #${seq} (${kind}): a buffer of ${op.view.byteLength} bytes is over the 16 GiB limit`, this.rank);
           const view = op.view.subarray(off, off + per);
-          const id = op.send ? this.mpi.isend(view, op.peer, tagBase + piece) : this.mpi.irecv(view, op.peer, tagBase + piece);
+          const tag = tagBase + op.round * 16 + piece;
+          const id = op.send ? this.mpi.isend(view, op.peer, tag) : this.mpi.irecv(view, op.peer, tag);
           if (op.send) this.counters.bytesSent += view.byteLength;
           ids.push(id);
           peerOf.set(id, { peer: op.peer, send: op.send });
