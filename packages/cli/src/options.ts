@@ -54,16 +54,40 @@ export const commonOptions = defineOptions("common", {
 });
 export type CommonOptions = OptionsOf<typeof commonOptions.declarations>;
 
-const ONE_NODE = "fairseq-ts trains on the CPU processes of one machine (node cluster workers)";
+const ONE_NODE =
+  "fairseq-ts forks node cluster workers on one machine (--distributed-world-size N), or runs as the ranks mpirun/srun started (--distributed-backend mpi)";
 
 /** fairseq's `distributed_training` group. */
 export const distributedOptions = defineOptions("distributed_training", {
-  distributedWorldSize: opt.int(1, "total number of worker processes (fairseq-ts: node cluster workers on this machine)", { metavar: "N" }),
-  distributedRank: opt.refused(`ranks are assigned by the coordinator: ${ONE_NODE}`),
-  distributedBackend: opt.refused(`collectives go through shared memory between the workers: ${ONE_NODE}`),
-  distributedInitMethod: opt.refused(ONE_NODE),
-  distributedPort: opt.refused(ONE_NODE),
-  deviceId: opt.refused(NO_GPU, "value", { aliases: ["--local_rank"] }),
+  distributedWorldSize: opt.int(
+    1,
+    "total number of worker processes (fairseq-ts: node cluster workers on this machine; under mpirun/srun the launcher's world, which a value other than 1 must equal)",
+    { metavar: "N" },
+  ),
+  distributedRank: opt.int(0, "rank of the current worker (fairseq-ts: assigned by the coordinator or the MPI launcher; a value other than 0 must equal it)", {
+    metavar: "N",
+  }),
+  distributedBackend: opt.str(
+    "nccl",
+    "distributed backend (fairseq-ts: 'mpi' = MPI across hosts, started by mpirun or srun --mpi=pmix; 'gloo' or 'cluster' = node cluster workers on one machine; 'nccl', fairseq's default and a GPU library, picks: mpi when mpirun/srun started this process as one of several ranks, else node cluster)",
+    { metavar: "NAME" },
+  ),
+  distributedInitMethod: opt.str(
+    null,
+    "typically tcp://hostname:port (fairseq-ts: only env:// — the ranks come from the launcher's environment; MPI's launcher connects them, there is no rendezvous of fairseq-ts' own)",
+    { metavar: "URL" },
+  ),
+  distributedPort: opt.int(-1, "port number (fairseq-ts: unused, MPI's launcher chooses its ports, e.g. mpirun --mca btl_tcp_port_min_v4 P)", {
+    metavar: "PORT",
+  }),
+  deviceId: opt.int(
+    0,
+    "which GPU to use (fairseq-ts: accepted for fairseq command lines; the CPU has no devices, a rank's share of its host's cores comes from the launcher's local size)",
+    {
+      metavar: "N",
+      aliases: ["--local_rank"],
+    },
+  ),
   distributedNoSpawn: opt.refused(`the workers are always forked by the coordinator: ${ONE_NODE}`, "flag"),
   ddpBackend: opt.refused("fairseq-ts sums gradients once per update in rank order (no DDP buckets)"),
   bucketCapMb: opt.refused("fairseq-ts sums gradients once per update in rank order (no DDP buckets)"),
@@ -75,7 +99,7 @@ export const distributedOptions = defineOptions("distributed_training", {
   slowmoMomentum: opt.refused("SlowMo is not implemented"),
   slowmoAlgorithm: opt.refused("SlowMo is not implemented"),
   localsgdFrequency: opt.refused("SlowMo/LocalSGD is not implemented"),
-  nprocsPerNode: opt.refused(`use --distributed-world-size: ${ONE_NODE}`),
+  nprocsPerNode: opt.refused(`ranks per host are the launcher's (mpirun --map-by ppr:N:node, srun --ntasks-per-node N): ${ONE_NODE}`),
   pipelineModelParallel: opt.refused("pipeline model parallelism is not implemented", "flag"),
   pipelineBalance: opt.refused("pipeline model parallelism is not implemented"),
   pipelineDevices: opt.refused("pipeline model parallelism is not implemented"),

@@ -2,3 +2,5 @@ export { DistributedError, LocalProcessGroup, type CommStats, type FloatBuffer, 
 export { runCoordinator, type CoordinatorOptions } from "./coordinator.js";
 export { isDistributedWorker, joinProcessGroup, workerThreads } from "./worker.js";
 export { weightsChecksum } from "./checksum.js";
+export { addInto } from "./sum.js";
+export { expandSlurmNodeList, expandTasksPerNode, launcherPlacement, LauncherEnvError, type LauncherPlacement } from "./launcher-env.js";

@@ -18,6 +18,8 @@ export interface CommStats {
 export interface ProcessGroup {
   readonly rank: number;
   readonly worldSize: number;
+  /** What carries the collectives, for the log ("MPI"); unset: the node cluster transport. */
+  readonly transport?: string;
   /**
    * Sum every buffer element-wise across ranks, in place. The sum is taken in rank order on one
    * process, so every rank receives identical bits.

@@ -343,7 +343,7 @@ export async function restoreCheckpoint(s: TrainingSession): Promise<EpochBatchI
       off += p.size;
     }
     await checkReplicas(s, "at start");
-    info(`distributed training on ${worldSize} workers (node cluster), rank ${rank} logs and saves`);
+    info(`distributed training on ${worldSize} workers (${pg.transport ?? "node cluster"}), rank ${rank} logs and saves`);
   }
   s.trainMeter.start();
   return epochItr;

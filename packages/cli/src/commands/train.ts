@@ -1,5 +1,7 @@
 import cluster from "node:cluster";
+import { availableParallelism } from "node:os";
 import { isDistributedWorker, joinProcessGroup, runCoordinator, workerThreads, type ProcessGroup } from "@fairseq-ts/distributed";
+import { MpiProcessGroup } from "@fairseq-ts/distributed-mpi";
 import { initBackend, parseBackendName } from "@fairseq-ts/backend";
 import { criterionOptionsOf } from "@fairseq-ts/criterions";
 import { datasetOptions, type DatasetOptions } from "@fairseq-ts/data";
@@ -11,6 +13,7 @@ import { importUserDir } from "../user-dir.js";
 import { commonOptions, distributedOptions, type CommonOptions, type DistributedOptions } from "../options.js";
 import type { CommandSpec, ParsedCommand } from "../spec.js";
 import { encoderSelectors, scoringSelector, taskSelector } from "../command-groups.js";
+import { checkMpiPlacement, distributedLaunch } from "../distributed-launch.js";
 
 /** The typed options of one `train` command line, one object per option group. */
 export interface TrainConfig {
@@ -80,20 +83,37 @@ export const trainSpec: CommandSpec = {
   run: (p) => runTrain(trainConfig(p)),
 };
 
+/** A process group that can stop the whole run naming this rank (the cluster coordinator, or MPI_Abort). */
+type RankGroup = ProcessGroup & { reportFailure(message: string): Promise<unknown> };
+
 async function runTrain(c: TrainConfig): Promise<void> {
-  const worldSize = c.distributed.distributedWorldSize;
-  if (worldSize < 1) throw new Error(`--distributed-world-size must be at least 1, got ${worldSize}`);
-  if (worldSize > 1 && cluster.isPrimary) {
+  const launch = distributedLaunch(c.distributed, process.env);
+  const t = c.distributed.heartbeatTimeout;
+  const timeoutMs = t > 0 ? t * 1000 : undefined;
+  if (launch.kind === "cluster" && cluster.isPrimary) {
     // This process only coordinates: the workers run this same command line, each with a rank.
-    const t = c.distributed.heartbeatTimeout;
-    await runCoordinator({ worldSize, exec: process.argv[1], args: process.argv.slice(2), timeoutMs: t > 0 ? t * 1000 : undefined });
+    await runCoordinator({ worldSize: launch.worldSize, exec: process.argv[1], args: process.argv.slice(2), timeoutMs });
     return;
   }
-  const pg: ProcessGroup | null = isDistributedWorker() ? joinProcessGroup() : null;
+  let pg: RankGroup | null = null;
+  let threads = workerThreads();
+  if (isDistributedWorker()) pg = joinProcessGroup();
+  else if (launch.kind === "mpi") {
+    const mpi = MpiProcessGroup.join({ timeoutMs });
+    pg = mpi;
+    try {
+      checkMpiPlacement(c.distributed, launch.placement, mpi);
+    } catch (e) {
+      await mpi.reportFailure((e as Error).message);
+    }
+    // each rank's share of its host's cores (mpirun/srun say how many ranks share the host)
+    const local = launch.placement?.localSize;
+    if (threads === undefined && local) threads = Math.max(1, Math.floor(availableParallelism() / local));
+  }
   try {
-    await trainCommand(c, pg);
+    await trainCommand(c, pg, threads);
   } catch (e) {
-    if (pg) await (pg as ReturnType<typeof joinProcessGroup>).reportFailure((e as Error).message);
+    if (pg) await pg.reportFailure((e as Error).message);
     throw e;
   }
   await pg?.close();
@@ -122,11 +142,11 @@ export function modelArgsOf(c: TrainConfig): ModelArgs {
   return args;
 }
 
-async function trainCommand(c: TrainConfig, pg: ProcessGroup | null): Promise<void> {
+async function trainCommand(c: TrainConfig, pg: ProcessGroup | null, threads: number | undefined): Promise<void> {
   const { common, dataset: d, optimization: op, checkpoint: ck } = c;
   await initBackend({
     backend: common.backend === null ? undefined : parseBackendName(common.backend),
-    threads: workerThreads(),
+    threads,
     log: pg && pg.rank > 0 ? null : undefined,
   });
   await importUserDir(common.userDir ?? undefined);
@@ -143,7 +163,8 @@ async function trainCommand(c: TrainConfig, pg: ProcessGroup | null): Promise<vo
   const onSigint = () => onSignal("SIGINT");
   const onSigterm = () => onSignal("SIGTERM");
   if (!pg) {
-    // (In a distributed run the coordinator turns Ctrl-C into a stop flag that all ranks see together.)
+    // (In a distributed run the coordinator, or MpiProcessGroup's handlers, turn Ctrl-C into a stop flag that
+    // all ranks see together.)
     process.once("SIGINT", onSigint);
     process.once("SIGTERM", onSigterm);
   }
