@@ -308,7 +308,8 @@ export class TranslationServer {
   private routes(): void {
     const app = this.app;
     // OpenNMT-py's server parses the body as JSON whatever its content type (get_json(force=True)), and
-    // `curl -d` sends application/x-www-form-urlencoded: every body is parsed as JSON
+    // `curl -d` sends application/x-www-form-urlencoded, fetch a string as text/plain: every body is parsed as JSON
+    app.removeContentTypeParser("text/plain");
     app.addContentTypeParser("*", { parseAs: "string" }, app.getDefaultJsonParser("error", "error"));
 
     app.addHook("onRequest", async (req, reply) => {
@@ -338,6 +339,9 @@ export class TranslationServer {
       models: this.models.map((m) => ({ id: m.id, name: m.name, source: m.source, target: m.target })),
       queued: this.queued,
       stats: this.stats,
+      batches: Object.fromEntries(
+        [...this.queues].map(([m, q]) => [m.name, { count: q.batchSizes.length, sentences: q.batchSizes.reduce((a, b) => a + b, 0) }]),
+      ),
       memory: { rss: process.memoryUsage().rss, tensors: tf.memory().numTensors },
     }));
 

@@ -155,10 +155,12 @@ async function runServe(c: ServeConfig): Promise<void> {
     }
     apiKeyDigests = parseApiKeys(text, s.apiKeys);
   }
+  // (the file is read and its command lines parsed before any model is loaded)
+  const more = s.models !== null ? await modelsFromFile(s.models, c) : [];
   const loaded: { model: ServedModel; dispose: () => void }[] = [];
   try {
     loaded.push(await loadServedModel(c, s.modelId, null));
-    if (s.models !== null) for (const m of await modelsFromFile(s.models, c)) loaded.push(await loadServedModel(m.config, m.id, m.name));
+    for (const m of more) loaded.push(await loadServedModel(m.config, m.id, m.name));
     const server = createTranslationServer(
       loaded.map((l) => l.model),
       { ...s, apiKeyDigests },
