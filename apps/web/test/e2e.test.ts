@@ -222,7 +222,7 @@ describe("apps/web in headless Chromium", () => {
         for (const e of list.getEntries()) w.paint.longTasks.push(e.duration);
       }).observe({ type: "longtask" });
     });
-    const LONG = 120;
+    const LONG = 200;
     const lines = Array.from({ length: LONG }, (_, i) => SENTENCES[i % SENTENCES.length]!);
     await page.fill("#source", lines.join("\n"));
     await page.fill("#beam", "5");
@@ -260,7 +260,7 @@ describe("apps/web in headless Chromium", () => {
     console.log(
       `worker mode: ${LONG} sentences in ${ms} ms, ${frames} frames, longest gap ${end.maxGap.toFixed(0)} ms, page long tasks ${JSON.stringify(end.longTasks.map(Math.round))}`,
     );
-    expect(ms).toBeGreaterThan(1000);
+    expect(ms).toBeGreaterThan(500);
     expect(frames).toBeGreaterThan(ms / 250);
     expect(end.maxGap).toBeLessThan(1000);
     expect(errors).toEqual([]);
