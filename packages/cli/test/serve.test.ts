@@ -148,8 +148,8 @@ describe("fairseq-ts serve", () => {
       }
     };
     const clients = Array.from({ length: 12 }, (_, c) => client(c));
-    // let the load build, then SIGTERM while requests are queued and translating
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // let the load build (a dozen answers, however loaded the machine), then SIGTERM while requests are queued and translating
+    for (let waited = 0; outcome.ok < 12 && waited < 60_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
     s.proc.kill("SIGTERM");
     const code = await s.exited;
     stopAt = Date.now() + 300;
