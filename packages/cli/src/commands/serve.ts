@@ -55,7 +55,16 @@ async function loadServedModel(c: ServeConfig, id: number, name: string | null):
   const g = c.generation;
   const { task, ensemble, lm } = await setupTranslation(
     c.data,
-    { backend: c.common.backend, userDir: c.common.userDir, path: g.path!, lmPath: g.lmPath, task: c.task, datasetImpl: null },
+    {
+      backend: c.common.backend,
+      userDir: c.common.userDir,
+      path: g.path!,
+      lmPath: g.lmPath,
+      task: c.task,
+      datasetImpl: null,
+      modelOverrides: g.modelOverrides,
+      retainDropout: { retainDropout: g.retainDropout, retainDropoutModules: g.retainDropoutModules, seed: c.common.seed },
+    },
     "serve",
   );
   const dispose = () => {
