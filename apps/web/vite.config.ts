@@ -7,4 +7,6 @@ export default defineConfig({
   // model loader an HTML page in place of a dictionary).
   appType: "mpa",
   build: { target: "es2022", chunkSizeWarningLimit: 4096 },
+  // the translator's Web Worker is a module (it imports the same library bundle and its .wasm URLs)
+  worker: { format: "es" },
 });

@@ -1,7 +1,6 @@
-import * as tf from "@tensorflow/tfjs-core";
-import type { Translator } from "@fairseq-ts/generate";
-import { chooseBackend, parseBackendParam } from "./backend.js";
-import { loadTranslator, translateLine, type SentenceResult } from "./model.js";
+import { parseBackendParam } from "./backend.js";
+import { MainThreadEngine, WorkerEngine, type PageEngine } from "./engine.js";
+import type { SentenceResult } from "./model.js";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const modelUrl = $<HTMLInputElement>("model-url");
@@ -11,33 +10,37 @@ const beamInput = $<HTMLInputElement>("beam");
 const nbestInput = $<HTMLInputElement>("nbest");
 const translateButton = $<HTMLButtonElement>("translate");
 const results = $<HTMLElement>("results");
+const progress = $<HTMLProgressElement>("progress");
 
 const params = new URLSearchParams(location.search);
 modelUrl.value = params.get("model") ?? "model/";
-let translator: Translator | null = null;
+// `?worker=0`: translate on the page's thread (the page then paints only between sentences)
+const engine: PageEngine = params.get("worker") === "0" ? new MainThreadEngine() : new WorkerEngine();
+document.body.dataset.mode = engine.mode;
+$("mode").textContent = engine.mode === "worker" ? "a Web Worker" : "the page's thread";
+let loaded = false;
 
 /** `data-state` on <body> (loading / ready / busy / error) tells scripts and tests when the page is idle. */
 function setStatus(state: "loading" | "ready" | "busy" | "error", text: string): void {
   document.body.dataset.state = state;
   status.textContent = text;
   status.classList.toggle("error", state === "error");
-  translateButton.disabled = state !== "ready" || translator === null;
+  translateButton.disabled = state !== "ready" || !loaded;
 }
 
 function showTensors(): void {
-  $("tensors").textContent = String(tf.memory().numTensors);
+  $("tensors").textContent = String(engine.tensors());
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 async function load(): Promise<void> {
   setStatus("loading", `Loading ${modelUrl.value}…`);
-  translator?.dispose();
-  translator = null;
+  loaded = false;
   try {
-    translator = await loadTranslator(modelUrl.value);
-    const t = translator;
-    setStatus("ready", `Loaded ${modelUrl.value}: ${t.srcDict.length} source and ${t.tgtDict.length} target types.`);
+    const t = await engine.load(new URL(modelUrl.value.endsWith("/") ? modelUrl.value : `${modelUrl.value}/`, document.baseURI).href);
+    loaded = true;
+    setStatus("ready", `Loaded ${modelUrl.value}: ${t.srcTypes} source and ${t.tgtTypes} target types.`);
   } catch (err) {
     setStatus("error", `Could not load the model: ${errorText(err)}`);
   }
@@ -73,7 +76,7 @@ function render(r: SentenceResult, index: number): HTMLElement {
 }
 
 async function translateAll(): Promise<void> {
-  if (!translator) return;
+  if (!loaded) return;
   const beam = Number(beamInput.value);
   const nbest = Number(nbestInput.value);
   if (!Number.isInteger(beam) || beam < 1) return setStatus("error", "beam must be a positive integer");
@@ -84,15 +87,15 @@ async function translateAll(): Promise<void> {
     .filter((l) => l.length > 0);
   results.replaceChildren();
   setStatus("busy", `Translating ${lines.length} sentence${lines.length === 1 ? "" : "s"}…`);
-  let total = 0;
+  progress.max = Math.max(1, lines.length);
+  progress.value = 0;
   try {
-    for (const [i, line] of lines.entries()) {
-      const r = translateLine(translator, line, { beam, nbest });
-      total += r.milliseconds;
+    const { milliseconds } = await engine.translate(lines, { beam, nbest }, (r, i) => {
       results.append(render(r, i));
-      await new Promise((resolve) => setTimeout(resolve)); // let the page paint between sentences
-    }
-    setStatus("ready", `Translated ${lines.length} sentence${lines.length === 1 ? "" : "s"} in ${total.toFixed(1)} ms (beam ${beam}).`);
+      progress.value = i + 1;
+      status.textContent = `Translating ${lines.length} sentence${lines.length === 1 ? "" : "s"}… ${i + 1}/${lines.length}`;
+    });
+    setStatus("ready", `Translated ${lines.length} sentence${lines.length === 1 ? "" : "s"} in ${milliseconds.toFixed(1)} ms (beam ${beam}).`);
   } catch (err) {
     setStatus("error", `Translation failed: ${errorText(err)}`);
   }
@@ -117,7 +120,7 @@ source.addEventListener("keydown", (e) => {
 
 try {
   setStatus("loading", "Choosing a TensorFlow.js backend…");
-  const choice = await chooseBackend(parseBackendParam(params.get("backend")));
+  const choice = await engine.init(parseBackendParam(params.get("backend")));
   $("backend").textContent = choice.name;
   if (choice.renderer) $("backend").title = choice.renderer;
   $("backend-note").textContent = choice.skipped.length ? `(passed over: ${choice.skipped.join("; ")})` : "";

@@ -18,10 +18,11 @@ async function fetchOk(url: URL): Promise<Response> {
 
 /**
  * Fetch a fairseq-ts checkpoint (safetensors) and its two dictionaries from the folder `base` (a URL,
- * relative to the page allowed) and build a Translator on the current tfjs backend.
+ * relative to the page allowed on the page, absolute in a worker) and build a Translator on the current tfjs backend.
  */
 export async function loadTranslator(base: string): Promise<Translator> {
-  const folder = new URL(base.endsWith("/") ? base : `${base}/`, document.baseURI);
+  // (in a worker there is no document: the page sends an absolute URL)
+  const folder = new URL(base.endsWith("/") ? base : `${base}/`, typeof document === "undefined" ? undefined : document.baseURI);
   const [ck, sd, td] = await Promise.all([
     fetchOk(new URL(MODEL_FILES.checkpoint, folder)).then((r) => r.arrayBuffer()),
     fetchOk(new URL(MODEL_FILES.srcDict, folder)).then((r) => r.text()),

@@ -194,6 +194,79 @@ describe("apps/web in headless Chromium", () => {
     await page.close();
   });
 
+  it("?worker=0 translates on the page's own thread, with the same n-best lists", async () => {
+    const { page, errors } = await openPage("?worker=0&backend=wasm");
+    expect(await page.getAttribute("body", "data-mode")).toBe("main");
+    expect(await page.textContent("#mode")).toBe("the page's thread");
+    await expectSameAsCli(page);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("translates in a Web Worker: progress per sentence, and the page keeps painting while a long batch translates", async () => {
+    const { page, errors } = await openPage();
+    expect(await page.getAttribute("body", "data-mode")).toBe("worker");
+    expect(await page.textContent("#mode")).toBe("a Web Worker");
+    // a requestAnimationFrame counter (with the longest gap between frames) and the page thread's long tasks
+    await page.evaluate(() => {
+      const w = window as unknown as { paint: { frames: number; maxGap: number; last: number; longTasks: number[] } };
+      w.paint = { frames: 0, maxGap: 0, last: performance.now(), longTasks: [] };
+      const tick = (t: number) => {
+        w.paint.frames++;
+        w.paint.maxGap = Math.max(w.paint.maxGap, t - w.paint.last);
+        w.paint.last = t;
+        requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) w.paint.longTasks.push(e.duration);
+      }).observe({ type: "longtask" });
+    });
+    const LONG = 200;
+    const lines = Array.from({ length: LONG }, (_, i) => SENTENCES[i % SENTENCES.length]!);
+    await page.fill("#source", lines.join("\n"));
+    await page.fill("#beam", "5");
+    await page.fill("#nbest", "1");
+    const paint = () => page.evaluate(() => ({ ...(window as unknown as { paint: { frames: number; maxGap: number; longTasks: number[] } }).paint }));
+    await page.evaluate(() => {
+      const w = window as unknown as { paint: { maxGap: number; last: number; longTasks: number[] } };
+      w.paint.maxGap = 0;
+      w.paint.longTasks = [];
+    });
+    const t0 = Date.now();
+    const start = await paint();
+    await page.click("#translate");
+    // progress: the sentences appear one by one while the page is busy, the bar and the status follow
+    await page.waitForFunction(() => document.body.dataset.state === "busy" && document.querySelectorAll(".sentence").length >= 3);
+    const mid = await page.evaluate(() => ({
+      shown: document.querySelectorAll(".sentence").length,
+      bar: (document.getElementById("progress") as HTMLProgressElement).value,
+      status: document.getElementById("status")!.textContent,
+    }));
+    expect(mid.shown).toBeLessThan(LONG);
+    expect(mid.bar).toBeGreaterThanOrEqual(3);
+    expect(mid.status).toMatch(new RegExp(`^Translating ${LONG} sentences… \\d+/${LONG}$`));
+    await page.waitForSelector("body[data-state=ready]", { timeout: 120_000 });
+    const ms = Date.now() - t0;
+    const end = await paint();
+    expect(await page.$$eval(".sentence", (els) => els.length)).toBe(LONG);
+    expect(await page.$eval("#progress", (p) => (p as HTMLProgressElement).value)).toBe(LONG);
+    // the worker's hypotheses are the CLI's
+    const web = await pageHypotheses(page);
+    web.forEach((s, i) => expect(s[0]!.text).toBe(cli[i % SENTENCES.length]![0]!.text));
+    // the page painted all along: frames at least every 250 ms on average and never a gap of a second (a busy
+    // shared machine delays frames; translating on the page's thread stops them for a sentence at a time)
+    const frames = end.frames - start.frames;
+    console.log(
+      `worker mode: ${LONG} sentences in ${ms} ms, ${frames} frames, longest gap ${end.maxGap.toFixed(0)} ms, page long tasks ${JSON.stringify(end.longTasks.map(Math.round))}`,
+    );
+    expect(ms).toBeGreaterThan(500);
+    expect(frames).toBeGreaterThan(ms / 250);
+    expect(end.maxGap).toBeLessThan(1000);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it("reports a missing model folder and a bad nbest instead of failing silently", async () => {
     const page = await browser.newPage();
     await page.goto(`${base}?model=no-such-model/`);

@@ -6,12 +6,13 @@ import { interactiveSpec } from "./commands/interactive.js";
 import { preprocessSpec } from "./commands/preprocess.js";
 import { scoreSpec } from "./commands/score.js";
 import { evalLmSpec } from "./commands/eval-lm.js";
+import { serveSpec } from "./commands/serve.js";
 import { configFileOf, expandConfigFile, readConfigPairs } from "./config-file.js";
 import { addCommand, expandAbbreviations, groupsOf, scanSelections, type CommandSpec, type FlagTable, type ParsedCommand, type Selections } from "./spec.js";
 import { importUserDir } from "./user-dir.js";
 
 /** The commands whose flags come from option declarations, named after fairseq's console scripts. */
-export const COMMAND_SPECS: readonly CommandSpec[] = [preprocessSpec, trainSpec, generateSpec, interactiveSpec, scoreSpec, evalLmSpec];
+export const COMMAND_SPECS: readonly CommandSpec[] = [preprocessSpec, trainSpec, generateSpec, interactiveSpec, scoreSpec, evalLmSpec, serveSpec];
 
 /** fairseq's console scripts fairseq-ts does not have, with the reason (they stop with exit code 2). */
 export const MISSING_COMMANDS: Readonly<Record<string, string>> = {

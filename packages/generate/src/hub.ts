@@ -2,7 +2,10 @@ import { nodeBuiltin } from "@fairseq-ts/runtime";
 import type { IntMatrix, Sample } from "@fairseq-ts/data";
 import { Dictionary } from "@fairseq-ts/dictionary";
 import { BARTModel, disposeTensorSample, loadModelCheckpointBytes, sampleToTensors, type EncoderDecoderModel } from "@fairseq-ts/models";
+import * as tf from "@tensorflow/tfjs-core";
 import { SequenceGenerator, type GeneratorOptions, type Hypothesis } from "./sequence-generator.js";
+import { generateInChunks, type ChunkOptions } from "./chunked-generation.js";
+import type { Constraint } from "./constraints.js";
 import { EnsembleModel, splitPaths } from "./ensemble.js";
 import { SequenceScorer } from "./sequence-scorer.js";
 import { buildBpe, buildTokenizer, type Encoder, type EncoderOptions } from "@fairseq-ts/tokenizers";
@@ -38,6 +41,32 @@ function padded(seqs: readonly Int32Array[], pad: number, leftPad: boolean, eosF
     }
   });
   return { data, rows: seqs.length, cols };
+}
+
+/**
+ * What fairseq-interactive does with one batch of encoded source lines (and what `serve` does with each batch it
+ * forms): left-pad them into one matrix, generate (in row chunks when `chunking` says so), dispose the tensors on
+ * every path. Returns the hypotheses per line and the padded source matrix (for alignments).
+ */
+export function generateForSources(
+  generator: SequenceGenerator,
+  sources: readonly Int32Array[],
+  padIdx: number,
+  chunking: ChunkOptions,
+  constraints: readonly (readonly Constraint[])[] | null = null,
+): { hypotheses: Hypothesis[][]; srcTokens: IntMatrix } {
+  const m = padded(sources, padIdx, true);
+  const srcT = tf.tensor2d(m.data, [m.rows, m.cols], "int32");
+  const lens = tf.tensor1d(
+    sources.map((x) => x.length),
+    "int32",
+  );
+  try {
+    return { hypotheses: generateInChunks(generator, srcT, lens, null, chunking, constraints), srcTokens: m };
+  } finally {
+    // also when generation throws (e.g. --min-len above the maximum length)
+    tf.dispose([srcT, lens]);
+  }
 }
 
 /** fairseq's size limits for inference (`--max-source-positions`, `--max-target-positions`, `--skip-invalid-size-inputs-valid-test`). */

@@ -21,6 +21,7 @@ export {
   InvalidInputSizeError,
   Translator,
   fromPretrained,
+  generateForSources,
   inferenceSizeCheck,
   textPipeline,
   translatorFromFiles,

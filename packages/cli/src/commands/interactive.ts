@@ -1,13 +1,11 @@
 import { createReadStream, existsSync } from "node:fs";
 import { createInterface } from "node:readline";
-import * as tf from "@tensorflow/tfjs-core";
 import { OptionError } from "@fairseq-ts/config";
-import { collateTokens } from "@fairseq-ts/data";
 import { pyStrip, type Dictionary } from "@fairseq-ts/dictionary";
 import {
   SequenceGenerator,
   chunkOptionsFrom,
-  generateInChunks,
+  generateForSources,
   extractHardAlignment,
   formatD,
   formatH,
@@ -131,19 +129,7 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
       const firstId = nextId;
       nextId += lines.length;
       if (ids.length === 0) return;
-      const m = collateTokens(ids, src.pad(), { leftPad: true });
-      const srcT = tf.tensor2d(m.data, [m.rows, m.cols], "int32");
-      const lens = tf.tensor1d(
-        ids.map((x) => x.length),
-        "int32",
-      );
-      let hyps;
-      try {
-        hyps = generateInChunks(gen, srcT, lens, null, chunking, constrained ? kept.map((i) => lines[i]!.constraints) : null);
-      } finally {
-        // also when generation throws (e.g. --min-len above the maximum length)
-        tf.dispose([srcT, lens]);
-      }
+      const { hypotheses: hyps, srcTokens: m } = generateForSources(gen, ids, src.pad(), chunking, constrained ? kept.map((i) => lines[i]!.constraints) : null);
       const out: string[] = [];
       kept.forEach((line, r) => {
         const id = firstId + line;
