@@ -133,7 +133,8 @@ static int span(napi_env env, napi_value buf, napi_value off, uint64_t bytes, ui
 #define SMALL_GEMM_FLOPS 8192
 #define ONE_THREAD_FLOPS 16e6
 
-// The threads asked for (setThreads; default: OpenBLAS's default, the cores), all in this addon's pool.
+// The threads asked for (setThreads; default: OpenBLAS's default, the cores): OpenBLAS's threads in
+// big products and this addon's own pool in everything else. Restored after single-threaded small products.
 static int blas_threads = 1;
 
 // ---- A small persistent thread pool for the kernels OpenBLAS does not thread (row-wise kernels,
@@ -592,52 +593,6 @@ static void blas_gemm_range(void* c, int64_t b, int64_t e) {
   }
 }
 
-// ---- Products too big for one thread: C's rows in chunks, each one OpenBLAS call on one thread, run by
-// the pool (OpenBLAS itself is kept at one thread when the addon has more: its own threads split
-// every product in fixed shares and spin while they wait, so one thread the scheduler holds back (a
-// loaded machine) stalls the whole product; here the other threads take its chunks).
-// The chunks do not depend on the thread count: ROW_CHUNKS_MAX at most, each at least
-// ROW_CHUNK_MIN_ROWS rows and ROW_CHUNK_MIN_MNK multiply-adds, so every chunk takes OpenBLAS's blocked
-// path (not its small-matrix kernels or gemv), whose sum over k per element does not depend on where
-// the row sits: the chunked product is the one-call product bit for bit (test/threads.test.ts).
-#define ROW_CHUNKS_MAX 8
-#define ROW_CHUNK_MIN_ROWS 32
-#define ROW_CHUNK_MIN_MNK 4e6
-typedef struct {
-  const float *A, *B;
-  float* C;
-  int64_t M, N, K, lda, ldb, ldc, nch;
-  bool ta, tb;
-  float beta;
-} rows_gemm_ctx;
-static void rows_gemm_range(void* c, int64_t b, int64_t e) {
-  const rows_gemm_ctx* g = c;
-  for (int64_t i = b; i < e; i++) {
-    const int64_t r0 = g->M * i / g->nch, r1 = g->M * (i + 1) / g->nch;
-    const float* a = g->ta ? g->A + r0 : g->A + r0 * g->lda;
-    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, (int)(r1 - r0), (int)g->N, (int)g->K, 1.0f, a,
-                (int)g->lda, g->B, (int)g->ldb, g->beta, g->C + r0 * g->ldc, (int)g->ldc);
-  }
-}
-// C[M,N] = op(A)·op(B) + beta·C (row-major, leading dimensions given), on the addon's threads.
-static void sgemm_threads(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-                          int64_t ldc) {
-  int64_t nch = 1;
-  if (blas_threads > 1 && 2.0 * (double)M * N * K >= ONE_THREAD_FLOPS) {
-    int64_t min_rows = (int64_t)(ROW_CHUNK_MIN_MNK / ((double)N * (double)K)) + 1;
-    if (min_rows < ROW_CHUNK_MIN_ROWS) min_rows = ROW_CHUNK_MIN_ROWS;
-    nch = M / min_rows;
-    if (nch > ROW_CHUNKS_MAX) nch = ROW_CHUNKS_MAX;
-  }
-  if (nch <= 1) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, beta, C,
-                (int)ldc);
-    return;
-  }
-  rows_gemm_ctx c = {A, B, C, M, N, K, lda, ldb, ldc, nch, ta, tb, beta};
-  parallel_for(nch, 1, rows_gemm_range, &c);
-}
-
 // C[i] = op(A[i]) x op(B[i]) for i < batch (strides in elements; 0 broadcasts), row-major.
 static void gemm_batched(const float* A, int64_t strideA, const float* B, int64_t strideB, float* C, int64_t batch,
                          int64_t M, int64_t N, int64_t K, bool ta, bool tb) {
@@ -650,19 +605,20 @@ static void gemm_batched(const float* A, int64_t strideA, const float* B, int64_
     parallel_for(batch, grain, small_gemm_range, &ctx);
     return;
   }
-  // A product below ONE_THREAD_FLOPS runs on one thread (splitting a few-MFLOP product costs more in
-  // hand-offs than it saves; decoding steps are all such products), a batch of them several at once.
-  if (2.0 * (double)M * N * K < ONE_THREAD_FLOPS) {
-    parallel_for(batch, grain, blas_gemm_range, &ctx);
-    return;
-  }
-  for (int64_t i = 0; i < batch; i++) {
-    if (K == 0) {
-      memset(C + i * M * N, 0, 4 * (size_t)(M * N));
-      continue;
-    }
-    sgemm_threads(ta, tb, M, N, K, A + i * strideA, ta ? M : K, B + i * strideB, tb ? K : N, 0.0f, C + i * M * N, N);
-  }
+#ifdef FAIRSEQ_TS_OPENBLAS
+  // Each GEMM below ONE_THREAD_FLOPS runs on one thread: splitting a few-MFLOP product costs more in
+  // thread hand-offs than it saves, and when the other core is busy (another worker, another
+  // process) a waiting OpenBLAS thread stalls the whole call. Decoding steps are all such products.
+  const int one_thread = 2.0 * (double)M * N * K < ONE_THREAD_FLOPS && blas_threads > 1;
+  if (one_thread) openblas_set_num_threads(1);
+  // products too small for OpenBLAS's threads (attention): one thread each, several at once in the pool
+  if (one_thread) parallel_for(batch, grain, blas_gemm_range, &ctx);
+  else
+#endif
+    blas_gemm_range(&ctx, 0, batch);
+#ifdef FAIRSEQ_TS_OPENBLAS
+  if (one_thread) openblas_set_num_threads(blas_threads);
+#endif
 }
 
 typedef struct {
@@ -786,16 +742,6 @@ static napi_value sum_axis_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-typedef struct {
-  const uint8_t* src;
-  uint8_t* dst;
-  int64_t srcStride, dstStride, block;
-} copy_ctx;
-static void copy_range(void* c, int64_t b, int64_t e) {
-  const copy_ctx* k = c;
-  for (int64_t i = b; i < e; i++) memcpy(k->dst + i * k->dstStride, k->src + i * k->srcStride, k->block);
-}
-
 // copyBlocks(bufSrc, offSrc, srcStride, bufDst, offDst, dstStride, blockBytes, count): count blocks of
 // blockBytes, the i-th from offSrc + i·srcStride to offDst + i·dstStride (all in bytes): one piece of
 // a split or a concat along any axis (tfjs's wasm SplitV and Concat copy row by row from JavaScript).
@@ -811,9 +757,7 @@ static napi_value copy_blocks(napi_env env, napi_callback_info info) {
   if (!span(env, a[0], a[1], (uint64_t)(count - 1) * srcStride + block, 1, &errs, &src) ||
       !span(env, a[3], a[4], (uint64_t)(count - 1) * dstStride + block, 1, &errs, &dst))
     return NULL;
-  copy_ctx c = {src, dst, srcStride, dstStride, block};
-  // at least 64 KB per chunk: a copy is cheap, a hand-off is not
-  parallel_for(count, 1 + 65536 / block, copy_range, &c);
+  for (int64_t i = 0; i < count; i++) memcpy(dst + i * dstStride, src + i * srcStride, block);
   return NULL;
 }
 
@@ -1127,7 +1071,7 @@ static napi_value linear_smoothed_nll(napi_env env, napi_callback_info info) {
     const int64_t rows = N - r0 < R ? N - r0 : R;
     const float* xb = x + r0 * E;
     if (E > 0) {
-      sgemm_threads(false, true, rows, V, E, xb, E, W, E, 0.0f, L, V);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)V, (int)E, 1.0f, xb, (int)E, W, (int)E, 0.0f, L, (int)V);
     } else {
       memset(L, 0, 4 * (size_t)(rows * V));
     }
@@ -1151,8 +1095,8 @@ static napi_value linear_smoothed_nll(napi_env env, napi_callback_info info) {
       return NULL;
     }
     if (grad && E > 0) {
-      sgemm_threads(false, false, rows, E, V, L, V, W, E, 0.0f, dx + r0 * E, E);
-      sgemm_threads(true, false, V, E, rows, L, V, xb, E, 1.0f, dW, E);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)E, (int)V, 1.0f, L, (int)V, W, (int)E, 0.0f, dx + r0 * E, (int)E);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)V, (int)E, (int)rows, 1.0f, L, (int)V, xb, (int)E, 1.0f, dW, (int)E);
     }
   }
   for (int i = 0; i < 4; i++) stats[i] = (float)acc[i];
@@ -1282,36 +1226,36 @@ static napi_value dropout_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// setThreads(n): the threads of every kernel (n > 0; others are ignored): the pool's, OpenBLAS staying at one.
+// setThreads(n): the BLAS threads for products big enough to share (n > 0; others are ignored).
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   static const arg_errors errs = ARG_ERRORS("setThreads");
   napi_value a[1];
   if (!get_args(env, info, a, 1, &errs, NULL, 0)) return NULL;
+#ifdef FAIRSEQ_TS_OPENBLAS
   int32_t n = 1;
   napi_get_value_int32(env, a[0], &n);
-  if (n > 0) blas_threads = n;
+  if (n > 0) {
+    openblas_set_num_threads(n);
+    blas_threads = n;
+  }
+#endif
   return NULL;
 }
 
 static napi_value get_threads(napi_env env, napi_callback_info info) {
   napi_value out;
-  CHECK(napi_create_int32(env, blas_threads, &out));
+  int n = 1;
+#ifdef FAIRSEQ_TS_OPENBLAS
+  n = openblas_get_num_threads();
+#endif
+  CHECK(napi_create_int32(env, n, &out));
   return out;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  // once per process (worker_threads load the addon again): the default is OpenBLAS's (the cores, or
-  // OPENBLAS_NUM_THREADS), then OpenBLAS runs on the calling thread only (see sgemm_threads)
-  static atomic_flag started = ATOMIC_FLAG_INIT;
-  if (!atomic_flag_test_and_set(&started)) {
 #ifdef FAIRSEQ_TS_OPENBLAS
-    blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-#else
-    blas_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (blas_threads < 1) blas_threads = 1;
+  blas_threads = openblas_get_num_threads();
 #endif
-  }
   napi_property_descriptor props[] = {
       {"sgemmBatched", NULL, sgemm_batched, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},

