@@ -161,6 +161,8 @@ static int pool_workers = 0;    // started
 static int pool_sleepers = 0;   // waiting on pool_wake (under pool_mu)
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t pool_finished = PTHREAD_COND_INITIALIZER; // the caller waits here for chunks others hold
+static int pool_waiting = 0;                                    // the caller is waiting (under pool_mu)
 // One job at a time: a second JavaScript thread (worker_threads) calling in meanwhile runs its loop alone.
 static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER;
 
@@ -182,7 +184,11 @@ static int64_t pool_drain(uint64_t t) {
     }
     const int64_t b = (int64_t)next * pool_chunk, e = b + pool_chunk < pool_n ? b + pool_chunk : pool_n;
     pool_fn(pool_ctx, b, e);
-    atomic_fetch_add_explicit(&pool_done, 1, memory_order_release);
+    if (atomic_fetch_add_explicit(&pool_done, 1, memory_order_acq_rel) + 1 == (int64_t)nch) {
+      pthread_mutex_lock(&pool_mu);
+      if (pool_waiting) pthread_cond_signal(&pool_finished);
+      pthread_mutex_unlock(&pool_mu);
+    }
     ran++;
     t = atomic_load_explicit(&pool_ticket, memory_order_acquire);
   }
@@ -248,10 +254,15 @@ static void parallel_for(int64_t n, int64_t grain, range_fn fn, void* ctx) {
   if (pool_sleepers > 0) pthread_cond_broadcast(&pool_wake);
   pthread_mutex_unlock(&pool_mu);
   pool_drain(t);
-  // wait for the chunks other threads claimed
-  for (int spins = 0; atomic_load_explicit(&pool_done, memory_order_acquire) < nch; spins++) {
-    if (spins < 2000) cpu_relax();
-    else sched_yield();
+  // wait for the chunks other threads claimed: a short spin, then asleep (on a loaded machine the thread
+  // holding the last chunk may be off the CPU for a while; spinning would only take CPU from it)
+  for (int spins = 0; spins < 2000 && atomic_load_explicit(&pool_done, memory_order_acquire) < nch; spins++) cpu_relax();
+  if (atomic_load_explicit(&pool_done, memory_order_acquire) < nch) {
+    pthread_mutex_lock(&pool_mu);
+    pool_waiting = 1;
+    while (atomic_load_explicit(&pool_done, memory_order_acquire) < nch) pthread_cond_wait(&pool_finished, &pool_mu);
+    pool_waiting = 0;
+    pthread_mutex_unlock(&pool_mu);
   }
   pthread_mutex_unlock(&pool_busy);
 }
@@ -742,6 +753,16 @@ static napi_value sum_axis_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+typedef struct {
+  const uint8_t* src;
+  uint8_t* dst;
+  int64_t srcStride, dstStride, block;
+} copy_ctx;
+static void copy_range(void* c, int64_t b, int64_t e) {
+  const copy_ctx* k = c;
+  for (int64_t i = b; i < e; i++) memcpy(k->dst + i * k->dstStride, k->src + i * k->srcStride, k->block);
+}
+
 // copyBlocks(bufSrc, offSrc, srcStride, bufDst, offDst, dstStride, blockBytes, count): count blocks of
 // blockBytes, the i-th from offSrc + i·srcStride to offDst + i·dstStride (all in bytes): one piece of
 // a split or a concat along any axis (tfjs's wasm SplitV and Concat copy row by row from JavaScript).
@@ -757,7 +778,9 @@ static napi_value copy_blocks(napi_env env, napi_callback_info info) {
   if (!span(env, a[0], a[1], (uint64_t)(count - 1) * srcStride + block, 1, &errs, &src) ||
       !span(env, a[3], a[4], (uint64_t)(count - 1) * dstStride + block, 1, &errs, &dst))
     return NULL;
-  for (int64_t i = 0; i < count; i++) memcpy(dst + i * dstStride, src + i * srcStride, block);
+  copy_ctx c = {src, dst, srcStride, dstStride, block};
+  // at least 64 KB per chunk: a copy is cheap, a hand-off is not
+  parallel_for(count, 1 + 65536 / block, copy_range, &c);
   return NULL;
 }
 

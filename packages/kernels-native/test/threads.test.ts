@@ -127,7 +127,9 @@ describe("native kernels on several threads", async () => {
       b.sumAxis(x, 0, s2, 0, 1, 100, 1000); // bias gradient: sum over rows, by columns
       const y = F(300 * 200);
       b.linear(x, 0, grads, 0, m, 0, y, 0, 300, 200, 64);
-      outs.push(d, s1, s2, y);
+      const blocks = F(n);
+      b.copyBlocks(x, 0, 4 * 1000, blocks, 4, 4 * 1000, 4 * 999, 100); // SplitV / Concat: 100 rows of 999 floats, shifted by one
+      outs.push(d, s1, s2, y, blocks);
       return outs;
     });
   });
