@@ -272,7 +272,7 @@ lines.push(
   "",
   `Backend: ${backendLine || "?"}`,
   "",
-  `sgemm 1024² (the native addon's `sgemmBatched`: OpenBLAS's kernel, threaded as the addon threads it): **${fmt(gemm.all)} GFLOP/s** on ${gemm.threads} threads, **${fmt(gemm.one)}** on one.`,
+  `sgemm 1024² (the native addon's sgemmBatched: OpenBLAS's kernel and threads): **${fmt(gemm.all)} GFLOP/s** on ${gemm.threads} threads, **${fmt(gemm.one)}** on one.`,
   "",
   "Layouts: **1p** one process, default threads (all cores); **1t** one process, one thread (`FAIRSEQ_TS_THREADS=1 OPENBLAS_NUM_THREADS=1`);",
   '**2w** `--distributed-world-size 2` (two processes, one thread each). "of sgemm" = the job\'s model FLOP/s (counted from',
