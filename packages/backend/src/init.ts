@@ -11,8 +11,9 @@ export interface InitBackendOptions {
   /** Force a backend (CLI `--backend`); default: env `FAIRSEQ_TS_BACKEND`, else `auto`. */
   backend?: BackendName | "auto";
   /**
-   * This process's share of the cores: tfjs-node's intra-op threads and the native BLAS threads
-   * (wasm itself is single-threaded in Node). Default: tfjs-node's / OpenBLAS's own default (all cores).
+   * This process's share of the cores: tfjs-node's intra-op threads, and the native kernels' threads (OpenBLAS's
+   * and the addon's own pool; wasm itself is single-threaded in Node). Default: env `FAIRSEQ_TS_THREADS`, else
+   * tfjs-node's / OpenBLAS's own default (all cores, or `OPENBLAS_NUM_THREADS`).
    */
   threads?: number;
   /**
@@ -42,6 +43,14 @@ export function parseBackendName(value: string, source = "--backend"): BackendNa
   if (v === "auto" || v === "tensorflow" || v === "wasm" || v === "cpu") return v;
   if (v === "node" || v === "tfjs-node") return "tensorflow";
   throw new Error(`${source}: unknown backend '${value}' (expected auto, tensorflow, wasm or cpu)`);
+}
+
+/** `FAIRSEQ_TS_THREADS`: unset or empty = the default; otherwise a positive integer, else an error naming the variable. */
+function parseThreads(value: string | undefined, source = "FAIRSEQ_TS_THREADS"): number | undefined {
+  if (value === undefined || value.trim() === "") return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${source}: expected a positive integer (threads of this process), got '${value}'`);
+  return n;
 }
 
 /** A variable, not a literal: bundlers would try (and fail) to resolve this optional, Node-only package. */
@@ -78,6 +87,10 @@ async function trySet(name: BackendName, options: InitBackendOptions): Promise<v
  * (SIMD), else cpu; or the forced one. Registers gradients and kernel fixes. Logs the choice once.
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
+  if (options.threads === undefined) {
+    const threads = parseThreads(typeof process === "undefined" ? undefined : process.env.FAIRSEQ_TS_THREADS);
+    if (threads !== undefined) options = { ...options, threads };
+  }
   const requested = options.backend ?? (process.env.FAIRSEQ_TS_BACKEND ? parseBackendName(process.env.FAIRSEQ_TS_BACKEND, "FAIRSEQ_TS_BACKEND") : "auto");
   const order: BackendName[] = requested === "auto" ? ["tensorflow", "wasm", "cpu"] : [requested];
   const skipped: string[] = [];

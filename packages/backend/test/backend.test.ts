@@ -252,6 +252,25 @@ describe("native kernels through initBackend", () => {
     });
   }
 
+  it("FAIRSEQ_TS_THREADS sets the native kernels' threads (OpenBLAS and the pool) when no threads option is given; a bad value names the variable", async () => {
+    const before = process.env.FAIRSEQ_TS_THREADS;
+    try {
+      process.env.FAIRSEQ_TS_THREADS = "3";
+      expect((await initBackend({ backend: "wasm", log: null })).native).toMatchObject({ threads: 3 });
+      expect((await initBackend({ backend: "wasm", threads: 1, log: null })).native).toMatchObject({ threads: 1 }); // the option wins
+      process.env.FAIRSEQ_TS_THREADS = "two";
+      await expect(initBackend({ backend: "wasm", log: null })).rejects.toThrow(
+        "FAIRSEQ_TS_THREADS: expected a positive integer (threads of this process), got 'two'",
+      );
+      process.env.FAIRSEQ_TS_THREADS = "0";
+      await expect(initBackend({ backend: "wasm", log: null })).rejects.toThrow(/FAIRSEQ_TS_THREADS: expected a positive integer/);
+    } finally {
+      if (before === undefined) delete process.env.FAIRSEQ_TS_THREADS;
+      else process.env.FAIRSEQ_TS_THREADS = before;
+      await initBackend({ backend: "wasm", threads: 2, log: null });
+    }
+  });
+
   it("logs which path runs", async () => {
     const lines: string[] = [];
     await initBackend({ backend: "wasm", log: (l) => lines.push(l) });

@@ -8,6 +8,10 @@
 #include <cblas.h>
 #include <stdlib.h>
 #include <stdarg.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <unistd.h>
 
 #ifdef FAIRSEQ_TS_OPENBLAS
 extern void openblas_set_num_threads(int);
@@ -129,8 +133,139 @@ static int span(napi_env env, napi_value buf, napi_value off, uint64_t bytes, ui
 #define SMALL_GEMM_FLOPS 8192
 #define ONE_THREAD_FLOPS 16e6
 
-// The BLAS threads asked for (setThreads), restored after single-threaded small products.
+// The threads asked for (setThreads; default: OpenBLAS's default, the cores): OpenBLAS's threads in
+// big products and this addon's own pool in everything else. Restored after single-threaded small products.
 static int blas_threads = 1;
+
+// ---- A small persistent thread pool for the kernels OpenBLAS does not thread (row-wise kernels,
+// batches of small products, element-wise loops). `parallel_for(n, grain, fn, ctx)` cuts [0, n) into
+// chunks of at least `grain` items and every participant (the calling thread and blas_threads − 1
+// workers) claims chunks one at a time from a shared counter: a worker the scheduler keeps off the
+// CPU (a loaded machine) costs nothing, the caller does its chunks. Results never depend on the
+// thread count or on who ran a chunk: every kernel below writes each output element from one chunk
+// only, with the same operations in the same order as the single-threaded loop (no reduction across
+// chunks; where a kernel sums over rows, the rows' terms are kept per row and added in row order by
+// the caller, or the sum is split by columns).
+typedef void (*range_fn)(void* ctx, int64_t begin, int64_t end);
+
+#define POOL_MAX_WORKERS 63
+#define POOL_MAX_CHUNKS 4096
+// ticket = generation (24 bits) | number of chunks (20) | next chunk to claim (20): one atomic word, so a
+// claim succeeds only for the job it was read from (a worker waking late cannot take a chunk of the next job).
+static _Atomic uint64_t pool_ticket = 0;
+static _Atomic int64_t pool_done = 0;
+static range_fn pool_fn;
+static void* pool_ctx;
+static int64_t pool_n, pool_chunk;
+static int pool_workers = 0;    // started
+static int pool_sleepers = 0;   // waiting on pool_wake (under pool_mu)
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t pool_finished = PTHREAD_COND_INITIALIZER; // the caller waits here for chunks others hold
+static int pool_waiting = 0;                                    // the caller is waiting (under pool_mu)
+// One job at a time: a second JavaScript thread (worker_threads) calling in meanwhile runs its loop alone.
+static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER;
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Claim and run chunks of the job `ticket` was read from until none is left; returns the chunks run.
+static int64_t pool_drain(uint64_t t) {
+  int64_t ran = 0;
+  for (;;) {
+    const uint64_t gen = t >> 40, nch = (t >> 20) & 0xFFFFF, next = t & 0xFFFFF;
+    if (next >= nch) return ran;
+    if (!atomic_compare_exchange_weak_explicit(&pool_ticket, &t, t + 1, memory_order_acq_rel, memory_order_acquire)) {
+      if ((t >> 40) != gen) return ran;
+      continue;
+    }
+    const int64_t b = (int64_t)next * pool_chunk, e = b + pool_chunk < pool_n ? b + pool_chunk : pool_n;
+    pool_fn(pool_ctx, b, e);
+    if (atomic_fetch_add_explicit(&pool_done, 1, memory_order_acq_rel) + 1 == (int64_t)nch) {
+      pthread_mutex_lock(&pool_mu);
+      if (pool_waiting) pthread_cond_signal(&pool_finished);
+      pthread_mutex_unlock(&pool_mu);
+    }
+    ran++;
+    t = atomic_load_explicit(&pool_ticket, memory_order_acquire);
+  }
+}
+
+static void* pool_worker(void* arg) {
+  (void)arg;
+  uint64_t seen = atomic_load_explicit(&pool_ticket, memory_order_acquire) >> 40;
+  for (;;) {
+    uint64_t t = atomic_load_explicit(&pool_ticket, memory_order_acquire);
+    // spin a little (the next kernel call usually follows within microseconds), then sleep
+    for (int i = 0; i < 4000 && (t >> 40) == seen; i++) {
+      cpu_relax();
+      t = atomic_load_explicit(&pool_ticket, memory_order_acquire);
+    }
+    if ((t >> 40) == seen) {
+      pthread_mutex_lock(&pool_mu);
+      pool_sleepers++;
+      while (((t = atomic_load_explicit(&pool_ticket, memory_order_acquire)) >> 40) == seen) pthread_cond_wait(&pool_wake, &pool_mu);
+      pool_sleepers--;
+      pthread_mutex_unlock(&pool_mu);
+    }
+    seen = t >> 40;
+    pool_drain(t);
+  }
+  return NULL;
+}
+
+// Run fn over [0, n) in chunks of at least `grain` items on up to blas_threads threads.
+static void parallel_for(int64_t n, int64_t grain, range_fn fn, void* ctx) {
+  if (n <= 0) return;
+  if (grain < 1) grain = 1;
+  int threads = blas_threads;
+  if (threads > POOL_MAX_WORKERS + 1) threads = POOL_MAX_WORKERS + 1;
+  // about four chunks per thread, so that a late or slow thread is made up for by the others
+  int64_t chunk = (n + 4 * (int64_t)threads - 1) / (4 * (int64_t)threads);
+  if (chunk < grain) chunk = grain;
+  if ((n + chunk - 1) / chunk > POOL_MAX_CHUNKS) chunk = (n + POOL_MAX_CHUNKS - 1) / POOL_MAX_CHUNKS;
+  const int64_t nch = (n + chunk - 1) / chunk;
+  if (threads <= 1 || nch <= 1 || pthread_mutex_trylock(&pool_busy) != 0) {
+    fn(ctx, 0, n);
+    return;
+  }
+  while (pool_workers < threads - 1) {
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    const int ok = pthread_create(&th, &attr, pool_worker, NULL) == 0;
+    pthread_attr_destroy(&attr);
+    if (!ok) break;
+    pool_workers++;
+  }
+  pool_fn = fn;
+  pool_ctx = ctx;
+  pool_n = n;
+  pool_chunk = chunk;
+  atomic_store_explicit(&pool_done, 0, memory_order_relaxed);
+  const uint64_t gen = ((atomic_load_explicit(&pool_ticket, memory_order_relaxed) >> 40) + 1) & 0xFFFFFF;
+  const uint64_t t = (gen << 40) | ((uint64_t)nch << 20);
+  atomic_store_explicit(&pool_ticket, t, memory_order_release);
+  pthread_mutex_lock(&pool_mu);
+  if (pool_sleepers > 0) pthread_cond_broadcast(&pool_wake);
+  pthread_mutex_unlock(&pool_mu);
+  pool_drain(t);
+  // wait for the chunks other threads claimed: a short spin, then asleep (on a loaded machine the thread
+  // holding the last chunk may be off the CPU for a while; spinning would only take CPU from it)
+  for (int spins = 0; spins < 2000 && atomic_load_explicit(&pool_done, memory_order_acquire) < nch; spins++) cpu_relax();
+  if (atomic_load_explicit(&pool_done, memory_order_acquire) < nch) {
+    pthread_mutex_lock(&pool_mu);
+    pool_waiting = 1;
+    while (atomic_load_explicit(&pool_done, memory_order_acquire) < nch) pthread_cond_wait(&pool_finished, &pool_mu);
+    pool_waiting = 0;
+    pthread_mutex_unlock(&pool_mu);
+  }
+  pthread_mutex_unlock(&pool_busy);
+}
 
 // C[M,N] = op(A) x op(B) for tiny sizes (M·N·K ≤ SMALL_GEMM_FLOPS). Every c[m,n] is the sequence
 // (0 + a₀b₀) + a₁b₁ + … in k order, whichever loop computes it, so the paths agree bit for bit (no
@@ -255,6 +390,19 @@ __attribute__((target_clones("avx2", "default"))) static void exp_loop(const flo
   for (int64_t i = 0; i < n; i++) y[i] = exp1(x[i]);
 }
 
+typedef struct {
+  const float* x;
+  float* y;
+} exp_ctx;
+static void exp_range(void* c, int64_t b, int64_t e) {
+  const exp_ctx* k = c;
+  exp_loop(k->x + b, k->y + b, e - b);
+}
+static void exp_par(const float* x, float* y, int64_t n) {
+  exp_ctx c = {x, y};
+  parallel_for(n, 16384, exp_range, &c);
+}
+
 // vexp(bufX, offX, bufY, offY, n): y[i] = exp(x[i]) (byte offsets, may alias).
 static napi_value vexp(napi_env env, napi_callback_info info) {
   static const arg_errors errs = ARG_ERRORS_V1("vexp", RANGE_ERROR, RANGE_ERROR);
@@ -264,7 +412,7 @@ static napi_value vexp(napi_env env, napi_callback_info info) {
   const float* x;
   float* y;
   if (!span(env, a[0], a[1], 4 * (uint64_t)n, 4, &errs, &x) || !span(env, a[2], a[3], 4 * (uint64_t)n, 4, &errs, &y)) return NULL;
-  exp_loop(x, y, n);
+  exp_par(x, y, n);
   return NULL;
 }
 
@@ -284,6 +432,31 @@ __attribute__((target_clones("avx2", "default"))) static void log_softmax_rows(c
   }
 }
 
+// Row-wise kernels over [rows, cols] run as chunks of rows (each row's output written by one chunk).
+enum { ROWS_LOG_SOFTMAX, ROWS_LAYER_NORM, ROWS_LOG_SOFTMAX_GRAD };
+static void layer_norm_rows(const float* x, const float* g, const float* b, float* y, int64_t rows, int64_t cols, float eps);
+static void log_softmax_grad_rows(const float* dy, const float* y, float* dx, int64_t rows, int64_t cols);
+typedef struct {
+  int kind;
+  const float *x, *g, *b;
+  float* y;
+  int64_t cols;
+  float eps;
+} rows_ctx;
+static void rows_range(void* c, int64_t b, int64_t e) {
+  const rows_ctx* k = c;
+  const int64_t o = b * k->cols;
+  switch (k->kind) {
+    case ROWS_LOG_SOFTMAX: log_softmax_rows(k->x + o, k->y + o, e - b, k->cols); break;
+    case ROWS_LAYER_NORM: layer_norm_rows(k->x + o, k->g, k->b, k->y + o, e - b, k->cols, k->eps); break;
+    default: log_softmax_grad_rows(k->x + o, k->g + o, k->y + o, e - b, k->cols); break; // x = dy, g = y
+  }
+}
+static void rows_par(int kind, const float* x, const float* g, const float* b, float* y, int64_t rows, int64_t cols, float eps) {
+  rows_ctx c = {kind, x, g, b, y, cols, eps};
+  parallel_for(rows, 1 + 16384 / (cols > 0 ? cols : 1), rows_range, &c);
+}
+
 // logSoftmax(bufX, offX, bufY, offY, rows, cols): byte offsets.
 static napi_value log_softmax(napi_env env, napi_callback_info info) {
   static const arg_errors errs = ARG_ERRORS_V1("logSoftmax", RANGE_ERROR, RANGE_ERROR);
@@ -294,7 +467,7 @@ static napi_value log_softmax(napi_env env, napi_callback_info info) {
   const float* x;
   float* y;
   if (!span(env, a[0], a[1], bytes, 4, &errs, &x) || !span(env, a[2], a[3], bytes, 4, &errs, &y)) return NULL;
-  log_softmax_rows(x, y, d[0], d[1]);
+  rows_par(ROWS_LOG_SOFTMAX, x, NULL, NULL, y, d[0], d[1], 0);
   return NULL;
 }
 
@@ -337,7 +510,7 @@ static napi_value layer_norm(napi_env env, napi_callback_info info) {
   if (!span(env, a[0], a[1], bytes, 4, &errs, &x) || !span(env, a[2], a[3], row, 4, &errs, &g) ||
       !span(env, a[4], a[5], row, 4, &errs, &b) || !span(env, a[6], a[7], bytes, 4, &errs, &y))
     return NULL;
-  if (cols > 0) layer_norm_rows(x, g, b, y, rows, cols, (float)eps);
+  if (cols > 0) rows_par(ROWS_LAYER_NORM, x, g, b, y, rows, cols, (float)eps);
   return NULL;
 }
 
@@ -367,6 +540,21 @@ static void topk_rows(const float* x, int64_t rows, int64_t cols, int64_t k, flo
   }
 }
 
+typedef struct {
+  const float* x;
+  int64_t cols, k;
+  float* vals;
+  int32_t* idx;
+} topk_ctx;
+static void topk_range(void* c, int64_t b, int64_t e) {
+  const topk_ctx* t = c;
+  topk_rows(t->x + b * t->cols, e - b, t->cols, t->k, t->vals + b * t->k, t->idx + b * t->k);
+}
+static void topk_par(const float* x, int64_t rows, int64_t cols, int64_t k, float* vals, int32_t* idx) {
+  topk_ctx c = {x, cols, k, vals, idx};
+  parallel_for(rows, 1 + 16384 / (cols > 0 ? cols : 1), topk_range, &c);
+}
+
 // topk(bufX, offX, rows, cols, k, bufVals, offVals, bufIdx, offIdx): byte offsets; k <= cols.
 static napi_value topk(napi_env env, napi_callback_info info) {
   static const arg_errors errs = ARG_ERRORS_V1("topk", "range outside its buffer, misaligned, or k > cols", "range outside its buffer, misaligned, or k > cols");
@@ -384,20 +572,48 @@ static napi_value topk(napi_env env, napi_callback_info info) {
   if (!span(env, a[0], a[1], 4 * (uint64_t)rows * cols, 4, &errs, &x) || !span(env, a[5], a[6], 4 * (uint64_t)rows * k, 4, &errs, &vals) ||
       !span(env, a[7], a[8], 4 * (uint64_t)rows * k, 4, &errs, &idx))
     return NULL;
-  if (k > 0) topk_rows(x, rows, cols, k, vals, idx);
+  if (k > 0) topk_par(x, rows, cols, k, vals, idx);
   return NULL;
+}
+
+typedef struct {
+  const float* A;
+  int64_t strideA;
+  const float* B;
+  int64_t strideB;
+  float* C;
+  int64_t M, N, K;
+  bool ta, tb;
+} gemm_ctx;
+static void small_gemm_range(void* c, int64_t b, int64_t e) {
+  const gemm_ctx* g = c;
+  const int64_t sizeC = g->M * g->N;
+  for (int64_t i = b; i < e; i++) small_gemm(g->A + i * g->strideA, g->B + i * g->strideB, g->C + i * sizeC, g->M, g->N, g->K, g->ta, g->tb);
+}
+static void blas_gemm_range(void* c, int64_t b, int64_t e) {
+  const gemm_ctx* g = c;
+  const int64_t sizeC = g->M * g->N;
+  const int lda = g->ta ? (int)g->M : (int)g->K, ldb = g->tb ? (int)g->K : (int)g->N;
+  for (int64_t i = b; i < e; i++) {
+    if (g->K == 0) {
+      memset(g->C + i * sizeC, 0, (size_t)sizeC * 4);
+      continue;
+    }
+    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, (int)g->M, (int)g->N, (int)g->K, 1.0f,
+                g->A + i * g->strideA, lda, g->B + i * g->strideB, ldb, 0.0f, g->C + i * sizeC, (int)g->N);
+  }
 }
 
 // C[i] = op(A[i]) x op(B[i]) for i < batch (strides in elements; 0 broadcasts), row-major.
 static void gemm_batched(const float* A, int64_t strideA, const float* B, int64_t strideB, float* C, int64_t batch,
                          int64_t M, int64_t N, int64_t K, bool ta, bool tb) {
-  const uint64_t sizeC = (uint64_t)M * N;
-  int lda = ta ? (int)M : (int)K;
-  int ldb = tb ? (int)K : (int)N;
   // Tiny matrices (attention of one decoding step: M = 1, K = head dim, many batches): a BLAS call
   // costs more than the arithmetic, so loop in plain C.
+  gemm_ctx ctx = {A, strideA, B, strideB, C, M, N, K, ta, tb};
+  // chunks of products worth at least ~0.25 MFLOP each (a pool hand-off costs a few microseconds)
+  const int64_t grain = 1 + (int64_t)(262144 / (2.0 * (double)M * N * (K > 0 ? K : 1)));
   if ((uint64_t)M * N * K <= SMALL_GEMM_FLOPS) {
-    for (int64_t i = 0; i < batch; i++) small_gemm(A + i * strideA, B + i * strideB, C + i * sizeC, M, N, K, ta, tb);
+    parallel_for(batch, grain, small_gemm_range, &ctx);
     return;
   }
 #ifdef FAIRSEQ_TS_OPENBLAS
@@ -406,18 +622,25 @@ static void gemm_batched(const float* A, int64_t strideA, const float* B, int64_
   // process) a waiting OpenBLAS thread stalls the whole call. Decoding steps are all such products.
   const int one_thread = 2.0 * (double)M * N * K < ONE_THREAD_FLOPS && blas_threads > 1;
   if (one_thread) openblas_set_num_threads(1);
+  // products too small for OpenBLAS's threads (attention): one thread each, several at once in the pool
+  if (one_thread) parallel_for(batch, grain, blas_gemm_range, &ctx);
+  else
 #endif
-  for (int64_t i = 0; i < batch; i++) {
-    if (K == 0) {
-      memset(C + i * sizeC, 0, sizeC * 4);
-      continue;
-    }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
-                A + i * strideA, lda, B + i * strideB, ldb, 0.0f, C + i * sizeC, (int)N);
-  }
+    blas_gemm_range(&ctx, 0, batch);
 #ifdef FAIRSEQ_TS_OPENBLAS
   if (one_thread) openblas_set_num_threads(blas_threads);
 #endif
+}
+
+typedef struct {
+  float* Y;
+  const float* bias;
+  int64_t N;
+} bias_ctx;
+static void bias_range(void* c, int64_t b, int64_t e) {
+  const bias_ctx* k = c;
+  for (int64_t m = b; m < e; m++)
+    for (int64_t n = 0; n < k->N; n++) k->Y[m * k->N + n] += k->bias[n];
 }
 
 // linear(bufX, offX, bufW, offW, bufB, offB, bufY, offY, M, N, K): Y[M,N] = X[M,K] x W[N,K]^T + b[N]
@@ -436,8 +659,8 @@ static napi_value linear_fwd(napi_env env, napi_callback_info info) {
     return NULL;
   gemm_batched(X, 0, W, 0, Y, 1, M, N, K, false, true);
   if (has_bias) {
-    for (int64_t m = 0; m < M; m++)
-      for (int64_t n = 0; n < N; n++) Y[m * N + n] += bias[n];
+    bias_ctx c = {Y, bias, N};
+    parallel_for(M, 1 + 16384 / (N > 0 ? N : 1), bias_range, &c);
   }
   return NULL;
 }
@@ -485,6 +708,36 @@ TC static void sum_axis(const float* x, float* y, int64_t outer, int64_t mid, in
   }
 }
 
+// In chunks: of outer indices when inner is 1, else of columns (each output written by one chunk, its
+// rows added in the same order).
+typedef struct {
+  const float* x;
+  float* y;
+  int64_t outer, mid, inner;
+} sum_ctx;
+static void sum_outer_range(void* c, int64_t b, int64_t e) {
+  const sum_ctx* k = c;
+  sum_axis(k->x + b * k->mid, k->y + b, e - b, k->mid, 1);
+}
+TC static void sum_cols_range(void* c, int64_t b, int64_t e) {
+  const sum_ctx* k = c;
+  for (int64_t o = 0; o < k->outer; o++) {
+    const float* xo = k->x + o * k->mid * k->inner;
+    float* yo = k->y + o * k->inner;
+    for (int64_t i = b; i < e; i++) yo[i] = 0.0f;
+    for (int64_t m = 0; m < k->mid; m++) {
+      const float* xr = xo + m * k->inner;
+      for (int64_t i = b; i < e; i++) yo[i] += xr[i];
+    }
+  }
+}
+static void sum_axis_par(const float* x, float* y, int64_t outer, int64_t mid, int64_t inner) {
+  sum_ctx c = {x, y, outer, mid, inner};
+  if (inner == 1) parallel_for(outer, 1 + 16384 / (mid > 0 ? mid : 1), sum_outer_range, &c);
+  else if (inner >= 64 && outer * mid * inner >= 65536) parallel_for(inner, 32, sum_cols_range, &c);
+  else sum_axis(x, y, outer, mid, inner);
+}
+
 // sumAxis(bufX, offX, bufY, offY, outer, mid, inner): float32, byte offsets.
 static napi_value sum_axis_fn(napi_env env, napi_callback_info info) {
   static const arg_errors errs = ARG_ERRORS("sumAxis");
@@ -496,8 +749,18 @@ static napi_value sum_axis_fn(napi_env env, napi_callback_info info) {
   if (!span(env, a[0], a[1], 4 * (uint64_t)d[0] * d[1] * d[2], 4, &errs, &x) ||
       !span(env, a[2], a[3], 4 * (uint64_t)d[0] * d[2], 4, &errs, &y))
     return NULL;
-  sum_axis(x, y, d[0], d[1], d[2]);
+  sum_axis_par(x, y, d[0], d[1], d[2]);
   return NULL;
+}
+
+typedef struct {
+  const uint8_t* src;
+  uint8_t* dst;
+  int64_t srcStride, dstStride, block;
+} copy_ctx;
+static void copy_range(void* c, int64_t b, int64_t e) {
+  const copy_ctx* k = c;
+  for (int64_t i = b; i < e; i++) memcpy(k->dst + i * k->dstStride, k->src + i * k->srcStride, k->block);
 }
 
 // copyBlocks(bufSrc, offSrc, srcStride, bufDst, offDst, dstStride, blockBytes, count): count blocks of
@@ -515,7 +778,9 @@ static napi_value copy_blocks(napi_env env, napi_callback_info info) {
   if (!span(env, a[0], a[1], (uint64_t)(count - 1) * srcStride + block, 1, &errs, &src) ||
       !span(env, a[3], a[4], (uint64_t)(count - 1) * dstStride + block, 1, &errs, &dst))
     return NULL;
-  for (int64_t i = 0; i < count; i++) memcpy(dst + i * dstStride, src + i * srcStride, block);
+  copy_ctx c = {src, dst, srcStride, dstStride, block};
+  // at least 64 KB per chunk: a copy is cheap, a hand-off is not
+  parallel_for(count, 1 + 65536 / block, copy_range, &c);
   return NULL;
 }
 
@@ -523,25 +788,48 @@ static napi_value copy_blocks(napi_env env, napi_callback_info info) {
 // xhat = (x - mean)·rstd, dxhat = dy·gamma,
 // dx = rstd·(dxhat - mean(dxhat) - xhat·mean(dxhat·xhat)); dgamma = Σrows dy·xhat; dbeta = Σrows dy.
 // (tfjs composes it from about twenty kernels, each a pass over [rows, C].)
-TC static void layer_norm_grad_rows(const float* x, const float* g, const float* dy, float* dx, float* dg, float* db,
-                                    int64_t rows, int64_t cols, float eps) {
-  for (int64_t j = 0; j < cols; j++) dg[j] = db[j] = 0.0f;
-  for (int64_t r = 0; r < rows; r++) {
-    const float* xr = x + r * cols;
-    const float* dyr = dy + r * cols;
-    float* dxr = dx + r * cols;
+// Two parallel passes: dx by chunks of rows (each row's mean and rstd kept), then dgamma and dbeta by
+// chunks of columns, each column summed over the rows in row order (the sums of the one-pass loop
+// `for r: for j: dg[j] += dy·xhat`, bit for bit, whatever the thread count).
+typedef struct {
+  const float *x, *g, *dy;
+  float *dx, *dg, *db, *stats;
+  int64_t rows, cols;
+  float eps;
+} lng_ctx;
+TC static void lng_rows_range(void* c, int64_t b, int64_t e) {
+  const lng_ctx* k = c;
+  const int64_t cols = k->cols;
+  for (int64_t r = b; r < e; r++) {
+    const float* xr = k->x + r * cols;
+    const float* dyr = k->dy + r * cols;
+    float* dxr = k->dx + r * cols;
     float mean;
-    const float rstd = row_rstd(xr, cols, eps, &mean);
+    const float rstd = row_rstd(xr, cols, k->eps, &mean);
+    k->stats[2 * r] = mean;
+    k->stats[2 * r + 1] = rstd;
     float s1 = 0.0f, s2 = 0.0f;
     for (int64_t j = 0; j < cols; j++) {
-      const float xhat = (xr[j] - mean) * rstd, dxhat = dyr[j] * g[j];
+      const float xhat = (xr[j] - mean) * rstd, dxhat = dyr[j] * k->g[j];
       s1 += dxhat;
       s2 += dxhat * xhat;
-      dg[j] += dyr[j] * xhat;
-      db[j] += dyr[j];
     }
     const float m1 = s1 / (float)cols, m2 = s2 / (float)cols;
-    for (int64_t j = 0; j < cols; j++) dxr[j] = rstd * (dyr[j] * g[j] - m1 - (xr[j] - mean) * rstd * m2);
+    for (int64_t j = 0; j < cols; j++) dxr[j] = rstd * (dyr[j] * k->g[j] - m1 - (xr[j] - mean) * rstd * m2);
+  }
+}
+TC static void lng_cols_range(void* c, int64_t b, int64_t e) {
+  const lng_ctx* k = c;
+  const int64_t cols = k->cols;
+  for (int64_t r = 0; r < k->rows; r++) {
+    const float* xr = k->x + r * cols;
+    const float* dyr = k->dy + r * cols;
+    const float mean = k->stats[2 * r], rstd = k->stats[2 * r + 1];
+    for (int64_t j = b; j < e; j++) {
+      const float xhat = (xr[j] - mean) * rstd;
+      k->dg[j] += dyr[j] * xhat;
+      k->db[j] += dyr[j];
+    }
   }
 }
 
@@ -559,7 +847,19 @@ static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
   if (!span(env, a[0], a[1], big, 4, &errs, &x) || !span(env, a[2], a[3], row, 4, &errs, &g) || !span(env, a[4], a[5], big, 4, &errs, &dy) ||
       !span(env, a[6], a[7], big, 4, &errs, &dx) || !span(env, a[8], a[9], row, 4, &errs, &dg) || !span(env, a[10], a[11], row, 4, &errs, &db))
     return NULL;
-  layer_norm_grad_rows(x, g, dy, dx, dg, db, d[0], d[1], (float)eps);
+  const int64_t rows = d[0], cols = d[1];
+  float* stats = rows > 0 && cols > 0 ? (float*)malloc(8 * (size_t)rows) : NULL;
+  if (rows > 0 && cols > 0 && !stats) {
+    napi_throw_error(env, NULL, "layerNormGrad: out of memory for the row statistics");
+    return NULL;
+  }
+  lng_ctx c = {x, g, dy, dx, dg, db, stats, rows, cols, (float)eps};
+  for (int64_t j = 0; j < cols; j++) dg[j] = db[j] = 0.0f;
+  if (rows > 0 && cols > 0) {
+    parallel_for(rows, 1 + 8192 / cols, lng_rows_range, &c);
+    parallel_for(cols, 32, lng_cols_range, &c);
+  }
+  free(stats);
   return NULL;
 }
 
@@ -585,7 +885,7 @@ static napi_value log_softmax_grad(napi_env env, napi_callback_info info) {
   const float *dy, *y;
   float* dx;
   if (!span(env, a[0], a[1], big, 4, &errs, &dy) || !span(env, a[2], a[3], big, 4, &errs, &y) || !span(env, a[4], a[5], big, 4, &errs, &dx)) return NULL;
-  log_softmax_grad_rows(dy, y, dx, d[0], d[1]);
+  rows_par(ROWS_LOG_SOFTMAX_GRAD, dy, y, NULL, dx, d[0], d[1], 0);
   return NULL;
 }
 
@@ -603,6 +903,19 @@ TC static void smoothed_nll_grad_rows(const float* dy, const int32_t* t, float* 
   }
 }
 
+typedef struct {
+  const float* dy;
+  const int32_t* t;
+  float* dx;
+  int64_t cols;
+  int has_ignore;
+  int32_t ignore;
+} snll_ctx;
+static void snll_range(void* c, int64_t b, int64_t e) {
+  const snll_ctx* k = c;
+  smoothed_nll_grad_rows(k->dy + 2 * b, k->t + b, k->dx + b * k->cols, e - b, k->cols, k->has_ignore, k->ignore);
+}
+
 // smoothedNllGrad(bufDy, offDy, bufT, offT, bufDx, offDx, rows, cols, hasIgnore, ignoreIndex)
 static napi_value smoothed_nll_grad(napi_env env, napi_callback_info info) {
   static const arg_errors errs = ARG_ERRORS("smoothedNllGrad");
@@ -618,7 +931,8 @@ static napi_value smoothed_nll_grad(napi_env env, napi_callback_info info) {
   if (!span(env, a[0], a[1], 8 * (uint64_t)d[0], 4, &errs, &dy) || !span(env, a[2], a[3], 4 * (uint64_t)d[0], 4, &errs, &t) ||
       !span(env, a[4], a[5], 4 * (uint64_t)d[0] * d[1], 4, &errs, &dx))
     return NULL;
-  smoothed_nll_grad_rows(dy, t, dx, d[0], d[1], has_ignore, ignore);
+  snll_ctx c = {dy, t, dx, d[1], has_ignore, ignore};
+  parallel_for(d[0], 1 + 16384 / (d[1] > 0 ? d[1] : 1), snll_range, &c);
   return NULL;
 }
 
@@ -649,17 +963,23 @@ static int64_t lsn_block_rows(int64_t V, int64_t C) {
 }
 
 // The per-row part for one block (logits in L, rows × V, overwritten by d(loss)/d(logits) when grad).
-// acc: [Σnll, Σsmooth, correct, counted] in double. Returns the first row with a target outside
-// [0, V) (not ignored), or -1.
-TC static int64_t lsn_rows(float* L, const int32_t* t, int64_t rows, int64_t V, float a, float b, int has_ignore, int32_t ignore, int grad, double* acc) {
+// terms: per row [nll, smooth, argmax is the target, state] in double, state 1 = counted, 0 = ignored,
+// -1 = a target outside [0, V) (the row is left as it is). The caller adds the counted rows' terms in
+// row order, so the sums do not depend on how the rows were split between threads.
+TC static void lsn_rows(float* L, const int32_t* t, int64_t rows, int64_t V, float a, float b, int has_ignore, int32_t ignore, int grad, double* terms) {
   for (int64_t r = 0; r < rows; r++) {
     float* l = L + r * V;
     const int32_t tr = t[r];
+    double* acc = terms + 4 * r;
     if (has_ignore && tr == ignore) {
       if (grad) memset(l, 0, V * 4);
+      acc[3] = 0;
       continue;
     }
-    if (tr < 0 || tr >= V) return r;
+    if (tr < 0 || tr >= V) {
+      acc[3] = -1;
+      continue;
+    }
     // max and the first index holding it (tf.argMax's choice among equal values)
     float m = -__builtin_inff();
     int64_t am = 0;
@@ -693,22 +1013,38 @@ TC static int64_t lsn_rows(float* L, const int32_t* t, int64_t rows, int64_t V, 
     }
     const float ls = logf(s);
     // nll = lse − l[t] = ls − (l[t] − m); smooth = Σ (lse − l_v) = Σ (m − l_v) + V·ls
-    acc[0] += (double)ls - ((double)lt - (double)m);
-    acc[1] += (double)dsum + (double)V * ls;
-    acc[2] += am == tr;
-    acc[3] += 1;
+    acc[0] = (double)ls - ((double)lt - (double)m);
+    acc[1] = (double)dsum + (double)V * ls;
+    acc[2] = am == tr;
+    acc[3] = 1;
     if (grad) {
       const float c = (a + b * (float)V) / s;
       for (int64_t k = 0; k < V; k++) l[k] = c * l[k] - b;
       l[tr] -= a;
     }
   }
-  return -1;
 }
 
-// Per thread (an addon can be loaded by several worker_threads at once), grown as needed and kept.
+typedef struct {
+  float* L;
+  const int32_t* t;
+  int64_t V;
+  float a, b;
+  int has_ignore;
+  int32_t ignore;
+  int grad;
+  double* terms;
+} lsn_ctx;
+static void lsn_range(void* c, int64_t b, int64_t e) {
+  const lsn_ctx* k = c;
+  lsn_rows(k->L + b * k->V, k->t + b, e - b, k->V, k->a, k->b, k->has_ignore, k->ignore, k->grad, k->terms + 4 * b);
+}
+
+// Per thread (an addon can be loaded by several worker_threads at once), grown as needed and kept:
+// one block of logits and its rows' loss terms.
 static _Thread_local float* lsn_work = NULL;
 static _Thread_local int64_t lsn_work_len = 0;
+static _Thread_local double* lsn_terms = NULL;
 
 // linearSmoothedNll(bufX, offX, bufW, offW, bufT, offT, bufStats, offStats, bufDx, offDx, bufDw, offDw,
 //   N, V, E, a, b, hasIgnore, ignoreIndex): x [N, E], W [V, E], int32 t [N]; stats [4] = Σnll, Σsmooth,
@@ -737,12 +1073,18 @@ static napi_value linear_smoothed_nll(napi_env env, napi_callback_info info) {
   double acc[4] = {0, 0, 0, 0};
   if (grad) memset(dW, 0, 4 * (size_t)V * E);
   const int64_t R = N < lsn_block_rows(V, E) ? N : lsn_block_rows(V, E);
-  if (R * V > lsn_work_len) {
+  if (R * V > lsn_work_len || !lsn_terms) {
     // grow-only workspace: one block of logits, kept for the next call (every training batch)
     free(lsn_work);
-    lsn_work = (float*)malloc(4 * (size_t)(R * V));
-    lsn_work_len = lsn_work ? R * V : 0;
-    if (!lsn_work) {
+    free(lsn_terms);
+    lsn_work = (float*)malloc(4 * (size_t)(R * V > 0 ? R * V : 1));
+    lsn_terms = (double*)malloc(4 * sizeof(double) * (size_t)(R > 0 ? R : 1));
+    lsn_work_len = lsn_work && lsn_terms ? R * V : 0;
+    if (!lsn_work || !lsn_terms) {
+      free(lsn_work);
+      free(lsn_terms);
+      lsn_work = NULL;
+      lsn_terms = NULL;
       napi_throw_error(env, NULL, "linearSmoothedNll: out of memory for the logits block");
       return NULL;
     }
@@ -756,7 +1098,19 @@ static napi_value linear_smoothed_nll(napi_env env, napi_callback_info info) {
     } else {
       memset(L, 0, 4 * (size_t)(rows * V));
     }
-    const int64_t bad = lsn_rows(L, t + r0, rows, V, (float)wa, (float)wb, has_ignore, ignore, grad, acc);
+    lsn_ctx lc = {L, t + r0, V, (float)wa, (float)wb, has_ignore, ignore, grad, lsn_terms};
+    parallel_for(rows, 1 + 65536 / (V > 0 ? V : 1), lsn_range, &lc);
+    int64_t bad = -1;
+    for (int64_t r = 0; r < rows && bad < 0; r++) {
+      const double* tr = lsn_terms + 4 * r;
+      if (tr[3] < 0) bad = r;
+      else if (tr[3] > 0) {
+        acc[0] += tr[0];
+        acc[1] += tr[1];
+        acc[2] += tr[2];
+        acc[3] += 1;
+      }
+    }
     if (bad >= 0) {
       char msg[128];
       snprintf(msg, sizeof msg, "%s: target %d at row %lld is outside the vocabulary [0, %lld)", errs.fn, (int)t[r0 + bad], (long long)(r0 + bad), (long long)V);
@@ -791,6 +1145,18 @@ TC static void adam_loop(const float* p, const float* g, const float* m, const f
   }
 }
 
+typedef struct {
+  const float* in[4];
+  float* out[3];
+  float h[8];
+  int mode, has_decay;
+} adam_ctx;
+static void adam_range(void* c, int64_t b, int64_t e) {
+  const adam_ctx* k = c;
+  adam_loop(k->in[0] + b, k->in[1] + b, k->in[2] + b, k->in[3] + b, k->out[0] + b, k->out[1] + b, k->out[2] + b, e - b, k->h[0], k->h[1], k->h[2], k->h[3],
+            k->h[4], k->h[5], k->h[6], k->h[7], k->mode, k->has_decay);
+}
+
 // adamStep(bufP, offP, bufG, offG, bufM, offM, bufV, offV, bufP2, offP2, bufM2, offM2, bufV2, offV2, n,
 //          b1, c1, b2, c2, eps, step, decay, sqrtBc2, mode, hasDecay)
 static napi_value adam_step(napi_env env, napi_callback_info info) {
@@ -811,8 +1177,8 @@ static napi_value adam_step(napi_env env, napi_callback_info info) {
   bool has_decay = false;
   napi_get_value_int32(env, a[23], &mode);
   napi_get_value_bool(env, a[24], &has_decay);
-  adam_loop(in[0], in[1], in[2], in[3], out[0], out[1], out[2], n, (float)h[0], (float)h[1], (float)h[2], (float)h[3], (float)h[4],
-            (float)h[5], (float)h[6], (float)h[7], mode, has_decay);
+  adam_ctx c = {{in[0], in[1], in[2], in[3]}, {out[0], out[1], out[2]}, {(float)h[0], (float)h[1], (float)h[2], (float)h[3], (float)h[4], (float)h[5], (float)h[6], (float)h[7]}, mode, has_decay};
+  parallel_for(n, 16384, adam_range, &c);
   return NULL;
 }
 
@@ -830,11 +1196,25 @@ static inline uint32_t lowbias32(uint32_t x) { // Chris Wellons' 32-bit integer 
   return x;
 }
 
-TC static void dropout_loop(const float* x, float* y, int64_t n, uint32_t s1, uint32_t s2, uint32_t threshold, float scale) {
+// Elements [i0, i0 + n) of x and y (the hash is of the element's index in the whole tensor).
+TC static void dropout_loop(const float* x, float* y, int64_t i0, int64_t n, uint32_t s1, uint32_t s2, uint32_t threshold, float scale) {
+  x += i0;
+  y += i0;
   for (int64_t i = 0; i < n; i++) {
-    const uint32_t h = lowbias32(lowbias32((uint32_t)i ^ s1) + s2);
+    const uint32_t h = lowbias32(lowbias32((uint32_t)(i0 + i) ^ s1) + s2);
     y[i] = h < threshold ? x[i] * scale : 0.0f;
   }
+}
+
+typedef struct {
+  const float* x;
+  float* y;
+  uint32_t s1, s2, threshold;
+  float scale;
+} dropout_ctx;
+static void dropout_range(void* c, int64_t b, int64_t e) {
+  const dropout_ctx* k = c;
+  dropout_loop(k->x, k->y, b, e - b, k->s1, k->s2, k->threshold, k->scale);
 }
 
 // dropout(bufX, offX, bufY, offY, n, keep, seed): float32, byte offsets; seed any integer below 2^53.
@@ -864,7 +1244,8 @@ static napi_value dropout_fn(napi_env env, napi_callback_info info) {
     memmove(y, x, 4 * (size_t)n);
     return NULL;
   }
-  dropout_loop(x, y, n, (uint32_t)z, (uint32_t)(z >> 32), threshold, (float)(1.0 / keep));
+  dropout_ctx c = {x, y, (uint32_t)z, (uint32_t)(z >> 32), threshold, (float)(1.0 / keep)};
+  parallel_for(n, 16384, dropout_range, &c);
   return NULL;
 }
 

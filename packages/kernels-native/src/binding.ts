@@ -122,7 +122,13 @@ export interface NativeBinding {
   ): void;
   /** Dropout of n float32 values: kept with probability `keep` by a hash of (seed, index), scaled by 1/keep. */
   dropout(bufX: Buf, offX: number, bufY: Buf, offY: number, n: number, keep: number, seed: number): void;
+  /**
+   * Threads for the kernels (n > 0; others are ignored): OpenBLAS's in big products, and the addon's own
+   * pool (n − 1 workers beside the caller) in row-wise, element-wise and batched small-product kernels.
+   * Results do not depend on it except in products OpenBLAS itself threads (see the README).
+   */
   setThreads(n: number): void;
+  /** The threads set (default: OpenBLAS's default, i.e. the cores or OPENBLAS_NUM_THREADS). */
   getThreads(): number;
 }
 

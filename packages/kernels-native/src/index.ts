@@ -21,7 +21,7 @@ export interface NativeKernelsInfo {
   active: boolean;
   /** Kernels replaced or added, e.g. ["BatchMatMul", "Exp", "TopK", "Sum", ..., "FairseqLinear", ...]. */
   kernels: string[];
-  /** BLAS threads in use. */
+  /** Threads in use: OpenBLAS's and the addon's own pool's. */
   threads: number;
   /** Why native kernels are not active. */
   reason?: string;
