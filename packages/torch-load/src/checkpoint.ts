@@ -14,7 +14,10 @@ export interface TorchCheckpoint {
   root: unknown;
   /** The tensor's values as a contiguous typed array (float16/bfloat16 widened to Float32Array). */
   tensorData(t: TorchTensor): Float32Array | Float64Array | Int32Array | BigInt64Array | Int16Array | Int8Array | Uint8Array;
-  /** Release the file a checkpoint read from disk keeps open (tensorData fails afterwards); a no-op for bytes. */
+}
+
+/** A checkpoint as the loaders return it: `close()` releases the file one read from disk keeps open (tensorData fails afterwards); a no-op for bytes. */
+export interface OpenTorchCheckpoint extends TorchCheckpoint {
   close(): void;
 }
 
@@ -69,7 +72,7 @@ function isContiguous(t: TorchTensor): boolean {
  * asks for them, straight into the array it returns, so what is never asked for (a training
  * checkpoint's `last_optimizer_state`) is never read.
  */
-export function loadTorchCheckpoint(archive: Uint8Array | ByteSource, options: LoadOptions = {}): TorchCheckpoint {
+export function loadTorchCheckpoint(archive: Uint8Array | ByteSource, options: LoadOptions = {}): OpenTorchCheckpoint {
   const src = archive instanceof Uint8Array ? bufferSource(archive) : archive;
   const head = src.read(0, Math.min(4, src.size));
   if (head.length >= 2 && head[0] === 0x80) {
@@ -177,16 +180,19 @@ export function loadTorchCheckpoint(archive: Uint8Array | ByteSource, options: L
 }
 
 /** A ByteSource over an open file (Node), closed by `close()`. */
-interface FileSource extends ByteSource {
+export interface FileSource extends ByteSource {
   close(): void;
 }
 
+/** The synchronous `node:fs` calls a FileSource makes (pass `node:fs` itself). */
+export type SyncFs = Pick<typeof import("node:fs"), "openSync" | "fstatSync" | "readSync" | "closeSync">;
+
 /**
- * Open a file for positioned reads (Node only). Positions are numbers, exact to 2^53: files over 2 or
- * 4 GiB are read like small ones, never as one buffer. Errors name `path`.
+ * Open a file for positioned reads, synchronously, with the caller's `node:fs` (this package imports no
+ * Node module). Positions are numbers, exact to 2^53: files over 2 or 4 GiB are read like small ones,
+ * never as one buffer. Errors name `path`.
  */
-export async function openFileSource(path: string): Promise<FileSource> {
-  const fs = await nodeBuiltin<typeof import("node:fs")>("node:fs", "openFileSource");
+export function fileSource(path: string, fs: SyncFs): FileSource {
   let fd: number;
   let size: number;
   try {
@@ -221,11 +227,16 @@ export async function openFileSource(path: string): Promise<FileSource> {
   };
 }
 
+/** `fileSource` with `node:fs` loaded when called (Node only). */
+export async function openFileSource(path: string): Promise<FileSource> {
+  return fileSource(path, await nodeBuiltin<typeof import("node:fs")>("node:fs", "openFileSource"));
+}
+
 /**
  * Read a checkpoint file (Node only); errors name the file. The file stays open for `tensorData`
  * until `close()`: only its directory and pickle are read here.
  */
-export async function readTorchCheckpoint(path: string, options: LoadOptions = {}): Promise<TorchCheckpoint> {
+export async function readTorchCheckpoint(path: string, options: LoadOptions = {}): Promise<OpenTorchCheckpoint> {
   const src = await openFileSource(path);
   try {
     const ckpt = loadTorchCheckpoint(src, options);
