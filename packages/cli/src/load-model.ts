@@ -1,8 +1,9 @@
-import { readFileSync } from "node:fs";
+import * as fs from "node:fs";
 import { join } from "node:path";
 import { OptionError } from "@fairseq-ts/config";
 import { EnsembleModel, parseModelOverrides, retainDropoutAtInference, splitPaths, type RetainDropoutOptions } from "@fairseq-ts/generate";
-import { loadModelCheckpointBytes, type EncoderDecoderModel, type LanguageModel } from "@fairseq-ts/models";
+import { loadModelCheckpoint, type EncoderDecoderModel, type LanguageModel } from "@fairseq-ts/models";
+import { fileSource, type FileSource } from "@fairseq-ts/torch-load";
 import { initBackend, parseBackendName } from "@fairseq-ts/backend";
 import { TranslationTask, type DatasetImpl, type Task, type TranslationOptions } from "@fairseq-ts/tasks";
 import { importUserDir } from "./user-dir.js";
@@ -23,6 +24,19 @@ export function modelOverridesOf(text: string | null | undefined, group: string)
 }
 
 /**
+ * Open a checkpoint for positioned reads: only its directory/header and the model's weights are read, one
+ * at a time, so a file over 2 GiB (a training checkpoint with its optimizer state) loads in the memory
+ * of its weights. Errors name the flag and the file.
+ */
+function openCheckpoint(path: string, flag: string): FileSource {
+  try {
+    return fileSource(path, fs);
+  } catch (err) {
+    throw new Error(`${flag} ${(err as Error).message}`);
+  }
+}
+
+/**
  * Load a model for inference from `--path`: a fairseq `.pt` checkpoint (read without executing
  * anything) or a fairseq-ts `.safetensors` checkpoint. The file's first bytes decide, not its name.
  * `argOverrides` (--model-overrides) replace stored args before the model is built.
@@ -33,24 +47,23 @@ export function loadModelForTask(
   flag = "--path",
   argOverrides?: Record<string, unknown>,
 ): { model: EncoderDecoderModel | LanguageModel; args: Record<string, unknown> } {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new Error(`${flag} ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+  const src = openCheckpoint(path, flag);
   const translation = task.name === "translation";
-  return loadModelCheckpointBytes(
-    bytes,
-    {
-      srcVocabSize: translation ? task.sourceDictionary.length : undefined,
-      tgtVocabSize: translation ? task.targetDictionary.length : undefined,
-      vocabSize: translation ? undefined : task.targetDictionary.length,
-      padIdx: task.targetDictionary.pad(),
-    },
-    `${flag} ${path}`,
-    { argOverrides },
-  );
+  try {
+    return loadModelCheckpoint(
+      src,
+      {
+        srcVocabSize: translation ? task.sourceDictionary.length : undefined,
+        tgtVocabSize: translation ? task.targetDictionary.length : undefined,
+        vocabSize: translation ? undefined : task.targetDictionary.length,
+        padIdx: task.targetDictionary.pad(),
+      },
+      `${flag} ${path}`,
+      { argOverrides },
+    );
+  } finally {
+    src.close();
+  }
 }
 
 /** What generate and interactive need to open the task and the model, from their typed options. */
@@ -113,21 +126,18 @@ export async function setupTranslation(
  */
 function loadFusionLanguageModel(path: string, task: TranslationTask, data: string, argOverrides?: Record<string, unknown>): LanguageModel {
   const tgt = task.targetDictionary;
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new Error(`--lm-path ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+  const src = openCheckpoint(path, "--lm-path");
   let loaded;
   try {
-    loaded = loadModelCheckpointBytes(bytes, { vocabSize: tgt.length, padIdx: tgt.pad() }, `--lm-path ${path}`, { argOverrides });
+    loaded = loadModelCheckpoint(src, { vocabSize: tgt.length, padIdx: tgt.pad() }, `--lm-path ${path}`, { argOverrides });
   } catch (err) {
     const msg = (err as Error).message;
     if (!/vocabulary size mismatch/.test(msg)) throw err;
     throw new Error(
       `${msg}; the language model for fusion must use the target dictionary (${join(data, `dict.${task.targetLang}.txt`)}, ${tgt.length} symbols), as fairseq requires`,
     );
+  } finally {
+    src.close();
   }
   if (loaded.model.kind !== "language-model") {
     loaded.model.dispose();
