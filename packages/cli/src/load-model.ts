@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { OptionError } from "@fairseq-ts/config";
 import { EnsembleModel, parseModelOverrides, retainDropoutAtInference, splitPaths, type RetainDropoutOptions } from "@fairseq-ts/generate";
-import { loadModelCheckpoint, type EncoderDecoderModel, type LanguageModel } from "@fairseq-ts/models";
+import { checkpointWeightBytes, loadModelCheckpoint, type EncoderDecoderModel, type LanguageModel } from "@fairseq-ts/models";
 import { fileSource, type FileSource } from "@fairseq-ts/torch-load";
 import { initBackend, parseBackendName } from "@fairseq-ts/backend";
 import { TranslationTask, type DatasetImpl, type Task, type TranslationOptions } from "@fairseq-ts/tasks";
@@ -66,6 +66,37 @@ export function loadModelForTask(
   }
 }
 
+/**
+ * Weights that wasm cannot hold beside beam search's activations. Its heap is 32-bit: at most 4 GiB for all
+ * tensors together, and tfjs's wasm build cannot go past it. Above this, `auto` picks tfjs-node or the cpu
+ * backend (weights in JS typed arrays, any total size; matmuls still run on the native OpenBLAS kernels).
+ */
+const WASM_WEIGHT_LIMIT = 3 * 2 ** 30;
+
+/**
+ * Why `auto` should not choose wasm for these checkpoints (their weights together exceed WASM_WEIGHT_LIMIT),
+ * or undefined. Read from each file's directory/header only; a file that cannot be read is left for the
+ * loader to report.
+ */
+function weightsBeyondWasm(paths: string[]): string | undefined {
+  let total = 0;
+  for (const path of paths) {
+    try {
+      const src = fileSource(path, fs);
+      try {
+        total += checkpointWeightBytes(src);
+      } finally {
+        src.close();
+      }
+    } catch {
+      return undefined;
+    }
+  }
+  if (total <= WASM_WEIGHT_LIMIT) return undefined;
+  const gib = (total / 2 ** 30).toFixed(2);
+  return `the weights of ${paths.length === 1 ? "the checkpoint" : `the ${paths.length} checkpoints`} (${gib} GiB in float32) do not fit wasm's 32-bit heap (4 GiB for weights and activations together); weights stay in JS typed arrays`;
+}
+
 /** What generate and interactive need to open the task and the model, from their typed options. */
 export interface TranslationSetup {
   backend: string | null;
@@ -93,11 +124,15 @@ export async function setupTranslation(
   o: TranslationSetup,
   command: string,
 ): Promise<{ task: TranslationTask; ensemble: EnsembleModel; lm: LanguageModel | null }> {
-  await initBackend({ backend: o.backend === null ? undefined : parseBackendName(o.backend), log: (l) => process.stderr.write(`${l}\n`) });
+  const paths = splitPaths(o.path);
+  await initBackend({
+    backend: o.backend === null ? undefined : parseBackendName(o.backend),
+    avoidWasm: o.backend === null ? weightsBeyondWasm([...paths, ...(o.lmPath ? [o.lmPath] : [])]) : undefined,
+    log: (l) => process.stderr.write(`${l}\n`),
+  });
   await importUserDir(o.userDir ?? undefined);
   const overrides = modelOverridesOf(o.modelOverrides, "generation");
   const task = await TranslationTask.setup({ data, ...o.task, datasetImpl: o.datasetImpl });
-  const paths = splitPaths(o.path);
   const models: EncoderDecoderModel[] = [];
   let lm: LanguageModel | null = null;
   try {

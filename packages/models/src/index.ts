@@ -107,7 +107,7 @@ export {
   type SafetensorsLayout,
   type SafetensorsSource,
 } from "./safetensors.js";
-export { loadModelCheckpoint, loadModelCheckpointBytes, openCheckpointFile } from "./model-checkpoint.js";
+export { checkpointWeightBytes, loadModelCheckpoint, loadModelCheckpointBytes, openCheckpointFile } from "./model-checkpoint.js";
 export type { ByteSource, FileSource } from "@fairseq-ts/torch-load";
 export { disposeTensorSample, sampleToTensors, type TensorSample } from "./tensor-sample.js";
 export {

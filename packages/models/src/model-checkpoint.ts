@@ -1,5 +1,5 @@
-import { bufferSource, loadTorchCheckpoint, openFileSource, type ByteSource, type FileSource } from "@fairseq-ts/torch-load";
-import { checkpointError, modelFromCheckpointSource } from "./checkpoint-codec.js";
+import { TorchTensor, bufferSource, loadTorchCheckpoint, openFileSource, type ByteSource, type FileSource } from "@fairseq-ts/torch-load";
+import { checkpointError, modelFromCheckpointSource, readCheckpointHeader } from "./checkpoint-codec.js";
 import { importFairseqCheckpoint, type ImportVocab, type LoadOptions } from "./fairseq-import.js";
 import type { EncoderDecoderModel, LanguageModel } from "./interfaces.js";
 import type { ModelArgs } from "./registry.js";
@@ -58,3 +58,33 @@ export function loadModelCheckpointBytes(
 export async function openCheckpointFile(path: string): Promise<FileSource> {
   return openFileSource(path);
 }
+
+/**
+ * The bytes a checkpoint's model weights take once loaded (float32), from its directory/header alone (the
+ * pickle of a `.pt`, the JSON header of a safetensors file): what a caller needs to pick a backend before
+ * loading (wasm's heap is 32-bit: at most 4 GiB for weights and activations together). Tied weights count once.
+ */
+export function checkpointWeightBytes(checkpoint: Uint8Array | ByteSource): number {
+  const src = checkpoint instanceof Uint8Array ? bufferSource(checkpoint) : checkpoint;
+  const head = src.read(0, Math.min(9, src.size));
+  const zip = head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04 && head[8] !== 0x7b;
+  let bytes = 0;
+  if (zip) {
+    const root = loadTorchCheckpoint(src).root;
+    const state: unknown = root instanceof Map ? root.get("model") : undefined;
+    if (!(state instanceof Map)) return 0;
+    const seen = new Set<string>();
+    for (const t of state.values()) {
+      if (!(t instanceof TorchTensor) || !t.dtype.startsWith("float") || t.dtype === "float64") continue;
+      const key = `${t.storage.key}:${t.storageOffset}:${t.numel}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      bytes += t.numel * 4;
+    }
+    return bytes;
+  }
+  for (const ref of readCheckpointHeader(src).weights.values()) bytes += ref.dtype === "F32" ? ref.byteLength : (ref.byteLength / BYTES_OF[ref.dtype]!) * 4;
+  return bytes;
+}
+
+const BYTES_OF: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
