@@ -21,6 +21,12 @@ export interface InitBackendOptions {
    * Default: true unless env `FAIRSEQ_TS_NATIVE=0`.
    */
   native?: boolean;
+  /**
+   * Leave wasm out of `auto` (tfjs-node, else cpu), saying why in the log line: wasm's heap is 32-bit (at most
+   * 4 GiB for every tensor together), so weights bigger than that (a transformer-big ensemble) must live
+   * in the cpu backend's JS typed arrays. Ignored when a backend is forced.
+   */
+  avoidWasm?: string;
   /** Where to print the one-line choice; default `console.error`. Pass `null` for silence. */
   log?: ((line: string) => void) | null;
 }
@@ -92,8 +98,8 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     if (threads !== undefined) options = { ...options, threads };
   }
   const requested = options.backend ?? (process.env.FAIRSEQ_TS_BACKEND ? parseBackendName(process.env.FAIRSEQ_TS_BACKEND, "FAIRSEQ_TS_BACKEND") : "auto");
-  const order: BackendName[] = requested === "auto" ? ["tensorflow", "wasm", "cpu"] : [requested];
-  const skipped: string[] = [];
+  const order: BackendName[] = requested !== "auto" ? [requested] : options.avoidWasm ? ["tensorflow", "cpu"] : ["tensorflow", "wasm", "cpu"];
+  const skipped: string[] = requested === "auto" && options.avoidWasm ? [`wasm: ${options.avoidWasm}`] : [];
   let chosen: BackendName | undefined;
   for (const name of order) {
     try {
@@ -130,8 +136,9 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
         : chosen !== "tensorflow" && useNative
           ? `; native kernels unavailable (${native.reason})`
           : "";
+    const noWasm = requested === "auto" && options.avoidWasm && chosen !== "wasm" ? `; not wasm: ${options.avoidWasm}` : "";
     log(
-      `backend: ${chosen}${kernels.length ? ` (kernel fixes: ${kernels.join(", ")})` : ""}${nat}` +
+      `backend: ${chosen}${kernels.length ? ` (kernel fixes: ${kernels.join(", ")})` : ""}${nat}${noWasm}` +
         (tfNode && chosen !== "tensorflow" ? `; tfjs-node not installed (${TFJS_NODE_HINT})` : ""),
     );
   }

@@ -28,6 +28,16 @@ describe("backend", () => {
     expect(lines.join("\n")).toMatch(/backend: wasm .*tfjs-node not installed/);
   }, 180_000); // the first wasm start-up of the file: slow when CI runs many test files at once
 
+  it("auto with avoidWasm (weights beyond wasm's 32-bit heap) takes the cpu backend and says why; a forced backend ignores it", async () => {
+    const lines: string[] = [];
+    const info = await initBackend({ avoidWasm: "4.46 GiB of weights", log: (l) => lines.push(l) });
+    expect(info.name).toBe("cpu");
+    expect(info.skipped).toContain("wasm: 4.46 GiB of weights");
+    expect(lines.join("\n")).toMatch(/^backend: cpu.*; not wasm: 4\.46 GiB of weights/);
+    const forced = await initBackend({ backend: "wasm", avoidWasm: "4.46 GiB of weights", log: null });
+    expect(forced.name).toBe("wasm");
+  }, 180_000);
+
   it("forcing tfjs-node when it is missing is an error that says how to enable it", async () => {
     await expect(initBackend({ backend: "tensorflow", log: null })).rejects.toThrow(/pnpm add @tensorflow\/tfjs-node/);
   });

@@ -1,7 +1,16 @@
 import { nodeBuiltin } from "@fairseq-ts/runtime";
 import type { IntMatrix, Sample } from "@fairseq-ts/data";
 import { Dictionary } from "@fairseq-ts/dictionary";
-import { BARTModel, disposeTensorSample, loadModelCheckpointBytes, sampleToTensors, type EncoderDecoderModel } from "@fairseq-ts/models";
+import {
+  BARTModel,
+  disposeTensorSample,
+  loadModelCheckpoint,
+  openCheckpointFile,
+  sampleToTensors,
+  type ByteSource,
+  type EncoderDecoderModel,
+  type FileSource,
+} from "@fairseq-ts/models";
 import * as tf from "@tensorflow/tfjs-core";
 import { SequenceGenerator, type GeneratorOptions, type Hypothesis } from "./sequence-generator.js";
 import { generateInChunks, type ChunkOptions } from "./chunked-generation.js";
@@ -323,8 +332,11 @@ export class BARTHubInterface extends Translator {
 
 /** Everything `fromPretrained` needs, as bytes/text (for browsers) — Node callers can pass paths instead. */
 export interface PretrainedFiles {
-  /** One checkpoint, or an ensemble's (decoded together, averaging their probabilities). */
-  checkpoint: Uint8Array | readonly Uint8Array[];
+  /**
+   * One checkpoint, or an ensemble's (decoded together, averaging their probabilities): bytes, or a
+   * ByteSource over a file (Node; only the model's weights are read, one at a time).
+   */
+  checkpoint: Uint8Array | ByteSource | readonly (Uint8Array | ByteSource)[];
   /** What checkpoint errors call the checkpoint(s) (path or URL), one per checkpoint. */
   checkpointSource?: string | readonly string[];
   srcDict: string;
@@ -335,7 +347,9 @@ export interface PretrainedFiles {
 export function translatorFromFiles(files: PretrainedFiles, options: GeneratorOptions = {}, text: TextPipeline = {}): Translator {
   const src = Dictionary.parse(files.srcDict, { source: "source dict" });
   const tgt = Dictionary.parse(files.tgtDict, { source: "target dict" });
-  const checkpoints = files.checkpoint instanceof Uint8Array ? [files.checkpoint] : files.checkpoint;
+  const checkpoints: readonly (Uint8Array | ByteSource)[] = Array.isArray(files.checkpoint)
+    ? (files.checkpoint as readonly (Uint8Array | ByteSource)[])
+    : [files.checkpoint as Uint8Array | ByteSource];
   const sources = files.checkpointSource === undefined || typeof files.checkpointSource === "string" ? [files.checkpointSource] : files.checkpointSource;
   if (checkpoints.length === 0) throw new Error("fromPretrained: no checkpoint");
   if (checkpoints.length > 1 && sources.length !== checkpoints.length)
@@ -345,7 +359,7 @@ export function translatorFromFiles(files: PretrainedFiles, options: GeneratorOp
   try {
     checkpoints.forEach((bytes, i) => {
       const source = sources[i];
-      const { model } = loadModelCheckpointBytes(bytes, { srcVocabSize: src.length, tgtVocabSize: tgt.length, padIdx: src.pad() }, source);
+      const { model } = loadModelCheckpoint(bytes, { srcVocabSize: src.length, tgtVocabSize: tgt.length, padIdx: src.pad() }, source);
       if (model.kind !== "encoder-decoder") {
         model.dispose();
         throw new Error(`fromPretrained: ${source ?? `checkpoint ${i + 1}`} is not a translation model`);
@@ -396,7 +410,12 @@ export async function fromPretrained(
   dicts ??= [`dict.${sourceLang}.txt`, `dict.${targetLang}.txt`];
   const paths = typeof checkpoint === "string" ? splitPaths(checkpoint, "fromPretrained:") : [...checkpoint];
   const [sd, td] = await Promise.all([readFile(join(o.dataDir, dicts[0]), "utf8"), readFile(join(o.dataDir, dicts[1]), "utf8")]);
-  const ck: Uint8Array[] = [];
-  for (const p of paths) ck.push(await readFile(p));
-  return translatorFromFiles({ checkpoint: ck, checkpointSource: paths, srcDict: sd, tgtDict: td }, o, textPipeline({ ...o, sourceLang, targetLang }));
+  // positioned reads: a checkpoint over 2 GiB loads, and only its weights are read
+  const ck: FileSource[] = [];
+  try {
+    for (const p of paths) ck.push(await openCheckpointFile(p));
+    return translatorFromFiles({ checkpoint: ck, checkpointSource: paths, srcDict: sd, tgtDict: td }, o, textPipeline({ ...o, sourceLang, targetLang }));
+  } finally {
+    for (const c of ck) c.close();
+  }
 }

@@ -1,7 +1,21 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { EncoderDecoderModel, FairseqModel, LanguageModel } from "./interfaces.js";
 import { buildModel, upgradeStateDict, type ModelArgs, type ModelVocab } from "./registry.js";
-import { decodeSafetensors, encodeSafetensors, f32, toFloat32, type SafeTensor } from "./safetensors.js";
+import { BaseModel } from "./base-model.js";
+import {
+  decodeSafetensors,
+  f32,
+  encodeSafetensors,
+  layoutSafetensors,
+  readFloat32,
+  readSafetensorsHeader,
+  toFloat32,
+  type SafeTensor,
+  type SafeTensorRef,
+  type SafeTensorWriter,
+  type SafetensorsLayout,
+  type SafetensorsSource,
+} from "./safetensors.js";
 
 /*
  * The fairseq-ts checkpoint format, in one place: a safetensors file whose weights are named
@@ -49,8 +63,36 @@ export interface DecodedCheckpoint {
 }
 
 /**
- * Serialise a model's parameters as a fairseq-ts checkpoint. `metadata` (args first, then the writer's
- * fields, in the order given) is stored after `format` and `version`; `extraTensors` follow the weights.
+ * Lay out a model's parameters as a fairseq-ts checkpoint without holding it in memory: each weight is read
+ * off the backend only when it is written. `metadata` (args first, then the writer's fields, in the order
+ * given) is stored after `format` and `version`; `extraTensors` follow the weights.
+ */
+export function layoutCheckpoint(
+  model: FairseqModel,
+  metadata: Omit<CheckpointMetadata, "format" | "version">,
+  extraTensors: ReadonlyMap<string, SafeTensorWriter> = new Map(),
+): SafetensorsLayout {
+  const tensors = new Map<string, SafeTensorWriter>();
+  for (const [name, v] of model.namedParameters()) {
+    tensors.set(`${MODEL_PREFIX}${name}`, {
+      dtype: "F32",
+      shape: v.shape,
+      data: () => {
+        const values = v.dataSync() as Float32Array;
+        return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+      },
+    });
+  }
+  for (const [name, t] of extraTensors) {
+    if (name.startsWith(MODEL_PREFIX) || tensors.has(name)) throw new CheckpointError(`extra tensor ${name} collides with the model's weights`);
+    tensors.set(name, t);
+  }
+  return layoutSafetensors(tensors, { [CHECKPOINT_METADATA_KEY]: JSON.stringify({ format: "fairseq-ts", version: 1, ...metadata }) });
+}
+
+/**
+ * Serialise a model's parameters as a fairseq-ts checkpoint in one buffer (small models, browsers);
+ * `layoutCheckpoint` streams instead.
  */
 export function encodeCheckpoint(
   model: FairseqModel,
@@ -66,15 +108,13 @@ export function encodeCheckpoint(
   return encodeSafetensors(tensors, { [CHECKPOINT_METADATA_KEY]: JSON.stringify({ format: "fairseq-ts", version: 1, ...metadata }) });
 }
 
-/** Parse a fairseq-ts checkpoint (no tensor is created). Errors are CheckpointErrors naming `source`. */
-export function decodeCheckpoint(bytes: Uint8Array, source?: string): DecodedCheckpoint {
-  let decoded;
-  try {
-    decoded = decodeSafetensors(bytes);
-  } catch (err) {
-    throw checkpointError(err, source);
-  }
-  const raw = decoded.metadata[CHECKPOINT_METADATA_KEY];
+/** The metadata JSON and the weights/extra split of a checkpoint's tensors, whichever way they are held. */
+function splitCheckpoint<T>(
+  meta: Record<string, string>,
+  tensors: ReadonlyMap<string, T>,
+  source?: string,
+): { metadata: CheckpointMetadata; weights: Map<string, T>; extraTensors: Map<string, T> } {
+  const raw = meta[CHECKPOINT_METADATA_KEY];
   if (!raw) throw new CheckpointError(`not a fairseq-ts checkpoint (no ${CHECKPOINT_METADATA_KEY} metadata)`, source);
   let metadata: unknown;
   try {
@@ -84,13 +124,60 @@ export function decodeCheckpoint(bytes: Uint8Array, source?: string): DecodedChe
   }
   if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata))
     throw new CheckpointError("corrupt checkpoint metadata (not a JSON object)", source);
-  const weights = new Map<string, SafeTensor>();
-  const extraTensors = new Map<string, SafeTensor>();
-  for (const [name, t] of decoded.tensors) {
+  const weights = new Map<string, T>();
+  const extraTensors = new Map<string, T>();
+  for (const [name, t] of tensors) {
     if (name.startsWith(MODEL_PREFIX)) weights.set(name.slice(MODEL_PREFIX.length), t);
     else extraTensors.set(name, t);
   }
   return { metadata: metadata as CheckpointMetadata, weights, extraTensors };
+}
+
+/** Parse a fairseq-ts checkpoint (no tensor is created). Errors are CheckpointErrors naming `source`. */
+export function decodeCheckpoint(bytes: Uint8Array, source?: string): DecodedCheckpoint {
+  let decoded;
+  try {
+    decoded = decodeSafetensors(bytes);
+  } catch (err) {
+    throw checkpointError(err, source);
+  }
+  return splitCheckpoint(decoded.metadata, decoded.tensors, source);
+}
+
+/** A fairseq-ts checkpoint whose header alone has been read: tensors are read from its source on demand. */
+export interface CheckpointHeader {
+  metadata: CheckpointMetadata;
+  /** Model weights by fairseq name (the `model.` prefix removed). */
+  weights: Map<string, SafeTensorRef>;
+  /** Every other tensor, by its full name (the trainer's `optimizer.<param>.<buffer>`). */
+  extraTensors: Map<string, SafeTensorRef>;
+}
+
+/**
+ * Read a fairseq-ts checkpoint's header from `src` (a file read with positioned reads: no whole-file
+ * buffer, so files over 2 GiB read too). Errors are CheckpointErrors naming `source`.
+ */
+export function readCheckpointHeader(src: SafetensorsSource, source?: string): CheckpointHeader {
+  let header;
+  try {
+    header = readSafetensorsHeader(src);
+  } catch (err) {
+    throw checkpointError(err, source);
+  }
+  return splitCheckpoint(header.metadata, header.tensors, source);
+}
+
+/** Build and load the model a checkpoint read from `src` holds: each weight read from `src` straight into its array, one at a time. */
+export function modelFromCheckpointSource(
+  src: SafetensorsSource,
+  vocab: ModelVocab,
+  source?: string,
+  argOverrides?: Readonly<Record<string, unknown>>,
+): { model: EncoderDecoderModel | LanguageModel; args: ModelArgs } {
+  const header = readCheckpointHeader(src, source);
+  const weights = new Map<string, WeightValues>();
+  for (const [name, ref] of header.weights) weights.set(name, { shape: ref.shape, values: () => readFloat32(src, ref) });
+  return modelFromWeights(header.metadata, weights, vocab, source, argOverrides);
 }
 
 /**
@@ -112,6 +199,16 @@ export interface WeightValues {
 
 /** Load weights by fairseq name into a model (strict: names and shapes must match); the one loop every format uses. */
 export function loadWeightValues(model: FairseqModel, weights: Iterable<[string, WeightValues]>, source?: string): void {
+  // a model that loads its state dict the plain way (not BART's upgrade) takes its weights one at a time:
+  // memory holds the model and one weight, not the model and a second copy of all its weights
+  if (model instanceof BaseModel && model.loadStateDict === BaseModel.prototype.loadStateDict) {
+    try {
+      loadWeightsOneByOne(model, new Map(weights));
+    } catch (err) {
+      throw checkpointError(err, source);
+    }
+    return;
+  }
   const values = new Map<string, tf.Tensor>();
   try {
     for (const [name, w] of weights) values.set(name, tf.tensor(w.values(), [...w.shape], "float32"));
@@ -120,6 +217,29 @@ export function loadWeightValues(model: FairseqModel, weights: Iterable<[string,
     throw checkpointError(err, source);
   } finally {
     for (const v of values.values()) v.dispose();
+  }
+}
+
+/**
+ * BaseModel.loadStateDict's strict check (missing, unexpected, shape) on shapes alone, then each weight
+ * read, assigned and released in turn. Tied aliases are not read (loadStateDict ignores their values too).
+ */
+function loadWeightsOneByOne(model: BaseModel, weights: ReadonlyMap<string, WeightValues>): void {
+  const params = model.namedParameters();
+  const names = new Set(model.stateDict().keys());
+  const ignorable = (k: string) => k.endsWith(".version") || k.endsWith("._float_tensor");
+  const problems: string[] = [];
+  for (const [name, v] of params) {
+    const w = weights.get(name);
+    if (!w) problems.push(`missing ${name}`);
+    else if (!tf.util.arraysEqual([...w.shape], v.shape)) problems.push(`${name}: shape [${w.shape}] in the checkpoint, [${v.shape}] in the model`);
+  }
+  for (const k of weights.keys()) if (!names.has(k) && !ignorable(k)) problems.push(`unexpected ${k}`);
+  if (problems.length > 0) throw new Error(`state dict does not fit the model:\n  ${problems.slice(0, 20).join("\n  ")}`);
+  for (const [name, v] of params) {
+    const t = tf.tensor(weights.get(name)!.values(), v.shape, "float32");
+    v.assign(t);
+    t.dispose();
   }
 }
 
@@ -161,9 +281,18 @@ export function modelFromCheckpoint(
   source?: string,
   argOverrides?: Readonly<Record<string, unknown>>,
 ): { model: EncoderDecoderModel | LanguageModel; args: ModelArgs } {
-  const stored = checkpoint.metadata.args;
+  return modelFromWeights(checkpoint.metadata, new Map(safeTensorValues(checkpoint.weights)), vocab, source, argOverrides);
+}
+
+function modelFromWeights(
+  metadata: CheckpointMetadata,
+  weights: Map<string, WeightValues>,
+  vocab: ModelVocab,
+  source?: string,
+  argOverrides?: Readonly<Record<string, unknown>>,
+): { model: EncoderDecoderModel | LanguageModel; args: ModelArgs } {
+  const stored = metadata.args;
   if (typeof stored !== "object" || stored === null || Array.isArray(stored)) throw new CheckpointError("checkpoint metadata has no args", source);
-  const weights = new Map(safeTensorValues(checkpoint.weights));
   let upgraded: ModelArgs;
   try {
     // (--model-overrides: set on the stored args before anything reads them, as fairseq's load_checkpoint_to_cpu)

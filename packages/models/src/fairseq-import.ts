@@ -98,6 +98,8 @@ export async function loadFairseqCheckpoint(path: string, vocab: ImportVocab = {
     return importFairseqCheckpoint(ckpt, vocab, options);
   } catch (err) {
     throw checkpointError(err, path);
+  } finally {
+    ckpt.close();
   }
 }
 

@@ -71,7 +71,11 @@ export {
   CheckpointError,
   decodeCheckpoint,
   encodeCheckpoint,
+  layoutCheckpoint,
   loadModelWeights,
+  modelFromCheckpointSource,
+  readCheckpointHeader,
+  type CheckpointHeader,
   type WeightValues,
   modelFromCheckpoint,
   weightsOnlyCheckpoint,
@@ -86,8 +90,25 @@ export {
   type ImportedModel,
   type LoadOptions,
 } from "./fairseq-import.js";
-export { SafetensorsError, decodeSafetensors, encodeSafetensors, f32, toFloat32, type SafeDtype, type SafeTensor } from "./safetensors.js";
-export { loadModelCheckpointBytes } from "./model-checkpoint.js";
+export {
+  SafetensorsError,
+  decodeSafetensors,
+  encodeSafetensors,
+  f32,
+  layoutSafetensors,
+  readFloat32,
+  readSafeTensor,
+  readSafetensorsHeader,
+  toFloat32,
+  type SafeDtype,
+  type SafeTensor,
+  type SafeTensorRef,
+  type SafeTensorWriter,
+  type SafetensorsLayout,
+  type SafetensorsSource,
+} from "./safetensors.js";
+export { checkpointWeightBytes, loadModelCheckpoint, loadModelCheckpointBytes, openCheckpointFile } from "./model-checkpoint.js";
+export type { ByteSource, FileSource } from "@fairseq-ts/torch-load";
 export { disposeTensorSample, sampleToTensors, type TensorSample } from "./tensor-sample.js";
 export {
   bartOptions,

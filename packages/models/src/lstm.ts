@@ -105,6 +105,43 @@ export const lstmCellCore: (gates: tf.Tensor, c: tf.Tensor) => tf.Tensor = tf.cu
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]);
 
+/**
+ * `x -> x W^T` for a weight used at every step of a recurrence, with W's gradient computed once for all steps.
+ * tfjs's backward pass keeps every per-step gradient of a shared input until it ends (it adds them up but frees
+ * only the running sum), so T steps of x W^T hold T weight-sized gradients: with lstm_luong_wmt_en_de's
+ * [4000, 2000] matrices a 17-step batch reached 8 GB and wasm stopped with "memory access out of bounds".
+ * Here each step's gradient passes only dx = dy W back (and a 1-element gradient to a proxy of W); the
+ * proxy's node, recorded before the steps and so processed after them, gives W its gradient in one product:
+ * dW = [dy_1; ...; dy_T]^T [x_1; ...; x_T] (the same sum, in another order). Call it once per forward pass.
+ */
+export function recurrentProduct(w: tf.Tensor): (x: tf.Tensor2D) => tf.Tensor2D {
+  const xs: tf.Tensor[] = [];
+  const dys: tf.Tensor[] = [];
+  const sink = tf.customGrad(((wIn: tf.Tensor) => ({
+    value: tf.zeros([1]),
+    gradFunc: () => {
+      if (dys.length === 0) return [tf.zerosLike(wIn)];
+      const dw = tf.matMul(tf.concat(dys, 0), tf.concat(xs, 0), true, false);
+      xs.length = 0;
+      dys.length = 0;
+      return [dw];
+    },
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const proxy = sink(w);
+  const step = tf.customGrad(((x: tf.Tensor, p: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([x, w]);
+    return {
+      value: tf.matMul(x, w, false, true),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        xs.push(saved[0]!);
+        dys.push(dy);
+        return [tf.matMul(dy, saved[1]!), tf.zerosLike(p)];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return (x) => step(x, proxy) as tf.Tensor2D;
+}
+
 /** One LSTM step: `gates` = x W_ih^T + h W_hh^T + b_ih + b_hh already summed. */
 function lstmStep(gates: tf.Tensor2D, c: tf.Tensor2D): [tf.Tensor2D, tf.Tensor2D] {
   const H = c.shape[1];
@@ -149,17 +186,19 @@ class LSTMDirection {
    * Run over x [B, T, in] (right-padded, `mask` [T][B,1] = 1 on real steps): padded steps keep the state,
    * like a packed sequence. Returns outputs [B, T, H] (0 on padding) and the final h, c.
    */
-  run(x: tf.Tensor3D, mask: (tf.Tensor2D | null)[], reverse: boolean): { out: tf.Tensor3D; h: tf.Tensor2D; c: tf.Tensor2D } {
+  run(x: tf.Tensor3D, mask: (tf.Tensor2D | null)[], reverse: boolean, training = false): { out: tf.Tensor3D; h: tf.Tensor2D; c: tf.Tensor2D } {
     const [b, t] = x.shape;
     // both biases once for all steps (x W_ih^T + b_ih + b_hh)
     const proj = affine(x, this.wih, tf.add(this.bih, this.bhh)) as tf.Tensor3D;
     let h = tf.zeros([b, this.hidden]) as tf.Tensor2D;
     let c = tf.zeros([b, this.hidden]) as tf.Tensor2D;
     const outs = new Array<tf.Tensor2D>(t);
+    // training: W_hh's gradient once for all steps (see recurrentProduct); inference: the plain product
+    const hW = training ? recurrentProduct(this.whh) : (v: tf.Tensor2D) => tf.matMul(v, this.whh, false, true) as tf.Tensor2D;
     for (let k = 0; k < t; k++) {
       const step = reverse ? t - 1 - k : k;
       const xp = tf.reshape(tf.slice(proj, [0, step, 0], [-1, 1, -1]), [b, 4 * this.hidden]);
-      const [h2, c2] = lstmStep(tf.add(xp, tf.matMul(h, this.whh, false, true)) as tf.Tensor2D, c);
+      const [h2, c2] = lstmStep(tf.add(xp, hW(h)) as tf.Tensor2D, c);
       const m = mask[step];
       if (!m) {
         // every sentence is still running at this step
@@ -223,7 +262,7 @@ export class LSTMEncoder implements FairseqEncoder {
     const finalH: tf.Tensor2D[] = [];
     const finalC: tf.Tensor2D[] = [];
     this.layers.forEach((dirs, l) => {
-      const runs = dirs.map((d, k) => d.run(x, mask, k === 1));
+      const runs = dirs.map((d, k) => d.run(x, mask, k === 1, this.ctx.training()));
       x = (runs.length === 1 ? runs[0]!.out : tf.concat([runs[0]!.out, runs[1]!.out], 2)) as tf.Tensor3D;
       finalH.push(runs.length === 1 ? runs[0]!.h : (tf.concat([runs[0]!.h, runs[1]!.h], 1) as tf.Tensor2D));
       finalC.push(runs.length === 1 ? runs[0]!.c : (tf.concat([runs[0]!.c, runs[1]!.c], 1) as tf.Tensor2D));
@@ -267,17 +306,30 @@ export class AttentionLayer {
     this.inputProj = uniform(ctx, `${name}.input_proj.weight`, [sourceDim, inputDim]);
     this.outputProj = uniform(ctx, `${name}.output_proj.weight`, [outputDim, inputDim + sourceDim]);
   }
-  /** input [B, in], source [B, S, C], padMask [B, S] -> ([B, out], scores [B, S]) */
-  apply(input: tf.Tensor2D, source: tf.Tensor3D, padMask: tf.Tensor2D | null): [tf.Tensor2D, tf.Tensor2D] {
-    const x = affine(input, this.inputProj, null);
+  /**
+   * input [B, in], source [B, S, C], padMask [B, S] -> ([B, out], scores [B, S]). `products` (from
+   * `recurrentProducts`, once per forward pass in training) replace the two projections' plain products.
+   */
+  apply(
+    input: tf.Tensor2D,
+    source: tf.Tensor3D,
+    padMask: tf.Tensor2D | null,
+    products?: { input: (x: tf.Tensor2D) => tf.Tensor2D; output: (x: tf.Tensor2D) => tf.Tensor2D },
+  ): [tf.Tensor2D, tf.Tensor2D] {
+    const x = products ? products.input(input) : affine(input, this.inputProj, null);
     // Batched products rather than fairseq's broadcast-multiply-and-sum: the same sums without a
     // [B, S, C] intermediate per decoder step (kept for the backward pass, that exhausts wasm memory).
     let scores = tf.reshape(tf.matMul(source, tf.expandDims(x, 2)), [source.shape[0], source.shape[1]]) as tf.Tensor2D;
     if (padMask) scores = tf.where(padMask, tf.fill(scores.shape, -Infinity), scores) as tf.Tensor2D;
     const p = tf.softmax(scores, 1) as tf.Tensor2D;
     const ctxv = tf.reshape(tf.matMul(tf.expandDims(p, 1), source), [source.shape[0], source.shape[2]]);
-    const out = tf.tanh(affine(tf.concat([ctxv, input], 1), this.outputProj, null)) as tf.Tensor2D;
+    const both = tf.concat([ctxv, input], 1) as tf.Tensor2D;
+    const out = tf.tanh(products ? products.output(both) : affine(both, this.outputProj, null)) as tf.Tensor2D;
     return [out, p];
+  }
+  /** Both projections as recurrentProducts (each weight's gradient once per forward pass). */
+  recurrentProducts(): { input: (x: tf.Tensor2D) => tf.Tensor2D; output: (x: tf.Tensor2D) => tf.Tensor2D } {
+    return { input: recurrentProduct(this.inputProj), output: recurrentProduct(this.outputProj) };
   }
 }
 
@@ -352,7 +404,11 @@ export class LSTMDecoder implements FairseqDecoder {
       feed = tf.zeros([b, H]) as tf.Tensor2D;
     }
     // [W_ih W_hh] and b_ih + b_hh once per call: each step is then one product of [input; h]
-    const weights = this.cells.map((cell) => ({ w: tf.concat([cell.wih, cell.whh], 1), b: tf.add(cell.bih, cell.bhh) }));
+    const weights = this.cells.map((cell) => ({ w: tf.concat([cell.wih, cell.whh], 1) as tf.Tensor2D, b: tf.add(cell.bih, cell.bhh) }));
+    // training: each weight's gradient once for all steps (see recurrentProduct); inference: the plain products
+    const training = this.ctx.training();
+    const products = training ? weights.map((w) => recurrentProduct(w.w)) : null;
+    const attnProducts = training && this.attention ? this.attention.recurrentProducts() : undefined;
     const outs: tf.Tensor2D[] = [];
     const scores: tf.Tensor2D[] = [];
     for (let j = 0; j < t; j++) {
@@ -361,7 +417,8 @@ export class LSTMDecoder implements FairseqDecoder {
       let hidden = input;
       this.cells.forEach((_, l) => {
         const w = weights[l]!;
-        const gates = tf.add(tf.matMul(tf.concat([input, hs[l]!], 1), w.w, false, true), w.b) as tf.Tensor2D;
+        const z = tf.concat([input, hs[l]!], 1) as tf.Tensor2D;
+        const gates = tf.add(products ? products[l]!(z) : tf.matMul(z, w.w, false, true), w.b) as tf.Tensor2D;
         const [h2, c2] = lstmStep(gates, cs[l]!);
         // (fairseq also drops out the last layer's hidden state, as input to no further layer: skipped)
         if (l < this.cells.length - 1) input = dropout(this.ctx, h2, this.a.decoder_dropout_out, "LSTMDecoder") as tf.Tensor2D;
@@ -371,7 +428,7 @@ export class LSTMDecoder implements FairseqDecoder {
       });
       let out: tf.Tensor2D = hidden;
       if (this.attention) {
-        const [o, p] = this.attention.apply(hidden, enc.encoderOut, enc.encoderPaddingMask);
+        const [o, p] = this.attention.apply(hidden, enc.encoderOut, enc.encoderPaddingMask, attnProducts);
         out = o;
         scores.push(p);
       }

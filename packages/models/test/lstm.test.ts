@@ -703,4 +703,38 @@ describe("lstm checkpoints and memory", () => {
     tf.dispose([src, lens, prev]);
     m.dispose();
   });
+
+  it("backward memory does not grow with the number of steps times the recurrent weights (lstm_luong_wmt_en_de's out-of-bounds)", async () => {
+    // 256-wide decoder layers: each step's weight gradients would be ~4.6 MB, kept to the end of the backward pass
+    const dims = { encoder_embed_dim: 128, encoder_hidden_size: 128, decoder_embed_dim: 128, decoder_hidden_size: 256, decoder_out_embed_dim: 128 };
+    const m = build({ encoder_layers: 2, decoder_layers: 2, dropout: 0, ...dims }, 3);
+    m.train();
+    const named = m.namedParameters();
+    const params = [...named.values()];
+    const recurrentBytes = [...named].filter(([k]) => /weight_hh|weight_ih|attention\.(input|output)_proj/.test(k)).reduce((a, [, p]) => a + p.size * 4, 0);
+    const update = (steps: number) => {
+      const src = tf.tensor2d([Array.from({ length: steps }, (_, i) => 3 + (i % 5))], [1, steps], "int32");
+      const lens = tf.tensor1d([steps], "int32");
+      const prev = tf.tensor2d([[EOS, ...Array.from({ length: steps - 1 }, (_, i) => 3 + (i % 6))]], [1, steps], "int32");
+      const { value, grads } = tf.variableGrads(() => tf.mean(tf.logSoftmax(m.forward(src, lens, prev)[0], -1)) as tf.Scalar, params);
+      expect(Object.keys(grads).length).toBe(params.length);
+      tf.dispose([value, ...Object.values(grads), src, lens, prev]);
+    };
+    // every kernel output shaped like a recurrent weight is a weight gradient (or its sum): count them per update.
+    // tfjs keeps each until its backward pass ends, so their number must not grow with the steps. (Identity is
+    // tfjs's clone of a tensor saved for the backward pass: it shares the memory, on cpu and on wasm alike.)
+    const weightShapes = new Set([...named].filter(([k]) => /weight_hh|weight_ih|attention\.(input|output)_proj/.test(k)).map(([, p]) => p.shape.join("x")));
+    const weightSized = async (steps: number) =>
+      (await tf.profile(() => update(steps))).kernels.filter((k) => k.name !== "Identity" && k.outputShapes.some((s) => s && weightShapes.has(s.join("x"))))
+        .length;
+    const before = tf.memory().numTensors;
+    const w8 = await weightSized(8);
+    const w32 = await weightSized(32);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(recurrentBytes).toBeGreaterThan(3e6);
+    expect(w8).toBeGreaterThan(0);
+    // before the fix: one per step and weight (+24 steps x 4 weights)
+    expect(w32).toBe(w8);
+    m.dispose();
+  });
 });

@@ -1,7 +1,7 @@
 import { nodeBuiltin } from "@fairseq-ts/runtime";
 import { TorchLoadError } from "./errors.js";
 import { DTYPE_BYTES, PyGlobal, STORAGE_DTYPES, type TorchTensor, unpickle, type TorchStorage } from "./unpickler.js";
-import { entryBytes, readZipEntries, type ZipEntry } from "./zip.js";
+import { bufferSource, checkStored, entryBytes, readZipEntries, type ByteSource, type ZipEntry } from "./zip.js";
 
 export interface LoadOptions {
   /** Unknown classes are an error instead of inert placeholders. */
@@ -16,6 +16,11 @@ export interface TorchCheckpoint {
   tensorData(t: TorchTensor): Float32Array | Float64Array | Int32Array | BigInt64Array | Int16Array | Int8Array | Uint8Array;
 }
 
+/** A checkpoint as the loaders return it: `close()` releases the file one read from disk keeps open (tensorData fails afterwards); a no-op for bytes. */
+export interface OpenTorchCheckpoint extends TorchCheckpoint {
+  close(): void;
+}
+
 function f16ToF32(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
@@ -25,16 +30,56 @@ function f16ToF32(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
+type TensorArray = ReturnType<TorchCheckpoint["tensorData"]>;
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function newArray(dtype: TorchTensor["dtype"], n: number): TensorArray {
+  switch (dtype) {
+    case "float32":
+    case "float16":
+    case "bfloat16":
+      return new Float32Array(n);
+    case "float64":
+      return new Float64Array(n);
+    case "int64":
+      return new BigInt64Array(n);
+    case "int32":
+      return new Int32Array(n);
+    case "int16":
+      return new Int16Array(n);
+    case "int8":
+      return new Int8Array(n);
+    default:
+      return new Uint8Array(n);
+  }
+}
+
+/** Row-major with no gaps (dimensions of size 1 may have any stride): the storage bytes are the values. */
+function isContiguous(t: TorchTensor): boolean {
+  let expected = 1;
+  for (let d = t.shape.length - 1; d >= 0; d--) {
+    if (t.shape[d] !== 1 && t.stride[d] !== expected) return false;
+    expected *= t.shape[d]!;
+  }
+  return true;
+}
+
 /**
  * Read a `torch.save` file (PyTorch >= 1.6 zip format) without executing anything: only dicts, lists,
- * tuples, numbers, strings, tensors, `argparse.Namespace` and inert placeholders are built.
+ * tuples, numbers, strings, tensors, `argparse.Namespace` and inert placeholders are built. Only the
+ * zip's directory and `data.pkl` are read up front; each tensor's bytes are read when `tensorData`
+ * asks for them, straight into the array it returns, so what is never asked for (a training
+ * checkpoint's `last_optimizer_state`) is never read.
  */
-export function loadTorchCheckpoint(bytes: Uint8Array, options: LoadOptions = {}): TorchCheckpoint {
-  if (bytes.length >= 2 && bytes[0] === 0x80) {
+export function loadTorchCheckpoint(archive: Uint8Array | ByteSource, options: LoadOptions = {}): OpenTorchCheckpoint {
+  const src = archive instanceof Uint8Array ? bufferSource(archive) : archive;
+  const head = src.read(0, Math.min(4, src.size));
+  if (head.length >= 2 && head[0] === 0x80) {
     throw new TorchLoadError("legacy (PyTorch < 1.6) non-zip checkpoint format is not supported; re-save it with a recent torch.save");
   }
-  if (!(bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b)) throw new TorchLoadError("not a PyTorch checkpoint (no zip signature)");
-  const entries = readZipEntries(bytes);
+  if (!(head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b)) throw new TorchLoadError("not a PyTorch checkpoint (no zip signature)");
+  const entries = readZipEntries(src);
   const pkl = [...entries.keys()].find((k) => k.endsWith("data.pkl") && !k.slice(0, -"data.pkl".length).slice(0, -1).includes("/"));
   if (!pkl) throw new TorchLoadError("no data.pkl in the archive");
   const prefix = pkl.slice(0, -"data.pkl".length);
@@ -51,6 +96,7 @@ export function loadTorchCheckpoint(bytes: Uint8Array, options: LoadOptions = {}
     if (cached) return cached.storage;
     const entry = entries.get(`${prefix}data/${key}`);
     if (!entry) throw new TorchLoadError(`storage ${key} is missing from the archive`);
+    checkStored(entry);
     if (entry.size < numel * DTYPE_BYTES[dtype]) {
       throw new TorchLoadError(`storage ${key} has ${entry.size} bytes, fewer than ${numel} ${dtype} values need (truncated file?)`);
     }
@@ -58,14 +104,12 @@ export function loadTorchCheckpoint(bytes: Uint8Array, options: LoadOptions = {}
     storages.set(key, { storage, entry });
     return storage;
   };
-  const root = unpickle(entryBytes(bytes, entries.get(pkl)!), { persistentLoad, strict: options.strict });
+  const root = unpickle(entryBytes(src, entries.get(pkl)!), { persistentLoad, strict: options.strict });
 
   const tensorData: TorchCheckpoint["tensorData"] = (t) => {
     const s = storages.get(t.storage.key);
     if (!s) throw new TorchLoadError("tensor storage not from this checkpoint");
-    const raw = entryBytes(bytes, s.entry);
     const size = DTYPE_BYTES[t.dtype];
-    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const n = t.numel;
     // A view may cover more elements than its storage holds (stride 0, as torch's expand() makes), so the
     // loader's storage-size check does not bound n. Refuse what would be a huge allocation from a few bytes.
@@ -75,24 +119,26 @@ export function loadTorchCheckpoint(bytes: Uint8Array, options: LoadOptions = {}
         `tensor of shape [${t.shape}] has ${n} elements, more than its storage (${t.storage.numel}) and than the ${1 << 24} a broadcast view may materialize`,
       );
     }
+    const out = newArray(t.dtype, n);
+    if (n === 0) return out;
+    // the storage elements the view touches: [first, last]
     const rank = t.shape.length;
-    const out =
-      t.dtype === "float32" || t.dtype === "float16" || t.dtype === "bfloat16"
-        ? new Float32Array(n)
-        : t.dtype === "float64"
-          ? new Float64Array(n)
-          : t.dtype === "int64"
-            ? new BigInt64Array(n)
-            : t.dtype === "int32"
-              ? new Int32Array(n)
-              : t.dtype === "int16"
-                ? new Int16Array(n)
-                : t.dtype === "int8"
-                  ? new Int8Array(n)
-                  : new Uint8Array(n);
+    let last = t.storageOffset;
+    for (let d = 0; d < rank; d++) last += (t.shape[d]! - 1) * t.stride[d]!;
+    if (t.storageOffset < 0 || (last + 1) * size > s.entry.size)
+      throw new TorchLoadError(`tensor of shape [${t.shape}] reaches past its storage ${t.storage.key}`);
+    const sameWidth = t.dtype !== "float16" && t.dtype !== "bfloat16";
+    if (sameWidth && LITTLE_ENDIAN_HOST && isContiguous(t)) {
+      // the one copy: file (or buffer) bytes straight into the returned array
+      src.readInto(new Uint8Array(out.buffer, out.byteOffset, out.byteLength), s.entry.dataOffset + t.storageOffset * size);
+      return out;
+    }
+    const first = t.storageOffset;
+    const raw = src.read(s.entry.dataOffset + first * size, (last - first + 1) * size);
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const idx = new Array<number>(rank).fill(0);
     for (let i = 0; i < n; i++) {
-      let e = t.storageOffset;
+      let e = t.storageOffset - first;
       for (let d = 0; d < rank; d++) e += idx[d]! * t.stride[d]!;
       const o = e * size;
       switch (t.dtype) {
@@ -130,21 +176,81 @@ export function loadTorchCheckpoint(bytes: Uint8Array, options: LoadOptions = {}
     }
     return out;
   };
-  return { root, tensorData };
+  return { root, tensorData, close: () => (src as Partial<FileSource>).close?.() };
 }
 
-/** Read a checkpoint file (Node only); errors name the file. */
-export async function readTorchCheckpoint(path: string, options: LoadOptions = {}): Promise<TorchCheckpoint> {
-  const { readFile } = await nodeBuiltin<typeof import("node:fs/promises")>("node:fs/promises", "readTorchCheckpoint");
-  let bytes: Uint8Array;
+/** A ByteSource over an open file (Node), closed by `close()`. */
+export interface FileSource extends ByteSource {
+  close(): void;
+}
+
+/** The synchronous `node:fs` calls a FileSource makes (pass `node:fs` itself). */
+export type SyncFs = Pick<typeof import("node:fs"), "openSync" | "fstatSync" | "readSync" | "closeSync">;
+
+/**
+ * Open a file for positioned reads, synchronously, with the caller's `node:fs` (this package imports no
+ * Node module). Positions are numbers, exact to 2^53: files over 2 or 4 GiB are read like small ones,
+ * never as one buffer. Errors name `path`.
+ */
+export function fileSource(path: string, fs: SyncFs): FileSource {
+  let fd: number;
+  let size: number;
   try {
-    bytes = await readFile(path);
+    fd = fs.openSync(path, "r");
+    size = fs.fstatSync(fd).size;
   } catch (err) {
     throw new TorchLoadError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
+  let open = true;
+  const readInto = (dst: Uint8Array, position: number): void => {
+    if (!open) throw new TorchLoadError(`${path}: read after close`);
+    if (position < 0 || position + dst.length > size) throw new TorchLoadError("read past the end of the archive (truncated file?)");
+    // readSync may read less than asked (and Linux reads at most ~2 GiB at once): loop to the end
+    for (let done = 0; done < dst.length;) {
+      const got = fs.readSync(fd, dst, done, Math.min(dst.length - done, 1 << 30), position + done);
+      if (got === 0) throw new TorchLoadError(`${path}: file shrank while reading (at byte ${position + done})`);
+      done += got;
+    }
+  };
+  return {
+    size,
+    read: (position, length) => {
+      const b = new Uint8Array(length);
+      readInto(b, position);
+      return b;
+    },
+    readInto,
+    close: () => {
+      if (open) fs.closeSync(fd);
+      open = false;
+    },
+  };
+}
+
+/** `fileSource` with `node:fs` loaded when called (Node only). */
+export async function openFileSource(path: string): Promise<FileSource> {
+  return fileSource(path, await nodeBuiltin<typeof import("node:fs")>("node:fs", "openFileSource"));
+}
+
+/**
+ * Read a checkpoint file (Node only); errors name the file. The file stays open for `tensorData`
+ * until `close()`: only its directory and pickle are read here.
+ */
+export async function readTorchCheckpoint(path: string, options: LoadOptions = {}): Promise<OpenTorchCheckpoint> {
+  const src = await openFileSource(path);
   try {
-    return loadTorchCheckpoint(bytes, options);
+    const ckpt = loadTorchCheckpoint(src, options);
+    const tensorData: TorchCheckpoint["tensorData"] = (t) => {
+      try {
+        return ckpt.tensorData(t);
+      } catch (err) {
+        if (err instanceof TorchLoadError && !err.message.startsWith(path)) throw new TorchLoadError(`${path}: ${err.message}`);
+        throw err;
+      }
+    };
+    return { root: ckpt.root, tensorData, close: () => ckpt.close() };
   } catch (err) {
+    src.close();
     if (err instanceof TorchLoadError) throw new TorchLoadError(`${path}: ${err.message}`);
     throw err;
   }

@@ -1,4 +1,14 @@
 export { TorchLoadError } from "./errors.js";
-export { loadTorchCheckpoint, readTorchCheckpoint, type LoadOptions, type TorchCheckpoint } from "./checkpoint.js";
+export {
+  fileSource,
+  loadTorchCheckpoint,
+  openFileSource,
+  readTorchCheckpoint,
+  type FileSource,
+  type LoadOptions,
+  type OpenTorchCheckpoint,
+  type SyncFs,
+  type TorchCheckpoint,
+} from "./checkpoint.js";
 export { PyGlobal, PyNamespace, PyObject, TorchTensor, unpickle, type TorchDtype, type TorchStorage, type UnpickleOptions } from "./unpickler.js";
-export { readZipEntries, type ZipEntry } from "./zip.js";
+export { bufferSource, readZipEntries, type ByteSource, type ZipEntry } from "./zip.js";

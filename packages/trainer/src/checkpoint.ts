@@ -1,14 +1,21 @@
-import { copyFile, readFile, rename, unlink } from "node:fs/promises";
+import { copyFile, rename, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { failpoint, writeFileAtomic } from "@fairseq-ts/runtime";
+import { failpoint, writeFileAtomic, type StreamedFile } from "@fairseq-ts/runtime";
 import {
   CheckpointError,
   decodeCheckpoint as decodeModelCheckpoint,
   encodeCheckpoint as encodeModelCheckpoint,
   f32,
+  layoutCheckpoint,
+  openCheckpointFile,
+  readCheckpointHeader,
+  readFloat32,
+  readSafeTensor,
   toFloat32,
   type FairseqModel,
+  type FileSource,
   type SafeTensor,
+  type SafeTensorWriter,
 } from "@fairseq-ts/models";
 import type { Optimizer, OptimizerState } from "@fairseq-ts/optim";
 
@@ -49,6 +56,34 @@ export function encodeCheckpoint(model: FairseqModel, optimizer: Optimizer | nul
   return encodeModelCheckpoint(model, { ...meta, optimizer: optMeta }, buffers);
 }
 
+/**
+ * The same checkpoint as `encodeCheckpoint`, byte for byte, laid out to stream to disk (`writeCheckpointFiles`):
+ * the header first, then each weight read off the backend and each optimizer buffer written in turn at
+ * running 64-bit-safe offsets, so that a checkpoint over 2 GiB (a transformer-big with its Adam state) is
+ * never one buffer.
+ */
+export function checkpointFile(model: FairseqModel, optimizer: Optimizer | null, meta: Omit<CheckpointMeta, "format" | "version" | "optimizer">): StreamedFile {
+  const buffers = new Map<string, SafeTensorWriter>();
+  let optMeta: CheckpointMeta["optimizer"] = null;
+  if (optimizer) {
+    const st = optimizer.stateDict();
+    for (const [param, bufs] of Object.entries(st.buffers)) {
+      for (const [k, b] of Object.entries(bufs)) {
+        buffers.set(`${OPTIMIZER_PREFIX}${param}.${k}`, {
+          dtype: "F32",
+          shape: b.shape,
+          data: () => {
+            const v = b.data instanceof Float32Array ? b.data : Float32Array.from(b.data);
+            return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+          },
+        });
+      }
+    }
+    optMeta = st.extra ? { name: st.name, lr: st.lr, step: st.step, extra: st.extra } : { name: st.name, lr: st.lr, step: st.step };
+  }
+  return layoutCheckpoint(model, { ...meta, optimizer: optMeta }, buffers);
+}
+
 export interface LoadedCheckpoint {
   meta: CheckpointMeta;
   /** Model weights by fairseq name (load them with the models package's `loadModelWeights`). */
@@ -78,10 +113,10 @@ export function decodeCheckpoint(bytes: Uint8Array, source = "<checkpoint>"): Lo
   return { meta, model: weights, optimizer };
 }
 
-/** Write `bytes` to the first path atomically and copy it to the others (each copy atomic too). */
-export async function writeCheckpointFiles(paths: string[], bytes: Uint8Array): Promise<void> {
+/** Write `data` (bytes, or a `checkpointFile` streamed) to the first path atomically and copy it to the others (each copy atomic too). */
+export async function writeCheckpointFiles(paths: string[], data: Uint8Array | StreamedFile): Promise<void> {
   if (paths.length === 0) return;
-  await writeFileAtomic(paths[0]!, bytes);
+  await writeFileAtomic(paths[0]!, data);
   for (const p of paths.slice(1)) {
     const tmp = join(dirname(p), `.${process.pid}.copy.tmp`);
     await copyFile(paths[0]!, tmp);
@@ -93,12 +128,39 @@ export async function writeCheckpointFiles(paths: string[], bytes: Uint8Array): 
   }
 }
 
+/**
+ * Read a training checkpoint from disk with positioned reads: the header, then each tensor into a buffer of
+ * its own (no whole-file buffer, so files over 2 GiB read). Errors are CheckpointErrors naming `path`.
+ */
 export async function readCheckpointFile(path: string): Promise<LoadedCheckpoint> {
-  let bytes: Uint8Array;
+  let src: FileSource;
   try {
-    bytes = await readFile(path);
+    src = await openCheckpointFile(path);
   } catch (err) {
-    throw new CheckpointError(`cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, path);
+    const msg = (err as Error).message;
+    throw new CheckpointError(msg.startsWith(`${path}: `) ? msg.slice(path.length + 2) : msg, path);
   }
-  return decodeCheckpoint(bytes, path);
+  try {
+    const { metadata, weights, extraTensors } = readCheckpointHeader(src, path);
+    const meta = metadata as unknown as CheckpointMeta;
+    const model = new Map<string, SafeTensor>();
+    for (const [name, ref] of weights) model.set(name, readSafeTensor(src, ref));
+    const buffers: OptimizerState["buffers"] = {};
+    for (const [name, ref] of extraTensors) {
+      if (!name.startsWith(OPTIMIZER_PREFIX)) continue;
+      const rest = name.slice(OPTIMIZER_PREFIX.length);
+      const cut = rest.lastIndexOf(".");
+      let data: Float32Array;
+      try {
+        data = readFloat32(src, ref);
+      } catch (err) {
+        throw new CheckpointError(`${name}: ${(err as Error).message}`, path);
+      }
+      (buffers[rest.slice(0, cut)] ??= {})[rest.slice(cut + 1)] = { shape: ref.shape, data };
+    }
+    const optimizer = meta.optimizer ? { ...meta.optimizer, buffers } : null;
+    return { meta, model, optimizer };
+  } finally {
+    src.close();
+  }
 }

@@ -9,7 +9,15 @@ export {
   type SaveDecisionInput,
 } from "./checkpoint-policy.js";
 export { REDUCED_LOGGING_KEYS, Trainer, type TrainerOptions } from "./trainer.js";
-export { decodeCheckpoint, encodeCheckpoint, readCheckpointFile, writeCheckpointFiles, type CheckpointMeta, type LoadedCheckpoint } from "./checkpoint.js";
+export {
+  checkpointFile,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  readCheckpointFile,
+  writeCheckpointFiles,
+  type CheckpointMeta,
+  type LoadedCheckpoint,
+} from "./checkpoint.js";
 export {
   disposeTraining,
   resolveCheckpointPath,

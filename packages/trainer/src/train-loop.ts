@@ -8,7 +8,7 @@ import { loadModelWeights, type EncoderDecoderModel, type LanguageModel, type Mo
 import { buildLrScheduler, buildOptimizer, type LrSchedulerOptions, type OptimizerOptions } from "@fairseq-ts/optim";
 import type { Task, TaskDataset } from "@fairseq-ts/tasks";
 import { decideSave, checkpointsToRemove, defaultCheckpointPolicy, type CheckpointPolicyOptions } from "./checkpoint-policy.js";
-import { encodeCheckpoint, readCheckpointFile, writeCheckpointFiles } from "./checkpoint.js";
+import { checkpointFile, readCheckpointFile, writeCheckpointFiles } from "./checkpoint.js";
 import { weightsChecksum, type ProcessGroup } from "@fairseq-ts/distributed";
 import type { LoggingOutput } from "@fairseq-ts/criterions";
 import { REDUCED_LOGGING_KEYS, Trainer } from "./trainer.js";
@@ -522,14 +522,15 @@ export async function saveCheckpoint(s: TrainingSession, epoch: number, endOfEpo
   info("begin save checkpoint");
   const timer = new StopwatchMeter();
   timer.start();
-  const bytes = encodeCheckpoint(s.model, s.optimizer, {
+  // streamed: the header, then one weight/buffer at a time (a checkpoint over 2 GiB is never one buffer)
+  const file = checkpointFile(s.model, s.optimizer, {
     args: { ...o.model },
     numUpdates: trainer.numUpdates,
     lrScheduler: s.lrScheduler.stateDict(),
     extraState: { train_iterator: s.epochItr.stateDict(), val_loss: valLoss, best: s.best, metrics: s.metrics.stateDict() },
   });
   const paths = decision.files.map((f) => join(saveDir, f));
-  await writeCheckpointFiles(paths, bytes);
+  await writeCheckpointFiles(paths, file);
   timer.stop();
   if (paths.length > 0) {
     info(
