@@ -8,6 +8,7 @@ import { tasks, type TranslationOptions } from "@fairseq-ts/tasks";
 import { bpeOptionsOf, tokenizerOptionsOf } from "@fairseq-ts/tokenizers";
 import { commonOptions, distributedOptions, fixedSchedulerLeftovers, type CommonOptions } from "./options.js";
 import type { GroupUse, ParsedCommand, Selector } from "./spec.js";
+import type { TranslationSetup } from "./load-model.js";
 
 const TRAIN_KEYS = [
   "trainSubset",
@@ -75,6 +76,21 @@ export interface TranslationInferenceConfig {
   /** The selected `--tokenizer`'s / `--bpe`'s options (empty without one). */
   tokenizer: Record<string, unknown>;
   bpe: Record<string, unknown>;
+}
+
+/** What `setupTranslation` needs from a generate / interactive / serve command line. */
+export function translationSetupOf(c: TranslationInferenceConfig, datasetImpl: TranslationSetup["datasetImpl"]): TranslationSetup {
+  const g = c.generation;
+  return {
+    backend: c.common.backend,
+    userDir: c.common.userDir,
+    path: g.path!,
+    lmPath: g.lmPath,
+    task: c.task,
+    datasetImpl,
+    modelOverrides: g.modelOverrides,
+    retainDropout: { retainDropout: g.retainDropout, retainDropoutModules: g.retainDropoutModules, seed: c.common.seed },
+  };
 }
 
 export function translationInferenceConfig(p: ParsedCommand): TranslationInferenceConfig {

@@ -39,6 +39,7 @@ import {
   scoringSelector,
   taskSelector,
   translationInferenceConfig,
+  translationSetupOf,
   type TranslationInferenceConfig,
 } from "../command-groups.js";
 
@@ -112,20 +113,7 @@ async function runGenerate(c: GenerateConfig): Promise<void> {
   const sink = resultsSink(g.resultsPath, d.genSubset);
   const log = (name: string, msg: string) => sink.write(`${asctime()} | INFO | ${name} | ${msg}\n`);
   log("fairseq_cli.generate", `loading model(s) from ${g.path}`);
-  const { task, ensemble, lm } = await setupTranslation(
-    c.data,
-    {
-      backend: c.common.backend,
-      userDir: c.common.userDir,
-      path: g.path!,
-      lmPath: g.lmPath,
-      task: c.task,
-      datasetImpl: d.datasetImpl,
-      modelOverrides: g.modelOverrides,
-      retainDropout: { retainDropout: g.retainDropout, retainDropoutModules: g.retainDropoutModules, seed: c.common.seed },
-    },
-    "generate",
-  );
+  const { task, ensemble, lm } = await setupTranslation(c.data, translationSetupOf(c, d.datasetImpl), "generate");
   // disposed on every path: main() may run many times in one process (tests, embedding)
   try {
     const src = task.sourceDictionary;

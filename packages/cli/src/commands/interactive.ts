@@ -25,6 +25,7 @@ import {
   scoringSelector,
   taskSelector,
   translationInferenceConfig,
+  translationSetupOf,
   type TranslationInferenceConfig,
 } from "../command-groups.js";
 
@@ -83,20 +84,7 @@ async function runInteractive(c: InteractiveConfig): Promise<void> {
   const input = c.interactive.input;
   // fairseq: a buffer size below 1 means 1; batches never hold more than --batch-size sentences or --max-tokens tokens
   const bufferSize = Math.max(1, c.interactive.bufferSize);
-  const { task, ensemble, lm } = await setupTranslation(
-    c.data,
-    {
-      backend: c.common.backend,
-      userDir: c.common.userDir,
-      path: g.path!,
-      lmPath: g.lmPath,
-      task: c.task,
-      datasetImpl: null,
-      modelOverrides: g.modelOverrides,
-      retainDropout: { retainDropout: g.retainDropout, retainDropoutModules: g.retainDropoutModules, seed: c.common.seed },
-    },
-    "interactive",
-  );
+  const { task, ensemble, lm } = await setupTranslation(c.data, translationSetupOf(c, null), "interactive");
   // disposed on every path: main() may run many times in one process (tests, embedding)
   try {
     const src = task.sourceDictionary;

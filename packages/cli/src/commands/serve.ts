@@ -12,6 +12,7 @@ import {
   scoringSelector,
   taskSelector,
   translationInferenceConfig,
+  translationSetupOf,
   type TranslationInferenceConfig,
 } from "../command-groups.js";
 import { parseCommand } from "../main.js";
@@ -53,20 +54,7 @@ export const serveSpec: CommandSpec = {
 async function loadServedModel(c: ServeConfig, id: number, name: string | null): Promise<{ model: ServedModel; dispose: () => void }> {
   if (c.common.task !== "translation") throw new OptionError("common", "task", `serve translates: '${c.common.task}' is not supported here`);
   const g = c.generation;
-  const { task, ensemble, lm } = await setupTranslation(
-    c.data,
-    {
-      backend: c.common.backend,
-      userDir: c.common.userDir,
-      path: g.path!,
-      lmPath: g.lmPath,
-      task: c.task,
-      datasetImpl: null,
-      modelOverrides: g.modelOverrides,
-      retainDropout: { retainDropout: g.retainDropout, retainDropoutModules: g.retainDropoutModules, seed: c.common.seed },
-    },
-    "serve",
-  );
+  const { task, ensemble, lm } = await setupTranslation(c.data, translationSetupOf(c, null), "serve");
   const dispose = () => {
     ensemble.dispose();
     lm?.dispose();
