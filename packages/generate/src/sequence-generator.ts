@@ -244,6 +244,7 @@ export class SequenceGenerator {
         })
       : [];
     let candStates: ConstraintState[][] = [];
+    if (prefixTokens && prefixTokens.length !== bsz) throw new Error(`prefix tokens: ${prefixTokens.length} rows for a batch of ${bsz}`);
 
     // (before any tensor is made: its checks throw)
     const lm = this.o.lmModel ? new LanguageModelFusion(this.o.lmModel, this.o.lmWeight, V) : null;
@@ -269,7 +270,6 @@ export class SequenceGenerator {
     const finished = new Array<boolean>(bsz).fill(false);
     let numRemaining = bsz;
     let origIdx = Array.from({ length: bsz }, (_, i) => i); // current batch row -> original sentence
-    if (prefixTokens && prefixTokens.length !== bsz) throw new Error(`prefix tokens: ${prefixTokens.length} rows for a batch of ${bsz}`);
     const prefixLen = prefixTokens ? Math.max(0, ...prefixTokens.map((p) => p.length)) : 0;
     let srcLens = [...srcNonSpecial];
     let candsToIgnore: boolean[][] = Array.from({ length: bsz }, () => new Array<boolean>(beam).fill(false));

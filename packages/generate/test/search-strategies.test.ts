@@ -152,7 +152,23 @@ describe("--constraints: LexicallyConstrainedBeamSearch", () => {
     expect(() => gen.generate(s, l, null, [[[5, 5, 5]]])).toThrow(/no hypothesis of batch row 0 contains all its constraints within the maximum length 2/);
     expect(() => gen.generate(s, l, null, [[[5], []]])).toThrow(/constraints of batch row 0: constraint 2 is empty/);
     expect(() => gen.generate(s, l, null, [[], []])).toThrow(/2 rows for a batch of 1/);
+    // prefix tokens for the wrong number of rows: refused before the encoder runs (its output used to be left behind)
+    expect(() => new SequenceGenerator(model(), specials, 6, { beam: 1 }).generate(s, l, [new Int32Array([4]), new Int32Array([4])])).toThrow(
+      /prefix tokens: 2 rows for a batch of 1/,
+    );
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([s, l]);
+  });
+
+  it("prefix tokens are forced (fairseq's --prefix-size), with no tensor left behind", () => {
+    const [s, l] = [src(), lens()];
+    const gen = new SequenceGenerator(model(), specials, 6, { beam: 2, maxLenB: 3 });
+    gen.generate(s, l, [new Int32Array([5, 5])]); // warm-up: kernels may cache tensors on first use
+    const before = tf.memory().numTensors;
+    const out = gen.generate(s, l, [new Int32Array([5, 5])]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([s, l]);
+    // the model prefers 4 (0.6) over 5 (0.3); the prefix forces 5 5, then 4 and the length limit's eos
+    expect(Array.from(out[0]![0]!.tokens)).toEqual([5, 5, 4, 2]);
   });
 });
